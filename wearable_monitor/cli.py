@@ -1,0 +1,55 @@
+"""`wearable-monitor` command line: a thin dispatcher.
+
+Each command lives beside the code it drives. Its module defines
+``configure_<command>(parser) -> handler`` (dashes become underscores): it adds
+the arguments and returns ``handler(args) -> int``. Only the chosen command's
+module is imported, so `wearable-monitor simulate` does not pay for torch.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "import-fitbit": ("wearable_monitor.fitbit", "convert a Fitbit heart-rate + steps CSV pair into 5-minute JSONL records"),
+    "validate": ("wearable_monitor.readers", "validate a JSON window / JSONL history and print the per-line report"),
+    "simulate": ("wearable_monitor.simulator", "write realistic simulated users (5-minute JSONL, daily logs, labels)"),
+    "detect": ("wearable_monitor.detector", "score one window file and print the JSON result"),
+    "score": ("wearable_monitor.detector", "replay JSONL histories (any number of users) and write per-window and per-day scores"),
+    "train": ("wearable_monitor.training", "simulate data, pre-train, fine-tune, calibrate and save a checkpoint"),
+    "evaluate": ("wearable_monitor.evaluation", "evaluate the detectors on held-out simulated users and real Fitbit data"),
+    "bench": ("wearable_monitor.bench", "print scoring throughput and realtime latency on this machine"),
+    "rules": ("wearable_monitor.rules.cli", "run the rule engine over daily logs and print findings as JSON lines"),
+    "rules-ab": ("wearable_monitor.rules.cli", "compare two rule configurations on one simulated population"),
+    "cases": ("wearable_monitor.cases", "run the PatchTrAD prescreen + official precheck case pipeline"),
+    "app": ("wearable_monitor.app.ui", "start the Gradio app"),
+}
+
+
+def build_parser(command: str | None = None) -> tuple[argparse.ArgumentParser, dict]:
+    parser = argparse.ArgumentParser(prog="wearable-monitor", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    handlers = {}
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == command:
+            configure = getattr(importlib.import_module(module), "configure_" + name.replace("-", "_"))
+            handlers[name] = configure(p)
+    return parser, handlers
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser, handlers = build_parser(command if command in COMMANDS else None)
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    return int(handlers[args.command](args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

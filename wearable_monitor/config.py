@@ -1,0 +1,249 @@
+"""Feature configuration: the single place that says which channels exist.
+
+Everything downstream (validation, FeatureCalculator, the model's input width,
+baselines) reads `FeatureConfig`, so adding a channel means editing
+`configs/features_config.json` only.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_ROOT.parent
+CONFIG_DIR = REPO_ROOT / "configs"
+DEFAULT_FEATURES_CONFIG = CONFIG_DIR / "features_config.json"
+
+NUMERIC, CATEGORICAL = "numeric", "categorical"
+CHANNELS = ("physiological", "activity", "environment", "baseline")
+NORMALISATIONS = ("zscore", "log_zscore", "log1p_zscore", "none")
+DERIVE_FROM_TIMESTAMP = "derive_from_timestamp"
+
+
+class ConfigError(ValueError):
+    """A configuration file is invalid; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    name: str
+    type: str
+    channel: str
+    required: bool = False
+    default: Any = None
+    unit: str = ""
+    valid_range: tuple[float, float] | None = None
+    norm_method: str = "none"
+    norm_mean: float = 0.0
+    norm_std: float = 1.0
+    categories: dict[str, int] = field(default_factory=dict)
+    model_input: bool = True
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type == NUMERIC
+
+    def category_code(self, value: Any) -> int | None:
+        """Code of a category given by label ('deep') or by code (2); None if unknown."""
+        if isinstance(value, str):
+            return self.categories.get(value.strip().lower())
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
+            code = int(value)
+            return code if code in self.categories.values() else None
+        return None
+
+    def category_label(self, code: int) -> str:
+        for label, c in self.categories.items():
+            if c == code:
+                return label
+        raise KeyError(f"{self.name}: no category with code {code}")
+
+
+@dataclass(frozen=True)
+class StaticSpec:
+    name: str
+    default: str
+    categories: dict[str, int]
+
+    def code(self, value: Any) -> int | None:
+        if value is None:
+            return self.categories[self.default]
+        if isinstance(value, str):
+            return self.categories.get(value.strip().lower())
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
+            code = int(value)
+            return code if code in self.categories.values() else None
+        return None
+
+    def label(self, code: int) -> str:
+        for label, c in self.categories.items():
+            if c == code:
+                return label
+        raise KeyError(f"{self.name}: no category with code {code}")
+
+    @property
+    def cardinality(self) -> int:
+        return max(self.categories.values()) + 1
+
+
+@dataclass(frozen=True)
+class BaselineMetricSpec:
+    name: str
+    source: str
+    periods: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    features: dict[str, FeatureSpec]
+    static: dict[str, StaticSpec]
+    sampling_minutes: int
+    window_size: int
+    allowed_window_sizes: tuple[int, ...]
+    time_periods: dict[str, tuple[int, int]]
+    factor_channels: tuple[str, ...]
+    factor_stats: tuple[str, ...]
+    baseline_metrics: dict[str, BaselineMetricSpec]
+    schema_version: int
+    sha256: str
+    path: str = ""
+
+    # Ordered views used to lay out arrays; order = order in the JSON file.
+    @property
+    def model_features(self) -> list[str]:
+        """Dynamic features the model sees (numeric and categorical codes)."""
+        return [n for n, s in self.features.items() if s.model_input]
+
+    @property
+    def numeric_features(self) -> list[str]:
+        return [n for n, s in self.features.items() if s.is_numeric]
+
+    @property
+    def categorical_features(self) -> list[str]:
+        return [n for n, s in self.features.items() if not s.is_numeric]
+
+    def channel_features(self, channel: str) -> list[str]:
+        return [n for n, s in self.features.items() if s.channel == channel and s.model_input and s.is_numeric]
+
+    def time_period_of_hour(self, hour: int) -> str:
+        for name, (start, end) in self.time_periods.items():
+            if (start <= hour < end) if start < end else (hour >= start or hour < end):
+                return name
+        raise ConfigError(f"time_periods do not cover hour {hour}")
+
+
+def _require(mapping: dict, key: str, where: str) -> Any:
+    if key not in mapping:
+        raise ConfigError(f"{where}: missing key '{key}'")
+    return mapping[key]
+
+
+def _parse_feature(name: str, raw: dict, where: str) -> FeatureSpec:
+    where = f"{where}.features.{name}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be an object")
+    ftype = _require(raw, "type", where)
+    if ftype not in (NUMERIC, CATEGORICAL):
+        raise ConfigError(f"{where}.type: '{ftype}' is not one of {NUMERIC}, {CATEGORICAL}")
+    channel = _require(raw, "channel", where)
+    if channel not in CHANNELS:
+        raise ConfigError(f"{where}.channel: '{channel}' is not one of {', '.join(CHANNELS)}")
+    kwargs: dict[str, Any] = dict(
+        name=name, type=ftype, channel=channel,
+        required=bool(raw.get("required", False)), default=raw.get("default"),
+        unit=str(raw.get("unit", "")), model_input=bool(raw.get("model_input", True)),
+    )
+    if ftype == NUMERIC:
+        vr = raw.get("valid_range")
+        if vr is not None:
+            if (not isinstance(vr, list) or len(vr) != 2 or not all(isinstance(v, (int, float)) for v in vr)
+                    or vr[0] >= vr[1]):
+                raise ConfigError(f"{where}.valid_range: must be [low, high] with low < high")
+            kwargs["valid_range"] = (float(vr[0]), float(vr[1]))
+        norm = raw.get("normalization", {"method": "none"})
+        method = norm.get("method", "none")
+        if method not in NORMALISATIONS:
+            raise ConfigError(f"{where}.normalization.method: '{method}' is not one of {', '.join(NORMALISATIONS)}")
+        std = float(norm.get("std", 1.0))
+        if not math.isfinite(std) or std <= 0:
+            raise ConfigError(f"{where}.normalization.std: must be a positive number")
+        kwargs.update(norm_method=method, norm_mean=float(norm.get("mean", 0.0)), norm_std=std)
+    else:
+        cats = _require(raw, "categories", where)
+        if not isinstance(cats, dict) or not cats:
+            raise ConfigError(f"{where}.categories: must be a non-empty object label -> code")
+        codes = list(cats.values())
+        if sorted(codes) != list(range(len(codes))):
+            raise ConfigError(f"{where}.categories: codes must be 0..{len(codes) - 1}, each once")
+        kwargs["categories"] = {str(k).lower(): int(v) for k, v in cats.items()}
+        default = kwargs["default"]
+        if default not in (None, DERIVE_FROM_TIMESTAMP) and str(default).lower() not in kwargs["categories"]:
+            raise ConfigError(f"{where}.default: '{default}' is not a category")
+    return FeatureSpec(**kwargs)
+
+
+def parse_feature_config(raw: dict, where: str = "features_config", sha256: str = "") -> FeatureConfig:
+    feats_raw = _require(raw, "features", where)
+    if not isinstance(feats_raw, dict) or not feats_raw:
+        raise ConfigError(f"{where}.features: must be a non-empty object")
+    features = {name: _parse_feature(name, spec, where) for name, spec in feats_raw.items()}
+    static = {}
+    for name, spec in raw.get("static_features", {}).items():
+        cats = {str(k).lower(): int(v) for k, v in _require(spec, "categories", f"{where}.static_features.{name}").items()}
+        default = str(spec.get("default", "unknown")).lower()
+        if default not in cats:
+            raise ConfigError(f"{where}.static_features.{name}.default: '{default}' is not a category")
+        static[name] = StaticSpec(name=name, default=default, categories=cats)
+    window_size = int(raw.get("window_size", 12))
+    allowed = tuple(int(w) for w in raw.get("allowed_window_sizes", [6, 12, 24]))
+    if window_size not in allowed:
+        raise ConfigError(f"{where}.window_size: {window_size} is not in allowed_window_sizes {list(allowed)}")
+    periods = {k: (int(v[0]), int(v[1])) for k, v in raw.get(
+        "time_periods", {"morning": [6, 12], "day": [12, 18], "evening": [18, 22], "night": [22, 6]}).items()}
+    factor_channels = tuple(raw.get("factor_channels", ["physiological", "activity"]))
+    for ch in factor_channels:
+        if ch not in CHANNELS:
+            raise ConfigError(f"{where}.factor_channels: '{ch}' is not a channel")
+    baseline_metrics = {}
+    for name, spec in raw.get("baseline_metrics", {}).items():
+        source = _require(spec, "source", f"{where}.baseline_metrics.{name}")
+        if source not in features or not features[source].is_numeric:
+            raise ConfigError(f"{where}.baseline_metrics.{name}.source: '{source}' is not a numeric feature")
+        periods_m = tuple(spec.get("periods", ["all"]))
+        for p in periods_m:
+            if p != "all" and p not in periods:
+                raise ConfigError(f"{where}.baseline_metrics.{name}.periods: '{p}' is not a time period")
+        baseline_metrics[name] = BaselineMetricSpec(name=name, source=source, periods=periods_m)
+    return FeatureConfig(
+        features=features, static=static,
+        sampling_minutes=int(raw.get("sampling_minutes", 5)),
+        window_size=window_size, allowed_window_sizes=allowed, time_periods=periods,
+        factor_channels=factor_channels,
+        factor_stats=tuple(raw.get("factor_stats", ["mean", "std", "max", "min"])),
+        baseline_metrics=baseline_metrics,
+        schema_version=int(raw.get("schema_version", 1)), sha256=sha256,
+    )
+
+
+def load_feature_config(path: str | Path | None = None) -> FeatureConfig:
+    """Load and validate a features config; errors name the file and the key."""
+    path = Path(path) if path else DEFAULT_FEATURES_CONFIG
+    try:
+        data = path.read_bytes()
+        raw = json.loads(data)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    cfg = parse_feature_config(raw, where=path.name, sha256=hashlib.sha256(data).hexdigest())
+    return FeatureConfig(**{**cfg.__dict__, "path": str(path)})
+
+
+@lru_cache(maxsize=1)
+def default_feature_config() -> FeatureConfig:
+    return load_feature_config(DEFAULT_FEATURES_CONFIG)
