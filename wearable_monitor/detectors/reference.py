@@ -1,0 +1,109 @@
+"""Reference detectors the learned model has to beat, behind the same contract.
+
+- `ThreeSigmaDetector`: the personal 3-sigma rule, |z| of the window mean against
+  the personal (blended) baseline, worst metric wins.
+- `IsolationForestDetector`: scikit-learn IsolationForest on the same windows
+  (per-feature window means + the context vector).
+- `NightSignalDetector`: the published NightSignal rule (Alavi et al. 2022):
+  nightly resting HR at least 4 bpm above the median of earlier nights, two
+  nights running. It reads nights from the frame, never a night that has not
+  ended yet at the window's time.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .base import BaseDetector
+
+
+def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    count = mask.sum(axis=1)
+    return np.where(count > 0, (values * mask).sum(axis=1) / np.maximum(count, 1), 0.0)
+
+
+class ThreeSigmaDetector(BaseDetector):
+    name = "personal_3sigma"
+
+    def __init__(self, threshold: float = 3.0):
+        super().__init__(threshold)
+
+    def decision_function(self, windows) -> np.ndarray:
+        cols = [i for i, n in enumerate(windows.context_names) if n.endswith("_z_score")]
+        if not cols:
+            return np.zeros(len(windows))
+        z = np.abs(windows.context[:, cols]) * windows.context_mask[:, cols]
+        return z.max(axis=1).astype(np.float64)
+
+
+class IsolationForestDetector(BaseDetector):
+    name = "isolation_forest"
+
+    def __init__(self, n_estimators: int = 200, max_samples: int = 4096, seed: int = 0, threshold: float | None = None):
+        super().__init__(threshold)
+        from sklearn.ensemble import IsolationForest
+
+        self.model = IsolationForest(n_estimators=n_estimators, max_samples=max_samples, random_state=seed, n_jobs=1)
+
+    @staticmethod
+    def _features(windows) -> np.ndarray:
+        means = _masked_mean(windows.numeric, windows.numeric_mask)
+        observed = windows.numeric_mask.mean(axis=1)
+        return np.concatenate([means, observed, windows.context * windows.context_mask], axis=1)
+
+    def fit(self, windows, y=None) -> "IsolationForestDetector":
+        x = self._features(windows)
+        if y is not None:  # unsupervised: learn what normal looks like
+            x = x[~np.asarray(y, dtype=bool)]
+        self.model.fit(x)
+        return self
+
+    def decision_function(self, windows) -> np.ndarray:
+        return -self.model.score_samples(self._features(windows))
+
+
+class NightSignalDetector(BaseDetector):
+    """Nightly resting HR (median HR 00:00-07:00 while at rest) vs the median of earlier nights."""
+
+    name = "nightsignal"
+
+    def __init__(self, threshold: float = 4.0, night_end_hour: int = 7, min_baseline_nights: int = 7,
+                 min_night_points: int = 12):
+        super().__init__(threshold)
+        self.night_end_hour = night_end_hour
+        self.min_baseline_nights = min_baseline_nights
+        self.min_night_points = min_night_points
+        self._table: dict[tuple[str, pd.Timestamp], float] = {}
+
+    def nightly(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Per user and date: nightly resting HR, its deviation and the two-nights-running score."""
+        hr = frame["hr_resting"].where(frame["hr_resting"].notna(), np.nan) if "hr_resting" in frame else frame["hr"]
+        ts = pd.DatetimeIndex(frame["timestamp"])
+        night = ts.hour < self.night_end_hour
+        part = pd.DataFrame({"user_id": frame["user_id"].to_numpy()[night], "date": ts[night].normalize(),
+                             "hr": hr.to_numpy()[night]}).dropna()
+        nights = part.groupby(["user_id", "date"]).agg(rhr=("hr", "median"), n=("hr", "size")).reset_index()
+        nights = nights[nights["n"] >= self.min_night_points]
+        out = []
+        for user, g in nights.groupby("user_id", sort=False):
+            rhr = g["rhr"].to_numpy()
+            base = np.array([np.median(rhr[:i]) if i >= self.min_baseline_nights else np.nan for i in range(len(rhr))])
+            dev = rhr - base
+            # two nights running: the smaller of tonight's and the previous valid night's deviation
+            score = np.minimum(dev, np.r_[np.nan, dev[:-1]])
+            out.append(pd.DataFrame({"user_id": user, "date": g["date"].to_numpy(), "rhr": rhr,
+                                     "baseline": base, "deviation": dev, "score": score}))
+        return pd.concat(out, ignore_index=True) if out else pd.DataFrame(
+            columns=["user_id", "date", "rhr", "baseline", "deviation", "score"])
+
+    def prepare(self, frame: pd.DataFrame) -> "NightSignalDetector":
+        table = self.nightly(frame)
+        self._table = {(u, pd.Timestamp(d)): s for u, d, s in zip(table["user_id"], table["date"], table["score"])}
+        return self
+
+    def decision_function(self, windows) -> np.ndarray:
+        ends = pd.DatetimeIndex(windows.end_times)
+        # the night of date d is over only from night_end_hour on; before that, use the previous night
+        night_date = ends.normalize() - pd.to_timedelta((ends.hour < self.night_end_hour).astype(int), unit="D")
+        scores = np.array([self._table.get((u, d), np.nan) for u, d in zip(windows.user_ids, night_date)])
+        return np.nan_to_num(scores, nan=-np.inf).astype(np.float64)

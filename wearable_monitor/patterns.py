@@ -1,0 +1,117 @@
+"""Multi-day patterns: from per-window verdicts to per-day shares, runs, trend and an alert.
+
+A single 1-hour window is noisy evidence; illness shows as *days* on which many
+windows, above all resting and night windows, sit off the personal baseline.
+This module only aggregates: it takes window timestamps, verdicts and context
+(night / resting) and knows nothing about how the scores were made, so the
+learned detector and every reference detector share it.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class PatternConfig:
+    night_weight: float = 2.0       # night windows: least confounded by activity
+    rest_weight: float = 1.5        # daytime windows with no steps
+    active_weight: float = 0.5      # exercise raises HR normally; weigh it least
+    day_share_threshold: float = 0.3  # weighted share of anomalous windows that makes a day anomalous
+    min_windows_per_day: int = 24   # fewer (under 2 h of data) -> the day is "insufficient", not normal
+    alert_consecutive_days: int = 2  # NightSignal-style: two days running
+    trend_slope_threshold: float = 0.02  # change of weighted share per day that counts as a trend
+
+
+def window_weights(is_night: np.ndarray, is_resting: np.ndarray, config: PatternConfig = PatternConfig()) -> np.ndarray:
+    w = np.where(is_resting, config.rest_weight, config.active_weight)
+    return np.where(is_night, config.night_weight, w).astype(np.float64)
+
+
+def daily_table(end_times, is_anomaly, is_night, is_resting, user_ids=None,
+                config: PatternConfig = PatternConfig()) -> pd.DataFrame:
+    """One row per (user, calendar day of the window end): counts, shares, day verdict."""
+    n = len(is_anomaly)
+    frame = pd.DataFrame({
+        "user_id": np.asarray(user_ids, dtype=object) if user_ids is not None else np.full(n, "user", dtype=object),
+        "date": pd.DatetimeIndex(end_times).normalize(),
+        "anomalous": np.asarray(is_anomaly, dtype=bool),
+        "weight": window_weights(np.asarray(is_night, bool), np.asarray(is_resting, bool), config),
+    })
+    frame["weighted_anomalous"] = frame["weight"] * frame["anomalous"]
+    days = frame.groupby(["user_id", "date"], sort=True).agg(
+        windows=("anomalous", "size"), anomalous_windows=("anomalous", "sum"),
+        weight=("weight", "sum"), weighted_anomalous=("weighted_anomalous", "sum")).reset_index()
+    days["anomaly_share"] = days["anomalous_windows"] / days["windows"]
+    days["weighted_share"] = days["weighted_anomalous"] / days["weight"]
+    days["sufficient"] = days["windows"] >= config.min_windows_per_day
+    days["is_anomalous_day"] = days["sufficient"] & (days["weighted_share"] >= config.day_share_threshold)
+    return days.drop(columns=["weight", "weighted_anomalous"])
+
+
+def _runs(days: pd.DataFrame, config: PatternConfig) -> pd.DataFrame:
+    """Per user: length of the current run of anomalous days; insufficient days neither extend nor break it."""
+    run_lengths = np.zeros(len(days), dtype=np.int64)
+    for _, idx in days.groupby("user_id", sort=False).indices.items():
+        run = 0
+        prev_date = None
+        for i in idx:
+            date = days["date"].iat[i]
+            if prev_date is not None and (date - prev_date).days > 1:
+                run = 0  # a calendar gap with no data at all breaks the run
+            if days["sufficient"].iat[i]:
+                run = run + 1 if days["is_anomalous_day"].iat[i] else 0
+                prev_date = date
+            run_lengths[i] = run
+    days = days.copy()
+    days["pattern_days"] = run_lengths
+    days["alert"] = run_lengths >= config.alert_consecutive_days
+    return days
+
+
+def trend_of(shares: np.ndarray, config: PatternConfig = PatternConfig()) -> tuple[str, float]:
+    """Least-squares slope of the daily weighted share; rising / falling / stable."""
+    shares = np.asarray(shares, dtype=np.float64)
+    shares = shares[np.isfinite(shares)]
+    if len(shares) < 3:
+        return "stable", 0.0
+    x = np.arange(len(shares), dtype=np.float64)
+    slope = float(np.polyfit(x, shares, 1)[0])
+    if slope > config.trend_slope_threshold:
+        return "rising", slope
+    if slope < -config.trend_slope_threshold:
+        return "falling", slope
+    return "stable", slope
+
+
+def daily_pattern_table(end_times, is_anomaly, is_night, is_resting, user_ids=None,
+                        config: PatternConfig = PatternConfig()) -> pd.DataFrame:
+    """The per-day table with run length (`pattern_days`) and `alert` per day, for every user."""
+    return _runs(daily_table(end_times, is_anomaly, is_night, is_resting, user_ids, config), config)
+
+
+def summarize_pattern(days: pd.DataFrame, config: PatternConfig = PatternConfig()) -> dict:
+    """The pattern result of one user's days (architecture.md §5 shape), latest day last."""
+    if "pattern_days" not in days:
+        days = _runs(days, config)
+    sufficient = days[days["sufficient"]]
+    trend, slope = trend_of(sufficient["weighted_share"].to_numpy(), config)
+    consecutive = int(days["pattern_days"].iat[-1]) if len(days) else 0
+    longest = int(days["pattern_days"].max()) if len(days) else 0
+    return {
+        "days": [{
+            "date": d.date.strftime("%Y-%m-%d"), "windows": int(d.windows),
+            "anomalous_windows": int(d.anomalous_windows), "anomaly_share": round(float(d.anomaly_share), 4),
+            "weighted_share": round(float(d.weighted_share), 4), "sufficient": bool(d.sufficient),
+            "is_anomalous_day": bool(d.is_anomalous_day)} for d in days.itertuples()],
+        "consecutive_anomalous_days": consecutive,
+        "longest_anomalous_run": longest,
+        "trend": trend,
+        "trend_slope": round(slope, 5),
+        "alert": bool(days["alert"].any()) if len(days) else False,
+        "alert_dates": [d.strftime("%Y-%m-%d") for d in days.loc[days["alert"], "date"]] if len(days) else [],
+        "pattern_days": longest,
+        "config": asdict(config),
+    }
