@@ -1,0 +1,506 @@
+"""Configuration-driven features: frame -> model-ready `Windows` (architecture.md section 3).
+
+A window is `window_size` consecutive records of one user. Spacing may be
+irregular: gaps are information (a Phased LSTM uses `dt` / `t` directly), so
+nothing is resampled or imputed. Missing values become 0 in the value arrays
+and 0 in the matching mask, so the model always sees *that* a value is missing.
+
+Everything is computed on row-level arrays first (one pass over the frame),
+then gathered into windows with `sliding_window_view`: no Python loop over
+windows, so a user-year (~105k windows) takes well under a second per array.
+
+Which features exist, their channels, normalisation, factor channels/stats and
+baseline metrics all come from `configs/features_config.json` (`config.py`);
+adding a channel there changes the arrays here without any code change.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .config import FeatureConfig, FeatureSpec, default_feature_config
+from .records import TIME, USER, Record, records_to_frame, static_column
+
+KNOWN_NAMES = ["hour_sin", "hour_cos", "weekday_sin", "weekday_cos", "is_weekend"]
+Z_CLIP = 10.0  # z-scores beyond +-10 sigma carry no more information, only overflow risk
+_NS_PER_MIN = 60 * 10**9
+_NS_PER_DAY = 24 * 60 * _NS_PER_MIN
+_EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
+
+
+# --------------------------------------------------------------------------- Windows
+
+
+@dataclass
+class Windows:
+    """A batch of N model-ready windows of T steps (field table: architecture.md section 3)."""
+
+    user_ids: np.ndarray           # [N] object
+    end_times: np.ndarray          # [N] datetime64[ns]
+    end_index: np.ndarray          # [N] int64, positional row of the last record in the frame
+    numeric: np.ndarray            # [N,T,Fn] float32, normalised, 0 where missing
+    numeric_mask: np.ndarray       # [N,T,Fn] float32, 1 = observed
+    categorical: np.ndarray        # [N,T,Fc] int64, missing = cardinality
+    dt: np.ndarray                 # [N,T] float32, minutes since previous record
+    t: np.ndarray                  # [N,T] float32, minutes relative to window end
+    known: np.ndarray              # [N,T,K] float32
+    static: np.ndarray             # [N,S] int64
+    context: np.ndarray            # [N,C] float32, 0 where missing
+    context_mask: np.ndarray       # [N,C] float32, 1 = available
+    numeric_names: list[str]
+    categorical_names: list[str]
+    categorical_cardinalities: list[int]  # real categories; the embedding needs cardinality + 1 rows
+    known_names: list[str]
+    static_names: list[str]
+    static_cardinalities: list[int]
+    context_names: list[str]
+
+    _NAME_FIELDS = ("numeric_names", "categorical_names", "categorical_cardinalities", "known_names",
+                    "static_names", "static_cardinalities", "context_names")
+
+    @classmethod
+    def array_fields(cls) -> list[str]:
+        return [f.name for f in fields(cls) if f.name not in cls._NAME_FIELDS]
+
+    def __len__(self) -> int:
+        return len(self.end_index)
+
+    @property
+    def window_size(self) -> int:
+        return self.numeric.shape[1]
+
+    def __getitem__(self, idx: Any) -> "Windows":
+        """Sub-batch by int, slice, integer array or boolean mask (an int keeps the batch axis)."""
+        if isinstance(idx, (int, np.integer)):
+            idx = [int(idx)]
+        arrays = {name: getattr(self, name)[idx] for name in self.array_fields()}
+        return Windows(**arrays, **{name: getattr(self, name) for name in self._NAME_FIELDS})
+
+    @classmethod
+    def concat(cls, batches: Sequence["Windows"]) -> "Windows":
+        """Concatenate batches with identical layouts (same names, same window size)."""
+        if not batches:
+            raise ValueError("Windows.concat: need at least one batch")
+        first = batches[0]
+        for i, b in enumerate(batches[1:], 1):
+            for name in cls._NAME_FIELDS:
+                if getattr(b, name) != getattr(first, name):
+                    raise ValueError(f"Windows.concat: batch {i} has different {name}")
+            if b.window_size != first.window_size:
+                raise ValueError(f"Windows.concat: batch {i} has window size {b.window_size}, "
+                                 f"batch 0 has {first.window_size}")
+        arrays = {name: np.concatenate([getattr(b, name) for b in batches]) for name in cls.array_fields()}
+        return cls(**arrays, **{name: list(getattr(first, name)) for name in cls._NAME_FIELDS})
+
+    def to_tensors(self, device: Any = None) -> dict[str, Any]:
+        """The numeric arrays as torch tensors (torch imported lazily; ids and times stay numpy)."""
+        import torch
+
+        out = {}
+        for name in self.array_fields():
+            if name in ("user_ids", "end_times"):
+                continue
+            out[name] = torch.from_numpy(np.ascontiguousarray(getattr(self, name))).to(device)
+        return out
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def normalise(values: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """Config normalisation of raw values (NaN stays NaN). Raises if a log sees a value <= 0 (-1 for log1p)."""
+    values = np.asarray(values, dtype=np.float64)
+    x, method = values, spec.norm_method
+    if method == "none":
+        return x.copy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if method == "log_zscore":
+            x = np.log(x)
+        elif method == "log1p_zscore":
+            x = np.log1p(x)
+    bad = ~np.isfinite(x) & ~np.isnan(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{spec.name}: value {values[row]!r} at frame row {row} cannot be "
+                         f"{method}-normalised (log needs a positive argument)")
+    return (x - spec.norm_mean) / spec.norm_std
+
+
+def _window_sums(x: np.ndarray, starts: np.ndarray, size: int) -> np.ndarray:
+    """Sum of x[start:start+size] along axis 0 for every start, via one cumulative sum (O(rows))."""
+    cs = np.concatenate([np.zeros((1,) + x.shape[1:]), np.cumsum(x, axis=0, dtype=np.float64)])
+    return cs[starts + size] - cs[starts]
+
+
+def _gather(x: np.ndarray, starts: np.ndarray, size: int) -> np.ndarray:
+    """Windows [N, size, ...] of row-level x [R, ...] starting at `starts` (strided view, one copy)."""
+    if len(starts) == 0:  # also covers frames shorter than one window
+        return np.zeros((0, size) + x.shape[1:], dtype=x.dtype)
+    view = sliding_window_view(x, size, axis=0)[starts]  # [N, ..., size]
+    return np.ascontiguousarray(np.moveaxis(view, -1, 1))
+
+
+def baseline_columns(baselines: Mapping[str, Any]) -> dict[str, float]:
+    """Flatten a baseline description into frame columns (`bl_<metric>_mean`, ...).
+
+    Accepts either the columns themselves (``{"bl_hrv_mean": 75.0, "bl_alpha": 0.4}``) or a nested
+    form ``{"hrv": {"mean": 75, "std": 5, "night": {"mean": 70, "std": 6}}, "alpha": 0.4, "days": 3}``.
+    """
+    out: dict[str, float] = {}
+    for key, value in baselines.items():
+        if key.startswith("bl_"):
+            out[key] = float(value)
+        elif key in ("alpha", "days"):
+            out[f"bl_{key}"] = float(value)
+        elif isinstance(value, Mapping):
+            for stat, v in value.items():
+                if isinstance(v, Mapping):  # period block: {"night": {"mean":..., "std":...}}
+                    for s, vv in v.items():
+                        out[f"bl_{key}_{stat}_{s}"] = float(vv)
+                else:
+                    out[f"bl_{key}_{stat}"] = float(v)
+        else:
+            raise ValueError(f"baselines.{key}: expected a bl_ column, 'alpha', 'days' or a "
+                             f"{{mean, std, <period>: {{mean, std}}}} object")
+    return out
+
+
+# --------------------------------------------------------------------------- calculator
+
+
+class FeatureCalculator:
+    """Turns a frame (records_to_frame layout, any number of users) into `Windows`.
+
+    Context vector layout (fixed by the config, independent of which columns a frame has):
+    ``<channel>_<stat>`` for channel in factor_channels, stat in factor_stats (over the window's
+    normalised observed values of the channel's numeric model features, pooled over steps and
+    features; std is the population std); then per baseline metric ``<m>_deviation_abs`` and
+    ``<m>_z_score``; then ``baseline_alpha`` and ``observed_fraction``.
+
+    Baseline choice per window (at the window's last row, since causal baselines are per day):
+    the window's time period is the last record's `time_period_primary` (derived from the hour
+    when absent); if the metric lists that period and `bl_<m>_<period>_mean/std` are finite there,
+    they are used (e.g. the night baseline on night windows), otherwise `bl_<m>_mean/std`
+    (period all), otherwise the record's own `baseline_<m>_mean/std` features (the seed's
+    `baseline_hrv_mean` / `baseline_hrv_std`), otherwise the features are missing (mask 0).
+    """
+
+    FACTOR_STATS = ("mean", "std", "max", "min")
+
+    def __init__(self, config: FeatureConfig | None = None, window_size: int | None = None):
+        self.config = config or default_feature_config()
+        self.window_size = int(window_size if window_size is not None else self.config.window_size)
+        if self.window_size not in self.config.allowed_window_sizes:
+            raise ValueError(f"window_size {self.window_size} is not one of "
+                             f"{list(self.config.allowed_window_sizes)} (features config allowed_window_sizes)")
+        bad = [s for s in self.config.factor_stats if s not in self.FACTOR_STATS]
+        if bad:
+            raise ValueError(f"factor_stats {bad} not supported; use any of {list(self.FACTOR_STATS)}")
+        cfg = self.config
+        model = [n for n in cfg.model_features]
+        self.numeric_names = [n for n in model if cfg.features[n].is_numeric]
+        self.categorical_names = [n for n in model if not cfg.features[n].is_numeric]
+        self.categorical_cardinalities = [len(cfg.features[n].categories) for n in self.categorical_names]
+        self.known_names = list(KNOWN_NAMES)
+        self.static_names = list(cfg.static)
+        self.static_cardinalities = [cfg.static[n].cardinality for n in self.static_names]
+        # factor channel -> column positions in `numeric`
+        self.factor_index = {ch: [self.numeric_names.index(n) for n in cfg.channel_features(ch)]
+                             for ch in cfg.factor_channels}
+        self.context_names = ([f"{ch}_{s}" for ch in cfg.factor_channels for s in cfg.factor_stats]
+                              + [f"{m}_{k}" for m in cfg.baseline_metrics for k in ("deviation_abs", "z_score")]
+                              + ["baseline_alpha", "observed_fraction"])
+
+    # ---------------------------------------------------------------- public API
+
+    def windows(self, frame: pd.DataFrame, stride: int = 1, min_observed: float = 0.0) -> Windows:
+        """All windows of `frame` (never across users).
+
+        Window ends are each user's rows T-1, T-1+stride, ... (position within the user).
+        `min_observed` keeps only windows where at least that fraction of records carries an
+        observed numeric model feature (0 keeps everything; `end_index` says which rows were used).
+        """
+        if stride < 1:
+            raise ValueError(f"stride must be >= 1, got {stride}")
+        T, R = self.window_size, len(frame)
+        self._check_frame(frame)
+        users = frame[USER].to_numpy(dtype=object)
+        ts = frame[TIME].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+
+        # position of each row inside its user's run of rows
+        new_user = np.ones(R, dtype=bool)
+        new_user[1:] = users[1:] != users[:-1]
+        run_start = np.maximum.accumulate(np.where(new_user, np.arange(R), 0)) if R else np.zeros(0, int)
+        pos = np.arange(R) - run_start
+        ends = np.flatnonzero((pos >= T - 1) & ((pos - (T - 1)) % stride == 0))
+
+        raw, mask = self._numeric_rows(frame)
+        if min_observed > 0 and len(ends):
+            has_obs = mask.any(axis=1).astype(np.float64)
+            frac = _window_sums(has_obs, ends - T + 1, T) / T
+            ends = ends[frac >= min_observed - 1e-12]
+        starts = ends - T + 1
+
+        z = np.nan_to_num(np.column_stack([normalise(raw[:, j], self.config.features[n])
+                                            for j, n in enumerate(self.numeric_names)])
+                          if self.numeric_names else np.zeros((R, 0)), nan=0.0).astype(np.float32)
+        dt_row = np.empty(R, dtype=np.float64)
+        dt_row[1:] = np.diff(ts) / _NS_PER_MIN
+        dt_row[:1] = self.config.sampling_minutes
+        dt = _gather(dt_row.astype(np.float32), starts, T)
+        dt[:, 0] = self.config.sampling_minutes  # the step before a window is outside it
+        tw = _gather(ts, starts, T)
+        t = ((tw - ts[ends][:, None]) / _NS_PER_MIN).astype(np.float32)
+
+        numeric = _gather(z, starts, T)
+        numeric_mask = _gather(mask.astype(np.float32), starts, T)
+        context, context_mask = self._context(frame, z, mask, numeric_mask, starts, ends)
+        return Windows(
+            user_ids=users[ends], end_times=ts[ends].astype("datetime64[ns]"), end_index=ends.astype(np.int64),
+            numeric=numeric, numeric_mask=numeric_mask,
+            categorical=_gather(self._categorical_rows(frame), starts, T),
+            dt=dt, t=t, known=_gather(self._known_rows(ts), starts, T),
+            static=self._static_rows(frame)[ends],
+            context=context, context_mask=context_mask,
+            numeric_names=list(self.numeric_names), categorical_names=list(self.categorical_names),
+            categorical_cardinalities=list(self.categorical_cardinalities), known_names=list(self.known_names),
+            static_names=list(self.static_names), static_cardinalities=list(self.static_cardinalities),
+            context_names=list(self.context_names),
+        )
+
+    def window_from_records(self, records: Iterable[Record | dict] | pd.DataFrame,
+                            baselines: Mapping[str, Any] | None = None) -> Windows:
+        """One realtime window from the last `window_size` records of one user.
+
+        `baselines` (optional) adds baseline columns for that window, see `baseline_columns`.
+        """
+        frame = records if isinstance(records, pd.DataFrame) else records_to_frame(list(records), self.config)
+        if len(frame) and frame[USER].nunique() > 1:
+            raise ValueError(f"window_from_records: records of {frame[USER].nunique()} users; "
+                             "a realtime window belongs to one user")
+        if len(frame) < self.window_size:
+            raise ValueError(f"window_from_records: need {self.window_size} records for a window, got {len(frame)}")
+        frame = frame.sort_values(TIME, kind="stable").iloc[-self.window_size:].reset_index(drop=True)
+        if baselines:
+            frame = frame.assign(**baseline_columns(baselines))
+        return self.windows(frame)
+
+    def window_summary(self, rows: pd.DataFrame) -> dict[str, Any]:
+        """Plain-unit summary of one window's frame rows: the `window`, `measurements` and
+        `data_quality` blocks of the realtime result (architecture.md section 5)."""
+        self._check_frame(rows)
+        if not len(rows):
+            raise ValueError("window_summary: no rows")
+        raw, mask = self._numeric_rows(rows)
+        ts = rows[TIME].to_numpy(dtype="datetime64[ns]")
+        gaps = np.diff(ts.astype(np.int64)) / _NS_PER_MIN
+        observed = float(mask.mean()) if mask.size else 0.0
+        measurements = {}
+        for name, spec in self.config.features.items():
+            if not spec.is_numeric or spec.channel == "baseline" or name not in rows:
+                continue
+            v = rows[name].to_numpy(dtype=np.float64)
+            v = v[~np.isnan(v)]
+            if len(v):
+                measurements[name] = {"mean": round(float(v.mean()), 3), "min": round(float(v.min()), 3),
+                                      "max": round(float(v.max()), 3), "unit": spec.unit}
+        quality = self.config.features.get("data_quality")
+        low = 0
+        if quality is not None and "data_quality" in rows and "low" in quality.categories:
+            low = int((rows["data_quality"].to_numpy() == quality.categories["low"]).sum())
+        return {
+            "window": {"start": pd.Timestamp(ts[0]).isoformat(), "end": pd.Timestamp(ts[-1]).isoformat(),
+                       "time_period": self._period_label(rows.iloc[-1]), "n_points": int(len(rows)),
+                       "observed_fraction": round(observed, 4)},
+            "measurements": measurements,
+            "data_quality": {"missing_fraction": round(1.0 - observed, 4), "low_quality_points": low,
+                             "max_gap_minutes": float(gaps.max()) if len(gaps) else 0.0},
+        }
+
+    # ---------------------------------------------------------------- row-level arrays
+
+    def _check_frame(self, frame: pd.DataFrame) -> None:
+        for col in (USER, TIME):
+            if col not in frame.columns:
+                raise ValueError(f"frame: missing column '{col}' (build frames with records_to_frame)")
+        if not len(frame):
+            return
+        users = frame[USER].to_numpy(dtype=object)
+        ts = frame[TIME].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        same = users[1:] == users[:-1]
+        codes = pd.factorize(users)[0]
+        if (~same).sum() != codes.max():  # a user's rows must be one contiguous run
+            raise ValueError("frame: rows of a user are not contiguous; sort by (user_id, timestamp)")
+        bad = np.flatnonzero(same & (np.diff(ts) <= 0))
+        if len(bad):
+            r = int(bad[0]) + 1
+            raise ValueError(f"frame row {r}: timestamp {pd.Timestamp(ts[r])} of user {users[r]} is not after "
+                             "the previous row's; sort by (user_id, timestamp) and drop duplicates")
+
+    def _numeric_rows(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Raw numeric model values [R, Fn] (NaN = not observed; an absent column is all unobserved)."""
+        R = len(frame)
+        raw = np.full((R, len(self.numeric_names)), np.nan)
+        for j, n in enumerate(self.numeric_names):
+            if n in frame.columns:
+                raw[:, j] = frame[n].to_numpy(dtype=np.float64)
+        return raw, ~np.isnan(raw)
+
+    def _categorical_rows(self, frame: pd.DataFrame) -> np.ndarray:
+        out = np.empty((len(frame), len(self.categorical_names)), dtype=np.int64)
+        for j, (n, card) in enumerate(zip(self.categorical_names, self.categorical_cardinalities)):
+            v = frame[n].to_numpy(dtype=np.float64) if n in frame.columns else np.full(len(frame), np.nan)
+            missing = np.isnan(v)
+            bad = ~missing & ((v < 0) | (v >= card) | (v != np.round(v)))
+            if bad.any():
+                r = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"frame row {r}: {n} code {v[r]} is not in 0..{card - 1}")
+            out[:, j] = np.where(missing, card, np.nan_to_num(v)).astype(np.int64)
+        return out
+
+    def _static_rows(self, frame: pd.DataFrame) -> np.ndarray:
+        out = np.empty((len(frame), len(self.static_names)), dtype=np.int64)
+        for j, n in enumerate(self.static_names):
+            spec, col = self.config.static[n], static_column(n)
+            if col not in frame.columns:  # no static info: the config default ("unknown")
+                out[:, j] = spec.categories[spec.default]
+                continue
+            v = frame[col].to_numpy()
+            bad = (v < 0) | (v >= spec.cardinality)
+            if bad.any():
+                r = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"frame row {r}: {col} code {v[r]} is not in 0..{spec.cardinality - 1}")
+            out[:, j] = v.astype(np.int64)
+        return out
+
+    def _known_rows(self, ts: np.ndarray) -> np.ndarray:
+        """Known-future features from naive local int64 ns timestamps (pure integer arithmetic)."""
+        days = ts // _NS_PER_DAY
+        hour = (ts - days * _NS_PER_DAY) / (60 * _NS_PER_MIN)  # fractional hour of day
+        weekday = (days + _EPOCH_WEEKDAY) % 7
+        h, w = 2 * np.pi * hour / 24.0, 2 * np.pi * weekday / 7.0
+        return np.column_stack([np.sin(h), np.cos(h), np.sin(w), np.cos(w),
+                                (weekday >= 5).astype(np.float64)]).astype(np.float32)
+
+    def _period_label(self, row: pd.Series) -> str:
+        spec = self.config.features.get("time_period_primary")
+        if spec is not None and "time_period_primary" in row and not pd.isna(row["time_period_primary"]):
+            return spec.category_label(int(row["time_period_primary"]))
+        return self.config.time_period_of_hour(pd.Timestamp(row[TIME]).hour)
+
+    def _period_rows(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+        """Time-period label of the given rows (record's time_period_primary, else the hour)."""
+        ts = pd.DatetimeIndex(frame[TIME].to_numpy()[rows])
+        labels = np.array([self.config.time_period_of_hour(h) for h in range(24)], dtype=object)[ts.hour]
+        spec = self.config.features.get("time_period_primary")
+        if spec is not None and "time_period_primary" in frame.columns:
+            codes = frame["time_period_primary"].to_numpy(dtype=np.float64)[rows]
+            by_code = np.array([spec.category_label(c) for c in range(len(spec.categories))], dtype=object)
+            ok = ~np.isnan(codes)
+            labels[ok] = by_code[codes[ok].astype(int)]
+        return labels
+
+    # ---------------------------------------------------------------- context vector
+
+    def _context(self, frame, z, mask, numeric_mask, starts, ends):
+        N, T, cfg = len(ends), self.window_size, self.config
+        cols: list[np.ndarray] = []
+        oks: list[np.ndarray] = []
+
+        # factor features: stats over the channel's normalised observed values in the window,
+        # pooled over steps and features. Reduce each row first, then the T rows of each window
+        # (1-D sliding views), instead of materialising [N, T, F] temporaries.
+        for ch in cfg.factor_channels:
+            j = self.factor_index[ch]
+            v, m = z[:, j].astype(np.float64), mask[:, j]
+            def over_window(row_values: np.ndarray, op) -> np.ndarray:
+                return op(_gather(row_values, starts, T), axis=1)
+
+            n = over_window(m.sum(axis=1).astype(np.float64), np.sum)
+            total = over_window(np.where(m, v, 0.0).sum(axis=1), np.sum)
+            total_sq = over_window(np.where(m, v * v, 0.0).sum(axis=1), np.sum)
+            ok = n > 0
+            mean = total / np.maximum(n, 1)
+            stats = {
+                "mean": mean,
+                "std": np.sqrt(np.maximum(total_sq / np.maximum(n, 1) - mean**2, 0.0)),  # population std
+                "max": over_window(np.where(m, v, -np.inf).max(axis=1, initial=-np.inf), np.max),
+                "min": over_window(np.where(m, v, np.inf).min(axis=1, initial=np.inf), np.min),
+            }
+            for s in cfg.factor_stats:
+                cols.append(np.where(ok, stats[s], 0.0))
+                oks.append(ok)
+
+        # baseline deviations: window mean of the source feature vs the baseline at the last row
+        periods = self._period_rows(frame, ends) if N else np.zeros(0, dtype=object)
+        for metric, bspec in cfg.baseline_metrics.items():
+            wmean = self._window_mean(frame, bspec.source, starts)
+            bl_mean, bl_std = self._baseline_at(frame, metric, bspec.periods, ends, starts, periods)
+            spec = cfg.features[bspec.source]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                # difference in normalised units: (window - baseline) / norm std for zscore features,
+                # the scaled log-ratio for log-normalised ones; O(1) either way
+                dev = _safe_norm(wmean, spec) - _safe_norm(bl_mean, spec)
+                zscore = np.clip((wmean - bl_mean) / bl_std, -Z_CLIP, Z_CLIP)
+            dev_ok = np.isfinite(dev)
+            z_ok = np.isfinite(zscore) & (bl_std > 0)
+            cols += [np.where(dev_ok, dev, 0.0), np.where(z_ok, zscore, 0.0)]
+            oks += [dev_ok, z_ok]
+
+        alpha = frame["bl_alpha"].to_numpy(dtype=np.float64)[ends] if "bl_alpha" in frame.columns \
+            else np.full(N, np.nan)
+        cols.append(np.nan_to_num(alpha, nan=0.0))
+        oks.append(~np.isnan(alpha))
+        obs = numeric_mask.mean(axis=(1, 2)) if numeric_mask.shape[2] else np.zeros(N)
+        cols.append(obs)
+        oks.append(np.ones(N, dtype=bool))
+
+        context = np.column_stack(cols).astype(np.float32) if N else np.zeros((0, len(self.context_names)), np.float32)
+        context_mask = np.column_stack(oks).astype(np.float32) if N else np.zeros_like(context)
+        return context, context_mask
+
+    def _window_mean(self, frame: pd.DataFrame, name: str, starts: np.ndarray) -> np.ndarray:
+        """Mean of the observed raw values of column `name` in each window (NaN if none)."""
+        if name not in frame.columns:
+            return np.full(len(starts), np.nan)
+        v = frame[name].to_numpy(dtype=np.float64)
+        obs = ~np.isnan(v)
+        total = _window_sums(np.where(obs, v, 0.0), starts, self.window_size)
+        count = _window_sums(obs.astype(np.float64), starts, self.window_size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / count, np.nan)
+
+    def _baseline_at(self, frame, metric, metric_periods, ends, starts, periods):
+        """Baseline mean/std per window, by the precedence in the class docstring."""
+        N = len(ends)
+        mean, std = np.full(N, np.nan), np.full(N, np.nan)
+
+        def fill(mean_vals, std_vals, where):
+            use = where & np.isnan(mean) & np.isfinite(mean_vals) & np.isfinite(std_vals)
+            mean[use], std[use] = mean_vals[use], std_vals[use]
+
+        def col(name):
+            return frame[name].to_numpy(dtype=np.float64)[ends] if name in frame.columns else np.full(N, np.nan)
+
+        for p in metric_periods:
+            if p != "all":
+                fill(col(f"bl_{metric}_{p}_mean"), col(f"bl_{metric}_{p}_std"), periods == p)
+        fill(col(f"bl_{metric}_mean"), col(f"bl_{metric}_std"), np.ones(N, dtype=bool))
+        # the seed's records carry their own baseline (baseline_hrv_mean / baseline_hrv_std)
+        fill(self._window_mean(frame, f"baseline_{metric}_mean", starts),
+             self._window_mean(frame, f"baseline_{metric}_std", starts), np.ones(N, dtype=bool))
+        return mean, std
+
+
+def _safe_norm(values: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """`normalise` for baseline values, where a non-positive baseline under a log gives NaN, not an error."""
+    v = np.asarray(values, dtype=np.float64)
+    lo = {"log_zscore": 0.0, "log1p_zscore": -1.0}.get(spec.norm_method)
+    if lo is not None:
+        v = np.where(v > lo, v, np.nan)
+    return normalise(v, spec)
