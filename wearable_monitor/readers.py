@@ -1,0 +1,300 @@
+"""Read records from files or pasted text and validate them (see `validation` for the policy).
+
+Accepted inputs:
+
+- JSON window: a list of records, or ``{"window": [...], "history": [...]}``
+  (history optional), or a single record object. Line numbers in the report are
+  the lines where each record starts.
+- JSONL history: one record per line, any number of users (by ``deviceId``).
+  A file that starts with ``[`` is read as a JSON list instead.
+- Fitbit intraday CSV pair (``<ID>_hr.csv[.zip]`` + ``<ID>_steps.csv[.zip]``):
+  converted by `fitbit` into 5-minute records, then validated like any other.
+
+Whole-input problems (missing, empty, binary, too large, not JSON) raise
+`InputFileError` with a readable message; per-record problems go into the report.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .config import FeatureConfig, default_feature_config, load_feature_config
+from .records import ANONYMOUS_PREFIX
+from .validation import IGNORED, InputFileError, Issue, Limits, ParseFailure, ValidationResult, validate_items
+
+JSON_SUFFIXES = (".json",)
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+CSV_SUFFIXES = (".csv", ".csv.zip", ".zip")
+_WS = re.compile(r"[ \t\n\r]*")
+
+Source = str | bytes | Path
+
+
+# ---------------------------------------------------------------- raw input
+
+def anonymous_id(name: str | None = None, text: str | None = None) -> str:
+    """Stable user id for records without deviceId: from the file name, else from the text."""
+    if name:
+        stem = Path(name).name.split(".")[0].lower()
+        stem = re.sub(r"[^a-z0-9_-]+", "-", stem).strip("-")[:40]
+        if stem:
+            return f"{ANONYMOUS_PREFIX}{stem}"
+    digest = hashlib.sha1((text or "").encode("utf-8", "replace")).hexdigest()[:10]
+    return f"{ANONYMOUS_PREFIX}{digest}"
+
+
+def decode_bytes(data: bytes, name: str, limits: Limits) -> str:
+    """Bytes -> text, refusing oversize, empty and binary inputs with a clear message."""
+    if len(data) > limits.max_bytes:
+        raise InputFileError(f"{name}: {len(data):,} bytes is over the size limit of {limits.max_bytes:,} bytes")
+    if not data.strip():
+        raise InputFileError(f"{name}: the input is empty")
+    nul = data.find(b"\x00", 0, 8192)
+    if nul >= 0:
+        raise InputFileError(f"{name}: looks like a binary file (NUL byte at offset {nul}), "
+                             "expected UTF-8 JSON or JSONL text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{name}: not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at offset "
+                             f"{exc.start}); expected JSON or JSONL") from None
+
+
+def read_path(path: str | Path, limits: Limits) -> str:
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"{path}: file not found")
+    if not path.is_file():
+        raise InputFileError(f"{path}: not a regular file")
+    size = path.stat().st_size
+    if size > limits.max_bytes:  # check before reading: a huge file must not be loaded at all
+        raise InputFileError(f"{path}: {size:,} bytes is over the size limit of {limits.max_bytes:,} bytes")
+    return decode_bytes(path.read_bytes(), str(path), limits)
+
+
+def _is_path_like(source: Source) -> bool:
+    if isinstance(source, Path):
+        return True
+    if isinstance(source, str):
+        s = source.lstrip()
+        return bool(s) and s[0] not in "[{" and "\n" not in s
+    return False
+
+
+def _resolve(source: Source, limits: Limits) -> tuple[str, str, str]:
+    """(text, source name, anonymous id) for a path, JSON/JSONL text or bytes."""
+    if _is_path_like(source):
+        text = read_path(source, limits)
+        return text, str(source), anonymous_id(name=str(source))
+    if isinstance(source, bytes):
+        text = decode_bytes(source, "<bytes>", limits)
+    else:
+        text = decode_bytes(source.encode("utf-8"), "<text>", limits)
+    return text, "<text>", anonymous_id(text=text)
+
+
+# ---------------------------------------------------------------- JSON with line numbers
+
+class _LineCounter:
+    """Line number of a character offset; offsets must be visited in increasing order."""
+
+    def __init__(self, text: str):
+        self.text, self.pos, self.line = text, 0, 1
+
+    def __call__(self, idx: int) -> int:
+        self.line += self.text.count("\n", self.pos, idx)
+        self.pos = idx
+        return self.line
+
+
+def _skip(text: str, idx: int) -> int:
+    return _WS.match(text, idx).end()
+
+
+def _array_items(text: str, idx: int, line_of: _LineCounter) -> tuple[list[tuple[int, Any]], int]:
+    """Items of the JSON array starting at text[idx] == '[' with the line each starts on."""
+    dec, items = json.JSONDecoder(), []
+    idx = _skip(text, idx + 1)
+    if text[idx] == "]":
+        return items, idx + 1
+    while True:
+        line = line_of(idx)
+        value, idx = dec.raw_decode(text, idx)
+        items.append((line, value))
+        idx = _skip(text, idx)
+        if text[idx] == "]":
+            return items, idx + 1
+        idx = _skip(text, idx + 1)  # the ','
+
+
+def _object_parts(text: str, idx: int, line_of: _LineCounter) -> dict[str, list[tuple[int, Any]] | Any]:
+    """Top-level object: arrays under 'window'/'history' keep line numbers, other values are decoded."""
+    dec, parts = json.JSONDecoder(), {}
+    idx = _skip(text, idx + 1)
+    if text[idx] == "}":
+        return parts
+    while True:
+        key, idx = dec.raw_decode(text, idx)
+        idx = _skip(text, _skip(text, idx) + 1)  # the ':'
+        if key in ("window", "history") and text[idx] == "[":
+            parts[key], idx = _array_items(text, idx, line_of)
+        else:
+            parts[key], idx = dec.raw_decode(text, idx)
+        idx = _skip(text, idx)
+        if text[idx] == "}":
+            return parts
+        idx = _skip(text, idx + 1)
+
+
+def _parse_json(text: str, name: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+
+
+# ---------------------------------------------------------------- public API
+
+def parse_window_text(text: str | bytes, *, config: FeatureConfig | None = None, source: str = "<text>",
+                      anon_id: str | None = None, limits: Limits | None = None) -> ValidationResult:
+    """A JSON window (list, {"window", "history"} object or one record) -> result with `.history`."""
+    limits = limits or Limits()
+    if isinstance(text, bytes):
+        text = decode_bytes(text, source, limits)
+    elif not text.strip():
+        raise InputFileError(f"{source}: the input is empty")
+    anon_id = anon_id or anonymous_id(text=text)
+    doc = _parse_json(text, source)  # full parse first: it gives the clearest syntax errors
+    start = _skip(text, 0)
+    line_of = _LineCounter(text)
+    if isinstance(doc, list):
+        window, history, extra = _array_items(text, start, line_of)[0], None, []
+    elif isinstance(doc, dict) and "window" in doc:
+        parts = _object_parts(text, start, line_of)
+        window, history = parts.pop("window"), parts.pop("history", None)
+        extra = list(parts)
+        for key, value in (("window", window), ("history", history)):
+            if value is not None and not isinstance(value, list):
+                raise InputFileError(f"{source}: '{key}' must be a list of records, got {type(value).__name__}")
+    elif isinstance(doc, dict) and "timestamp" in doc:
+        window, history, extra = [(line_of(start), doc)], None, []
+    else:
+        raise InputFileError(f"{source}: expected a list of records or an object with key 'window' "
+                             f"(and optional 'history'), got {type(doc).__name__}")
+    if not window:
+        raise InputFileError(f"{source}: the window holds no records")
+    kw = dict(config=config, source=source, anonymous_id=anon_id, limits=limits)
+    result = validate_items(window, **kw)
+    for key in extra:
+        result.warnings.append(Issue(None, key, "unknown top-level key of the window object", IGNORED))
+        result.counts["warnings"] += 1
+    if history:
+        result.history = validate_items(history, **{**kw, "source": f"{source} (history)"})
+    return result
+
+
+def iter_jsonl(text: str) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value or ParseFailure) for each non-blank line."""
+    # split on '\n' only: str.splitlines would also split on U+2028 inside JSON strings
+    for lineno, raw in enumerate(text.split("\n"), start=1):
+        raw = raw.strip()
+        if not raw:
+            continue
+        try:
+            yield lineno, json.loads(raw)
+        except json.JSONDecodeError as exc:
+            yield lineno, ParseFailure(f"not valid JSON ({exc.msg} at column {exc.colno})")
+
+
+def parse_jsonl_text(text: str | bytes, *, config: FeatureConfig | None = None, source: str = "<text>",
+                     anon_id: str | None = None, limits: Limits | None = None) -> ValidationResult:
+    """JSONL history text (one record per line, any users) -> validated result."""
+    limits = limits or Limits()
+    if isinstance(text, bytes):
+        text = decode_bytes(text, source, limits)
+    elif not text.strip():
+        raise InputFileError(f"{source}: the input is empty")
+    anon_id = anon_id or anonymous_id(text=text)
+    if text.lstrip().startswith("["):  # a JSON list saved as .jsonl: read it as one
+        doc = _parse_json(text, source)
+        items = _array_items(text, _skip(text, 0), _LineCounter(text))[0] if isinstance(doc, list) else []
+    else:
+        items = iter_jsonl(text)
+    return validate_items(items, config, source=source, anonymous_id=anon_id, limits=limits)
+
+
+def load_window(source: Source, config: FeatureConfig | None = None,
+                limits: Limits | None = None) -> ValidationResult:
+    """A window from a path, JSON text or bytes; `.history` holds the optional history part."""
+    limits = limits or Limits()
+    text, name, anon = _resolve(source, limits)
+    return parse_window_text(text, config=config, source=name, anon_id=anon, limits=limits)
+
+
+def load_history(source: Source, config: FeatureConfig | None = None,
+                 limits: Limits | None = None) -> ValidationResult:
+    """A JSONL history (any number of users) from a path, text or bytes."""
+    limits = limits or Limits()
+    text, name, anon = _resolve(source, limits)
+    return parse_jsonl_text(text, config=config, source=name, anon_id=anon, limits=limits)
+
+
+def load_fitbit(hr_path: str | Path, steps_path: str | Path | None = None, config: FeatureConfig | None = None,
+                limits: Limits | None = None) -> ValidationResult:
+    """Fitbit CSV pair -> 5-minute records, validated (line = record index in the converted JSONL)."""
+    from .fitbit import find_pair, import_fitbit
+
+    limits = limits or Limits()
+    hr_path, steps_path = find_pair(hr_path) if steps_path is None else (Path(hr_path), Path(steps_path))
+    for p in (hr_path, steps_path):
+        if p.exists() and p.stat().st_size > limits.max_bytes:
+            raise InputFileError(f"{p}: {p.stat().st_size:,} bytes is over the size limit of {limits.max_bytes:,} bytes")
+    imported = import_fitbit(hr_path, steps_path, feature_config=config)
+    result = validate_items(enumerate(imported.records, start=1), config, source=f"fitbit:{hr_path.name}",
+                            anonymous_id=anonymous_id(name=str(hr_path)), limits=limits)
+    result.counts["fitbit_steps_only_bins"] = imported.summary.steps_only_bins
+    return result
+
+
+def load_any(path: str | Path, config: FeatureConfig | None = None, limits: Limits | None = None) -> ValidationResult:
+    """Dispatch by extension: .json window, .jsonl/.ndjson history, .csv[.zip] Fitbit pair."""
+    name = str(path).lower()
+    if name.endswith(JSON_SUFFIXES):
+        return load_window(Path(path), config, limits)
+    if name.endswith(JSONL_SUFFIXES):
+        return load_history(Path(path), config, limits)
+    if name.endswith(CSV_SUFFIXES):
+        return load_fitbit(path, None, config, limits)
+    raise InputFileError(f"{path}: unsupported file type (expected .json, .jsonl/.ndjson, or a Fitbit "
+                         "<ID>_hr.csv[.zip] / <ID>_steps.csv[.zip] pair)")
+
+
+# ---------------------------------------------------------------- CLI
+
+def configure_validate(parser: argparse.ArgumentParser):
+    parser.add_argument("file", help=".json window, .jsonl history, or one file of a Fitbit <ID>_hr/_steps CSV pair")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--config", default=None, help="features config (default: configs/features_config.json)")
+    parser.add_argument("--max-bytes", type=int, default=Limits.max_bytes, help="refuse larger files")
+    parser.add_argument("--max-records", type=int, default=Limits.max_records, help="refuse files with more records")
+    parser.add_argument("--max-issues", type=int, default=50, help="issues shown in the text report")
+
+    def run(args: argparse.Namespace) -> int:
+        """Exit 0: clean (warnings allowed); 1: some records/fields removed; 2: input unusable."""
+        config = load_feature_config(args.config) if args.config else default_feature_config()
+        limits = Limits(max_bytes=args.max_bytes, max_records=args.max_records)
+        try:
+            result = load_any(args.file, config, limits)
+        except InputFileError as exc:
+            print(json.dumps({"error": str(exc)}) if args.json else f"error: {exc}")
+            return 2
+        print(json.dumps(result.to_dict(), indent=1) if args.json else result.summary(args.max_issues))
+        ok = result.ok and (result.history is None or result.history.ok)
+        return 0 if ok else 1
+
+    return run
