@@ -207,3 +207,18 @@ def test_training_is_deterministic_and_hides_labelled_events():
     assert all(torch.equal(sd_a[k], sd_b[k]) for k in sd_a) and a.threshold_ == b.threshold_
     assert not torch.equal(sd_a["embed.weight"], sd_c["embed.weight"])
     assert sa["data"]["event_rows_hidden"] == 13  # 03:00..04:00 inclusive at 5-minute steps
+
+
+def test_windows_from_feature_calculator_match_the_frame_path(trained):
+    """The contract input (features.Windows) feeds the model exactly what the frame path does."""
+    from wearable_monitor.features import FeatureCalculator
+    from wearable_monitor.patchtrad import windows_arrays
+
+    det, _ = trained
+    frame = synthetic_frame(n_users=2, days=1, seed=3)
+    w = FeatureCalculator(window_size=12).windows(frame)
+    x, m, aux = windows_arrays(w, det.config)
+    s = frame_series(frame, det.config)
+    rows = w.end_index[:, None] - 11 + np.arange(12)
+    assert np.array_equal(x, s.x[rows]) and np.array_equal(m, s.m[rows]) and np.allclose(aux, s.aux[rows])
+    assert det.decision_function(w).shape == (len(w),)
