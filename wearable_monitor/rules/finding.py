@@ -1,0 +1,105 @@
+"""The rule finding (architecture.md section 5) and the per-user evaluation context."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import SEVERITIES, RulesConfig
+from .logs import UserProfile
+
+FINDING, INSUFFICIENT, AWAITING, DATA_PROBLEM = "finding", "insufficient_data", "awaiting_confirmation", "data_problem"
+STATUSES = (FINDING, INSUFFICIENT, AWAITING, DATA_PROBLEM)
+
+
+def _clean(v: Any) -> Any:
+    """JSON-safe evidence: numpy scalars -> python, NaN -> None, floats rounded for reading."""
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        v = float(v)
+        return None if math.isnan(v) else round(v, 4)
+    if isinstance(v, pd.Timestamp):
+        return v.date().isoformat()
+    return v
+
+
+@dataclass
+class Finding:
+    user_id: str
+    rule: str
+    metric: str
+    status: str
+    severity: str | None
+    value: float | None
+    start: pd.Timestamp
+    end: pd.Timestamp
+    evidence: dict[str, Any] = field(default_factory=dict)
+    label_kinds: list[str] = field(default_factory=list)  # simulator event kinds this finding stands for
+
+    @property
+    def severity_rank(self) -> int:
+        return SEVERITIES.index(self.severity) if self.severity else -1
+
+    def key(self) -> tuple[str, str, str]:
+        return self.user_id, self.rule, self.metric
+
+    def to_dict(self, texts: bool = True) -> dict[str, Any]:
+        out = {"user_id": self.user_id, "rule": self.rule, "metric": self.metric, "severity": self.severity,
+               "status": self.status, "value": _clean(self.value), "evidence": _clean(self.evidence),
+               "period": {"start": self.start.date().isoformat(), "end": self.end.date().isoformat()}}
+        if texts:
+            from .notifications import finding_texts
+
+            out.update(finding_texts(self))
+        return out
+
+
+@dataclass
+class Context:
+    """Everything a rule function sees for one user: the cleaned contiguous daily frame
+    (NaN = not logged or excluded as a data problem), the user's effective config, and the
+    sensitivity per rule (1.0 = as configured; lower = less sensitive, set by feedback)."""
+    user_id: str
+    days: pd.DataFrame
+    cfg: RulesConfig
+    profile: UserProfile | None = None
+    age: float | None = None
+    sensitivity: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        return self.days.index
+
+    @property
+    def last(self) -> int:
+        return len(self.days) - 1
+
+    def sens(self, rule: str) -> float:
+        return self.sensitivity.get(rule, 1.0)
+
+    def finding(self, rule: str, metric: str, severity: str | None, start: int, end: int, value: Any,
+                evidence: dict, status: str = FINDING) -> Finding:
+        kinds = self.cfg.rule(rule).label_kinds
+        kinds = kinds.get(metric, []) if isinstance(kinds, dict) else kinds
+        return Finding(self.user_id, rule, metric, status, severity, value,
+                       self._date(start), self._date(end), evidence, list(kinds))
+
+    def insufficient(self, rule: str, metric: str, have: int, need: int, window_days: int, what: str) -> Finding:
+        evidence = {"have": have, "need": need, "window_days": window_days, "requirement": what}
+        return self.finding(rule, metric, None, max(0, self.last - window_days + 1), self.last, None,
+                            evidence, status=INSUFFICIENT)
+
+    def _date(self, i: int) -> pd.Timestamp:
+        # a confirmation deadline may fall after the last logged day
+        i = int(i)
+        if i <= self.last:
+            return self.dates[i]
+        return self.dates[-1] + pd.Timedelta(days=i - self.last)
