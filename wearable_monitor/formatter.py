@@ -1051,3 +1051,45 @@ Answer in English, briefly and calmly, without alarming or dismissive language."
 5. 结尾一句：这是筛查辅助工具，不是诊断。
 请用中文回答，简洁、平和，不要制造恐慌，也不要轻描淡写。""",
 }
+
+
+# ----------------------------------------------------------------------------- command line
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m wearable_monitor.formatter result.json [--pattern p.json] [--findings f.jsonl] --language zh`"""
+    import argparse
+    import sys
+    from pathlib import Path
+
+    ap = argparse.ArgumentParser(prog="python -m wearable_monitor.formatter", description=main.__doc__)
+    ap.add_argument("result", nargs="?", help="realtime result (or multi-day pattern) JSON file")
+    ap.add_argument("--pattern", help="multi-day pattern JSON file")
+    ap.add_argument("--findings", help="rule findings, JSON list or JSON lines")
+    ap.add_argument("--language", choices=LANGUAGES, default="en")
+    ap.add_argument("--part", choices=("markdown", "summary", "case", "messages"), default="markdown")
+    args = ap.parse_args(argv)
+
+    def load(path: str | None) -> Any:
+        if path is None:
+            return None
+        text = Path(path).read_text(encoding="utf-8")
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:  # JSON lines: one finding per line
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    try:
+        findings = load(args.findings)
+        findings = [findings] if isinstance(findings, dict) else findings  # a one-line JSONL file
+        llm = AnomalyFormatter(args.language).format(load(args.result), load(args.pattern), findings)
+    except (FormatterInputError, json.JSONDecodeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = {"markdown": llm.as_markdown, "summary": lambda: llm.summary, "case": llm.case_json,
+           "messages": lambda: json.dumps(llm.as_messages(), ensure_ascii=False, indent=2)}[args.part]()
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
