@@ -77,13 +77,16 @@ NORMAL = {
     "static": {"age_group": 1, "sex": 1, "exercise": 2},   # codes, as in records' static_features
 }
 
+# patterns.summarize_pattern output (architecture.md section 5 plus its extra keys)
 PATTERN = {
     "user_id": "u007",
-    "days": [{"date": f"2024-03-0{i}", "windows": 288, "anomalous_windows": a, "anomaly_share": round(a / 288, 4),
-              "weighted_share": w, "is_anomalous_day": a >= 40}
-             for i, a, w in ((1, 6, 0.03), (2, 9, 0.04), (3, 5, 0.02), (4, 44, 0.19), (5, 61, 0.27),
-                             (6, 70, 0.33), (7, 12, 0.05))],
-    "consecutive_anomalous_days": 3, "trend": "rising", "trend_slope": 0.021, "alert": True, "pattern_days": 3,
+    "days": [{"date": f"2024-03-0{i}", "windows": n, "anomalous_windows": a, "anomaly_share": round(a / n, 4),
+              "weighted_share": w, "sufficient": n >= 24, "is_anomalous_day": n >= 24 and w >= 0.3}
+             for i, n, a, w in ((1, 288, 6, 0.03), (2, 288, 9, 0.04), (3, 12, 5, 0.42), (4, 280, 95, 0.41),
+                                (5, 288, 101, 0.45), (6, 270, 120, 0.52), (7, 288, 99, 0.38))],
+    "consecutive_anomalous_days": 4, "longest_anomalous_run": 4, "trend": "rising", "trend_slope": 0.06312,
+    "alert": True, "alert_dates": ["2024-03-05", "2024-03-06", "2024-03-07"], "pattern_days": 4,
+    "config": {"day_share_threshold": 0.3, "min_windows_per_day": 24, "alert_consecutive_days": 2},
 }
 
 SCENARIOS = {
@@ -175,7 +178,14 @@ def test_static_codes_become_labels():
 def test_pattern_given_as_result_is_recognised():
     a, b = fmt("en", result=PATTERN), fmt("en", pattern=PATTERN)
     assert a.user_content == b.user_content and a.case["kind"] == "pattern"
-    assert a.case["pattern"]["anomalous_days"] == 3 and "trend: rising (slope +0.021 per day)" in a.user_content
+    p = a.case["pattern"]
+    assert (p["anomalous_days"], p["insufficient_days"], p["alert_after_days"]) == (4, 1, 2)
+    assert "trend: rising (slope +0.063 per day)" in a.user_content
+    assert "| 2024-03-03 | 12 | 5 | 0.42 | 0.42 | too little data |" in a.user_content
+    # the bare contract shape (no extra keys) formats too
+    bare = {k: PATTERN[k] for k in ("days", "consecutive_anomalous_days", "trend", "trend_slope", "alert",
+                                    "pattern_days")}
+    assert fmt("zh", pattern=bare).case["pattern"]["longest_anomalous_run"] == 4
 
 
 def test_red_flags_follow_the_doctor_rules():

@@ -172,6 +172,7 @@ class DayIn(_In):
     anomalous_windows: Num = None
     anomaly_share: Num = None
     weighted_share: Num = None
+    sufficient: Optional[bool] = None   # False: too few windows that day to call it normal or not
     is_anomalous_day: Optional[bool] = None
 
 
@@ -181,7 +182,10 @@ class PatternIn(_In):
     trend: Any = None
     trend_slope: Num = None
     alert: Optional[bool] = None
-    pattern_days: Num = None
+    alert_dates: list[Any] = []
+    pattern_days: Num = None            # patterns.summarize_pattern: the longest anomalous run
+    longest_anomalous_run: Num = None
+    config: dict[str, Any] = {}         # PatternConfig as a dict (alert_consecutive_days...)
     user_id: Any = None
 
 
@@ -392,7 +396,7 @@ class AnomalyFormatter:
         spec = self.config.features.get(feature or "")
         if spec is not None:
             return spec.unit or None  # config is the source of truth for units
-        return clean_text(given, 24) or None if given is not None else None
+        return (clean_text(given, 24) or None) if given is not None else None
 
     def _static(self, name: str, value: Any) -> str | None:
         spec = self.config.static.get(name)
@@ -504,13 +508,18 @@ class AnomalyFormatter:
     def _pattern(self, p: PatternIn) -> dict:
         days = [{"date": _when(d.date), "windows": _r(d.windows, 0), "anomalous_windows": _r(d.anomalous_windows, 0),
                  "anomaly_share": _r(d.anomaly_share, 2), "weighted_share": _r(d.weighted_share, 2),
-                 "is_anomalous_day": d.is_anomalous_day} for d in p.days]
+                 "sufficient": d.sufficient, "is_anomalous_day": d.is_anomalous_day} for d in p.days]
         days.sort(key=lambda d: d["date"] or "")
+        longest = p.longest_anomalous_run if p.longest_anomalous_run is not None else p.pattern_days
+        alert_after = p.config.get("alert_consecutive_days")
+        alert_after = alert_after if isinstance(alert_after, (int, float)) and not isinstance(alert_after, bool) else None
         return {"days": days[-self.max_days:], "days_total": len(days),
                 "anomalous_days": sum(1 for d in days if d["is_anomalous_day"]),
+                "insufficient_days": sum(1 for d in days if d["sufficient"] is False),
                 "consecutive_anomalous_days": _r(p.consecutive_anomalous_days, 0),
-                "pattern_days": _r(p.pattern_days, 0), "trend": _canon("trend", p.trend),
-                "trend_slope": _r(p.trend_slope, 3), "alert": p.alert}
+                "longest_anomalous_run": _r(longest, 0), "alert_after_days": _r(alert_after, 0),
+                "trend": _canon("trend", p.trend), "trend_slope": _r(p.trend_slope, 3), "alert": p.alert,
+                "alert_dates": [_when(x) for x in p.alert_dates[-self.max_days:]]}
 
     def _finding(self, f: FindingIn) -> dict:
         value = f.value
@@ -529,7 +538,9 @@ class AnomalyFormatter:
             period = {"start": _when(f.period.get("start")), "end": _when(f.period.get("end"))}
         return {"rule": clean_text(f.rule) if f.rule is not None else None,
                 "metric": clean_text(f.metric) if f.metric is not None else None,
-                "severity": _canon("severity", f.severity), "status": _canon("status", f.status) or "finding",
+                "severity": _canon("severity", f.severity),
+                # the rule engine always sets a status; an older finding without one is a plain finding
+                "status": _canon("status", f.status) or "finding",
                 "value": value, "evidence": ev, "period": period,
                 "title": _bilingual(f.title, MAX_TITLE), "advice": _bilingual(f.advice, MAX_ADVICE)}
 
@@ -613,8 +624,9 @@ T = {
         "alpha": "α = {a}: {p} personal, {g} group", "days": "{d} days of history",
         "no_baseline": "No baseline information: deviations cannot be judged against this person's normal.",
         "pattern": "Multi-day pattern",
-        "consecutive": "{k} consecutive anomalous days (pattern alert after {n})",
-        "consecutive_nolimit": "{k} consecutive anomalous days",
+        "consecutive": "{k} consecutive anomalous days up to the latest day",
+        "longest": "longest anomalous run: {k} days", "insufficient_days": "days with too little data: {n}",
+        "alert_rule": "raised after {n} consecutive anomalous days", "too_little": "too little data",
         "anom_days": "{a} of {d} days anomalous", "trend": "trend: {t}", "slope": "slope {s} per day",
         "alert": "pattern alert: {v}", "yes": "yes", "no": "no",
         "days_head": "| Date | Windows | Anomalous windows | Share | Weighted share | Anomalous day |",
@@ -666,8 +678,9 @@ T = {
         "alpha": "α = {a}：个人占 {p}，群体占 {g}", "days": "历史 {d} 天",
         "no_baseline": "无基线信息：无法对照此人的常态判断偏离程度。",
         "pattern": "多日模式",
-        "consecutive": "连续 {k} 天异常（连续 {n} 天触发模式提醒）",
-        "consecutive_nolimit": "连续 {k} 天异常",
+        "consecutive": "截至最近一天连续 {k} 天异常",
+        "longest": "最长连续异常：{k} 天", "insufficient_days": "{n} 天数据不足",
+        "alert_rule": "连续 {n} 天异常即触发", "too_little": "数据不足",
         "anom_days": "{d} 天中 {a} 天异常", "trend": "趋势：{t}", "slope": "斜率 {s} / 天",
         "alert": "模式提醒：{v}", "yes": "是", "no": "否",
         "days_head": "| 日期 | 窗口数 | 异常窗口 | 占比 | 加权占比 | 异常日 |",
@@ -852,22 +865,33 @@ class _Renderer:
             return []
         facts = []
         if p["consecutive_anomalous_days"] is not None:
-            key = "consecutive" if p["pattern_days"] is not None else "consecutive_nolimit"
-            facts.append(t[key].format(k=p["consecutive_anomalous_days"], n=p["pattern_days"]))
+            facts.append(t["consecutive"].format(k=p["consecutive_anomalous_days"]))
+        if p["longest_anomalous_run"] is not None:
+            facts.append(t["longest"].format(k=p["longest_anomalous_run"]))
         if p["days_total"]:
             facts.append(t["anom_days"].format(a=p["anomalous_days"], d=p["days_total"]))
+        if p["insufficient_days"]:
+            facts.append(t["insufficient_days"].format(n=p["insufficient_days"]))
         if p["trend"]:
             trend = _enum("trend", p["trend"], self.lang)
             if p["trend_slope"] is not None:
-                trend += f" ({t['slope'].format(s=_f(p['trend_slope'], 3, sign=True))})"
+                slope = t["slope"].format(s=_f(p["trend_slope"], 3, sign=True))
+                trend += f"（{slope}）" if self.lang == "zh" else f" ({slope})"
             facts.append(t["trend"].format(t=trend))
         if p["alert"] is not None:
-            facts.append(t["alert"].format(v=t["yes"] if p["alert"] else t["no"]))
+            alert = t["yes"] if p["alert"] else t["no"]
+            if p["alert_dates"]:
+                dates = ", ".join(_span(d) for d in p["alert_dates"])
+                alert += f"（{dates}）" if self.lang == "zh" else f" ({dates})"
+            if p["alert_after_days"] is not None:
+                alert += " · " + t["alert_rule"].format(n=p["alert_after_days"])
+            facts.append(t["alert"].format(v=alert))
         out = [f"### {t['pattern']}"] + ([f"- {t['sep'].join(facts)}"] if facts else [])
         if p["days"]:
             out += ["", t["days_head"], "|---|---:|---:|---:|---:|---|"]
             for d in p["days"]:
-                flag = {True: t["yes"], False: t["no"], None: "?"}[d["is_anomalous_day"]]
+                flag = t["too_little"] if d["sufficient"] is False else (
+                    {True: t["yes"], False: t["no"], None: "?"}[d["is_anomalous_day"]])
                 out.append(f"| {_span(d['date'])} | {_f(d['windows'], 0)} | {_f(d['anomalous_windows'], 0)} | "
                            f"{_f(d['anomaly_share'], 2)} | {_f(d['weighted_share'], 2)} | {flag} |")
             if p["days_total"] > len(p["days"]):
@@ -881,8 +905,8 @@ class _Renderer:
         shown = f" ({t['shown'].format(n=len(fs), d=case['findings_total'])})" if case["findings_total"] > len(fs) else ""
         out = [f"### {t['findings']}{shown}"]
         for f in fs:
-            sev = f"**{ENUMS['severity'][self.lang][f['severity']]}**" if f["severity"] in SEVERITY_ORDER else (
-                quote(f["severity"]) if f["severity"] else "?")
+            sev = f"**{ENUMS['severity'][self.lang][f['severity']]}** · " if f["severity"] in SEVERITY_ORDER else (
+                f"{quote(f['severity'])} · " if f["severity"] else "")  # no severity: insufficient data etc.
             what = " / ".join(quote(x) for x in (f["rule"], f["metric"]) if x is not None) or "?"
             facts = []
             if f["value"] is not None:
@@ -900,7 +924,7 @@ class _Renderer:
             if f["period"]:
                 facts.append(f"{_span(f['period']['start'])} → {_span(f['period']['end'])}")
             status = _enum("status", f["status"], self.lang)
-            out.append(f"- {sev} · {status} · {what}{t['colon']}{t['sep'].join(facts) or '?'}")
+            out.append(f"- {sev}{status} · {what}{t['colon']}{t['sep'].join(facts) or '?'}")
             for key in ("title", "advice"):
                 text = _pick(f[key], self.lang)
                 if text:
@@ -973,7 +997,8 @@ def _summary_parts(case: dict, config: FeatureConfig, lang: str) -> list[tuple[i
     if p is not None and p["alert"]:
         parts.append((3, t["s_alert"]))
     if p is not None and p["days"]:
-        peak = max(p["days"], key=lambda d: (d["anomaly_share"] or 0, d["date"] or ""))  # latest wins ties
+        usable = [d for d in p["days"] if d["sufficient"] is not False] or [{"anomaly_share": None}]
+        peak = max(usable, key=lambda d: (d["anomaly_share"] or 0, d.get("date") or ""))  # latest wins ties
         if peak["anomaly_share"] and peak["date"]:
             parts.append((5, t["s_peak"].format(date=_span(peak["date"]), p=_pct(peak["anomaly_share"]))))
     real = [f for f in case["findings"] if f["status"] == "finding"]
