@@ -161,6 +161,18 @@ def test_anomaly_text_reports_the_facts():
     assert "26 %" in text and "longest gap: 25 min" in text
 
 
+def test_time_of_day_baseline_metrics():
+    res = copy.deepcopy(ANOMALY)
+    res["baseline"]["metrics"]["hr_resting_night"] = {"mean": 60.0, "std": 3.0, "personal_mean": 58.0,
+                                                      "personal_std": 2.0}
+    llm = AnomalyFormatter("en").format(res)
+    night = next(m for m in llm.case["baseline"]["metrics"] if m["metric"] == "hr_resting_night")
+    assert (night["feature"], night["unit"]) == ("hr_resting", "bpm")
+    assert "Resting heart rate (`hr_resting_night`), bpm" in llm.user_content
+    # a night window's driver is compared with the night baseline: (78.2 - 58.0) / 2.0 = 10.1
+    assert llm.case["drivers"][0]["z_personal"] == 10.1
+
+
 def test_units_come_from_the_config():
     res = copy.deepcopy(ANOMALY)
     res["top_features"][1]["unit"] = "furlongs"

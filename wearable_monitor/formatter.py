@@ -454,6 +454,13 @@ class AnomalyFormatter:
         return {"start": _when(w.start), "end": _when(w.end), "time_period": _canon("time_period", w.time_period),
                 "n_points": _r(w.n_points, 0), "observed_fraction": _r(w.observed_fraction, 3)}
 
+    def _metric_source(self, metric: str) -> str:
+        """Feature behind a baseline metric name: 'hrv' -> 'hrv_rmssd', 'hr_resting_night' -> 'hr_resting'."""
+        for name, spec in self.config.baseline_metrics.items():
+            if metric == name or any(metric == f"{name}_{p}" for p in spec.periods if p != "all"):
+                return spec.source
+        return metric
+
     def _metric_for(self, feature: str) -> str | None:
         for name, spec in self.config.baseline_metrics.items():
             if spec.source == feature:
@@ -471,7 +478,11 @@ class AnomalyFormatter:
             z = t.z_score
             if z is None and None not in (t.value, t.baseline_mean) and t.baseline_std:
                 z = (t.value - t.baseline_mean) / t.baseline_std
-            m = bl_metrics.get(self._metric_for(name) or name)
+            key = self._metric_for(name) or name
+            period = res.window.time_period if res.window is not None else None
+            # the detector compares with the time-of-day baseline when one exists (hr_resting_night)
+            m = bl_metrics.get(f"{key}_{clean_text(period)}") if period is not None else None
+            m = m or bl_metrics.get(key)
             zp = None
             if m is not None and None not in (t.value, m.personal_mean) and m.personal_std:
                 zp = (t.value - m.personal_mean) / m.personal_std  # deviation from the person alone
@@ -497,9 +508,8 @@ class AnomalyFormatter:
         items = {clean_text(k): v for k, v in b.metrics.items()}
         for k in self._order(list(items)):
             m = items[k]
-            spec = self.config.baseline_metrics.get(k)
-            feature = spec.source if spec is not None else k
-            metrics.append({"metric": k, "unit": self._unit(feature),
+            feature = self._metric_source(k)
+            metrics.append({"metric": k, "feature": feature, "unit": self._unit(feature),
                             **{f: _r(getattr(m, f), 1) for f in ("mean", "std", "personal_mean",
                                                                  "personal_std", "group_mean", "group_std")}})
         return {"source": _canon("source", b.source), "alpha": _r(b.alpha, 2),
@@ -720,9 +730,9 @@ RED_FLAG_LIMIT = {"spo2_below_90": SPO2_LOW, "resting_hr_above_120": HR_REST_HIG
                   "resting_hr_below_40": HR_REST_LOW, "critical_finding": None}
 
 
-def _feature(name: str, lang: str) -> str:
+def _feature(name: str, lang: str, label_of: str | None = None) -> str:
     """Display name of a feature: known ones by name plus code, unknown (uploaded) ones quoted."""
-    label = FEATURE_NAMES[lang].get(name)
+    label = FEATURE_NAMES[lang].get(label_of or name)
     return f"{label} ({quote(name)})" if label else quote(name)
 
 
@@ -856,7 +866,7 @@ class _Renderer:
                     sd = f" ± {_f(m[key + 'std'], 1)}" if m[key + "std"] is not None else ""
                     parts.append(f"{t[label]} {_with_unit(m[key + 'mean'], None)}{sd}")
             unit = ("，" if self.lang == "zh" else ", ") + m["unit"] if m["unit"] in _SAFE_UNITS else ""
-            out.append(f"- {_feature(m['metric'], self.lang)}{unit}{t['colon']}{t['sep'].join(parts) or '?'}")
+            out.append(f"- {_feature(m['metric'], self.lang, m['feature'])}{unit}{t['colon']}{t['sep'].join(parts) or '?'}")
         return out
 
     def pattern(self, case: dict) -> list[str]:
