@@ -1,0 +1,368 @@
+"""WearableAnomalyDetector: the public API (as in the seed) around the learned model.
+
+    from wearable_monitor import WearableAnomalyDetector
+    detector = WearableAnomalyDetector()                      # shipped checkpoint, its threshold
+    detector.detect_realtime(window)                          # 12 latest 5-minute records
+    detector.score_history(records)                           # replay, no look-ahead
+    detector.detect_pattern(records)                          # multi-day pattern
+
+One instance serves many users: per-user baselines live in a `BaselineStorage` (SQLite;
+in memory unless a path is given). Every score is made against the baseline built from
+data strictly before the window's day (baselines.py), and then the baseline is updated.
+
+This is a screening aid, not a diagnosis.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .baselines import BaselineStorage, UserDataManager, causal_baseline_columns
+from .config import REPO_ROOT, FeatureConfig, default_feature_config
+from .detectors.base import BaseDetector
+from .features import FeatureCalculator, Windows
+from .model import WearableAnomalyNet
+from .patterns import PatternConfig, daily_pattern_table, summarize_pattern, trend_of
+from .records import TIME, USER, static_column
+
+DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints" / "phase2" / "exp_factor_balanced"
+TOP_K = 5
+
+
+class InputError(ValueError):
+    """Input that cannot be scored; the message says why (and which lines, for files)."""
+
+
+class LearnedDetector(BaseDetector):
+    """The Phased LSTM + TFT network behind the detector contract (batched, inference mode)."""
+
+    name = "learned_phased_lstm_tft"
+
+    def __init__(self, model: WearableAnomalyNet, threshold: float | None = None, batch_size: int = 4096):
+        super().__init__(threshold)
+        self.model = model.eval()
+        self.batch_size = batch_size
+
+    @torch.inference_mode()
+    def outputs(self, windows: Windows, keys=("probability",)) -> dict[str, np.ndarray]:
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+        tensors = windows.to_tensors()
+        for start in range(0, len(windows), self.batch_size):
+            batch = {k: v[start:start + self.batch_size] for k, v in tensors.items()}
+            out = self.model(batch, aux=False)
+            for k in keys:
+                parts[k].append(out[k].float().numpy())
+        return {k: np.concatenate(v) if v else np.zeros(0, np.float32) for k, v in parts.items()}
+
+    def decision_function(self, windows: Windows) -> np.ndarray:
+        return self.outputs(windows)["probability"].astype(np.float64)
+
+
+def _is_night_and_resting(frame: pd.DataFrame, windows: Windows, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per window: last record at night; no steps recorded anywhere in the window."""
+    end = windows.end_index
+    night_code = config.features["time_period_primary"].categories.get("night") \
+        if "time_period_primary" in config.features else None
+    if night_code is not None and "time_period_primary" in frame:
+        is_night = frame["time_period_primary"].to_numpy()[end] == night_code
+    else:
+        is_night = np.isin(pd.DatetimeIndex(windows.end_times).hour, [22, 23, 0, 1, 2, 3, 4, 5])
+    if "steps" in frame:
+        steps = np.nan_to_num(frame["steps"].to_numpy(dtype=np.float64), nan=0.0)
+        csum = np.r_[0.0, np.cumsum(steps)]
+        T = windows.window_size
+        is_resting = (csum[end + 1] - csum[np.maximum(end + 1 - T, 0)]) <= 0
+    else:
+        is_resting = np.ones(len(end), dtype=bool)
+    return is_night, is_resting
+
+
+class WearableAnomalyDetector:
+    """Load once, monitor many users. See the module docstring."""
+
+    def __init__(self, model_dir: str | Path | None = None, threshold: float | None = None, device: str = "cpu",
+                 storage: BaselineStorage | str | Path | None = None, feature_config: FeatureConfig | None = None,
+                 pattern_config: PatternConfig | None = None):
+        model_dir = model_dir or DEFAULT_MODEL_DIR
+        self.model = WearableAnomalyNet.from_pretrained(model_dir).to(device).eval()
+        self.checkpoint = dict(self.model.checkpoint_config)
+        self.model_dir = Path(self.model.checkpoint_dir)
+        self.config = feature_config or default_feature_config()
+        self.calculator = FeatureCalculator(self.config, window_size=self.model.config.window_size)
+        self._check_layout()
+        self.threshold = float(threshold if threshold is not None else self.checkpoint.get("threshold", 0.5))
+        self.learned = LearnedDetector(self.model, self.threshold)
+        if not isinstance(storage, BaselineStorage):
+            storage = BaselineStorage(storage or ":memory:")
+        self.storage = storage
+        self.users = UserDataManager(storage, self.config)
+        self.pattern_config = pattern_config or PatternConfig()
+        self.device = device
+
+    def _check_layout(self) -> None:
+        """The checkpoint must see the inputs it was trained on: same names, same order."""
+        c, calc = self.model.config, self.calculator
+        expected = {"numeric_names": calc.numeric_names, "categorical_names": calc.categorical_names,
+                    "static_names": calc.static_names, "context_names": calc.context_names}
+        for key, names in expected.items():
+            if list(getattr(c, key)) != list(names):
+                raise InputError(f"checkpoint {key} {list(getattr(c, key))} differ from the feature config's "
+                                 f"{list(names)}; retrain (wearable-monitor train) after changing features_config.json")
+
+    @property
+    def window_size(self) -> int:
+        return self.calculator.window_size
+
+    # ------------------------------------------------------------------ input
+    def _frame(self, data: Any) -> pd.DataFrame:
+        """Validated frame from records (dicts / Records), a frame, a ValidationResult or a path."""
+        from .readers import load_any
+        from .validation import ValidationResult, validate_items
+
+        if isinstance(data, pd.DataFrame):
+            return data
+        if isinstance(data, (str, Path)):
+            data = load_any(data, self.config)
+        if not isinstance(data, ValidationResult):
+            items = list(data)
+            data = validate_items(enumerate(items, start=1), self.config, source="<records>")
+        if not data.records:
+            raise InputError("no valid records to score:\n" + data.summary())
+        return data.frame
+
+    # ------------------------------------------------------------------ realtime
+    def _explain(self, out: dict[str, np.ndarray], i: int, windows: Windows, summary: dict,
+                 baselines: dict) -> list[dict]:
+        """Top contributing inputs: selection weights, with values and baseline deviations."""
+        names = list(self.model.config.variable_names)
+        weights = out["variable_weights"][i]
+        by_source = {spec.source: key for key, spec in self.config.baseline_metrics.items()}
+        period = summary["window"]["time_period"]
+        items = []
+        for j in np.argsort(-weights)[:TOP_K]:
+            name = names[j]
+            item: dict[str, Any] = {"feature": name, "importance": round(float(weights[j]), 4)}
+            m = summary["measurements"].get(name)
+            if m:
+                item.update(value=m["mean"], unit=m["unit"])
+            key = by_source.get(name)
+            if key and m:
+                b = baselines.get(f"{key}_{period}") or baselines.get(key)
+                if b is not None and b.std > 0:
+                    item.update(baseline_mean=round(b.mean, 3), baseline_std=round(b.std, 3),
+                                z_score=round((m["mean"] - b.mean) / b.std, 2))
+            items.append(item)
+        return items
+
+    def _results(self, frames: list[pd.DataFrame], update_baseline: bool) -> list[dict]:
+        """Score one window per frame (each frame = one user's records) in one forward pass."""
+        prepared, meta = [], []
+        for frame in frames:
+            user = str(frame[USER].iloc[-1])
+            rows = frame.iloc[-self.window_size:]
+            if len(frame) < self.window_size:
+                raise InputError(f"user {user}: a window needs {self.window_size} records (5-minute points), "
+                                 f"got {len(frame)}")
+            if frame[USER].nunique() > 1:
+                raise InputError(f"a realtime window belongs to one user, got {frame[USER].nunique()}")
+            as_of = rows[TIME].iloc[-1]
+            static = {n: int(rows[static_column(n)].iloc[-1]) for n in self.config.static
+                      if static_column(n) in rows and int(rows[static_column(n)].iloc[-1]) !=
+                      self.config.static[n].categories[self.config.static[n].default]} or None
+            with_bl = self.users.baseline_columns(user, rows, static)
+            prepared.append(self.calculator.windows(with_bl.reset_index(drop=True))[-1:])
+            meta.append((user, rows, static, as_of))
+        windows = Windows.concat(prepared)
+        out = self.learned.outputs(windows, keys=("probability", "variable_weights"))
+        results = []
+        for i, (user, rows, static, as_of) in enumerate(meta):
+            score = float(out["probability"][i])
+            summary = self.calculator.window_summary(rows)
+            baselines = self.users.baseline_for(user, static, as_of=as_of)
+            block = self.users.summary(user, static, as_of=as_of)
+            results.append({
+                "is_anomaly": bool(score >= self.threshold),
+                "anomaly_score": round(score, 4),
+                "threshold": round(self.threshold, 4),
+                "details": {"window_size": self.window_size, "model_output": round(score, 4),
+                            "prediction_confidence": round(abs(score - self.threshold), 4)},
+                "user_id": user,
+                **summary,
+                "top_features": self._explain(out, i, windows, summary, baselines),
+                "baseline": block,
+                "static": {n: self.config.static[n].label(int(rows[static_column(n)].iloc[-1]))
+                           for n in self.config.static if static_column(n) in rows},
+                "disclaimer": "Screening aid, not a diagnosis.",
+            })
+            if update_baseline:
+                self.users.ingest(user, rows)
+        return results
+
+    def predict(self, data_points: Iterable[Mapping] | pd.DataFrame, return_score: bool = True,
+                return_details: bool = True, update_baseline: bool = False) -> dict:
+        """Seed API: score the latest window of `data_points` (one user)."""
+        frame = self._frame(data_points)
+        result = self._results([frame], update_baseline)[0]
+        if not return_details:
+            result = {k: result[k] for k in ("is_anomaly", "anomaly_score", "threshold")}
+        if not return_score:
+            result.pop("anomaly_score", None)
+        return result
+
+    def detect_realtime(self, window: Iterable[Mapping] | pd.DataFrame, update_baseline: bool = True) -> dict:
+        """Score the newest window and then (by default) feed it to the user's baseline."""
+        return self.predict(window, update_baseline=update_baseline)
+
+    def predict_batch(self, windows: Iterable[Iterable[Mapping] | pd.DataFrame], update_baseline: bool = False) -> list[dict]:
+        """Many users' windows in one forward pass (one result per window, same order)."""
+        return self._results([self._frame(w) for w in windows], update_baseline)
+
+    # ------------------------------------------------------------------ history
+    def score_history(self, data: Any, progress: bool = False, update_baseline: bool = True) -> pd.DataFrame:
+        """Replay histories in time order as the live service would; one row per window.
+
+        Each window is scored against the baseline built only from data before its day, then
+        the baseline absorbs the data. Users without stored state are replayed in one fast
+        batch (causal columns); users with state continue from it, day by day.
+        """
+        from tqdm.auto import tqdm
+
+        frame = self._frame(data)
+        parts = []
+        users = list(pd.unique(frame[USER]))
+        known_users = set(self.storage.list_users())
+        for user in tqdm(users, desc="scoring users", disable=not progress):
+            rows = frame[frame[USER] == user].reset_index(drop=True)
+            if len(rows) < self.window_size:
+                continue
+            if user not in known_users:
+                with_bl = causal_baseline_columns(rows, self.config, self.users.bcfg)
+                if update_baseline:
+                    self.users.ingest(user, rows)
+            else:  # continue from the stored state, one day at a time
+                chunks = []
+                for _, day_rows in rows.groupby(rows[TIME].dt.normalize(), sort=True):
+                    chunks.append(self.users.baseline_columns(user, day_rows))
+                    if update_baseline:
+                        self.users.ingest(user, day_rows)
+                with_bl = pd.concat(chunks, ignore_index=True)
+            parts.append(self._score_frame(with_bl))
+        if not parts:
+            raise InputError(f"no user has {self.window_size} records: nothing to score")
+        return pd.concat(parts, ignore_index=True)
+
+    def _score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        windows = self.calculator.windows(frame)
+        out = self.learned.outputs(windows, keys=("probability", "variable_weights"))
+        is_night, is_resting = _is_night_and_resting(frame, windows, self.config)
+        names = np.array(self.model.config.variable_names, dtype=object)
+        score = out["probability"].astype(np.float64)
+        return pd.DataFrame({
+            USER: windows.user_ids, TIME: pd.DatetimeIndex(windows.end_times),
+            "anomaly_score": np.round(score, 5), "is_anomaly": score >= self.threshold,
+            "is_night": is_night, "is_resting": is_resting,
+            "baseline_alpha": frame["bl_alpha"].to_numpy()[windows.end_index] if "bl_alpha" in frame else np.nan,
+            "top_feature": names[np.argmax(out["variable_weights"], axis=1)],
+        })
+
+    def daily(self, scored: pd.DataFrame) -> pd.DataFrame:
+        """Per user and day: windows, anomalous windows, shares, run length, alert, 7-day trend."""
+        days = daily_pattern_table(scored[TIME], scored["is_anomaly"], scored["is_night"], scored["is_resting"],
+                                   scored[USER], self.pattern_config)
+        trends = []
+        for _, g in days.groupby("user_id", sort=False):
+            shares = g["weighted_share"].where(g["sufficient"]).to_numpy()
+            trends += [trend_of(shares[max(0, i - 6):i + 1], self.pattern_config)[0] for i in range(len(g))]
+        days["trend"] = trends
+        return days
+
+    def detect_pattern(self, data: Any, user_id: str | None = None) -> dict:
+        """Multi-day pattern of one user: per-day shares, consecutive days, trend, alert.
+
+        `data`: that user's records over several days (or a `score_history` table).
+        """
+        scored = data if isinstance(data, pd.DataFrame) and "anomaly_score" in data else self.score_history(data)
+        if user_id is None:
+            users = pd.unique(scored[USER])
+            if len(users) != 1:
+                raise InputError(f"detect_pattern: records of {len(users)} users; pass user_id=")
+            user_id = users[0]
+        days = self.daily(scored[scored[USER] == user_id])
+        return {"user_id": str(user_id), **summarize_pattern(days, self.pattern_config)}
+
+
+# ---------------------------------------------------------------------- CLI
+
+def configure_detect(parser: argparse.ArgumentParser):
+    parser.add_argument("--window-file", required=True, help="JSON window (list of records or {'window': [...]})")
+    parser.add_argument("--model-dir", default=None, help="checkpoint folder (default: the shipped one)")
+    parser.add_argument("--threshold", type=float, default=None)
+    parser.add_argument("--llm", action="store_true", help="also print the LLM-ready Markdown")
+
+    def run(args) -> int:
+        from .readers import load_window
+        from .validation import InputFileError
+
+        try:
+            loaded = load_window(args.window_file)
+        except InputFileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        det = WearableAnomalyDetector(args.model_dir, threshold=args.threshold)
+        if loaded.history is not None and loaded.history.records:
+            det.score_history(loaded.history)
+        try:
+            result = det.detect_realtime(loaded)
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        if args.llm:
+            from .formatter import AnomalyFormatter
+
+            print(AnomalyFormatter().format(result).as_markdown())
+        return 0
+
+    return run
+
+
+def configure_score(parser: argparse.ArgumentParser):
+    parser.add_argument("input", help="JSONL history (any number of users) or a Fitbit CSV of a pair")
+    parser.add_argument("--out", required=True, help="per-window CSV (user_id, timestamp, anomaly_score, is_anomaly)")
+    parser.add_argument("--daily", default=None, help="per-day CSV (user_id, date, windows, anomalous_windows, ...)")
+    parser.add_argument("--model-dir", default=None)
+    parser.add_argument("--threshold", type=float, default=None)
+    parser.add_argument("--db", default=None, help="SQLite baseline store to continue from and update")
+
+    def run(args) -> int:
+        from .readers import load_any
+        from .validation import InputFileError
+
+        try:
+            loaded = load_any(args.input)
+        except InputFileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if loaded.errors:
+            print(loaded.summary(max_issues=10), file=sys.stderr)
+        det = WearableAnomalyDetector(args.model_dir, threshold=args.threshold, storage=args.db)
+        scored = det.score_history(loaded, progress=True)
+        scored[[USER, TIME, "anomaly_score", "is_anomaly"]].to_csv(args.out, index=False)
+        print(f"wrote {len(scored)} windows of {scored[USER].nunique()} users to {args.out}")
+        if args.daily:
+            days = det.daily(scored)
+            days["date"] = days["date"].dt.strftime("%Y-%m-%d")
+            days[["user_id", "date", "windows", "anomalous_windows", "anomaly_share", "alert", "pattern_days",
+                  "trend"]].to_csv(args.daily, index=False)
+            print(f"wrote {len(days)} user-days to {args.daily} ({int(days['alert'].sum())} alert days)")
+        return 0
+
+    return run

@@ -1,0 +1,131 @@
+"""Honest evaluation: the learned detector against reference detectors, on data it never saw.
+
+    wearable-monitor evaluate [--config configs/train_default.json] [--fitbit-dir ../shared/data/...]
+
+Simulated part: the *test* users of the training configuration (disjoint from the users the
+model was trained and calibrated on). Every detector goes through the same contract
+(`decision_function` + `threshold_`) and the same scoring:
+- window level: PR-AUC, and precision / recall / F1 at the detector's threshold;
+- event level: consecutive flagged windows form alarm episodes; recall per anomaly kind,
+  episode precision, event F1 and false alarms per user-day (events.py).
+
+Real part: the shared Stanford COVID-19 Fitbit users, replayed through `score_history` (no
+look-ahead); per user the alert days within 7 days of symptom onset and the false alert days per
+30 days far from the illness (before onset - 21 days or after onset + 42 days).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import REPO_ROOT
+from .events import alarm_episodes, match_events
+from .metrics import best_threshold, pr_auc, precision_recall_f1
+
+DEFAULT_FITBIT_DIR = REPO_ROOT.parent / "shared" / "data" / "stanford_covid_wearables"
+
+
+def event_report(windows, flags: np.ndarray, events: pd.DataFrame, user_days: float):
+    return match_events(alarm_episodes(windows.user_ids, windows.end_times, flags), events, user_days)
+
+
+def calibrate_event_threshold(windows, scores: np.ndarray, events: pd.DataFrame, user_days: float,
+                              n_candidates: int = 60) -> float:
+    """Threshold with the best event-level F1 (ties: the higher threshold, fewer alarms)."""
+    finite = scores[np.isfinite(scores)]
+    qs = np.unique(np.quantile(finite, np.linspace(0.5, 0.9995, n_candidates)))
+    best, best_f1 = float(qs[-1]), -1.0
+    for thr in qs[::-1]:
+        f1 = event_report(windows, scores >= thr, events, user_days).f1
+        if f1 > best_f1 + 1e-9:
+            best, best_f1 = float(thr), f1
+    return best
+
+
+def window_and_event_metrics(windows, scores: np.ndarray, y: np.ndarray, threshold: float,
+                             events: pd.DataFrame, user_days: float) -> dict:
+    flags = scores >= threshold
+    y = np.asarray(y, dtype=bool)
+    tp, fp, fn = int((flags & y).sum()), int((flags & ~y).sum()), int((~flags & y).sum())
+    p, r, f1 = precision_recall_f1(tp, fp, fn)
+    finite = np.where(np.isfinite(scores), scores, np.nanmin(scores[np.isfinite(scores)]) - 1)
+    return {
+        "windows": int(len(y)), "positive_windows": int(y.sum()),
+        "window_pr_auc": round(pr_auc(finite, y), 4),
+        "window_precision": round(p, 4), "window_recall": round(r, 4), "window_f1": round(f1, 4),
+        "best_window_f1_threshold": round(best_threshold(finite, y), 6),
+        "threshold": round(float(threshold), 6),
+        **event_report(windows, flags, events, user_days).as_dict(),
+    }
+
+
+# ------------------------------------------------------------------------------------ real data
+
+def fitbit_user_report(days: pd.DataFrame, onset: pd.Timestamp | None) -> dict:
+    """Alert days around symptom onset and false alert days far from it (per 30 days)."""
+    alert_dates = pd.DatetimeIndex(days.loc[days["alert"], "date"])
+    out = {"days_with_data": int(days["sufficient"].sum()), "alert_days": int(len(alert_dates))}
+    if onset is None or pd.isna(onset):
+        return out
+    rel = (alert_dates - onset).days
+    far = days["sufficient"] & (((days["date"] - onset).dt.days < -21) | ((days["date"] - onset).dt.days > 42))
+    far_alerts = int(((rel < -21) | (rel > 42)).sum())
+    out.update({
+        "alert_days_onset_minus7_to_0": int(((rel >= -7) & (rel <= 0)).sum()),
+        "alert_days_within_7_of_onset": int(((rel >= -7) & (rel <= 7)).sum()),
+        "first_alert_relative_to_onset": int(rel[rel >= -21].min()) if (rel >= -21).any() else None,
+        "far_days": int(far.sum()),
+        "false_alert_days_far": far_alerts,
+        "false_alert_days_per_30_far": round(30 * far_alerts / far.sum(), 2) if far.sum() else None,
+    })
+    return out
+
+
+def evaluate_fitbit(detector, data_dir: Path = DEFAULT_FITBIT_DIR, progress: bool = True) -> dict:
+    """Replay every shared Fitbit user through the detector and NightSignal; per-user figures."""
+    from .detectors.reference import NightSignalDetector
+    from .fitbit import import_fitbit_pair
+    from .patterns import daily_pattern_table
+
+    labels = pd.read_csv(data_dir / "labels.csv", parse_dates=["symptom_onset", "diagnosis"])
+    out = {}
+    for row in labels.itertuples():
+        hr, steps = data_dir / f"{row.user_id}_hr.csv.zip", data_dir / f"{row.user_id}_steps.csv.zip"
+        if not hr.exists():
+            continue
+        frame = import_fitbit_pair(hr, steps).frame
+        scored = detector.score_history(frame, progress=progress)
+        days = detector.daily(scored)
+        onset = row.symptom_onset if not pd.isna(row.symptom_onset) else None
+        ns = NightSignalDetector()
+        nights = ns.nightly(frame)
+        ns_days = nights.assign(alert=nights["score"] >= ns.threshold_, sufficient=True)
+        out[row.user_id] = {"symptom_onset": None if onset is None else str(onset.date()),
+                            "learned": fitbit_user_report(days, onset),
+                            "nightsignal": fitbit_user_report(ns_days, onset)}
+    return out
+
+
+def configure_evaluate(parser: argparse.ArgumentParser):
+    parser.add_argument("--config", default=str(REPO_ROOT / "configs" / "train_default.json"),
+                        help="training configuration whose held-out test users are evaluated")
+    parser.add_argument("--model-dir", default=None, help="checkpoint folder (default: the shipped one)")
+    parser.add_argument("--fitbit-dir", default=str(DEFAULT_FITBIT_DIR), help="shared Fitbit data folder ('' to skip)")
+    parser.add_argument("--out", default=str(REPO_ROOT / "docs" / "evaluation.json"), help="results JSON")
+    parser.add_argument("--quiet", action="store_true")
+
+    def run(args) -> int:
+        from .evaluation_report import run_evaluation
+
+        results = run_evaluation(args.config, args.model_dir, args.fitbit_dir or None, progress=not args.quiet)
+        Path(args.out).write_text(json.dumps(results, indent=2, default=str) + "\n")
+        print(json.dumps(results["simulated"]["summary"], indent=2))
+        print(f"wrote {args.out}")
+        return 0
+
+    return run
