@@ -172,6 +172,17 @@ def test_alpha_grows_with_days_then_fully_personal(mgr):
     assert summary["days_of_history"] == 9 and summary["source"] == "personal"
 
 
+def test_smoothstep_curve_and_empty_frame():
+    raw = json.loads((REPO / "configs" / "baseline_config.json").read_text())
+    raw["blend"]["curve"] = "smoothstep"
+    cfg = parse_baseline_config(raw)
+    assert cfg.alpha(0) == 0 and cfg.alpha(3.5) == pytest.approx(0.5) and cfg.alpha(10) == 1
+    assert cfg.alpha(1) < BCFG.alpha(1)
+    np.testing.assert_allclose(cfg.alpha(np.array([0.0, 3.5, 1.0])), [0, 0.5, cfg.alpha(1)])
+    empty = causal_baseline_columns(make_frame(1).iloc[:0])
+    assert len(empty) == 0 and {"bl_hr_resting_mean", "bl_alpha", "bl_days"} <= set(empty.columns)
+
+
 # ----------------------------------------------------------------------------- the guard
 
 def _personal_mean(mgr, user="u1", key=("hr_resting", "all")):

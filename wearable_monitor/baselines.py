@@ -25,6 +25,8 @@ The guard (why an ongoing anomaly is not learned):
    a normal day ends the freeze and discards the pending days (they were the anomaly);
 4. after more than ``max_frozen_days`` consecutive frozen days the change is taken as a lasting
    level shift: the baseline re-centres on the pending level and keeps its learned spread.
+Known limit: a day level is the mean of whatever hours were observed, so a day worn only at
+night can look deviant for period ``all`` and be held back (never learned wrongly, just skipped).
 Optionally the effective counts are capped (exponential forgetting) so slow drift is followed.
 
 Storage is SQLite (stdlib sqlite3, WAL, one IMMEDIATE transaction per read-modify-write, busy
@@ -123,10 +125,11 @@ class BaselineConfig(_Strict):
 
     def alpha(self, days: float | np.ndarray) -> float | np.ndarray:
         """Personal weight from days of history (0 at cold start, 1 from `full_personal_days`)."""
-        x = np.clip(np.asarray(days, dtype=np.float64) / self.blend.full_personal_days, 0.0, 1.0)
-        if self.blend.curve == "smoothstep":
-            x = x * x * (3.0 - 2.0 * x)
-        return float(x) if x.ndim == 0 else x
+        if np.ndim(days) == 0:  # scalar fast path; same IEEE operations as the array path
+            x = min(max(float(days) / self.blend.full_personal_days, 0.0), 1.0)
+        else:
+            x = np.clip(np.asarray(days, dtype=np.float64) / self.blend.full_personal_days, 0.0, 1.0)
+        return x * x * (3.0 - 2.0 * x) if self.blend.curve == "smoothstep" else x
 
     def group_stats(self, metric: str, period: str = ALL, age_group: str | None = None,
                     sex: str | None = None) -> MeanStd:
@@ -221,8 +224,9 @@ def _moments(x: np.ndarray) -> Moments:
     n = x.size
     if n == 0:
         return 0.0, 0.0, 0.0
-    mean = float(x.mean())
-    return float(n), mean, float(np.square(x - mean).sum())
+    mean = float(x.sum()) / n
+    d = x - mean
+    return float(n), mean, float(d @ d)
 
 
 def _merge(a: Moments, b: Moments) -> Moments:
@@ -322,7 +326,8 @@ class MetricState:
         if values.size == 0:
             return 0
         lo, hi = self.winsor_bounds(guard, min_std)
-        raw, win = _moments(values), _moments(np.clip(values, lo, hi))
+        raw = _moments(values)
+        win = raw if lo <= values.min() and values.max() <= hi else _moments(np.clip(values, lo, hi))
         n, self.t_mean, self.t_m2 = _merge((self.t_count, self.t_mean, self.t_m2), raw)
         _, self.t_wmean, self.t_wm2 = _merge((self.t_count, self.t_wmean, self.t_wm2), win)
         self.t_count = n
@@ -838,49 +843,47 @@ class UserDataManager:
         `as_of`: a timestamp; baselines for that day (default: the open day).
         """
         user, states = self._state_as_of(user_id, as_of)
+        return self._blended(user, states, static)
+
+    def _blended(self, user: UserRow, states: dict, static: Mapping[str, Any] | None) -> dict[str, BlendedBaseline]:
         age, sex = self._labels(user, static)
         return {k.name: blended(states[k.metric, k.period], self.bcfg.group_stats(k.metric, k.period, age, sex),
                                 self.bcfg, self._min_std(k.metric)) for k in self.keys}
 
     def days_of_history(self, user_id: str, as_of: Any = None) -> int:
+        """Days with usable data before the open day (or before `as_of`'s day)."""
         return self._state_as_of(user_id, as_of)[0].days
 
     def summary(self, user_id: str, static: Mapping[str, Any] | None = None, as_of: Any = None) -> dict[str, Any]:
         """The result's `baseline` block (architecture section 5)."""
-        days = self.days_of_history(user_id, as_of)
-        alpha = float(self.bcfg.alpha(days))
+        user, states = self._state_as_of(user_id, as_of)
+        alpha = float(self.bcfg.alpha(user.days))
         metrics = {name: {"mean": b.mean, "std": b.std, "personal_mean": b.personal_mean,
                           "personal_std": b.personal_std, "group_mean": b.group_mean, "group_std": b.group_std}
-                   for name, b in self.baseline_for(user_id, static, as_of).items()}
-        return {"source": _source(alpha), "alpha": alpha, "days_of_history": days, "metrics": metrics}
+                   for name, b in self._blended(user, states, static).items()}
+        return {"source": _source(alpha), "alpha": alpha, "days_of_history": user.days, "metrics": metrics}
 
     def baseline_columns(self, user_id: str, frame_rows: pd.DataFrame,
                          static: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        """`frame_rows` with bl_ columns from the stored state (per row day, no look-ahead).
+        """`frame_rows` with the bl_ columns of `causal_baseline_columns`, from the stored state.
 
-        Rows on a day before the open day get the current state (the store keeps no rewind).
-        `static` None -> the rows' static columns if present, else the stored profile.
+        Each row gets the baseline of its day (no look-ahead). Rows on a day before the open
+        day get the current state (the store keeps no rewind). `static` None -> the rows'
+        static columns if present, else the stored profile.
         """
-        if static is None and len(frame_rows) and all(static_column(n) in frame_rows.columns
-                                                      for n in ("age_group", "sex") if n in self.config.static):
-            static = {n: int(frame_rows[static_column(n)].iloc[0]) for n in ("age_group", "sex")
-                      if n in self.config.static}
-        out = frame_rows.copy()
-        days = out[TIME].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-        cols: dict[str, np.ndarray] = {}
+        names = [n for n in ("age_group", "sex") if n in self.config.static]
+        if static is None and len(frame_rows) and all(static_column(n) in frame_rows.columns for n in names):
+            static = {n: int(frame_rows[static_column(n)].iloc[0]) for n in names}
+        days = frame_rows[TIME].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+        cols = {f"bl_{k.name}_{s}": np.full(len(days), np.nan) for k in self.keys for s in ("mean", "std")}
+        cols["bl_alpha"], cols["bl_days"] = np.full(len(days), np.nan), np.full(len(days), np.nan)
         for d in np.unique(days):
             rows = days == d
-            bls = self.baseline_for(user_id, static, as_of=d)
-            n_days = self.days_of_history(user_id, as_of=d)
-            for name, b in bls.items():
-                stem = f"bl_{name}"
-                cols.setdefault(f"{stem}_mean", np.full(len(out), np.nan))[rows] = b.mean
-                cols.setdefault(f"{stem}_std", np.full(len(out), np.nan))[rows] = b.std
-            cols.setdefault("bl_alpha", np.full(len(out), np.nan))[rows] = self.bcfg.alpha(n_days)
-            cols.setdefault("bl_days", np.full(len(out), np.nan))[rows] = n_days
-        for name, col in cols.items():
-            out[name] = col
-        return out
+            user, states = self._state_as_of(user_id, as_of=d)
+            for name, b in self._blended(user, states, static).items():
+                cols[f"bl_{name}_mean"][rows], cols[f"bl_{name}_std"][rows] = b.mean, b.std
+            cols["bl_alpha"][rows], cols["bl_days"][rows] = self.bcfg.alpha(user.days), user.days
+        return frame_rows.assign(**cols)
 
 
 # ----------------------------------------------------------------------------- causal batch replay
@@ -901,10 +904,15 @@ def causal_baseline_columns(frame: pd.DataFrame, feature_config: FeatureConfig |
             raise ValueError(f"causal_baseline_columns: frame has no '{col}' column")
     keys = baseline_keys(config)
     n = len(frame)
+    if n == 0:
+        names = [f"bl_{k.name}_{s}" for k in keys for s in ("mean", "std")] + ["bl_alpha", "bl_days"]
+        return frame.assign(**{c: np.zeros(0) for c in names})
     ts = frame[TIME].to_numpy(dtype="datetime64[ns]")
     user_codes = pd.factorize(frame[USER])[0]
     order = np.lexsort((ts, user_codes))  # the contract sorts by (user, time); do not rely on it
-    sframe = frame.iloc[order]
+    needed = [c for c in {k.source for k in keys} | {TIME, "data_quality"} | {static_column(n) for n in config.static}
+              if c in frame.columns]
+    sframe = frame[needed].iloc[order]
     mask = None if is_normal is None else np.asarray(is_normal)
     if mask is not None and mask.shape == (n,):
         mask = mask[order]
