@@ -43,6 +43,8 @@ class Finding:
     end: pd.Timestamp
     evidence: dict[str, Any] = field(default_factory=dict)
     label_kinds: list[str] = field(default_factory=list)  # simulator event kinds this finding stands for
+    id: int | None = None        # row id in the FindingStore once stored
+    action: str | None = None    # what storing did: new / escalated / updated / unchanged / cooldown
 
     @property
     def severity_rank(self) -> int:
@@ -55,6 +57,8 @@ class Finding:
         out = {"user_id": self.user_id, "rule": self.rule, "metric": self.metric, "severity": self.severity,
                "status": self.status, "value": _clean(self.value), "evidence": _clean(self.evidence),
                "period": {"start": self.start.date().isoformat(), "end": self.end.date().isoformat()}}
+        if self.id is not None:
+            out.update(id=self.id, action=self.action)
         if texts:
             from .notifications import finding_texts
 

@@ -13,13 +13,15 @@ EPS = 1e-9
 MAD_TO_SD = 1.4826  # MAD of a normal distribution times this = its standard deviation
 
 
-def reached_above(x: np.ndarray | float, threshold: float) -> np.ndarray | bool:
+def reached_above(x: np.ndarray | float, threshold: np.ndarray | float) -> np.ndarray | bool:
     """x >= threshold, tolerant of float noise (72.1 - 70.1 = 1.99999...)."""
-    return np.asarray(x) >= threshold - EPS * max(1.0, abs(threshold))
+    t = np.asarray(threshold, dtype=np.float64)
+    return np.asarray(x) >= t - EPS * np.maximum(1.0, np.abs(t))
 
 
-def reached_below(x: np.ndarray | float, threshold: float) -> np.ndarray | bool:
-    return np.asarray(x) <= threshold + EPS * max(1.0, abs(threshold))
+def reached_below(x: np.ndarray | float, threshold: np.ndarray | float) -> np.ndarray | bool:
+    t = np.asarray(threshold, dtype=np.float64)
+    return np.asarray(x) <= t + EPS * np.maximum(1.0, np.abs(t))
 
 
 def moving_average(s: pd.Series, days: int, min_points: int = 1) -> pd.Series:

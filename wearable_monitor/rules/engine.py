@@ -1,0 +1,318 @@
+"""RuleEngine: personalised rules over daily logs, with data cleaning, episodes and a store.
+
+Flow per user (the document's "异常处理流程"):
+
+1. personalise: defaults <- age group <- sex <- conditions <- medications <- customThresholds
+2. clean: implausible values and device inconsistencies are flagged (`data_problem`) and excluded;
+   an isolated spike that the next reading contradicts is a measurement error and excluded too
+3. run the rules (rules.py) with the feedback-adjusted sensitivity of each rule
+4. merge day-by-day triggers of one rule into episodes; store them (no duplicates, cooldown);
+   new or escalated episodes become notifications
+
+`on_data_entry` does this for one new log (relevant rules only); `run_scheduled` is the
+periodic batch job (the document runs it every 6 hours; the scheduler itself is cron's job).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import ConfigError
+from .config import DAILY_NUMERIC, SEVERITIES, RulesConfig, deep_merge, parse_rules_config, read_rules_dict
+from .finding import AWAITING, DATA_PROBLEM, FINDING, INSUFFICIENT, Context, Finding
+from .logs import DailyLog, UserProfile, logs_to_frame, normalise_frame, user_days
+from .reference import age_of, named_age_group
+from .rules import RULE_INPUTS, RULES, confirmation, keeps_deviation, REFUTED
+from .stats import prior_median
+from .store import FindingStore
+
+log = logging.getLogger(__name__)
+DATA_QUALITY = "data_quality"
+
+# the rules document's AnomalyThresholds interface -> keys of rules_config.json (customThresholds may use either)
+DOC_ALIASES: dict[str, str] = {
+    "weight.dailyChange": "rules.weight_daily_change.severity.MEDIUM",
+    "weight.weeklyChange": "rules.weight_weekly_change.limit_kg",
+    "bloodPressure.systolic.max": "rules.blood_pressure_range.systolic_high.MEDIUM",
+    "bloodPressure.systolic.min": "rules.blood_pressure_range.systolic_low.MEDIUM",
+    "bloodPressure.diastolic.max": "rules.blood_pressure_range.diastolic_high.MEDIUM",
+    "bloodPressure.diastolic.min": "rules.blood_pressure_range.diastolic_low.MEDIUM",
+    "heartRate.resting.max": "rules.resting_hr_range.high.MEDIUM",
+    "heartRate.resting.min": "rules.resting_hr_range.low.MEDIUM",
+    "nutrition.protein.minRatio": "rules.protein_low.ratio",
+    "nutrition.protein.maxRatio": "rules.protein_high.ratio",
+    "nutrition.calories.minRatio": "rules.calories_low.ratio",
+    "nutrition.calories.maxRatio": "rules.calories_high.ratio",
+}
+_DOC_ROOTS = {"weight", "bloodPressure", "heartRate", "nutrition"}
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        out.update(_flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def _nest(flat: dict[str, Any]) -> dict:
+    out: dict = {}
+    for path, v in flat.items():
+        node = out
+        *parents, leaf = path.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = v
+    return out
+
+
+def translate_custom(custom: dict, user_id: str) -> dict:
+    """customThresholds in the document's shape (weight.dailyChange, ...) -> config keys.
+    A document-shaped key without a daily-log counterpart is an error, not silently ignored."""
+    doc = {k: v for k, v in custom.items() if k in _DOC_ROOTS}
+    rest = {k: v for k, v in custom.items() if k not in _DOC_ROOTS}
+    flat = _flatten(doc)
+    unknown = [k for k in flat if k not in DOC_ALIASES]
+    if unknown:
+        raise ConfigError(f"user {user_id}: customThresholds key(s) {unknown} have no rule in this engine; "
+                          f"supported document keys: {sorted(DOC_ALIASES)}")
+    return deep_merge(rest, _nest({DOC_ALIASES[k]: v for k, v in flat.items()}))
+
+
+def _age_group_name(profile: UserProfile, groups: dict) -> tuple[float | None, str | None]:
+    if isinstance(profile.age_group, str) and profile.age_group.strip().lower() in groups:
+        name = profile.age_group.strip().lower()
+        return age_of(name, groups), name
+    age = age_of(profile.age_group, groups)
+    return age, named_age_group(age, groups)
+
+
+def clean(days: pd.DataFrame, cfg: RulesConfig, user_id: str) -> tuple[pd.DataFrame, list[Finding]]:
+    """Flag and exclude measurement errors (the document's "测量误差"): implausible values, device
+    inconsistencies, and isolated spikes contradicted by the next reading. Returns the cleaned
+    frame (excluded values set to NaN) and one `data_problem` finding per excluded reading."""
+    dq = cfg.data_quality
+    days = days.copy()
+    problems: list[Finding] = []
+
+    def flag(mask: np.ndarray, metric: str, reason: str, extra: Callable[[int], dict] | None = None,
+             exclude: Iterable[str] = ()) -> None:
+        for i in np.flatnonzero(mask):
+            d = days.index[i]
+            ev = {"reason": reason, **(extra(int(i)) if extra else {})}
+            problems.append(Finding(user_id, DATA_QUALITY, metric, DATA_PROBLEM, None,
+                                    _num(days[metric].iloc[i]) if metric in days else None, d, d, ev))
+        for col in (metric, *exclude):
+            if col in days:
+                days.loc[mask, col] = np.nan
+
+    for metric, (lo, hi) in dq.plausible.items():
+        x = days[metric].to_numpy(dtype=np.float64)
+        flag(np.isfinite(x) & ((x < lo) | (x > hi)), metric, "implausible", lambda i: {"plausible_range": [lo, hi]})
+
+    sy, di = days["systolic"].to_numpy(dtype=np.float64), days["diastolic"].to_numpy(dtype=np.float64)
+    flag(np.isfinite(sy) & np.isfinite(di) & (sy - di < dq.min_pulse_pressure), "systolic",
+         "systolic_not_above_diastolic", lambda i: {"diastolic": di[i], "min_pulse_pressure": dq.min_pulse_pressure},
+         exclude=("diastolic",))
+
+    ex, zone = days["exercise_minutes"].to_numpy(dtype=np.float64), days["hr_zone_high_minutes"].to_numpy(dtype=np.float64)
+    flag(np.isfinite(ex) & np.isfinite(zone) & (zone > ex), "hr_zone_high_minutes", "zone_minutes_exceed_exercise",
+         lambda i: {"exercise_minutes": ex[i]})
+
+    # energy from macros vs logged calories: both cannot be right when they disagree this much
+    mac = cfg.rules.macro_imbalance.kcal_per_g
+    macro_kcal = (days["carbs_g"] * mac["carbs"] + days["protein_g"] * mac["protein"] + days["fat_g"] * mac["fat"]).to_numpy()
+    kcal = days["calories_kcal"].to_numpy(dtype=np.float64)
+    rel = np.abs(macro_kcal - kcal) / np.where(kcal > 0, kcal, np.nan)
+    flag(np.isfinite(rel) & (rel > dq.macro_energy_tolerance), "calories_kcal", "macros_disagree_with_calories",
+         lambda i: {"macro_kcal": macro_kcal[i], "relative_difference": rel[i]},
+         exclude=("carbs_g", "protein_g", "fat_g"))
+
+    for metric, jump in dq.spike_jump.items():
+        s = days[metric]
+        x = s.to_numpy(dtype=np.float64)
+        ref = prior_median(s, dq.spike_reference_days).to_numpy()
+        trig = np.isfinite(x) & np.isfinite(ref) & (np.abs(x - ref) >= jump)
+        state, at = confirmation(trig, np.isfinite(x), keeps_deviation(x, ref, dq.spike_confirm.keep_fraction),
+                                 dq.spike_confirm, len(x) - 1)
+        flag(state == REFUTED, metric, "isolated_spike",
+             lambda i: {"reference": ref[i], "next_value": x[at[i]], "jump": jump})
+    return days, problems
+
+
+def _num(v: Any) -> float | None:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if np.isnan(v) else v
+
+
+def merge_episodes(findings: list[Finding]) -> list[Finding]:
+    """Day-by-day triggers of one rule and metric that touch or overlap become one episode
+    (period = union, severity = worst, value/evidence from the worst and latest day)."""
+    out = [f for f in findings if f.status != FINDING]
+    groups: dict[tuple, list[Finding]] = {}
+    for f in findings:
+        if f.status == FINDING:
+            groups.setdefault(f.key(), []).append(f)
+    for group in groups.values():
+        group.sort(key=lambda f: (f.start, f.end))
+        cur = None
+        for f in group:
+            if cur is not None and f.start <= cur.end + pd.Timedelta(days=1):
+                worst = f if f.severity_rank >= cur.severity_rank else cur
+                days = cur.evidence.get("episode_days", 1) + 1
+                cur = Finding(f.user_id, f.rule, f.metric, FINDING, worst.severity, worst.value,
+                              min(cur.start, f.start), max(cur.end, f.end), dict(worst.evidence), f.label_kinds)
+                cur.evidence["episode_days"] = days
+            else:
+                if cur is not None:
+                    out.append(cur)
+                cur = f
+                cur.evidence.setdefault("episode_days", 1)
+        out.append(cur)
+    order = {s: i for i, s in enumerate((FINDING, AWAITING, DATA_PROBLEM, INSUFFICIENT))}
+    return sorted(out, key=lambda f: (f.user_id, f.end, order[f.status], f.rule, f.metric))
+
+
+class RuleEngine:
+    """Run the rules of configs/rules_config.json over daily logs.
+
+    `config`: path, dict or None (the default file). `store`: a FindingStore, a path to its
+    SQLite file, or None (in-memory). `profiles`: user_id -> UserProfile (or dicts).
+    `notifier`: called with one notification dict per new or escalated finding.
+    """
+
+    def __init__(self, config: str | Path | dict | None = None, store: FindingStore | str | Path | None = None,
+                 profiles: dict[str, UserProfile | dict] | None = None,
+                 notifier: Callable[[dict], None] | None = None, lang: str = "en"):
+        self.base_dict = config if isinstance(config, dict) else read_rules_dict(config) if config else read_rules_dict()
+        self.config = parse_rules_config(self.base_dict, where=str(config or "rules_config.json"))
+        self.store = store if isinstance(store, FindingStore) else FindingStore(store or ":memory:")
+        self.profiles: dict[str, UserProfile] = {}
+        self.set_profiles(profiles or {})
+        self.notifier = notifier
+        self.lang = lang
+        self.history = self.store.load_daily()
+        self._effective: dict[str, tuple[RulesConfig, list[str]]] = {}
+
+    # ------------------------------------------------------------ personalisation
+
+    def set_profiles(self, profiles: dict[str, UserProfile | dict]) -> None:
+        for uid, p in profiles.items():
+            self.profiles[uid] = p if isinstance(p, UserProfile) else UserProfile.model_validate({"user_id": uid, **p})
+        self._effective = {}
+
+    def effective_config(self, user_id: str) -> RulesConfig:
+        return self._personalise(user_id)[0]
+
+    def effective_thresholds(self, user_id: str) -> dict:
+        """The thresholds this user's rules actually use, and which overrides produced them."""
+        cfg, layers = self._personalise(user_id)
+        return {"user_id": user_id, "applied_overrides": layers,
+                "sensitivity": self.store.sensitivities(),
+                "rules": cfg.rules.model_dump(mode="json")}
+
+    def _personalise(self, user_id: str) -> tuple[RulesConfig, list[str]]:
+        if user_id in self._effective:
+            return self._effective[user_id]
+        profile = self.profiles.get(user_id)
+        if profile is None:
+            result = (self.config, [])
+        else:
+            ov = self.config.personalisation.overrides
+            _, group = _age_group_name(profile, self.config.personalisation.age_groups)
+            layers = [("age_group", group), ("sex", profile.sex),
+                      *[("conditions", c.lower()) for c in profile.conditions],
+                      *[("medications", m.lower()) for m in profile.medications]]
+            d, applied = self.base_dict, []
+            for kind, name in layers:
+                if name and name in ov.get(kind, {}):
+                    d = deep_merge(d, ov[kind][name])
+                    applied.append(f"{kind}:{name}")
+            if profile.custom_thresholds:
+                d = deep_merge(d, translate_custom(profile.custom_thresholds, user_id))
+                applied.append("customThresholds")
+            cfg = parse_rules_config(d, where=f"user {user_id} ({', '.join(applied) or 'defaults'})")
+            result = (cfg, applied)
+        self._effective[user_id] = result
+        return result
+
+    # ------------------------------------------------------------ evaluation
+
+    def evaluate(self, days: pd.DataFrame, user_id: str, rules: Iterable[str] | None = None) -> list[Finding]:
+        """All findings for one user's contiguous daily frame (pure: nothing stored)."""
+        if days.empty:
+            return []
+        cfg, _ = self._personalise(user_id)
+        profile = self.profiles.get(user_id)
+        age = _age_group_name(profile, cfg.personalisation.age_groups)[0] if profile else None
+        cleaned, problems = clean(days, cfg, user_id)
+        ctx = Context(user_id, cleaned, cfg, profile, age, self.store.sensitivities())
+        found: list[Finding] = []
+        for name in rules or RULES:
+            if cfg.rule(name).enabled:
+                found += RULES[name](ctx)
+        return merge_episodes(problems + found)
+
+    def load(self, daily: pd.DataFrame | Iterable[DailyLog | dict]) -> None:
+        """Add daily logs (a DataFrame such as the simulator's `Population.daily`, or DailyLog rows).
+        A later log for the same user and day replaces the earlier one (a correction)."""
+        frame = normalise_frame(daily) if isinstance(daily, pd.DataFrame) else logs_to_frame(daily)
+        self.history = (pd.concat([self.history, frame]) if len(self.history) else frame)
+        self.history = (self.history.drop_duplicates(["user_id", "date"], keep="last")
+                        .sort_values(["user_id", "date"], kind="stable").reset_index(drop=True))
+        self.store.save_daily(frame)
+
+    def run(self, daily: pd.DataFrame | None = None, users: Iterable[str] | None = None,
+            store: bool = True) -> list[Finding]:
+        """Evaluate every rule over the whole history of each user; store findings if asked."""
+        if daily is not None:
+            self.load(daily)
+        users = list(users) if users is not None else list(pd.unique(self.history["user_id"]))
+        out: list[Finding] = []
+        for uid in users:
+            out += self.evaluate(user_days(self.history, uid), uid)
+        if store:
+            self._store(out)
+        return out
+
+    def run_scheduled(self, users: Iterable[str] | None = None) -> list[Finding]:
+        """The periodic job: run everything, store (idempotent thanks to episode keys), and
+        return what changed (new, escalated or updated episodes) plus current statuses."""
+        found = self.run(users=users)
+        return [f for f in found if f.status != FINDING or getattr(f, "action", None) in ("new", "escalated", "updated")]
+
+    def on_data_entry(self, user_id: str, record: dict | DailyLog) -> list[Finding]:
+        """A user logged a day: validate it, run the rules that read its fields, store and notify.
+        Returns the findings and statuses that concern this entry's date."""
+        entry = record if isinstance(record, DailyLog) else DailyLog.model_validate({"user_id": user_id, **record})
+        if entry.user_id != user_id:
+            raise ValueError(f"record user_id {entry.user_id!r} does not match {user_id!r}")
+        self.load([entry])
+        logged = {k for k, v in entry.model_dump().items() if v is not None}
+        rules = [r for r, inputs in RULE_INPUTS.items() if logged & set(inputs)]
+        day = pd.Timestamp(entry.date)
+        found = [f for f in self.evaluate(user_days(self.history, user_id), user_id, rules)
+                 if f.end == day or (f.status == DATA_PROBLEM and f.start == day)]
+        self._store(found)
+        return found
+
+    # ------------------------------------------------------------ storage and notification
+
+    def _store(self, findings: list[Finding]) -> None:
+        from .notifications import to_notification
+
+        for f in sorted(findings, key=lambda f: (f.start, f.end)):
+            if f.status == FINDING:
+                cooldown = self.effective_config(f.user_id).rule(f.rule).cooldown_days
+                f.id, f.action = self.store.upsert_episode(f, cooldown)
+                if f.action in ("new", "escalated") and self.notifier:
+                    self.notifier(to_notification(f, self.config, self.lang))
+            elif f.status == DATA_PROBLEM:
+                self.store.add_data_problem(f)
