@@ -156,6 +156,8 @@ def _parse_json(text: str, name: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputFileError(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise InputFileError(f"{name}: JSON nested too deeply to be a record file") from None
 
 
 # ---------------------------------------------------------------- public API
@@ -209,6 +211,8 @@ def iter_jsonl(text: str) -> Iterator[tuple[int, Any]]:
             yield lineno, json.loads(raw)
         except json.JSONDecodeError as exc:
             yield lineno, ParseFailure(f"not valid JSON ({exc.msg} at column {exc.colno})")
+        except RecursionError:
+            yield lineno, ParseFailure("JSON nested too deeply")
 
 
 def parse_jsonl_text(text: str | bytes, *, config: FeatureConfig | None = None, source: str = "<text>",

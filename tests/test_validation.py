@@ -1,0 +1,172 @@
+"""Validation policy: each kind of bad value is reported with its line and field, never silently used."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from wearable_monitor.validation import (DUPLICATE_DROPPED, FIELD_REMOVED, REJECTED, InputFileError, Limits,
+                                         ParseFailure, validate_items)
+
+
+def rec(ts="2024-01-01T08:00:00", dev="u1", **feats):
+    return {"timestamp": ts, "deviceId": dev, "features": {"hr": 70.0, **feats}}
+
+
+def only_error(result):
+    assert len(result.errors) == 1, [str(e) for e in result.errors]
+    return result.errors[0]
+
+
+def test_clean_records_pass_unchanged():
+    items = [(i + 1, rec(f"2024-01-01T08:{5 * i:02d}:00", steps=10 * i, sleep_state="light")) for i in range(3)]
+    r = validate_items(items)
+    assert r.ok and r.counts["accepted"] == 3 and not r.warnings
+    assert r.frame["steps"].tolist() == [0.0, 10.0, 20.0]
+    assert r.frame["sleep_state"].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_hr_out_of_range_names_line_field_and_range_and_rejects_record():
+    r = validate_items([(1, rec()), (17, rec("2024-01-01T08:05:00", hr=260))])
+    messages = [str(e) for e in r.errors]
+    assert "line 17, features.hr: 260 is outside the valid range [25, 230] bpm (field removed)" in messages
+    # hr is the required feature: with it removed, nothing usable is left -> the record is rejected too
+    assert any(e.line == 17 and e.action == REJECTED and "required" in e.message for e in r.errors)
+    assert r.counts["accepted"] == 1 and r.counts["rejected"] == 1
+
+
+@pytest.mark.parametrize("field,value,expect", [
+    ("spo2", 101, "101 is outside the valid range [50, 100] %"),
+    ("steps", -5, "-5 is outside the valid range [0, 3000] steps/5min"),
+    ("resp_rate", float("nan"), "nan is not a finite number"),
+    ("skin_temp", float("inf"), "inf is not a finite number"),
+    ("hrv_rmssd", "35", "'35' is a string, expected a number"),
+    ("steps", True, "True is a boolean, expected a number"),
+    ("sleep_state", "dozing", "'dozing' is not a category of sleep_state (awake, light, deep, rem)"),
+    ("sleep_state", 7, "7 is not a category of sleep_state"),
+])
+def test_impossible_value_removes_only_that_field(field, value, expect):
+    r = validate_items([(3, rec(**{field: value}))])
+    err = only_error(r)
+    assert (err.line, err.field, err.action) == (3, f"features.{field}", FIELD_REMOVED)
+    assert expect in err.message
+    assert r.counts["accepted"] == 1 and r.counts["fields_removed"] == 1
+    assert math.isnan(r.frame[field].iloc[0])      # missing, not used
+    assert r.frame["hr"].iloc[0] == 70.0            # the rest of the record is kept
+
+
+@pytest.mark.parametrize("item,field,expect", [
+    ({"deviceId": "u1", "features": {"hr": 70}}, "timestamp", "missing"),
+    (rec(ts="2024-13-01T00:00:00"), "timestamp", "month value is outside expected range"),
+    (rec(ts="yesterday"), "timestamp", "'yesterday'"),
+    (rec(ts=1704096000), "timestamp", "expected an ISO-8601 string"),
+    ({"timestamp": "2024-01-01T08:00:00", "features": {"steps": 5}}, "features.hr", "missing for the required"),
+    ({"timestamp": "2024-01-01T08:00:00", "features": [70]}, "features", "expected an object"),
+    ({"timestamp": "2024-01-01T08:00:00", "deviceId": ["x"], "features": {"hr": 70}}, "deviceId", "valid string"),
+    ([1, 2, 3], "<record>", "expected a JSON object, got a list"),
+    (ParseFailure("not valid JSON (Expecting value at column 1)"), "<json>", "not valid JSON"),
+])
+def test_unusable_record_is_rejected_with_line_and_field(item, field, expect):
+    r = validate_items([(1, rec()), (9, item)])
+    err = only_error(r)
+    assert (err.line, err.field, err.action) == (9, field, REJECTED)
+    assert expect in err.message
+    assert r.counts == {**r.counts, "accepted": 1, "rejected": 1}
+
+
+def test_unknown_names_are_warnings_and_ignored():
+    item = {**rec(foo=1.0), "static_features": {"height": 180}, "user_id": "x"}
+    r = validate_items([(4, item)])
+    assert r.ok and r.counts["accepted"] == 1
+    fields = {w.field: w for w in r.warnings}
+    assert {"features.foo", "static_features.height", "user_id"} <= set(fields)
+    assert all(w.line == 4 for w in fields.values())
+    assert "deviceId" in fields["user_id"].message  # hints at the right key
+    assert "foo" not in r.frame.columns
+
+
+def test_bad_static_category_falls_back_to_default_and_is_reported():
+    item = {**rec(), "static_features": {"sex": "robot", "age_group": "30-39"}}
+    r = validate_items([(2, item)])
+    err = only_error(r)
+    assert (err.line, err.field, err.action) == (2, "static_features.sex", FIELD_REMOVED)
+    assert r.frame["static_sex"].iloc[0] == 2        # 'unknown'
+    assert r.frame["static_age_group"].iloc[0] == 1  # the valid one is kept
+
+
+def test_numeric_device_id_is_converted_with_warning():
+    r = validate_items([(1, rec(dev=42))])
+    assert r.records[0].device_id == "42"
+    assert any(w.field == "deviceId" and "42" in w.message for w in r.warnings)
+
+
+def test_duplicates_keep_first_occurrence_and_report_later_lines():
+    items = [(1, rec("2024-01-01T08:00:00", hr=70)), (2, rec("2024-01-01T08:05:00")),
+             (3, rec("2024-01-01T08:00:00", hr=99)), (4, rec("2024-01-01T08:00:00", hr=70)),
+             (5, rec("2024-01-01T08:00:00", dev="u2"))]  # same time, other user: not a duplicate
+    r = validate_items(items)
+    dups = [e for e in r.errors if e.action == DUPLICATE_DROPPED]
+    assert [e.line for e in dups] == [3, 4]
+    assert "duplicate of line 1" in dups[0].message and "values differ" in dups[0].message
+    assert "identical values" in dups[1].message
+    assert r.counts["duplicates"] == 2 and r.counts["accepted"] == 3
+    f = r.frame
+    assert not f.duplicated(["user_id", "timestamp"]).any()
+    assert f.loc[(f.user_id == "u1") & (f.timestamp == "2024-01-01T08:00:00"), "hr"].item() == 70.0
+
+
+def test_duplicate_choice_does_not_depend_on_line_order_of_processing():
+    a, b = rec("2024-01-01T08:00:00", hr=70), rec("2024-01-01T08:00:00", hr=99)
+    r = validate_items([(8, b), (2, a)])  # items arrive out of line order: lowest line still wins
+    assert r.records[0].features["hr"] == 70.0
+    assert r.errors[0].line == 8
+
+
+def test_unordered_records_are_sorted_and_reported_per_user():
+    times = ["08:10", "08:00", "08:05", "08:15"]
+    items = [(i + 1, rec(f"2024-01-01T{t}:00")) for i, t in enumerate(times)]
+    items.append((5, rec("2024-01-01T07:00:00", dev="u2")))
+    r = validate_items(items)
+    assert r.ok
+    assert [x.timestamp.strftime("%H:%M") for x in r.records if x.device_id == "u1"] == sorted(times)
+    sorted_w = [w for w in r.warnings if w.action == "sorted"]
+    assert len(sorted_w) == 1 and "u1" in sorted_w[0].message and "line 2" in sorted_w[0].message
+    assert r.frame["timestamp"].is_monotonic_increasing is False  # two users: sorted by user first
+    assert r.frame.groupby("user_id")["timestamp"].apply(lambda t: t.is_monotonic_increasing).all()
+
+
+def test_missing_device_id_gets_the_given_anonymous_id_and_is_reported():
+    items = [(1, {"timestamp": "2024-01-01T08:00:00", "features": {"hr": 60}}), (2, rec(dev="u1"))]
+    r = validate_items(items, anonymous_id="anon-myfile")
+    assert sorted(r.users) == ["anon-myfile", "u1"]
+    w = [w for w in r.warnings if w.field == "deviceId"]
+    assert len(w) == 1 and "anon-myfile" in w[0].message and "line 1" in w[0].message
+
+
+def test_timestamp_offset_is_dropped_keeping_wall_clock():
+    r = validate_items([(1, rec("2024-01-01T08:00:00+02:00"))])
+    assert r.frame["timestamp"].iloc[0] == np.datetime64("2024-01-01T08:00:00")
+
+
+def test_record_count_limit_is_a_clear_error():
+    items = ((i, rec(f"2024-01-01T{i // 12:02d}:{5 * (i % 12):02d}:00")) for i in range(1, 100))
+    with pytest.raises(InputFileError, match="more than 10 records"):
+        validate_items(items, limits=Limits(max_records=10), source="x.jsonl")
+
+
+def test_issue_list_is_capped_but_counts_stay_exact():
+    items = [(i, rec(f"2024-01-01T{i // 12:02d}:{5 * (i % 12):02d}:00", spo2=120)) for i in range(1, 51)]
+    r = validate_items(items, limits=Limits(max_issues=5))
+    assert len(r.errors) == 5 and r.counts["errors"] == 50 and r.counts["fields_removed"] == 50
+    assert "... and 45 more" in r.summary(max_issues=5)
+
+
+def test_summary_and_dict_report_everything():
+    r = validate_items([(1, rec()), (2, rec("2024-01-01T08:05:00", spo2=130)), (3, "junk")], source="f.jsonl")
+    text = r.summary()
+    assert "source: f.jsonl" in text and "2 accepted of 3 read" in text
+    assert "line 2, features.spo2: 130 is outside" in text and "line 3, <record>" in text
+    d = r.to_dict()
+    assert d["ok"] is False and d["counts"]["rejected"] == 1 and d["users"] == {"u1": 2}
+    assert {(e["line"], e["field"]) for e in d["errors"]} == {(2, "features.spo2"), (3, "<record>")}
