@@ -198,3 +198,12 @@ def test_shipped_test_data_regenerates_from_the_shared_files():
                         start="2020-04-01", end="2020-04-29")
     shipped = [json.loads(line) for line in (REPO / "test_data" / "fitbit_A0NVTRV.jsonl").read_text().splitlines()]
     assert res.records == shipped
+
+
+def test_iso_timestamps_with_offsets_keep_wall_clock_time(tmp_path):
+    (tmp_path / "Z_hr.csv").write_text(",user,datetime,heartrate\n0,Z,2020-01-01T00:01:00+02:00,60\n"
+                                       "1,Z,2020-01-01 00:02:00,70\n2,Z,2020-01-01T00:03:00.500Z,80\n")
+    write_csv(tmp_path / "Z_steps.csv", steps_rows(range(5), "Z"), "steps")
+    res = import_fitbit(tmp_path / "Z_hr.csv", tmp_path / "Z_steps.csv")
+    assert res.bins["timestamp"].tolist() == [T0] and res.bins["hr"].item() == 70
+    assert res.bins["data_quality"].item() == "medium" and res.summary.bad_rows == 0

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -338,6 +338,8 @@ def validate_items(items: Iterable[tuple[int, Any]], config: FeatureConfig | Non
     kept = _assign_anonymous(kept, anonymous_id or f"{ANONYMOUS_PREFIX}0", report)
     n_valid = len(kept)
     records, dups = _sort_and_dedupe(kept, report)
+    for issues in (report.errors, report.warnings):  # read in file order; whole-source notes first
+        issues.sort(key=lambda i: -1 if i.line is None else i.line)
     counts = {"items": n_items, "accepted": len(records), "rejected": n_items - n_valid, "duplicates": dups,
               "fields_removed": report.actions[FIELD_REMOVED],
               "errors": report.n_errors, "warnings": report.n_warnings,
