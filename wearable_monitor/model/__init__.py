@@ -1,0 +1,14 @@
+"""Neural detector: Phased LSTM encoder + Temporal Fusion Transformer blocks.
+
+phased_lstm.py (Neil et al. 2016), tft.py (Lim et al. 2021), network.py (wiring, ModelConfig),
+hub.py (save_pretrained / from_pretrained: config.json + model.safetensors, no pickle).
+"""
+from .hub import SCHEMA_VERSION, CheckpointError, HubMixin, read_config
+from .network import GAP_VARIABLE, ModelConfig, WearableAnomalyNet, masked_mse
+from .phased_lstm import PhasedLSTM, PhasedLSTMCell, time_gate
+
+__all__ = [
+    "SCHEMA_VERSION", "CheckpointError", "HubMixin", "read_config",
+    "GAP_VARIABLE", "ModelConfig", "WearableAnomalyNet", "masked_mse",
+    "PhasedLSTM", "PhasedLSTMCell", "time_gate",
+]
