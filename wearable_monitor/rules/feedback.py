@@ -58,9 +58,10 @@ def adjust_sensitivity(store: FindingStore, cfg: Feedback) -> list[Adjustment]:
     return done
 
 
-def daily_events(labels: pd.DataFrame) -> pd.DataFrame:
-    """The rule-worthy events of the simulator (labels with stream == 'daily'), dates normalised."""
-    ev = labels[labels["stream"] == "daily"] if "stream" in labels else labels
+def daily_events(labels: pd.DataFrame, daily_only: bool = True) -> pd.DataFrame:
+    """The rule-worthy events of the simulator (labels with stream == 'daily'; with daily_only=False
+    also wearable events such as illness, which a rule may legitimately see in resting HR), as dates."""
+    ev = labels[labels["stream"] == "daily"] if daily_only and "stream" in labels else labels
     ev = ev.copy()
     ev["start"] = pd.to_datetime(ev["start"]).dt.normalize()
     ev["end"] = pd.to_datetime(ev["end"]).dt.normalize()
@@ -100,7 +101,7 @@ def evaluate(findings: list[Finding], labels: pd.DataFrame, user_days: int, rule
     stands for, false alarms per 100 user-days, and unlabelled alarms (rules the simulator does
     not model)."""
     findings = [f for f in findings if f.status == FINDING]
-    events = daily_events(labels)
+    events = daily_events(labels, daily_only=False)
     matched, labelled, det = match_events(findings, events, tolerance_days)
     rows = []
     for rule, kinds in rule_kinds.items():
@@ -149,7 +150,7 @@ def feed_simulator_labels(store: FindingStore, findings: list[Finding], labels: 
     """Write simulator truth into the store as feedback: matched stored findings are confirmed,
     unmatched labelled ones are false alarms, events no rule of their kind found are missed."""
     stored = [f for f in findings if f.status == FINDING and f.id is not None]
-    events = daily_events(labels)
+    events = daily_events(labels, daily_only=False)
     matched, labelled, det = match_events(stored, events, tolerance_days)
     for f, m, lab in zip(stored, matched, labelled):
         if lab:
