@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,14 +122,8 @@ def read_fitbit_csv(path: str | Path, value_column: str) -> tuple[pd.DataFrame, 
     if not path.is_file():
         raise InputFileError(f"{path}: file not found")
     wanted = {"user", "datetime", value_column}
-    try:
-        # object dtype: pandas' python-backed string columns are several times slower to build
-        raw = pd.read_csv(path, usecols=lambda c: c in wanted, dtype={"user": object, "datetime": object},
-                          compression="zip" if path.suffix.lower() == ".zip" else None)
-    except pd.errors.EmptyDataError:
-        raise InputFileError(f"{path}: the file is empty") from None
-    except (UnicodeDecodeError, pd.errors.ParserError, ValueError, OSError) as exc:
-        raise InputFileError(f"{path}: not a readable CSV ({str(exc).splitlines()[0][:200]})") from None
+    # datetime as fixed-width bytes: building millions of Python strings is the slowest part of reading
+    raw = _read_csv(path, usecols=lambda c: c in wanted, dtype={"user": object, "datetime": "S32"})
     missing = {"datetime", value_column} - set(raw.columns)
     if missing:
         raise InputFileError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected "
@@ -136,13 +131,39 @@ def read_fitbit_csv(path: str | Path, value_column: str) -> tuple[pd.DataFrame, 
     if "user" not in raw.columns:  # fall back to the <ID> of the file name
         m = _PAIR.match(path.name)
         raw["user"] = m["id"] if m else path.name.split(".")[0]
-    times = _parse_times(raw["datetime"])
+    times = _fast_times(raw["datetime"].to_numpy())
+    if times is None:  # another format (offsets, fractions, 'T'...): re-read as text, parse robustly
+        times = _parse_times(_read_csv(path, usecols=["datetime"], dtype={"datetime": object})["datetime"])
     values = pd.to_numeric(raw[value_column], errors="coerce")
     ok = times.notna() & values.notna() & raw["user"].notna()
     frame = pd.DataFrame({"user": raw["user"][ok].to_numpy(dtype=object),
                           "datetime": times[ok].to_numpy(dtype="datetime64[s]"),
                           "value": values[ok].to_numpy(dtype=np.float64)})
     return frame, int((~ok).sum())
+
+
+def _read_csv(path: Path, **kw) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, compression="zip" if path.suffix.lower() == ".zip" else None, **kw)
+    except pd.errors.EmptyDataError:
+        raise InputFileError(f"{path}: the file is empty") from None
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError, OSError) as exc:
+        raise InputFileError(f"{path}: not a readable CSV ({str(exc).splitlines()[0][:200]})") from None
+
+
+def _fast_times(raw: np.ndarray) -> pd.Series | None:
+    """'YYYY-MM-DD HH:MM:SS' bytes -> datetimes with numpy (~20x faster); None if any value differs."""
+    if raw.dtype.kind != "S" or len(raw) == 0:
+        return None
+    chars = raw.view(np.uint8).reshape(len(raw), raw.dtype.itemsize)
+    if chars.shape[1] > 19 and chars[:, 19].any():  # longer than seconds: fraction or UTC offset
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy warns (and converts to UTC) on offsets like 'Z'
+            return pd.Series(raw.astype("datetime64[s]"))
+    except (ValueError, TypeError, Warning):
+        return None
 
 
 def _parse_times(text: pd.Series) -> pd.Series:
