@@ -53,7 +53,8 @@ def window_and_event_metrics(windows, scores: np.ndarray, y: np.ndarray, thresho
     y = np.asarray(y, dtype=bool)
     tp, fp, fn = int((flags & y).sum()), int((flags & ~y).sum()), int((~flags & y).sum())
     p, r, f1 = precision_recall_f1(tp, fp, fn)
-    finite = np.where(np.isfinite(scores), scores, np.nanmin(scores[np.isfinite(scores)]) - 1)
+    ok = np.isfinite(scores)
+    finite = np.where(ok, scores, (scores[ok].min() - 1) if ok.any() else 0.0)  # "no opinion" ranks last
     return {
         "windows": int(len(y)), "positive_windows": int(y.sum()),
         "window_pr_auc": round(pr_auc(finite, y), 4),
@@ -89,8 +90,8 @@ def fitbit_user_report(days: pd.DataFrame, onset: pd.Timestamp | None) -> dict:
 def evaluate_fitbit(detector, data_dir: Path = DEFAULT_FITBIT_DIR, progress: bool = True) -> dict:
     """Replay every shared Fitbit user through the detector and NightSignal; per-user figures."""
     from .detectors.reference import NightSignalDetector
-    from .fitbit import import_fitbit_pair
-    from .patterns import daily_pattern_table
+    from .readers import load_fitbit
+    from .validation import Limits
 
     labels = pd.read_csv(data_dir / "labels.csv", parse_dates=["symptom_onset", "diagnosis"])
     out = {}
@@ -98,7 +99,7 @@ def evaluate_fitbit(detector, data_dir: Path = DEFAULT_FITBIT_DIR, progress: boo
         hr, steps = data_dir / f"{row.user_id}_hr.csv.zip", data_dir / f"{row.user_id}_steps.csv.zip"
         if not hr.exists():
             continue
-        frame = import_fitbit_pair(hr, steps).frame
+        frame = load_fitbit(hr, steps, limits=Limits(max_bytes=2**30)).frame
         scored = detector.score_history(frame, progress=progress)
         days = detector.daily(scored)
         onset = row.symptom_onset if not pd.isna(row.symptom_onset) else None
