@@ -33,7 +33,7 @@ def evaluate(df: pd.DataFrame, rule: str, eng: RuleEngine | None = None, status:
 
     uid = df["user_id"].iloc[0]
     out = eng.evaluate(user_days(eng.history, uid), uid, rules=[rule])
-    return [f for f in out if f.rule == rule and (status is None or f.status == status)]
+    return [f for f in out if f.rule in (rule, "data_quality") and (status is None or f.status == status)]
 
 
 def severities(df, rule, eng=None) -> list[str]:
