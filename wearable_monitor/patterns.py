@@ -23,6 +23,13 @@ class PatternConfig:
     min_windows_per_day: int = 24   # fewer (under 2 h of data) -> the day is "insufficient", not normal
     alert_consecutive_days: int = 2  # NightSignal-style: two days running
     trend_slope_threshold: float = 0.02  # change of weighted share per day that counts as a trend
+    # Personal reference: a day must also stand out from the person's own earlier days (median +
+    # max(k * robust sd, margin) of up to `reference_days` earlier sufficient days). A detector that
+    # runs "hot" for one person (a device, a physiology it never saw) then does not alert every day.
+    reference_days: int = 28
+    min_reference_days: int = 5
+    reference_k: float = 3.0
+    reference_margin: float = 0.15
 
 
 def window_weights(is_night: np.ndarray, is_resting: np.ndarray, config: PatternConfig = PatternConfig()) -> np.ndarray:
@@ -47,8 +54,28 @@ def daily_table(end_times, is_anomaly, is_night, is_resting, user_ids=None,
     days["anomaly_share"] = days["anomalous_windows"] / days["windows"]
     days["weighted_share"] = days["weighted_anomalous"] / days["weight"]
     days["sufficient"] = days["windows"] >= config.min_windows_per_day
-    days["is_anomalous_day"] = days["sufficient"] & (days["weighted_share"] >= config.day_share_threshold)
+    days["reference_share"] = _personal_reference(days, config)
+    bar = np.fmax(config.day_share_threshold, days["reference_share"].to_numpy())  # NaN reference -> absolute bar
+    days["is_anomalous_day"] = days["sufficient"] & (days["weighted_share"] >= bar)
     return days.drop(columns=["weight", "weighted_anomalous"])
+
+
+def _personal_reference(days: pd.DataFrame, config: PatternConfig) -> np.ndarray:
+    """Per day: the share a day needs to stand out from the same person's earlier sufficient days."""
+    out = np.full(len(days), np.nan)
+    for _, idx in days.groupby("user_id", sort=False).indices.items():
+        shares = days["weighted_share"].to_numpy()[idx]
+        ok = days["sufficient"].to_numpy()[idx]
+        history: list[float] = []
+        for j, i in enumerate(idx):
+            if len(history) >= config.min_reference_days:
+                h = np.asarray(history[-config.reference_days:])
+                med = float(np.median(h))
+                sd = 1.4826 * float(np.median(np.abs(h - med)))
+                out[i] = med + max(config.reference_k * sd, config.reference_margin)
+            if ok[j]:
+                history.append(float(shares[j]))
+    return out
 
 
 def _runs(days: pd.DataFrame, config: PatternConfig) -> pd.DataFrame:
@@ -105,6 +132,7 @@ def summarize_pattern(days: pd.DataFrame, config: PatternConfig = PatternConfig(
             "date": d.date.strftime("%Y-%m-%d"), "windows": int(d.windows),
             "anomalous_windows": int(d.anomalous_windows), "anomaly_share": round(float(d.anomaly_share), 4),
             "weighted_share": round(float(d.weighted_share), 4), "sufficient": bool(d.sufficient),
+            "reference_share": None if np.isnan(d.reference_share) else round(float(d.reference_share), 4),
             "is_anomalous_day": bool(d.is_anomalous_day)} for d in days.itertuples()],
         "consecutive_anomalous_days": consecutive,
         "longest_anomalous_run": longest,
