@@ -1,23 +1,515 @@
-"""Gradio Blocks UI (placeholder page until the app issue lands; importing starts nothing)."""
+"""Gradio Blocks UI: a thin layer over `MonitorService` (importing this module starts nothing).
+
+    from wearable_monitor.app.ui import build_ui, create_service
+    build_ui(create_service()).queue().launch()
+
+`Handlers` holds one plain method per UI event; each takes the component values and returns
+the output values, so every handler is tested without a browser (tests/test_app_service.py).
+Errors become a readable message in the page, never a stack trace (details go to the log).
+"""
 from __future__ import annotations
 
+import argparse
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 import gradio as gr
+import pandas as pd
 
-DISCLAIMER = ("This is a screening aid for wearable data, not a medical device and not a diagnosis. "
-              "See a doctor about any health concern.")
+from ..detector import InputError
+from ..formatter import FormatterInputError
+from ..records import TIME, USER
+from ..validation import InputFileError
+from . import plots
+from .i18n import PERIOD_WORDS, SOURCE_WORDS, VERDICT_WORDS, t, word
+from .service import AppConfig, HistoryOutcome, MonitorService, WindowOutcome, upload_limits_text
+
+log = logging.getLogger(__name__)
+
+DISCLAIMER = t("disclaimer", "en")
+EXPECTED_ERRORS = (InputFileError, InputError, FormatterInputError, ValueError, KeyError)
+
+CLIENT_SNIPPET = '''```python
+from gradio_client import Client, handle_file
+
+client = Client("http://127.0.0.1:7860/")          # or the Space id
+result = client.predict(open("test_data/example_window.json").read(), None,
+                        api_name="/detect_window")   # window JSON text, threshold (None = calibrated)
+print(result["is_anomaly"], result["anomaly_score"], result["threshold"])
+
+report = client.predict(handle_file("test_data/fitbit_A0NVTRV.jsonl"), None,
+                        api_name="/analyze_history") # per-window scores + per-day pattern
+print(report["patterns"])
+```'''
 
 
-def build_ui() -> gr.Blocks:
-    with gr.Blocks(title="Wearable TimeSeries Health Monitor") as demo:
-        gr.Markdown("# Wearable TimeSeries Health Monitor\n\n" + DISCLAIMER)
+def error_message(exc: BaseException, lang: str) -> str:
+    """A message for the page: what was wrong with the input, never a traceback."""
+    if isinstance(exc, EXPECTED_ERRORS):
+        return t("error", lang, msg=str(exc).strip().strip("'\""))
+    log.exception("unexpected error in an app handler")
+    return t("error", lang, msg=t("error_internal", lang, kind=type(exc).__name__, msg=str(exc)[:300]))
+
+
+# ----------------------------------------------------------------------------- formatting helpers
+
+def verdict_markdown(result: dict, lang: str) -> str:
+    head = t("anomaly" if result["is_anomaly"] else "normal", lang)
+    w, b = result.get("window", {}), result.get("baseline", {})
+    line = t("score_line", lang, score=result["anomaly_score"], threshold=result["threshold"],
+             user=result.get("user_id", "?"), start=str(w.get("start", "?")).replace("T", " "),
+             end=str(w.get("end", "?")).replace("T", " "), period=word(PERIOD_WORDS, w.get("time_period"), lang),
+             source=word(SOURCE_WORDS, b.get("source"), lang), alpha=b.get("alpha") or 0.0,
+             days=b.get("days_of_history", 0))
+    q = result.get("data_quality") or {}
+    quality = t("quality_line", lang, missing=q.get("missing_fraction") or 0.0, gap=q.get("max_gap_minutes") or 0)
+    return f"## {head}\n\n{line}\n\n{quality}"
+
+
+def drivers_table(result: dict) -> pd.DataFrame:
+    cols = ["feature", "importance", "value", "unit", "baseline_mean", "baseline_std", "z_score"]
+    return pd.DataFrame([{c: f.get(c) for c in cols} for f in result.get("top_features", [])], columns=cols)
+
+
+def findings_table(findings: list[dict], lang: str) -> pd.DataFrame:
+    cols = ["id", "user_id", "rule", "metric", "status", "severity", "start", "end", "title"]
+    rows = [{"id": f.get("id"), "user_id": f.get("user_id"), "rule": f.get("rule"), "metric": f.get("metric"),
+             "status": f.get("status"), "severity": f.get("severity"), "start": f.get("period", {}).get("start"),
+             "end": f.get("period", {}).get("end"), "title": (f.get("title") or {}).get(lang, "")}
+            for f in findings]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def days_table(days: pd.DataFrame) -> pd.DataFrame:
+    cols = ["user_id", "date", "windows", "anomalous_windows", "anomaly_share", "weighted_share", "sufficient",
+            "is_anomalous_day", "pattern_days", "alert", "trend"]
+    out = days[cols].copy()
+    out["date"] = out["date"].dt.strftime("%Y-%m-%d")
+    return out.round({"anomaly_share": 3, "weighted_share": 3})
+
+
+def about_markdown(card: dict, lang: str) -> str:
+    """Model card facts from summary.json; only what the file states."""
+    lines = [f"### {t('about_model', lang)}"]
+    if not card:
+        lines.append("summary.json not found.")
+    else:
+        m = card.get("metrics", {}).get("test", {})
+        d = card.get("data", {})
+        users = d.get("users", {})
+        facts = [("model", card.get("model")), ("parameters", card.get("parameters")),
+                 ("threshold", card.get("threshold")), ("threshold criterion", card.get("threshold_criterion")),
+                 ("window", (card.get("window") or {}).get("label")),
+                 ("data", d.get("source")), ("seed / days", f"{d.get('seed')} / {d.get('days')}"),
+                 ("users train / val / test", f"{users.get('train')} / {users.get('val')} / {users.get('test')}")]
+        lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in facts if v is not None]
+        keys = ["window_pr_auc", "window_precision", "window_recall", "window_f1", "event_recall",
+                "event_precision", "event_f1", "false_alarms_per_user_day"]
+        if m:
+            lines += ["", "**Test metrics (held-out simulated users)**", "",
+                      "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys),
+                      "| " + " | ".join("n/a" if m.get(k) is None else f"{m[k]:.3g}" for k in keys) + " |"]
+    lines += ["", f"### {t('client_usage', lang)}", "", CLIENT_SNIPPET, "",
+              "Endpoints: `/detect_window` (window JSON text, threshold or None -> result JSON), "
+              "`/analyze_history` (JSONL file, threshold or None -> per-window scores, per-day pattern, rule findings).",
+              "", t("disclaimer", lang)]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- state
+
+@dataclass
+class UploadView:
+    """What the upload tab keeps per session, so a user switch or a language switch re-renders."""
+    outcome: HistoryOutcome
+    user: str
+
+
+# ----------------------------------------------------------------------------- handlers
+
+class Handlers:
+    """One method per UI event; plain values in, plain values (and figures) out."""
+
+    def __init__(self, service: MonitorService):
+        self.s = service
+
+    # ------------------------------------------------------------ real-time window
+    def preset_choices(self) -> list[tuple[str, str]]:
+        return [(p["title"], p["name"]) for p in self.s.presets()]
+
+    def on_preset(self, name: str | None) -> str:
+        if not name:
+            return ""
+        try:
+            return self.s.preset_window_text(name)
+        except Exception as exc:  # noqa: BLE001 - shown in the editor as a message, never raised
+            return f"// {error_message(exc, 'en')}"
+
+    def _window_outputs(self, outcome: WindowOutcome | None, lang: str, error: str = "") -> tuple:
+        if outcome is None:
+            return (error, None, plots.empty_figure(), pd.DataFrame(), "", None)
+        r = outcome.result
+        md = verdict_markdown(r, lang)
+        if outcome.report:
+            md += f"\n\n<details><summary>validation</summary>\n\n```\n{outcome.report}\n```\n</details>"
+        return (md, r, plots.window_figure(outcome.rows, r, self.s.feature_config, lang), drivers_table(r),
+                self.s.llm_text(result=r, lang=lang), outcome)
+
+    def run_preset(self, name: str | None, threshold: float | None, lang: str = "en") -> tuple:
+        """-> (verdict markdown, result JSON, window figure, drivers table, LLM text, state)"""
+        try:
+            if not name:
+                raise InputFileError(t("empty_input", lang))
+            return self._window_outputs(self.s.run_preset(name, threshold), lang)
+        except Exception as exc:  # noqa: BLE001
+            return self._window_outputs(None, lang, error_message(exc, lang))
+
+    def run_window(self, text: str | None, threshold: float | None, lang: str = "en") -> tuple:
+        try:
+            if not text or not text.strip():
+                raise InputFileError(t("empty_input", lang))
+            return self._window_outputs(self.s.detect_window_text(text, threshold), lang)
+        except Exception as exc:  # noqa: BLE001
+            return self._window_outputs(None, lang, error_message(exc, lang))
+
+    # ------------------------------------------------------------ upload
+    def _upload_outputs(self, view: UploadView | None, lang: str, status: str = "", report: str = "") -> tuple:
+        """-> (status, validation report, user dropdown, timeline, days, alpha, findings, LLM text, CSV, state)"""
+        if view is None:
+            return (status, report, gr.update(choices=[], value=None), plots.empty_figure(), pd.DataFrame(),
+                    plots.empty_figure(), pd.DataFrame(), "", None, None)
+        o, user = view.outcome, view.user
+        frame = o.frame[o.frame[USER] == user]
+        scored = o.scored[o.scored[USER] == user]
+        days = o.days[o.days[USER] == user]
+        findings = [f for f in o.findings if f.get("user_id") == user]
+        timeline = plots.timeline_figure(frame, scored, days, o.threshold, self.s.feature_config, lang,
+                                         self.s.config.max_chart_points)
+        llm = self.s.llm_text(result=o.latest.get(user), pattern=o.patterns.get(user), findings=findings, lang=lang)
+        status = status or t("analysis_done", lang, windows=len(o.scored), users=len(o.users), days=len(o.days),
+                              alerts=int(o.days["alert"].sum()))
+        note = t("derived_note", lang, min_rest=12, cov=0.7)
+        status += f"\n\n{note}" + ("" if findings else f"\n\n{t('no_findings', lang)}")
+        return (status, report or o.validation.summary(max_issues=50), gr.update(choices=o.users, value=user),
+                timeline, days_table(days), plots.alpha_figure(scored, lang), findings_table(findings, lang), llm,
+                str(o.csv_path), view)
+
+    def analyze(self, files: Any, threshold: float | None, lang: str = "en", progress=gr.Progress()) -> tuple:
+        try:
+            if not files:
+                raise InputFileError(t("no_file", lang))
+            paths = [getattr(f, "name", f) for f in (files if isinstance(files, list) else [files])]
+            outcome = self.s.analyze_history(paths, threshold, progress=lambda frac, desc: progress(frac, desc=desc))
+            return self._upload_outputs(UploadView(outcome, outcome.users[0]), lang)
+        except Exception as exc:  # noqa: BLE001
+            report = ""
+            if isinstance(exc, InputFileError) and "\n" in str(exc):  # "no valid record" + the per-line report
+                head, report = str(exc).split("\n", 1)
+                exc = InputFileError(head)
+            return self._upload_outputs(None, lang, error_message(exc, lang), report)
+
+    def select_upload_user(self, user: str | None, view: UploadView | None, lang: str = "en") -> tuple:
+        if view is None or not user:
+            return self._upload_outputs(view, lang)
+        return self._upload_outputs(UploadView(view.outcome, user), lang)
+
+    # ------------------------------------------------------------ PatchTrAD cases
+    def refresh_cases(self, lang: str = "en") -> tuple:
+        """-> (dropdown update, message)"""
+        cases = self.s.cases()
+        if not cases:
+            return gr.update(choices=[], value=None), t("no_cases", lang, dir=self.s.cases_dir.name)
+        return gr.update(choices=[(c.get("title") or c["name"], c["name"]) for c in cases]), ""
+
+    def pick_case(self, name: str | None, lang: str = "en") -> tuple:
+        """-> (info markdown, prescreen figure, case JSON, LLM input)"""
+        if not name:
+            return "", plots.empty_figure(), None, ""
+        try:
+            c = self.s.case(name)
+        except Exception as exc:  # noqa: BLE001
+            return error_message(exc, lang), plots.empty_figure(), None, ""
+        meta = c["meta"]
+        info = t("case_info", lang, title=meta.get("title") or name, source=meta.get("source", "?"),
+                 created=meta.get("created", "?"))
+        if c["problems"]:
+            info += "\n\n" + "\n".join(f"- ⚠️ {p}" for p in c["problems"])
+        fig = plots.prescreen_figure(c["prescreen"], lang) if isinstance(c["prescreen"], dict) else plots.empty_figure()
+        return info, fig, c["case"], c["llm_input"]
+
+    # ------------------------------------------------------------ users and baselines
+    def refresh_users(self, current: str | None = None, lang: str = "en") -> tuple:
+        """-> (user dropdown update, message)"""
+        users = self.s.users()
+        value = current if current in users else (users[0] if users else None)
+        return gr.update(choices=users, value=value), "" if users else t("no_user", lang)
+
+    def select_user(self, user: str | None, metric: str | None, lang: str = "en") -> tuple:
+        """-> (summary markdown, baselines table, history figure, findings table, finding-id dropdown)"""
+        if not user:
+            return t("no_user", lang), pd.DataFrame(), plots.empty_figure(), pd.DataFrame(), gr.update(choices=[], value=None)
+        try:
+            block, table = self.s.user_baselines(user)
+            metric = metric or "hr_resting"
+            hist = plots.baseline_history_figure(self.s.baseline_history(user, metric), metric, lang)
+            findings = self.s.user_findings(user)
+        except Exception as exc:  # noqa: BLE001
+            return error_message(exc, lang), pd.DataFrame(), plots.empty_figure(), pd.DataFrame(), gr.update()
+        md = (f"**{user}** · {word(SOURCE_WORDS, block['source'], lang)} · α = {block['alpha']:.2f} · "
+              f"{block['days_of_history']} days · profile {json.dumps(self.s.detector.storage.get_profile(user))}")
+        ids = [int(i) for i in findings["id"]] if len(findings) else []
+        return md, table, hist, findings, gr.update(choices=ids, value=ids[0] if ids else None)
+
+    def reset_user(self, user: str | None, metric: str | None, lang: str = "en") -> tuple:
+        """-> (message, user dropdown update)"""
+        if not user:
+            return t("no_user", lang), gr.update()
+        self.s.reset_user(user)
+        return t("reset_done", lang, user=user), self.refresh_users(None, lang)[0]
+
+    def feedback(self, user: str | None, finding_id: Any, verdict: str, lang: str = "en") -> tuple:
+        """-> (message, findings table)"""
+        if finding_id in (None, ""):
+            return t("pick_finding", lang), gr.update()
+        try:
+            out = self.s.feedback(int(finding_id), verdict)
+        except Exception as exc:  # noqa: BLE001
+            return error_message(exc, lang), gr.update()
+        msg = t("feedback_done", lang, id=out["finding_id"], verdict=word(VERDICT_WORDS, verdict, lang))
+        for a in out["adjusted"]:
+            msg += f"\n\nrule `{a['rule']}`: sensitivity {a['old']:.2f} → {a['new']:.2f} (precision {a['precision']:.2f})"
+        return msg, self.s.user_findings(user) if user else gr.update()
+
+    # ------------------------------------------------------------ about
+    def about(self, lang: str = "en") -> str:
+        return about_markdown(self.s.model_card(), lang)
+
+    # ------------------------------------------------------------ named API endpoints
+    def api_detect_window(self, window_json: str, threshold: float | None = None) -> dict:
+        return self.s.window_api(window_json, threshold)
+
+    def api_analyze_history(self, history_file: Any, threshold: float | None = None) -> dict:
+        path = getattr(history_file, "name", history_file)
+        return self.s.history_api(path, threshold)
+
+
+# ----------------------------------------------------------------------------- layout
+
+class _Labels:
+    """Components whose text follows the language radio: (component, lang -> gr.update)."""
+
+    def __init__(self, lang: str):
+        self.lang = lang
+        self.items: list[tuple[Any, Callable[[str], Any]]] = []
+
+    def add(self, component, key: str | None = None, prop: str = "label", fn: Callable[[str], str] | None = None):
+        fn = fn or (lambda lang, key=key: t(key, lang))
+        self.items.append((component, lambda lang, prop=prop, fn=fn: gr.update(**{prop: fn(lang)})))
+        return component
+
+    def lab(self, factory, key: str, **kw):
+        return self.add(factory(label=t(key, self.lang), **kw), key)
+
+    def updates(self, lang: str) -> list:
+        return [fn(lang) for _, fn in self.items]
+
+
+CSS = """
+.disclaimer {border-left: 4px solid #dc2626; padding: 6px 12px; background: #fef2f2;}
+.verdict h2 {margin-top: 0;}
+"""
+
+
+def build_ui(service: MonitorService | None = None) -> gr.Blocks:
+    """The Blocks app over `service` (created from configs/app_config.json when omitted)."""
+    service = service or create_service()
+    h = Handlers(service)
+    lang0 = service.config.default_language
+    L = _Labels(lang0)
+    mb, max_records = upload_limits_text(service.config)
+    private = dict(api_visibility="private")
+
+    with gr.Blocks(title=t("title", "en"), fill_width=False) as demo:
+        lang = gr.State(lang0)
+        with gr.Row():
+            L.add(gr.Markdown(f"# {t('title', lang0)}"), prop="value", fn=lambda g: f"# {t('title', g)}")
+            lang_radio = gr.Radio([("English", "en"), ("中文", "zh")], value=lang0, label=t("language", lang0),
+                                  scale=0, min_width=200, elem_id="language")
+        L.add(gr.Markdown(t("intro", lang0)), "intro", prop="value")
+        L.add(gr.Markdown(t("disclaimer", lang0), elem_classes=["disclaimer"], elem_id="disclaimer"),
+              "disclaimer", prop="value")
+
+        # ---------------------------------------------------------------- tab 1
+        with L.add(gr.Tab(t("tab_window", lang0), id="window"), "tab_window"):
+            L.add(gr.Markdown(t("window_help", lang0)), "window_help", prop="value")
+            with gr.Row():
+                with gr.Column(scale=2):
+                    choices = h.preset_choices()
+                    preset = L.lab(gr.Dropdown, "preset", choices=choices, value=choices[0][1] if choices else None,
+                                   elem_id="preset")
+                    run_preset_btn = L.add(gr.Button(t("run_preset", lang0), variant="primary", elem_id="run-preset"),
+                                           "run_preset", prop="value")
+                    threshold = L.lab(gr.Slider, "threshold", minimum=0.0, maximum=1.0, step=0.001,
+                                      value=round(service.threshold, 3), elem_id="threshold")
+                    window_json = L.lab(gr.Code, "window_json", language="json", interactive=True, lines=12,
+                                        max_lines=24, value=h.on_preset(choices[0][1]) if choices else "",
+                                        elem_id="window-json")
+                    run_window_btn = L.add(gr.Button(t("run_window", lang0), elem_id="run-window"), "run_window",
+                                           prop="value")
+                with gr.Column(scale=3):
+                    verdict = gr.Markdown(elem_id="verdict", elem_classes=["verdict"])
+                    window_plot = L.lab(gr.Plot, "window_chart", elem_id="window-plot")
+                    drivers = L.lab(gr.Dataframe, "drivers", interactive=False, elem_id="drivers")
+            window_llm = L.lab(gr.Code, "llm_text", language="markdown", interactive=False, buttons=["copy"],
+                               max_lines=30, wrap_lines=True, elem_id="window-llm")
+            with gr.Accordion("JSON", open=False):
+                result_json = L.lab(gr.JSON, "result_json", elem_id="result-json")
+            window_state = gr.State(None)
+
+        # ---------------------------------------------------------------- tab 2
+        with L.add(gr.Tab(t("tab_upload", lang0), id="upload"), "tab_upload"):
+            L.add(gr.Markdown(t("upload_help", lang0, mb=mb, records=max_records)), prop="value",
+                  fn=lambda g: t("upload_help", g, mb=mb, records=max_records))
+            with gr.Row():
+                files = L.lab(gr.File, "files", file_count="multiple",
+                              file_types=[".jsonl", ".ndjson", ".json", ".csv", ".zip"], elem_id="upload-files")
+                with gr.Column():
+                    threshold_up = L.lab(gr.Slider, "threshold", minimum=0.0, maximum=1.0, step=0.001,
+                                         value=round(service.threshold, 3))
+                    analyze_btn = L.add(gr.Button(t("analyze", lang0), variant="primary", elem_id="analyze"),
+                                        "analyze", prop="value")
+                    csv_out = L.lab(gr.File, "download", interactive=False, elem_id="csv-out")
+            status = gr.Markdown(elem_id="upload-status")
+            upload_user = L.lab(gr.Dropdown, "user", choices=[], elem_id="upload-user")
+            timeline = L.lab(gr.Plot, "timeline", elem_id="timeline")
+            with gr.Row():
+                days = L.lab(gr.Dataframe, "daily_table", interactive=False, elem_id="days", max_height=360)
+                alpha_plot = L.lab(gr.Plot, "baseline_evolution", elem_id="alpha-plot")
+            findings = L.lab(gr.Dataframe, "rule_findings", interactive=False, elem_id="upload-findings")
+            upload_llm = L.lab(gr.Code, "llm_text", language="markdown", interactive=False, buttons=["copy"],
+                               max_lines=30, wrap_lines=True, elem_id="upload-llm")
+            validation = L.lab(gr.Textbox, "validation", lines=6, max_lines=20, interactive=False,
+                               elem_id="validation")
+            upload_state = gr.State(None)
+
+        # ---------------------------------------------------------------- tab 3
+        with L.add(gr.Tab(t("tab_cases", lang0), id="cases"), "tab_cases") as cases_tab:
+            with gr.Row():
+                case_dd = L.lab(gr.Dropdown, "case", choices=[], elem_id="case", scale=3)
+                case_refresh = L.add(gr.Button(t("refresh", lang0), scale=0, elem_id="case-refresh"), "refresh",
+                                     prop="value")
+            case_msg = gr.Markdown(elem_id="case-msg")
+            case_plot = L.lab(gr.Plot, "prescreen_chart", elem_id="case-plot")
+            with gr.Row():
+                case_json = L.lab(gr.JSON, "case_json", elem_id="case-json")
+                case_llm = L.lab(gr.Code, "llm_input", language="markdown", interactive=False, buttons=["copy"],
+                                 max_lines=30, wrap_lines=True, elem_id="case-llm")
+
+        # ---------------------------------------------------------------- tab 4
+        with L.add(gr.Tab(t("tab_users", lang0), id="users"), "tab_users") as users_tab:
+            L.add(gr.Markdown(t("users_help", lang0)), "users_help", prop="value")
+            with gr.Row():
+                user_dd = L.lab(gr.Dropdown, "user", choices=[], elem_id="user", scale=2)
+                metric_dd = L.lab(gr.Dropdown, "metric", choices=service.baseline_metrics(), value="hr_resting",
+                                  scale=2, elem_id="metric")
+                users_refresh = L.add(gr.Button(t("refresh", lang0), scale=0, elem_id="users-refresh"), "refresh",
+                                      prop="value")
+                reset_btn = L.add(gr.Button(t("reset", lang0), variant="stop", scale=0, elem_id="reset"), "reset",
+                                  prop="value")
+            user_msg = gr.Markdown(elem_id="user-msg")
+            baselines = L.lab(gr.Dataframe, "baselines_table", interactive=False, elem_id="baselines")
+            hist_plot = L.lab(gr.Plot, "baseline_history", elem_id="hist-plot")
+            user_findings = L.lab(gr.Dataframe, "findings_table", interactive=False, elem_id="user-findings")
+            with gr.Row():
+                finding_dd = L.lab(gr.Dropdown, "finding_id", choices=[], scale=2, elem_id="finding-id")
+                confirm_btn = L.add(gr.Button(t("confirm", lang0), scale=0, elem_id="confirm"), "confirm", prop="value")
+                false_btn = L.add(gr.Button(t("false_alarm", lang0), scale=0, elem_id="false-alarm"), "false_alarm",
+                                  prop="value")
+            feedback_msg = gr.Markdown(elem_id="feedback-msg")
+
+        # ---------------------------------------------------------------- tab 5
+        with L.add(gr.Tab(t("tab_about", lang0), id="about"), "tab_about") as about_tab:
+            about_md = gr.Markdown(h.about(lang0), elem_id="about")
+
+        # ---------------------------------------------------------------- named API (no visible UI)
+        with gr.Row(visible=False):
+            api_text, api_thr, api_out = gr.Textbox(), gr.Number(value=None), gr.JSON()
+            api_file, api_thr2, api_out2 = gr.File(), gr.Number(value=None), gr.JSON()
+            api_btn, api_btn2 = gr.Button(), gr.Button()
+        api_btn.click(h.api_detect_window, [api_text, api_thr], api_out, api_name="detect_window",
+                      api_description="Window JSON text (+ optional threshold) -> detector result JSON")
+        api_btn2.click(h.api_analyze_history, [api_file, api_thr2], api_out2, api_name="analyze_history",
+                       api_description="JSONL history file (+ optional threshold) -> per-window scores, "
+                                       "per-day pattern and rule findings as JSON")
+
+        # ---------------------------------------------------------------- events
+        window_outs = [verdict, result_json, window_plot, drivers, window_llm, window_state]
+        preset.change(h.on_preset, preset, window_json, **private)
+        run_preset_btn.click(h.run_preset, [preset, threshold, lang], window_outs, **private)
+        run_window_btn.click(h.run_window, [window_json, threshold, lang], window_outs, **private)
+
+        upload_outs = [status, validation, upload_user, timeline, days, alpha_plot, findings, upload_llm, csv_out,
+                       upload_state]
+        analyze_btn.click(h.analyze, [files, threshold_up, lang], upload_outs, **private)
+        upload_user.input(h.select_upload_user, [upload_user, upload_state, lang], upload_outs, **private)
+
+        cases_tab.select(h.refresh_cases, lang, [case_dd, case_msg], **private)
+        case_refresh.click(h.refresh_cases, lang, [case_dd, case_msg], **private)
+        case_dd.change(h.pick_case, [case_dd, lang], [case_msg, case_plot, case_json, case_llm], **private)
+
+        user_outs = [user_msg, baselines, hist_plot, user_findings, finding_dd]
+        for trigger in (users_tab.select, users_refresh.click):
+            trigger(h.refresh_users, [user_dd, lang], [user_dd, user_msg], **private).then(
+                h.select_user, [user_dd, metric_dd, lang], user_outs, **private)
+        user_dd.input(h.select_user, [user_dd, metric_dd, lang], user_outs, **private)
+        metric_dd.input(h.select_user, [user_dd, metric_dd, lang], user_outs, **private)
+        reset_btn.click(h.reset_user, [user_dd, metric_dd, lang], [feedback_msg, user_dd], **private).then(
+            h.select_user, [user_dd, metric_dd, lang], user_outs, **private)
+        confirm_btn.click(lambda u, f, g: h.feedback(u, f, "confirmed", g), [user_dd, finding_dd, lang],
+                          [feedback_msg, user_findings], **private)
+        false_btn.click(lambda u, f, g: h.feedback(u, f, "false_alarm", g), [user_dd, finding_dd, lang],
+                        [feedback_msg, user_findings], **private)
+        about_tab.select(h.about, lang, about_md, **private)
+
+        # language: labels, then everything whose content is text in that language
+        def switch(g: str, wstate, ustate):
+            w = h._window_outputs(wstate, g) if wstate is not None else (gr.update(),) * 6
+            u = h._upload_outputs(ustate, g) if ustate is not None else (gr.update(),) * 10
+            return (g, *L.updates(g), *w[:5], *u[:9], h.about(g))
+
+        lang_radio.change(switch, [lang_radio, window_state, upload_state],
+                          [lang, *[c for c, _ in L.items], *window_outs[:5], *upload_outs[:9], about_md], **private)
     return demo
 
 
-def launch(**kwargs) -> None:
-    build_ui().queue(default_concurrency_limit=2).launch(**kwargs)
+# ----------------------------------------------------------------------------- entry points
+
+def create_service(config_path: str | Path | None = None, **overrides: Any) -> MonitorService:
+    return MonitorService(AppConfig.load(config_path, **overrides))
 
 
-def configure_app(parser):
+def launch(config_path: str | Path | None = None, data_dir: str | None = None, **kwargs: Any):
+    """Build the service and the page, queue with the configured limits, and serve."""
+    overrides = {"data_dir": data_dir} if data_dir else {}
+    service = create_service(config_path, **overrides)
+    demo = build_ui(service)
+    demo.queue(default_concurrency_limit=service.config.concurrency_limit, max_size=service.config.max_queue_size)
+    kwargs.setdefault("max_file_size", service.config.max_upload_bytes)
+    return demo.launch(css=CSS, **kwargs)
+
+
+def configure_app(parser: argparse.ArgumentParser):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7860)
-    return lambda args: launch(server_name=args.host, server_port=args.port)
+    parser.add_argument("--config", default=None, help="app config JSON (default: configs/app_config.json)")
+    parser.add_argument("--data-dir", default=None, help="folder for the SQLite stores and exports (default: temp)")
+
+    def run(args) -> int:
+        launch(args.config, args.data_dir, server_name=args.host, server_port=args.port)
+        return 0
+
+    return run

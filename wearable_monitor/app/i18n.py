@@ -1,0 +1,156 @@
+"""The app's own string table (English / Chinese), switchable from a radio in the page.
+
+Why not `gr.I18n`: it picks the language from the browser locale once per page load, but
+the product wants a visible zh/en switch that also re-renders the LLM text, so labels are
+plain strings from `t()` and the switch returns `gr.update(label=...)` for each component.
+"""
+from __future__ import annotations
+
+LANGUAGES = ("en", "zh")
+
+STRINGS: dict[str, tuple[str, str]] = {
+    # page
+    "title": ("Wearable TimeSeries Health Monitor", "可穿戴时序健康监测"),
+    "intro": ("Personalised anomaly screening of 5-minute wearable records (heart rate, HRV, respiration, "
+              "SpO2, steps, sleep). One model serves many users; each user is compared with a baseline that "
+              "becomes personal as days of history accumulate.",
+              "对 5 分钟粒度的可穿戴数据（心率、HRV、呼吸、血氧、步数、睡眠）做个性化异常筛查。一个模型服务多位用户；"
+              "随着历史天数增加，每位用户的对照基线逐渐个性化。"),
+    "disclaimer": ("⚠️ **Screening aid, not a medical device and not a diagnosis.** A flag means \"worth a look\", "
+                   "not \"you are ill\"; no flag does not mean \"you are well\". See a doctor about any health concern.",
+                   "⚠️ **本工具仅用于筛查辅助，不是医疗器械，也不提供诊断。** 提示只表示“值得关注”，不代表患病；"
+                   "没有提示也不代表健康。如有任何健康疑虑请咨询医生。"),
+    "language": ("Language / 语言", "Language / 语言"),
+    # tabs
+    "tab_window": ("Real-time window", "实时窗口"),
+    "tab_upload": ("Upload a case", "上传数据"),
+    "tab_cases": ("PatchTrAD cases", "PatchTrAD 案例"),
+    "tab_users": ("Users and baselines", "用户与基线"),
+    "tab_about": ("About", "关于"),
+    # real-time window
+    "window_help": ("Pick a preset or paste a window: a JSON list of 12 five-minute records, or "
+                    "`{\"window\": [...], \"history\": [...]}` (the history is replayed first to build the "
+                    "personal baseline).",
+                    "选择预设，或粘贴一个窗口：12 条 5 分钟记录的 JSON 列表，或 "
+                    "`{\"window\": [...], \"history\": [...]}`（先回放历史以建立个人基线）。"),
+    "preset": ("Preset", "预设"),
+    "run_preset": ("Run preset (with its history)", "运行预设（含历史）"),
+    "window_json": ("Window JSON", "窗口 JSON"),
+    "run_window": ("Score this JSON", "检测此 JSON"),
+    "threshold": ("Threshold", "阈值"),
+    "threshold_info": ("Empty/default = the checkpoint's calibrated threshold", "默认为模型校准阈值"),
+    "verdict": ("Verdict", "结论"),
+    "result_json": ("Result JSON", "结果 JSON"),
+    "window_chart": ("Window vs personal baseline", "窗口与个人基线"),
+    "drivers": ("Features that drove the score", "主要贡献特征"),
+    "llm_text": ("LLM-ready Markdown", "供大模型使用的 Markdown"),
+    "no_presets": ("No presets found in {dir} (presets.json / preset_*.json).", "在 {dir} 中没有找到预设。"),
+    # verdicts
+    "anomaly": ("🔴 Anomaly flagged", "🔴 检测到异常"),
+    "normal": ("🟢 Within the expected range", "🟢 在预期范围内"),
+    "score_line": ("score **{score:.3f}** vs threshold **{threshold:.3f}** · user `{user}` · {start} → {end} "
+                   "({period}) · baseline: {source} (personal weight {alpha:.0%}, {days} days of history)",
+                   "得分 **{score:.3f}**，阈值 **{threshold:.3f}** · 用户 `{user}` · {start} → {end}（{period}）"
+                   " · 基线：{source}（个人权重 {alpha:.0%}，历史 {days} 天）"),
+    "quality_line": ("Data quality: {missing:.0%} of values missing, longest gap {gap:g} min.",
+                     "数据质量：缺失 {missing:.0%}，最长间隔 {gap:g} 分钟。"),
+    # upload
+    "upload_help": ("Upload a JSONL history (one record per line, one or many users by `deviceId`) or a "
+                    "Fitbit pair `<ID>_hr.csv` + `<ID>_steps.csv` (select both files). Limits: {mb} MB, "
+                    "{records:,} records.",
+                    "上传 JSONL 历史（每行一条记录，可含多位用户，按 `deviceId` 区分），或 Fitbit 文件对 "
+                    "`<ID>_hr.csv` + `<ID>_steps.csv`（同时选择两个文件）。限制：{mb} MB，{records:,} 条记录。"),
+    "files": ("History file(s)", "历史文件"),
+    "analyze": ("Validate and score", "校验并评分"),
+    "status": ("Status", "状态"),
+    "validation": ("Validation report", "校验报告"),
+    "user": ("User", "用户"),
+    "timeline": ("Timeline", "时间线"),
+    "daily_table": ("Per-day pattern", "每日模式"),
+    "baseline_evolution": ("Baseline evolution", "基线演变"),
+    "rule_findings": ("Rule findings (daily values derived from the 5-minute data)",
+                      "规则发现（由 5 分钟数据推导的每日数值）"),
+    "download": ("Scores (CSV)", "评分（CSV）"),
+    "analysis_done": ("✅ Scored {windows:,} windows of {users} user(s) over {days} user-days; {alerts} alert day(s).",
+                      "✅ 已为 {users} 位用户的 {windows:,} 个窗口评分，共 {days} 个用户日；{alerts} 个提醒日。"),
+    "derived_note": ("Derived daily values: resting HR = median of the day's resting 5-minute HR (≥ {min_rest} "
+                     "values); sleep hours = asleep 5-minute records from noon to noon, labelled by the morning "
+                     "(≥ {cov:.0%} of the night observed). Exercise minutes from steps are not reliable: not "
+                     "available. Weight, blood pressure and nutrition need daily logs: not available.",
+                     "推导的每日数值：静息心率 = 当天静息 5 分钟心率的中位数（至少 {min_rest} 个值）；睡眠时长 = 正午至次日正午"
+                     "之间处于睡眠状态的 5 分钟记录，按醒来当天计（夜间至少 {cov:.0%} 有数据）。由步数推算运动时长不可靠：不提供。"
+                     "体重、血压、营养需要每日记录：不提供。"),
+    "no_findings": ("No rule findings for the derived daily values.", "推导的每日数值没有触发规则。"),
+    # cases
+    "case": ("Case", "案例"),
+    "refresh": ("Refresh", "刷新"),
+    "prescreen_chart": ("Prescreen score (PatchTrAD)", "预筛得分（PatchTrAD）"),
+    "case_json": ("Case JSON", "案例 JSON"),
+    "llm_input": ("LLM input", "大模型输入"),
+    "no_cases": ("No PatchTrAD cases yet: `{dir}/manifest.json` is missing or empty. Create one with "
+                 "`wearable-monitor cases --mode all --data-file data.jsonl --save-dir {dir} --sample-name NAME`.",
+                 "暂无 PatchTrAD 案例：`{dir}/manifest.json` 不存在或为空。可用 "
+                 "`wearable-monitor cases --mode all --data-file data.jsonl --save-dir {dir} --sample-name NAME` 生成。"),
+    "case_info": ("**{title}** · source: {source} · created {created}", "**{title}** · 来源：{source} · 创建于 {created}"),
+    # users
+    "users_help": ("Every user scored in this app (presets, pasted windows, uploads) has a baseline in the "
+                   "SQLite store. Personal weight grows with days of history; the blend is what the detector uses.",
+                   "本应用中评分过的每位用户（预设、粘贴窗口、上传）在 SQLite 库中都有基线。个人权重随历史天数增加；"
+                   "检测器使用的是混合基线。"),
+    "metric": ("Metric", "指标"),
+    "baselines_table": ("Baselines per metric (personal / group / blend)", "各指标基线（个人 / 群体 / 混合）"),
+    "baseline_history": ("Baseline history", "基线历史"),
+    "reset": ("Reset this user", "重置该用户"),
+    "reset_done": ("User `{user}` was reset (baselines and history forgotten).", "用户 `{user}` 已重置（基线与历史已清除）。"),
+    "findings_table": ("Rule findings of this user", "该用户的规则发现"),
+    "finding_id": ("Finding id", "发现编号"),
+    "confirm": ("Confirm", "确认属实"),
+    "false_alarm": ("False alarm", "误报"),
+    "feedback_done": ("Feedback recorded for finding {id}: {verdict}.", "已记录发现 {id} 的反馈：{verdict}。"),
+    "no_user": ("No users yet: run a preset or upload a case first.", "暂无用户：请先运行预设或上传数据。"),
+    "pick_finding": ("Pick a finding id first.", "请先选择一个发现编号。"),
+    # about
+    "about_model": ("Model card (from the shipped checkpoint's summary.json)", "模型卡（来自随附检查点的 summary.json）"),
+    "client_usage": ("Call the app from Python", "从 Python 调用"),
+    # errors
+    "error": ("⚠️ {msg}", "⚠️ {msg}"),
+    "error_internal": ("Something went wrong while processing the input ({kind}: {msg}). Please check the input "
+                       "and try again.", "处理输入时出错（{kind}：{msg}）。请检查输入后重试。"),
+    "empty_input": ("Nothing to score: paste a window or pick a preset.", "没有可检测的内容：请粘贴窗口或选择预设。"),
+    "no_file": ("Upload a file first.", "请先上传文件。"),
+    "fitbit_pair": ("A Fitbit upload needs both files of the pair: `<ID>_hr.csv` and `<ID>_steps.csv`.",
+                    "Fitbit 上传需要同时包含 `<ID>_hr.csv` 与 `<ID>_steps.csv` 两个文件。"),
+    "too_many_files": ("Upload one JSONL file or one Fitbit CSV pair.", "请上传一个 JSONL 文件或一对 Fitbit CSV 文件。"),
+    # chart words
+    "score": ("anomaly score", "异常得分"),
+    "threshold_word": ("threshold", "阈值"),
+    "baseline_band": ("baseline ± 1 sd", "基线 ± 1 标准差"),
+    "alert_period": ("alert days", "提醒日"),
+    "personal_weight": ("personal weight α", "个人权重 α"),
+    "group_weight": ("group weight 1-α", "群体权重 1-α"),
+    "segments": ("flagged segments", "标记片段"),
+    "time": ("time", "时间"),
+    "personal": ("personal", "个人"),
+    "group": ("group", "群体"),
+    "blend": ("blend", "混合"),
+}
+
+VERDICT_WORDS = {"confirmed": ("confirmed", "确认属实"), "false_alarm": ("false alarm", "误报")}
+PERIOD_WORDS = {"night": ("night", "夜间"), "morning": ("morning", "上午"), "day": ("day", "白天"),
+                "evening": ("evening", "傍晚")}
+SOURCE_WORDS = {"personal": ("personal", "个人"), "group": ("group", "群体"), "blend": ("blend", "混合")}
+
+
+def lang_index(lang: str | None) -> int:
+    return 1 if lang == "zh" else 0
+
+
+def t(key: str, lang: str | None = "en", **kw) -> str:
+    """The string `key` in `lang` (English for anything else), formatted with `kw`."""
+    text = STRINGS[key][lang_index(lang)]
+    return text.format(**kw) if kw else text
+
+
+def word(table: dict[str, tuple[str, str]], key: str | None, lang: str | None) -> str:
+    """A translated enum value; unknown values are shown as they are."""
+    return table[key][lang_index(lang)] if key in table else str(key)
