@@ -10,6 +10,7 @@ from safetensors.torch import load_file, save_file
 
 from wearable_monitor.model import (
     CheckpointError,
+    InterpretableMultiHeadAttention,
     ModelConfig,
     PhasedLSTM,
     WearableAnomalyNet,
@@ -48,6 +49,15 @@ def make_batch(config: ModelConfig, B: int = 6, seed: int = 0, gap_every: int = 
         known=torch.randn(B, T, len(config.known_names), generator=g), static=static,
         context=torch.randn(B, C, generator=g), context_mask=(torch.rand(B, C, generator=g) > 0.3).float(),
     )
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny batches run fastest on one thread, and CI shares its 2 cores with other jobs."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +111,33 @@ def test_time_gate_shape_and_leak():
     torch.testing.assert_close(k, torch.tensor([0.0, 0.5, 1.0, 0.5, 0.005, 1.0]))
     # Negative times (window-relative) wrap the same way: -54 min is phase 0.1 of a 60-min cycle.
     torch.testing.assert_close(time_gate(torch.tensor([-54.0]), log_tau, shift, r_on, 0.0)[0, 0], torch.tensor(1.0))
+
+
+def test_interpretable_attention_matches_the_textbook_formulation():
+    """The module evaluates attention in a cheaper order; the result must equal Lim et al.'s
+    Eqs. 13-16 written out directly (per-head Q/K, shared V, averaged heads)."""
+    torch.manual_seed(5)
+    att = InterpretableMultiHeadAttention(16, 4).eval()
+    q, k = torch.randn(3, 2, 16), torch.randn(3, 7, 16)
+    key_mask = torch.rand(3, 7) > 0.3
+    key_mask[:, -1] = True
+    out, weights = att(q, k, k, key_mask)
+    qh = att.q_proj(q).view(3, 2, 4, 4).transpose(1, 2)
+    kh = att.k_proj(k).view(3, 7, 4, 4).transpose(1, 2)
+    scores = (qh @ kh.transpose(-1, -2) / 2.0).masked_fill(~key_mask[:, None, None, :], float("-inf"))
+    heads = scores.softmax(-1)
+    torch.testing.assert_close(weights, heads.mean(1))
+    torch.testing.assert_close(out, att.out_proj((heads @ att.v_proj(k)[:, None]).mean(1)))
+    assert torch.all(weights[~key_mask[:, None, :].expand(-1, 2, -1)] == 0)
+
+
+def test_chunked_forward_equals_one_call(model):
+    batch = make_batch(model.config, 7, seed=3)
+    with torch.no_grad():
+        whole = model(batch, aux=False)
+    chunked = model.forward_chunked(batch, chunk_size=3)
+    for key in whole:
+        torch.testing.assert_close(chunked[key], whole[key], msg=key)
 
 
 def test_irregular_timestamps_change_the_output():

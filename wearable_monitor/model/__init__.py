@@ -6,9 +6,19 @@ hub.py (save_pretrained / from_pretrained: config.json + model.safetensors, no p
 from .hub import SCHEMA_VERSION, CheckpointError, HubMixin, read_config
 from .network import GAP_VARIABLE, ModelConfig, WearableAnomalyNet, masked_mse
 from .phased_lstm import PhasedLSTM, PhasedLSTMCell, time_gate
+from .tft import (
+    GateAddNorm,
+    GatedLinearUnit,
+    GatedResidualNetwork,
+    InterpretableMultiHeadAttention,
+    StaticCovariateEncoder,
+    VariableSelectionNetwork,
+)
 
 __all__ = [
     "SCHEMA_VERSION", "CheckpointError", "HubMixin", "read_config",
     "GAP_VARIABLE", "ModelConfig", "WearableAnomalyNet", "masked_mse",
     "PhasedLSTM", "PhasedLSTMCell", "time_gate",
+    "GateAddNorm", "GatedLinearUnit", "GatedResidualNetwork", "InterpretableMultiHeadAttention",
+    "StaticCovariateEncoder", "VariableSelectionNetwork",
 ]

@@ -51,6 +51,7 @@ class ModelConfig:
     sampling_minutes: float = 5.0
     d_model: int = 48
     d_select: int = 4          # width of the categorical embeddings that feed the selection weights
+    selector_hidden: int = 32  # hidden size of the GRNs that produce selection weights
     n_heads: int = 4
     dropout: float = 0.1
     use_gap: bool = True       # dt as an extra selectable variable (gap length is information)
@@ -115,16 +116,18 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         n_real = len(c.numeric_names) + len(c.known_names) + int(c.use_gap)
         # Inputs (Sec. 4.2 of Lim et al.): categoricals get an extra "missing" index.
         self.temporal_vsn = VariableSelectionNetwork(n_real, [k + 1 for k in c.categorical_cardinalities], d,
-                                                     context_size=d, d_select=c.d_select, dropout=p)
+                                                     context_size=d, d_select=c.d_select,
+                                                     selector_hidden=c.selector_hidden, dropout=p)
         # Static covariates: no statics -> one learned vector stands in for "unknown person".
         if c.static_names:
-            self.static_vsn = VariableSelectionNetwork(0, list(c.static_cardinalities), d,
-                                                       d_select=c.d_select, dropout=p)
+            self.static_vsn = VariableSelectionNetwork(0, list(c.static_cardinalities), d, d_select=c.d_select,
+                                                       selector_hidden=c.selector_hidden, dropout=p)
         else:
             self.static_default = nn.Parameter(torch.zeros(d))
         self.static_encoder = StaticCovariateEncoder(d, p)
         if c.context_names:
-            self.context_vsn = VariableSelectionNetwork(len(c.context_names), [], d, context_size=d, dropout=p)
+            self.context_vsn = VariableSelectionNetwork(len(c.context_names), [], d, context_size=d,
+                                                        selector_hidden=c.selector_hidden, dropout=p)
         # Temporal processing.
         self.encoder = PhasedLSTM(d, d, tau_range=(c.tau_min, c.tau_max), r_on=c.r_on,
                                   alpha=c.leak_alpha, eval_alpha=c.eval_leak_alpha)
@@ -267,6 +270,21 @@ class WearableAnomalyNet(nn.Module, HubMixin):
             out["forecast"] = self.forecast_head(temporal)
             out["reconstruction"] = self.reconstruction_head(temporal)
         return out
+
+    @torch.no_grad()
+    def forward_chunked(self, batch: dict[str, torch.Tensor], chunk_size: int = 512, aux: bool = False
+                        ) -> dict[str, torch.Tensor]:
+        """forward() over slices of `chunk_size` windows, outputs concatenated.
+
+        For batch scoring on a CPU: a few hundred windows per call keeps every intermediate
+        tensor small enough to be reused from the allocator's cache instead of freshly mapped
+        (and page-faulted) memory, which measured faster than one huge call.
+        """
+        n = batch["numeric"].shape[0]
+        parts = [self({k: v[s:s + chunk_size] for k, v in batch.items()}, aux=aux) for s in range(0, n, chunk_size)]
+        if not parts:
+            raise ValueError("forward_chunked: empty batch")
+        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
     # ------------------------------------------------------------------ self-supervision
     def pretrain_forward(self, batch: dict[str, torch.Tensor], mask_prob: float = 0.15,

@@ -31,10 +31,12 @@ def time_gate(t: torch.Tensor, log_tau: torch.Tensor, shift: torch.Tensor, r_on:
     """
     tau = log_tau.exp()
     phi = torch.remainder(t.unsqueeze(-1) - shift, tau) / tau  # remainder is >= 0 even for t < 0
-    rising = 2.0 * phi / r_on
-    falling = 2.0 - rising
-    closed = alpha * phi
-    return torch.where(phi < 0.5 * r_on, rising, torch.where(phi < r_on, falling, closed))
+    # Rising and falling ramps in one expression: 1 - |2 phi / r_on - 1| peaks at phi = r_on / 2
+    # and is <= 0 from phi = r_on on, where relu zeroes it and only the leak remains.
+    k = torch.relu(1.0 - torch.abs(phi * (2.0 / r_on) - 1.0))
+    if alpha:
+        k = k + torch.where(phi < r_on, 0.0, alpha * phi)
+    return k
 
 
 class PhasedLSTMCell(nn.Module):
@@ -77,11 +79,13 @@ class PhasedLSTMCell(nn.Module):
              ) -> tuple[torch.Tensor, torch.Tensor]:
         """Advance one step given the precomputed input projection x_proj [B, 4H] and gate k [B, H]."""
         H = self.hidden_size
-        z = torch.addmm(x_proj, h, self.hidden_proj.weight.t())
-        ifo = torch.sigmoid(z[:, :3 * H])
-        i, f, o = ifo[:, :H], ifo[:, H:2 * H], ifo[:, 2 * H:]
-        c_new = torch.addcmul(f * c, i, torch.tanh(z[:, 3 * H:]))
-        h_new = o * torch.tanh(c_new)
+        # One sigmoid over all four gates: tanh(x) = 2 sigmoid(2x) - 1, and the candidate is
+        # parameterised as tanh(z/2) = 2 sigmoid(z) - 1 (same family, weights scaled by 2).
+        # torch's CPU tanh is several times slower than its sigmoid, and this loop is the hot path.
+        gates = torch.sigmoid(torch.addmm(x_proj, h, self.hidden_proj.weight.t()))
+        i, f, o, g = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+        c_new = torch.addcmul(f * c, i, 2.0 * g - 1.0)
+        h_new = o * (2.0 * torch.sigmoid(2.0 * c_new) - 1.0)
         # lerp(a, b, k) = a + k (b - a): the gate blends proposal and previous state in one op.
         return torch.lerp(h, h_new, k), torch.lerp(c, c_new, k)
 
@@ -112,13 +116,13 @@ class PhasedLSTM(nn.Module):
             zeros = x.new_zeros(B, self.hidden_size)
             state = (zeros, zeros)
         h, c = state
-        # Input projection and time gate for all steps at once, time-major so that each step
-        # reads a contiguous [B, .] slice (a strided slice would be copied inside addmm).
-        x_proj = self.cell.input_proj(x.transpose(0, 1))          # [T, B, 4H], one matmul
-        k = self.cell.gate(t.t(), None if observed is None else observed.t())  # [T, B, H]
+        # Input projection and time gate for all steps at once; each step then reads a strided
+        # [B, .] slice (addmm copies its additive input into the result anyway).
+        x_proj = self.cell.input_proj(x)        # [B, T, 4H], one matmul
+        k = self.cell.gate(t, observed)         # [B, T, H]
         outputs = []
         for i in range(T):                      # T <= 24: a Python loop is cheap next to the matmuls
-            h, c = self.cell.step(x_proj[i], k[i], h, c)
+            h, c = self.cell.step(x_proj[:, i], k[:, i], h, c)
             outputs.append(h)
         return torch.stack(outputs, dim=1), (h, c)
 

@@ -107,7 +107,8 @@ class VariableSelectionNetwork(nn.Module):
     """Variable selection (Sec. 4.2, Eqs. 6-8), laid out for a CPU.
 
     Inputs: real variables (values [..., R], observed mask [..., R], 0 where missing) and
-    categorical variables (codes [..., C]); optional static context c_s [B, ctx].
+    categorical variables (codes [..., C]); optional static context c_s [B, ctx]. The selector
+    GRN may use a smaller hidden size than d_model: it only has to produce R + C weights.
       weights  v   = softmax(GRN(inputs, c_s))                                  [..., R + C]
       real     xi_r = x_r a_r + |x_r| b_r + m_r u_r + e_r                       per-variable map to d
       category xi_c = Embedding_c(code_c)                                        entity embedding in d
@@ -116,44 +117,43 @@ class VariableSelectionNetwork(nn.Module):
     transform into d, but a cheap one: linear in the value plus |value| (inputs are normalised,
     so |x| lets a variable say "far from normal, either way"), and a learned "missing" offset
     through the mask. The weighted sum of all variables' maps is then a single matmul
-    (concat_r(v_r x_r, v_r |x_r|, v_r m_r) @ [A; B; U]) plus one embedding_bag, so no
+    (concat_r(v_r x_r, v_r |x_r|, v_r m_r, v_r) @ [A; B; U; E]) plus one embedding_bag, so no
     [batch, time, variable, d] tensor is ever built. The selection weights keep the paper's
     meaning: the share each variable contributes to the step's representation.
     Returns (output [..., d], weights [..., R + C]) with reals first.
     """
 
     def __init__(self, n_real: int, cardinalities: list[int], d_model: int, context_size: int | None = None,
-                 d_select: int = 4, dropout: float = 0.0):
+                 d_select: int = 4, selector_hidden: int | None = None, dropout: float = 0.0):
         super().__init__()
         self.n_real, self.n_cat = n_real, len(cardinalities)
         if self.n_real + self.n_cat == 0:
             raise ValueError("VariableSelectionNetwork needs at least one variable")
         selector_in = 3 * n_real + d_select * self.n_cat
-        self.selector = GatedResidualNetwork(selector_in, d_model, n_real + self.n_cat, context_size, dropout)
-        if n_real:
-            self.real_map = nn.Linear(3 * n_real, d_model, bias=False)  # rows: [values | |values| | masks]
-            self.real_bias = nn.Parameter(torch.zeros(n_real, d_model))
+        self.selector = GatedResidualNetwork(selector_in, selector_hidden or d_model, n_real + self.n_cat,
+                                             context_size, dropout)
+        if n_real:  # columns grouped [values | |values| | masks | ones]; the ones block is e_r
+            self.real_map = nn.Linear(4 * n_real, d_model, bias=False)
         if self.n_cat:
             self.select_embed = CategoricalEmbedding(cardinalities, d_select)  # small: only feeds the selector
             self.value_embed = CategoricalEmbedding(cardinalities, d_model)
 
     def forward(self, real: torch.Tensor | None = None, real_mask: torch.Tensor | None = None,
                 codes: torch.Tensor | None = None, context: torch.Tensor | None = None):
-        parts = []
-        if self.n_real:
-            real_in = torch.cat([real, real.abs(), real_mask], dim=-1)
-            parts.append(real_in)
+        parts, R = [], self.n_real
+        if R:
+            real_abs = real.abs()
+            parts += [real, real_abs, real_mask]
         if self.n_cat:
             parts.append(self.select_embed(codes).flatten(-2))
-        selector_in = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+        selector_in = torch.cat(parts, dim=-1)
         weights = torch.softmax(self.selector(selector_in, context), dim=-1)
         out = 0.0
-        if self.n_real:
-            w = weights[..., :self.n_real]
-            scaled = (real_in.unflatten(-1, (3, self.n_real)) * w.unsqueeze(-2)).flatten(-2)
-            out = self.real_map(scaled) + w @ self.real_bias
+        if R:  # weight first (same-shape products are cheap), then one matmul for all variables
+            w = weights[..., :R]
+            out = self.real_map(torch.cat([real * w, real_abs * w, real_mask * w, w], dim=-1))
         if self.n_cat:
-            out = out + self.value_embed.weighted_sum(codes, weights[..., self.n_real:])
+            out = out + self.value_embed.weighted_sum(codes, weights[..., R:])
         return out, weights
 
 
@@ -177,10 +177,15 @@ class InterpretableMultiHeadAttention(nn.Module):
 
     Each head has its own query/key projections but all heads share one value projection, and
     the head outputs are averaged, so the averaged attention matrix alone explains which time
-    steps the output came from. Because V is shared, mean_h(A_h V) = (mean_h A_h) V: we average
-    the attention first and do a single value matmul.
+    steps the output came from.
     forward(q [B, Tq, d], k [B, Tk, d], v [B, Tk, d], key_mask [B, Tk] bool (True = may attend))
     -> (out [B, Tq, d], attention [B, Tq, Tk] averaged over heads).
+
+    Evaluated in the cheap order for few queries (here one query over a 12-step window):
+    - scores: q_h . (W_h k + b_h) = (W_h^T q_h) . k + q_h . b_h, so the query is mapped into the
+      input space instead of projecting every key;
+    - values: since V is shared, mean_h(A_h) (k W_v + b_v) = (mean_h(A_h) v) W_v + rowsum(A) b_v,
+      so one pooled vector per query is projected instead of every time step.
     """
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0):
@@ -196,13 +201,15 @@ class InterpretableMultiHeadAttention(nn.Module):
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                 key_mask: torch.Tensor | None = None):
-        B, Tq, _ = q.shape
-        Tk = k.shape[1]
-        qh = self.q_proj(q).view(B, Tq, self.n_heads, self.d_head).transpose(1, 2)  # [B, H, Tq, dh]
-        kh = self.k_proj(k).view(B, Tk, self.n_heads, self.d_head).transpose(1, 2)  # [B, H, Tk, dh]
-        scores = qh @ kh.transpose(-1, -2) / math.sqrt(self.d_head)                # [B, H, Tq, Tk]
+        B, Tq, d = q.shape
+        H, dh = self.n_heads, self.d_head
+        qh = self.q_proj(q).view(B, Tq, H, dh) / math.sqrt(dh)
+        q_in = torch.einsum("bqhe,hed->bqhd", qh, self.k_proj.weight.view(H, dh, d))     # W_h^T q_h
+        scores = (q_in.reshape(B, Tq * H, d) @ k.transpose(1, 2)).view(B, Tq, H, -1)    # [B, Tq, H, Tk]
+        scores = scores + (qh * self.k_proj.bias.view(H, dh)).sum(-1, keepdim=True)
         if key_mask is not None:
             scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
-        attention = torch.softmax(scores, dim=-1).mean(dim=1)                       # [B, Tq, Tk]
-        out = self.dropout(attention) @ self.v_proj(v)                              # [B, Tq, dh]
-        return self.out_proj(out), attention
+        attention = torch.softmax(scores, dim=-1).mean(dim=2)                           # [B, Tq, Tk]
+        dropped = self.dropout(attention)
+        values = F.linear(dropped @ v, self.v_proj.weight) + dropped.sum(-1, keepdim=True) * self.v_proj.bias
+        return self.out_proj(values), attention
