@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import tempfile
 import threading
 import uuid
@@ -42,7 +43,8 @@ DERIVED_METRICS = ("resting_hr", "sleep_hours")
 
 @dataclass(frozen=True)
 class AppConfig:
-    """configs/app_config.json; relative paths are relative to the repository root."""
+    """configs/app_config.json; relative paths are relative to the repository root.
+    Precedence: keyword overrides > environment `WM_APP_<KEY>` > the file > these defaults."""
 
     max_upload_bytes: int = 50 * 2**20
     max_records: int = 500_000
@@ -60,11 +62,14 @@ class AppConfig:
         path = Path(path) if path else DEFAULT_CONFIG
         raw = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         raw = {k: v for k, v in raw.items() if not k.startswith("_")}  # "_comment" keys
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(raw) - set(known))
         if unknown:
             raise ValueError(f"{path}: unknown key(s) {unknown}; known: {sorted(known)}")
-        cfg = cls(**{**raw, **overrides})
+        # Environment overrides (a Space sets these in its settings): WM_APP_<KEY>, e.g. WM_APP_MODEL_DIR.
+        env = {name: os.environ[f"WM_APP_{name.upper()}"] for name in known if f"WM_APP_{name.upper()}" in os.environ}
+        env = {k: (int(v) if isinstance(cls.__dataclass_fields__[k].default, int) else v) for k, v in env.items()}
+        cfg = cls(**{**raw, **env, **overrides})
         if cfg.default_language not in ("en", "zh"):
             raise ValueError(f"{path}: default_language must be 'en' or 'zh', got {cfg.default_language!r}")
         if min(cfg.max_upload_bytes, cfg.max_records, cfg.concurrency_limit, cfg.max_queue_size) < 1:
@@ -208,35 +213,35 @@ class MonitorService:
     # ------------------------------------------------------------------ presets
 
     def presets(self) -> list[dict]:
-        """Presets as [{"name", "title", "description", "file"}], in presets.json order if present."""
-        files = {p.stem.removeprefix("preset_"): p for p in sorted(self.presets_dir.glob("preset_*.json"))}
-        order: list[str] = []
+        """[{"name", "title", "description", "file"}]: presets.json's entries (order kept), else preset_*.json."""
+        entries: list[dict] = []
         index = self.presets_dir / "presets.json"
-        if index.exists():
+        if index.is_file():
             try:
                 raw = json.loads(index.read_text(encoding="utf-8"))
-                items = raw.get("presets", raw) if isinstance(raw, dict) else raw
-                for item in items:
-                    name = item.get("name") if isinstance(item, dict) else item
-                    if isinstance(name, str):
-                        order.append(name)
-            except (json.JSONDecodeError, AttributeError, TypeError):
-                order = []  # a broken index falls back to the files themselves
-        names = [n for n in order if n in files] + [n for n in files if n not in order]
-        out = []
-        for n in names:
-            try:
-                doc = json.loads(files[n].read_text(encoding="utf-8"))
+                items = raw.get("presets", []) if isinstance(raw, dict) else raw
+                entries = [i for i in items if isinstance(i, dict) and isinstance(i.get("name"), str)]
             except json.JSONDecodeError:
-                continue
-            out.append({"name": n, "title": doc.get("title", n), "description": doc.get("description", ""),
-                        "file": str(files[n])})
+                entries = []  # a broken index falls back to the files themselves
+        if not entries:
+            entries = [{"name": p.stem.removeprefix("preset_"), "file": p.name}
+                       for p in sorted(self.presets_dir.glob("preset_*.json"))]
+        out = []
+        for e in entries:
+            rel = str(e.get("file") or f"preset_{e['name']}.json")
+            path = next((p for p in (self.config.path(rel), self.presets_dir / Path(rel).name) if p.is_file()), None)
+            if path is not None:
+                out.append({"name": e["name"], "title": e.get("title", e["name"]),
+                            "description": e.get("description", ""), "file": str(path)})
         return out
 
     def preset(self, name: str) -> dict:
+        """The preset document, normalised to {"window": [...], "history": [...], ...}."""
         for p in self.presets():
             if p["name"] == name:
-                return json.loads(Path(p["file"]).read_text(encoding="utf-8"))
+                doc = json.loads(Path(p["file"]).read_text(encoding="utf-8"))
+                doc = {"window": doc} if isinstance(doc, list) else doc
+                return {"title": p["title"], "description": p["description"], **doc}
         raise InputFileError(f"unknown preset {name!r}")
 
     def preset_window_text(self, name: str) -> str:

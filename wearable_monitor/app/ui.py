@@ -141,13 +141,17 @@ class Handlers:
     def preset_choices(self) -> list[tuple[str, str]]:
         return [(p["title"], p["name"]) for p in self.s.presets()]
 
-    def on_preset(self, name: str | None) -> str:
+    def on_preset(self, name: str | None) -> tuple[str, str]:
+        """-> (the preset's window as JSON for the editor, its description)"""
         if not name:
-            return ""
+            return "", ""
         try:
-            return self.s.preset_window_text(name)
-        except Exception as exc:  # noqa: BLE001 - shown in the editor as a message, never raised
-            return f"// {error_message(exc, 'en')}"
+            doc = self.s.preset(name)
+        except Exception as exc:  # noqa: BLE001 - shown as a message, never raised
+            return "", error_message(exc, "en")
+        history = len(doc.get("history") or [])
+        note = f" · history: {history:,} records" if history else ""
+        return json.dumps(doc["window"], indent=1, ensure_ascii=False), f"*{doc.get('description', '')}*{note}"
 
     def _window_outputs(self, outcome: WindowOutcome | None, lang: str, error: str = "") -> tuple:
         if outcome is None:
@@ -351,12 +355,15 @@ def build_ui(service: MonitorService | None = None) -> gr.Blocks:
                     choices = h.preset_choices()
                     preset = L.lab(gr.Dropdown, "preset", choices=choices, value=choices[0][1] if choices else None,
                                    elem_id="preset")
+                    first = h.on_preset(choices[0][1]) if choices else ("", t("no_presets", lang0,
+                                                                                  dir=service.presets_dir))
+                    preset_desc = gr.Markdown(first[1], elem_id="preset-desc")
                     run_preset_btn = L.add(gr.Button(t("run_preset", lang0), variant="primary", elem_id="run-preset"),
                                            "run_preset", prop="value")
                     threshold = L.lab(gr.Slider, "threshold", minimum=0.0, maximum=1.0, step=0.001,
                                       value=round(service.threshold, 3), elem_id="threshold")
                     window_json = L.lab(gr.Code, "window_json", language="json", interactive=True, lines=12,
-                                        max_lines=24, value=h.on_preset(choices[0][1]) if choices else "",
+                                        max_lines=24, value=first[0],
                                         elem_id="window-json")
                     run_window_btn = L.add(gr.Button(t("run_window", lang0), elem_id="run-window"), "run_window",
                                            prop="value")
@@ -364,8 +371,8 @@ def build_ui(service: MonitorService | None = None) -> gr.Blocks:
                     verdict = gr.Markdown(elem_id="verdict", elem_classes=["verdict"])
                     window_plot = L.lab(gr.Plot, "window_chart", elem_id="window-plot")
                     drivers = L.lab(gr.Dataframe, "drivers", interactive=False, elem_id="drivers")
-            window_llm = L.lab(gr.Code, "llm_text", language="markdown", interactive=False, buttons=["copy"],
-                               max_lines=30, wrap_lines=True, elem_id="window-llm")
+            window_llm = L.lab(gr.Textbox, "llm_text", interactive=False, buttons=["copy"], lines=12,
+                               max_lines=40, elem_id="window-llm")
             with gr.Accordion("JSON", open=False):
                 result_json = L.lab(gr.JSON, "result_json", elem_id="result-json")
             window_state = gr.State(None)
@@ -390,8 +397,8 @@ def build_ui(service: MonitorService | None = None) -> gr.Blocks:
                 days = L.lab(gr.Dataframe, "daily_table", interactive=False, elem_id="days", max_height=360)
                 alpha_plot = L.lab(gr.Plot, "baseline_evolution", elem_id="alpha-plot")
             findings = L.lab(gr.Dataframe, "rule_findings", interactive=False, elem_id="upload-findings")
-            upload_llm = L.lab(gr.Code, "llm_text", language="markdown", interactive=False, buttons=["copy"],
-                               max_lines=30, wrap_lines=True, elem_id="upload-llm")
+            upload_llm = L.lab(gr.Textbox, "llm_text", interactive=False, buttons=["copy"], lines=12,
+                               max_lines=40, elem_id="upload-llm")
             validation = L.lab(gr.Textbox, "validation", lines=6, max_lines=20, interactive=False,
                                elem_id="validation")
             upload_state = gr.State(None)
@@ -406,8 +413,8 @@ def build_ui(service: MonitorService | None = None) -> gr.Blocks:
             case_plot = L.lab(gr.Plot, "prescreen_chart", elem_id="case-plot")
             with gr.Row():
                 case_json = L.lab(gr.JSON, "case_json", elem_id="case-json")
-                case_llm = L.lab(gr.Code, "llm_input", language="markdown", interactive=False, buttons=["copy"],
-                                 max_lines=30, wrap_lines=True, elem_id="case-llm")
+                case_llm = L.lab(gr.Textbox, "llm_input", interactive=False, buttons=["copy"], lines=12,
+                                 max_lines=40, elem_id="case-llm")
 
         # ---------------------------------------------------------------- tab 4
         with L.add(gr.Tab(t("tab_users", lang0), id="users"), "tab_users") as users_tab:
@@ -448,7 +455,7 @@ def build_ui(service: MonitorService | None = None) -> gr.Blocks:
 
         # ---------------------------------------------------------------- events
         window_outs = [verdict, result_json, window_plot, drivers, window_llm, window_state]
-        preset.change(h.on_preset, preset, window_json, **private)
+        preset.change(h.on_preset, preset, [window_json, preset_desc], **private)
         run_preset_btn.click(h.run_preset, [preset, threshold, lang], window_outs, **private)
         run_window_btn.click(h.run_window, [window_json, threshold, lang], window_outs, **private)
 

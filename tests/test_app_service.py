@@ -1,0 +1,287 @@
+"""The app without a browser: every UI handler and the service functions behind it.
+
+Scores come from whatever checkpoint is shipped, so tests assert shapes, ranges and behaviour
+(threshold logic, error messages, store effects), never particular score values.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from tests.conftest import write_case
+from wearable_monitor.app.i18n import STRINGS, t
+from wearable_monitor.app.service import AppConfig, MonitorService, derive_daily, json_safe, rethreshold
+from wearable_monitor.app.ui import Handlers, build_ui
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def h(app_service) -> Handlers:
+    return Handlers(app_service)
+
+
+def assert_readable_error(message: str) -> None:
+    assert message.startswith("⚠️") and "Traceback" not in message and 'File "' not in message
+
+
+# ----------------------------------------------------------------------------- config and helpers
+
+def test_config_rejects_unknown_keys_and_env_overrides(tmp_path, monkeypatch):
+    bad = tmp_path / "app.json"
+    bad.write_text(json.dumps({"max_upload_byte": 10}))
+    with pytest.raises(ValueError, match="max_upload_byte"):
+        AppConfig.load(bad)
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"_comment": "x", "max_records": 10, "concurrency_limit": 3}))
+    monkeypatch.setenv("WM_APP_MAX_RECORDS", "77")
+    cfg = AppConfig.load(good)
+    assert (cfg.max_records, cfg.concurrency_limit) == (77, 3)  # env beats the file
+    assert AppConfig.load(good, max_records=5).max_records == 5  # keyword beats env
+    shipped = AppConfig.load()  # configs/app_config.json parses
+    assert shipped.max_upload_bytes > 0 and shipped.concurrency_limit >= 1
+
+
+def test_json_safe_and_rethreshold():
+    assert json_safe({"a": np.float32(np.nan), "b": [np.int64(3), pd.Timestamp("2024-01-01")]}) == \
+        {"a": None, "b": [3, "2024-01-01T00:00:00"]}
+    r = {"anomaly_score": 0.4, "is_anomaly": False, "threshold": 0.5, "details": {"prediction_confidence": 0.1}}
+    low, high = rethreshold(r, 0.3), rethreshold(r, 0.9)
+    assert low["is_anomaly"] and not high["is_anomaly"]
+    assert low["details"]["prediction_confidence"] == pytest.approx(0.1) and rethreshold(r, None) is r
+
+
+def test_strings_have_both_languages():
+    assert all(len(v) == 2 and v[0] and v[1] for v in STRINGS.values())
+    assert t("tab_about", "zh") != t("tab_about", "en")
+
+
+# ----------------------------------------------------------------------------- real-time window
+
+def test_every_preset_runs_with_a_verdict_chart_and_llm_text(h, app_service):
+    presets = app_service.presets()
+    assert {"normal", "short_term", "long_term", "missing"} <= {p["name"] for p in presets}
+    for p in presets:
+        text, desc = h.on_preset(p["name"])
+        assert len(json.loads(text)) == 12 and desc
+        verdict, result, fig, drivers, llm, state = h.run_preset(p["name"], None, "en")
+        assert 0.0 <= result["anomaly_score"] <= 1.0
+        assert result["is_anomaly"] == (result["anomaly_score"] >= result["threshold"])
+        assert verdict.startswith("## ") and f"{result['anomaly_score']:.3f}" in verdict
+        assert isinstance(fig, go.Figure) and len(fig.data) >= 2
+        assert list(drivers.columns)[:2] == ["feature", "importance"] and len(drivers) > 0
+        assert "DATA BEGIN" in llm and result["user_id"] in llm
+        assert state.rows.shape[0] == 12
+
+
+def test_long_term_preset_replays_its_history_into_a_personal_baseline(h):
+    first = h.run_preset("long_term", None, "en")[1]
+    again = h.run_preset("long_term", None, "en")[1]
+    assert first["baseline"]["days_of_history"] > 0 and first["baseline"]["alpha"] > 0
+    assert again["anomaly_score"] == first["anomaly_score"]  # every run replays from an empty baseline
+
+
+def test_pasted_window_and_threshold(h):
+    text, _ = h.on_preset("normal")
+    for thr in (0.0, 1.0):
+        _, result, *_ = h.run_window(text, thr, "en")
+        assert result["threshold"] == thr and result["is_anomaly"] == (result["anomaly_score"] >= thr)
+    verdict_zh, result, _, _, llm_zh, _ = h.run_window(text, None, "zh")
+    llm_en = h.run_window(text, None, "en")[4]
+    assert t("anomaly" if result["is_anomaly"] else "normal", "zh") in verdict_zh
+    assert llm_zh != llm_en and any("\u4e00" <= ch <= "\u9fff" for ch in llm_zh)
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("", "Nothing to score"),
+    ("{not json", "not valid JSON"),
+    ('[{"timestamp": "2024-01-01T00:00:00", "deviceId": "x", "features": {"hr": 60}}]', "12 records"),
+    ('[{"deviceId": "x", "features": {"hr": 60}}]', "timestamp"),
+])
+def test_bad_window_gives_a_readable_message_and_clears_outputs(h, text, needle):
+    verdict, result, fig, drivers, llm, state = h.run_window(text, None, "en")
+    assert_readable_error(verdict)
+    assert needle in verdict
+    assert result is None and llm == "" and state is None and drivers.empty
+
+
+# ----------------------------------------------------------------------------- upload
+
+def test_upload_scores_validates_charts_and_exports(h, history_jsonl):
+    out = h.analyze([str(history_jsonl)], None, "en")
+    status, report, users, timeline, days, alpha, findings, llm, csv_path, view = out
+    assert status.startswith("✅"), status
+    assert "accepted" in report
+    assert len(users["choices"]) == 2 and users["value"] == view.user
+    assert isinstance(timeline, go.Figure) and any(tr.name == t("score", "en") for tr in timeline.data)
+    assert any(s.y0 == s.y1 for s in timeline.layout.shapes)  # the threshold line
+    assert set(days["user_id"]) == {view.user} and 2 <= len(days) <= 4 and days["windows"].gt(0).all()
+    assert isinstance(alpha, go.Figure) and all(0 <= v <= 1 for v in alpha.data[0].y)
+    assert list(findings.columns)[:4] == ["id", "user_id", "rule", "metric"]
+    assert "DATA BEGIN" in llm
+    csv = pd.read_csv(csv_path)
+    assert {"user_id", "timestamp", "anomaly_score", "is_anomaly", "baseline_alpha"} <= set(csv.columns)
+    assert len(csv) == len(view.outcome.scored) and csv["anomaly_score"].between(0, 1).all()
+    # personal weight never decreases during a replay from an empty baseline
+    for _, g in view.outcome.scored.groupby("user_id"):
+        assert np.all(np.diff(g["baseline_alpha"].to_numpy()) >= -1e-12)
+    other = [u for u in users["choices"] if u != view.user][0]
+    switched = h.select_upload_user(other, view, "en")
+    assert switched[2]["value"] == other and set(switched[4]["user_id"]) == {other}
+
+
+def test_bad_uploads_give_readable_messages(h, tmp_path, app_service):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"timestamp": "2024-01-01T00:00:00"\nhello\n[1, 2]\n')
+    status, report, *_rest, view = h.analyze([str(bad)], None, "en")
+    assert_readable_error(status) and view is None
+    assert "line 1" in report and "line 2" in report and "not valid JSON" in report
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b" " * (app_service.limits.max_bytes + 1))
+    status = h.analyze([str(big)], None, "en")[0]
+    assert_readable_error(status) and "size limit" in status
+    binary = tmp_path / "b.jsonl"
+    binary.write_bytes(b"\x00\x01\x02binary")
+    assert "binary" in h.analyze([str(binary)], None, "en")[0]
+    lone = tmp_path / "P1_hr.csv"
+    lone.write_text("user,datetime,heartrate\n")
+    assert "_steps.csv" in h.analyze([str(lone)], None, "en")[0]
+    assert_readable_error(h.analyze(None, None, "en")[0])
+
+
+def test_fitbit_pair_upload(h, tmp_path):
+    t0 = pd.Timestamp("2020-01-01")
+    minutes = pd.date_range(t0, periods=3 * 60, freq="1min")
+    hr = pd.DataFrame({"user": "P9", "datetime": minutes.repeat(3) + pd.to_timedelta(np.tile([0, 20, 40], len(minutes)), "s"),
+                       "heartrate": 60 + np.arange(len(minutes) * 3) % 7})
+    steps = pd.DataFrame({"user": "P9", "datetime": minutes, "steps": (np.arange(len(minutes)) % 30 == 0) * 12})
+    for df in (hr, steps):
+        df["datetime"] = df["datetime"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    hr.to_csv(tmp_path / "P9_hr.csv")
+    steps.to_csv(tmp_path / "P9_steps.csv")
+    status, report, users, *_ = h.analyze([str(tmp_path / "P9_hr.csv"), str(tmp_path / "P9_steps.csv")], None, "en")
+    assert status.startswith("✅"), status
+    assert users["choices"] == ["P9"] and "fitbit" in report
+
+
+# ----------------------------------------------------------------------------- derived daily values and rules
+
+def test_derive_daily_is_honest_about_coverage():
+    t0 = pd.Timestamp("2024-01-01 12:00")
+    stamps = pd.date_range(t0, periods=2 * 288, freq="5min")  # noon day 1 .. noon day 3
+    asleep = (stamps.hour >= 23) | (stamps.hour < 7)  # 8 h every night
+    frame = pd.DataFrame({"user_id": "u", "timestamp": stamps, "sleep_state": np.where(asleep, 1.0, 0.0),
+                          "hr_resting": np.where(stamps.hour < 1, 55.0, np.nan)})  # 12 resting values on each day
+    frame.loc[frame["timestamp"] >= pd.Timestamp("2024-01-02 18:00"), "sleep_state"] = np.nan  # second night mostly unseen
+    d = derive_daily(frame, {"awake": 0, "light": 1}).set_index("date")
+    assert d.loc["2024-01-02", "sleep_hours"] == pytest.approx(8.0)
+    assert np.isnan(d.loc["2024-01-03", "sleep_hours"])  # < 70 % of the sleep day observed
+    assert d.loc["2024-01-02", "resting_hr"] == 55.0
+    assert pd.Timestamp("2024-01-01") not in d.index  # nothing derivable that afternoon: no row, nothing invented
+
+
+def test_rules_on_derived_values_and_feedback(h, app_service):
+    dates = pd.date_range("2024-03-01", periods=24, freq="D")
+    rng = np.random.default_rng(0)
+    hr = 60 + rng.normal(0, 1.0, len(dates))
+    hr[-3:] = [80, 81, 80]  # a sustained jump in resting HR
+    daily = pd.DataFrame({"user_id": "rule-user", "date": dates, "resting_hr": hr, "sleep_hours": np.nan})
+    found = app_service.run_rules(daily, ["rule-user"])
+    jumps = [f for f in found if f["rule"] == "sudden_change" and f["status"] == "finding"]
+    assert jumps and jumps[0]["metric"] == "resting_hr" and jumps[0]["severity"] in ("MEDIUM", "HIGH", "CRITICAL")
+    assert all(f["metric"] == "resting_hr" for f in found)  # nothing about metrics we could not derive
+    table = app_service.user_findings("rule-user")
+    fid = int(table["id"].iloc[0])
+    msg, table = h.feedback("rule-user", fid, "confirmed", "en")
+    assert str(fid) in msg and table.loc[table["id"] == fid, "tp"].iloc[0] == 1
+    msg, table = h.feedback("rule-user", fid, "false_alarm", "zh")
+    assert "误报" in msg and table.loc[table["id"] == fid, "fp"].iloc[0] == 1
+    assert h.feedback("rule-user", None, "confirmed", "en")[0] == t("pick_finding", "en")
+    assert_readable_error(h.feedback("rule-user", 987654, "confirmed", "en")[0])
+
+
+# ----------------------------------------------------------------------------- PatchTrAD cases
+
+def test_cases_dropdown_reads_the_manifest_at_request_time(h, app_service):
+    dd, msg = h.refresh_cases("en")
+    names = [v for _, v in dd["choices"]]
+    assert "demo_case" in names and msg == ""
+    info, fig, case, llm = h.pick_case("demo_case", "en")
+    assert "Demo case" in info and case["verdict"] == "flagged" and "for the LLM" in llm
+    assert len(fig.data) == 1 and len(fig.layout.shapes) >= 2  # threshold line + one flagged segment
+    write_case(app_service.cases_dir, "late_case", "Late case")  # appears without a restart
+    assert "late_case" in [v for _, v in h.refresh_cases("en")[0]["choices"]]
+    assert_readable_error(h.pick_case("no_such_case", "en")[0])
+
+
+def test_cases_missing_manifest_and_path_traversal(tmp_path, app_service):
+    empty = Handlers(MonitorService(AppConfig.load(data_dir=str(tmp_path / "d"), cases_dir=str(tmp_path / "none")),
+                                    detector=app_service.detector))
+    dd, msg = empty.refresh_cases("en")
+    assert dd["choices"] == [] and "manifest.json" in msg
+    (tmp_path / "secret.json").write_text('{"secret": 1}')
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "manifest.json").write_text(json.dumps({"cases": [{"name": "evil", "title": "Evil", "files": {
+        "prescreen": "../secret.json", "case": "/etc/hostname", "llm_input": "evil/llm.md"}}]}))
+    svc = MonitorService(AppConfig.load(data_dir=str(tmp_path / "d2"), cases_dir=str(cases)), detector=app_service.detector)
+    info, fig, case, llm = Handlers(svc).pick_case("evil", "en")
+    assert case is None and llm == "" and info.count("missing") == 3
+    (cases / "manifest.json").write_text("{broken")
+    assert Handlers(svc).refresh_cases("en")[0]["choices"] == []
+
+
+# ----------------------------------------------------------------------------- users and baselines
+
+def test_users_tab_lists_baselines_history_and_reset(h, app_service):
+    h.run_preset("long_term", None, "en")
+    user = app_service.preset("long_term")["user_id"]
+    dd, msg = h.refresh_users(None, "en")
+    assert user in dd["choices"] and msg == ""
+    md, table, fig, findings, fdd = h.select_user(user, "hr_resting", "en")
+    assert user in md and "α" in md
+    assert list(table.columns) == ["metric", "personal_mean", "personal_std", "group_mean", "group_std",
+                                   "blend_mean", "blend_std"]
+    row = table.set_index("metric").loc["hr_resting"]
+    assert np.isfinite(row["personal_mean"]) and np.isfinite(row["group_mean"])
+    assert isinstance(fig, go.Figure) and len(fig.data) >= 2
+    msg, dd = h.reset_user(user, "hr_resting", "en")
+    assert user in msg and user not in dd["choices"] and user not in app_service.users()
+
+
+# ----------------------------------------------------------------------------- about, API, page
+
+def test_about_shows_the_model_card_client_usage_and_disclaimer(h, app_service):
+    card = json.loads((app_service.detector.model_dir / "summary.json").read_text())
+    md = h.about("en")
+    assert str(card["threshold"]) in md and "gradio_client" in md and "/analyze_history" in md
+    assert "not a medical device" in md
+    assert "不是医疗器械" in h.about("zh")
+
+
+def test_api_handlers_return_json(h, history_jsonl):
+    text, _ = h.on_preset("normal")
+    r = h.api_detect_window(text)
+    assert {"is_anomaly", "anomaly_score", "threshold", "top_features", "baseline"} <= set(r)
+    json.dumps(r, allow_nan=False)  # strict JSON, no NaN
+    assert "error" in h.api_detect_window("[]")
+    report = h.api_analyze_history(str(history_jsonl), 0.5)
+    json.dumps(report, allow_nan=False)
+    assert report["threshold"] == 0.5 and len(report["windows"]) > 0 and len(report["patterns"]) == 2
+    assert all(w["is_anomaly"] == (w["anomaly_score"] >= 0.5) for w in report["windows"])
+    flagged = pd.DataFrame(report["windows"]).assign(date=lambda d: d["timestamp"].str[:10])
+    per_day = flagged.groupby(["user_id", "date"])["is_anomaly"].sum()
+    days = pd.DataFrame(report["days"]).set_index(["user_id", "date"])["anomalous_windows"]
+    assert (per_day.loc[days.index] == days).all()  # the day table follows the visitor's threshold
+    assert "error" in h.api_analyze_history(None)
+
+
+def test_build_ui_registers_named_endpoints_without_starting_a_server(app_service):
+    demo = build_ui(app_service)
+    names = {d.api_name for d in demo.fns.values()}
+    assert {"detect_window", "analyze_history"} <= names
