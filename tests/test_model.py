@@ -102,6 +102,20 @@ def test_gradients_reach_every_parameter():
     assert dead == []
 
 
+def test_minimal_layout_without_categoricals_statics_or_context():
+    torch.manual_seed(6)
+    config = ModelConfig(numeric_names=["hr", "steps"], window_size=T, d_model=16, n_heads=2, n_kinds=0)
+    net = WearableAnomalyNet(config).train()
+    full = make_batch(small_config(), 4)
+    batch = {k: full[k] for k in ("numeric_mask", "numeric", "t", "dt")}
+    batch["numeric"], batch["numeric_mask"] = batch["numeric"][..., :2], batch["numeric_mask"][..., :2]
+    out = net(batch)
+    assert out["variable_weights"].shape == (4, 3)  # hr, steps, gap
+    assert out["static_weights"].shape == (4, 0) and out["context_weights"].shape == (4, 0)
+    out["logits"].sum().backward()
+    assert net.static_default.grad is not None
+
+
 def test_time_gate_shape_and_leak():
     log_tau = torch.log(torch.tensor([60.0]))
     shift, r_on = torch.tensor([0.0]), torch.tensor([0.2])
@@ -253,6 +267,19 @@ def test_parameter_count_of_the_shipped_layout():
     n = WearableAnomalyNet(config).num_parameters()
     print(f"WearableAnomalyNet parameters (shipped feature layout, d_model={config.d_model}): {n:,}")
     assert 100_000 <= n <= 500_000
+
+
+def test_scores_real_windows_from_the_feature_pipeline():
+    """Contract check against features.py: Windows -> batch_from_windows -> forward."""
+    from wearable_monitor.features import FeatureCalculator
+    from wearable_monitor.model import batch_from_windows
+    from wearable_monitor.simulator import simulate_population
+
+    windows = FeatureCalculator().windows(simulate_population(2, 2, 0).frame)
+    net = WearableAnomalyNet(ModelConfig.from_windows(windows, d_model=16, n_heads=2)).eval()
+    out = net.forward_chunked(batch_from_windows(windows), chunk_size=256)
+    assert out["logits"].shape == (len(windows),) and torch.isfinite(out["logits"]).all()
+    assert out["variable_weights"].shape == (len(windows), len(net.variable_names))
 
 
 def test_a_few_steps_learn_a_separable_task():

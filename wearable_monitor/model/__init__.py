@@ -4,7 +4,7 @@ phased_lstm.py (Neil et al. 2016), tft.py (Lim et al. 2021), network.py (wiring,
 hub.py (save_pretrained / from_pretrained: config.json + model.safetensors, no pickle).
 """
 from .hub import SCHEMA_VERSION, CheckpointError, HubMixin, read_config
-from .network import GAP_VARIABLE, ModelConfig, WearableAnomalyNet, masked_mse
+from .network import BATCH_FIELDS, GAP_VARIABLE, ModelConfig, WearableAnomalyNet, batch_from_windows, masked_mse
 from .phased_lstm import PhasedLSTM, PhasedLSTMCell, time_gate
 from .tft import (
     GateAddNorm,
@@ -17,7 +17,7 @@ from .tft import (
 
 __all__ = [
     "SCHEMA_VERSION", "CheckpointError", "HubMixin", "read_config",
-    "GAP_VARIABLE", "ModelConfig", "WearableAnomalyNet", "masked_mse",
+    "BATCH_FIELDS", "GAP_VARIABLE", "ModelConfig", "WearableAnomalyNet", "batch_from_windows", "masked_mse",
     "PhasedLSTM", "PhasedLSTMCell", "time_gate",
     "GateAddNorm", "GatedLinearUnit", "GatedResidualNetwork", "InterpretableMultiHeadAttention",
     "StaticCovariateEncoder", "VariableSelectionNetwork",

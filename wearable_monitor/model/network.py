@@ -36,6 +36,12 @@ from .tft import (
 )
 
 GAP_VARIABLE = "gap"  # name of the extra variable made from `dt` (log minutes since the last record)
+BATCH_FIELDS = ("numeric", "numeric_mask", "categorical", "dt", "t", "known", "static", "context", "context_mask")
+
+
+def batch_from_windows(windows: Any, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """The model's input dict from a `Windows` object (numpy arrays, shared memory where possible)."""
+    return {k: torch.as_tensor(getattr(windows, k)).to(device) for k in BATCH_FIELDS}
 
 
 @dataclass
