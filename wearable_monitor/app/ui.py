@@ -106,7 +106,7 @@ def about_markdown(card: dict, lang: str) -> str:
                  ("window", (card.get("window") or {}).get("label")),
                  ("data", d.get("source")), ("seed / days", f"{d.get('seed')} / {d.get('days')}"),
                  ("users train / val / test", f"{users.get('train')} / {users.get('val')} / {users.get('test')}")]
-        lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in facts if v is not None]
+        lines += ["| fact | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in facts if v is not None]
         keys = ["window_pr_auc", "window_precision", "window_recall", "window_f1", "event_recall",
                 "event_precision", "event_f1", "false_alarms_per_user_day"]
         if m:
