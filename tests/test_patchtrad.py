@@ -20,7 +20,7 @@ from wearable_monitor.patchtrad import (WEIGHTS_NAME, PatchTrADConfig, PatchTrAD
 
 FC = default_feature_config()
 SMALL = dict(seq_len=48, patch_len=6, d_model=32, n_heads=4, d_ff=64, dropout=0.0)
-FAST = TrainConfig(epochs=4, batch_size=32, lr=3e-3, stride=12, val_fraction=0.25)
+FAST = TrainConfig(epochs=3, batch_size=32, lr=3e-3, stride=12, val_fraction=0.25)
 
 
 def synthetic_frame(n_users: int = 4, days: int = 2, seed: int = 0, missing: float = 0.05) -> pd.DataFrame:
