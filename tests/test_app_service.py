@@ -120,7 +120,7 @@ def test_upload_scores_validates_charts_and_exports(h, history_jsonl):
     assert len(users["choices"]) == 2 and users["value"] == view.user
     assert isinstance(timeline, go.Figure) and any(tr.name == t("score", "en") for tr in timeline.data)
     assert any(s.y0 == s.y1 for s in timeline.layout.shapes)  # the threshold line
-    assert set(days["user_id"]) == {view.user} and 2 <= len(days) <= 4 and days["windows"].gt(0).all()
+    assert set(days["user_id"]) == {view.user} and 1 <= len(days) <= 3 and days["windows"].gt(0).all()
     assert isinstance(alpha, go.Figure) and all(0 <= v <= 1 for v in alpha.data[0].y)
     assert list(findings.columns)[:4] == ["id", "user_id", "rule", "metric"]
     assert "DATA BEGIN" in llm
