@@ -139,65 +139,82 @@ class WearableAnomalyDetector:
         return data.frame
 
     # ------------------------------------------------------------------ realtime
-    def _explain(self, out: dict[str, np.ndarray], i: int, windows: Windows, summary: dict,
-                 baselines: dict) -> list[dict]:
-        """Top contributing inputs: selection weights, with values and baseline deviations."""
+    def _explain(self, weights: np.ndarray, summary: dict, baseline: dict) -> list[dict]:
+        """Top contributing measured inputs (selection weights), with values and baseline deviations.
+
+        Time-of-day and gap variables also get selection weight; they stay in `variable_importance`
+        but are not offered as "what drove the score", which should name a measurement.
+        """
         names = list(self.model.config.variable_names)
-        weights = out["variable_weights"][i]
+        measured = set(self.config.features)
         by_source = {spec.source: key for key, spec in self.config.baseline_metrics.items()}
+        metrics = baseline["metrics"]
         period = summary["window"]["time_period"]
         items = []
-        for j in np.argsort(-weights)[:TOP_K]:
+        for j in np.argsort(-weights):
             name = names[j]
+            if name not in measured:
+                continue
             item: dict[str, Any] = {"feature": name, "importance": round(float(weights[j]), 4)}
             m = summary["measurements"].get(name)
             if m:
                 item.update(value=m["mean"], unit=m["unit"])
             key = by_source.get(name)
-            if key and m:
-                b = baselines.get(f"{key}_{period}") or baselines.get(key)
-                if b is not None and b.std > 0:
-                    item.update(baseline_mean=round(b.mean, 3), baseline_std=round(b.std, 3),
-                                z_score=round((m["mean"] - b.mean) / b.std, 2))
+            b = metrics.get(f"{key}_{period}") or metrics.get(key) if key else None
+            if m and b and b["std"] > 0:
+                item.update(baseline_mean=round(b["mean"], 3), baseline_std=round(b["std"], 3),
+                            z_score=round((m["mean"] - b["mean"]) / b["std"], 2))
             items.append(item)
+            if len(items) == TOP_K:
+                break
         return items
+
+    def _static_of(self, rows: pd.DataFrame) -> dict | None:
+        """Known static codes of the newest record (None -> the stored profile is used)."""
+        static = {}
+        for n, spec in self.config.static.items():
+            col = static_column(n)
+            if col in rows and int(rows[col].iloc[-1]) != spec.categories[spec.default]:
+                static[n] = int(rows[col].iloc[-1])
+        return static or None
 
     def _results(self, frames: list[pd.DataFrame], update_baseline: bool) -> list[dict]:
         """Score one window per frame (each frame = one user's records) in one forward pass."""
         prepared, meta = [], []
         for frame in frames:
             user = str(frame[USER].iloc[-1])
-            rows = frame.iloc[-self.window_size:]
+            if frame[USER].nunique() > 1:
+                raise InputError(f"a realtime window belongs to one user, got {frame[USER].nunique()}")
             if len(frame) < self.window_size:
                 raise InputError(f"user {user}: a window needs {self.window_size} records (5-minute points), "
                                  f"got {len(frame)}")
-            if frame[USER].nunique() > 1:
-                raise InputError(f"a realtime window belongs to one user, got {frame[USER].nunique()}")
-            as_of = rows[TIME].iloc[-1]
-            static = {n: int(rows[static_column(n)].iloc[-1]) for n in self.config.static
-                      if static_column(n) in rows and int(rows[static_column(n)].iloc[-1]) !=
-                      self.config.static[n].categories[self.config.static[n].default]} or None
-            with_bl = self.users.baseline_columns(user, rows, static)
-            prepared.append(self.calculator.windows(with_bl.reset_index(drop=True))[-1:])
-            meta.append((user, rows, static, as_of))
+            rows = frame.iloc[-self.window_size:]
+            static = self._static_of(rows)
+            # The window is read against the baseline of its newest record's day (one store read).
+            baseline = self.users.summary(user, static, as_of=rows[TIME].iloc[-1])
+            columns = {f"bl_{name}_{stat}": b[stat] for name, b in baseline["metrics"].items() for stat in ("mean", "std")}
+            columns.update(bl_alpha=baseline["alpha"], bl_days=baseline["days_of_history"])
+            prepared.append(self.calculator.windows(rows.assign(**columns).reset_index(drop=True))[-1:])
+            meta.append((user, rows, baseline))
         windows = Windows.concat(prepared)
         out = self.learned.outputs(windows, keys=("probability", "variable_weights"))
+        names = self.model.config.variable_names
         results = []
-        for i, (user, rows, static, as_of) in enumerate(meta):
+        for i, (user, rows, baseline) in enumerate(meta):
             score = float(out["probability"][i])
             summary = self.calculator.window_summary(rows)
-            baselines = self.users.baseline_for(user, static, as_of=as_of)
-            block = self.users.summary(user, static, as_of=as_of)
+            weights = out["variable_weights"][i]
             results.append({
                 "is_anomaly": bool(score >= self.threshold),
                 "anomaly_score": round(score, 4),
                 "threshold": round(self.threshold, 4),
                 "details": {"window_size": self.window_size, "model_output": round(score, 4),
-                            "prediction_confidence": round(abs(score - self.threshold), 4)},
+                            "prediction_confidence": round(abs(score - self.threshold), 4),
+                            "variable_importance": {n: round(float(w), 4) for n, w in zip(names, weights)}},
                 "user_id": user,
                 **summary,
-                "top_features": self._explain(out, i, windows, summary, baselines),
-                "baseline": block,
+                "top_features": self._explain(weights, summary, baseline),
+                "baseline": baseline,
                 "static": {n: self.config.static[n].label(int(rows[static_column(n)].iloc[-1]))
                            for n in self.config.static if static_column(n) in rows},
                 "disclaimer": "Screening aid, not a diagnosis.",
