@@ -20,6 +20,7 @@ from wearable_monitor.cases import CaseError, check_sample_name, run_case, updat
 from wearable_monitor.cli import main as cli_main
 
 USER = "case-user"
+TITLE = ("--title", "Acute (small)")
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -47,7 +48,8 @@ def data_file(tmp_path_factory) -> Path:
     """Three simulated days with an acute episode, plus one broken line (line 5) in the middle."""
     from wearable_monitor.simulator import EventRequest, frame_to_jsonl, simulate_user
 
-    sim = simulate_user(USER, days=3, seed=5, events=[EventRequest("acute", start=datetime(2024, 1, 2, 15), minutes=40)])
+    acute = EventRequest("acute", start=datetime(2024, 1, 2, 15), minutes=40)
+    sim = simulate_user(USER, days=3, seed=5, events=[acute])
     lines = frame_to_jsonl(sim.frame).splitlines(keepends=True)
     lines.insert(4, '{"timestamp": "2024-01-01T00:17:00", "deviceId": "case-user", "features": {"hr": 900}}\n')
     path = tmp_path_factory.mktemp("data") / "case_user.jsonl"
@@ -79,7 +81,7 @@ def case_run(tmp_path_factory, data_file, tiny_model, prescreen_threshold):
     save = tmp_path_factory.mktemp("run1") / "cases"
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = cli_main(_args(data_file, save, "acute_small", tiny_model, prescreen_threshold, "--title", "Acute (small)"))
+        rc = cli_main(_args(data_file, save, "acute_small", tiny_model, prescreen_threshold, *TITLE))
     return save, rc, out.getvalue(), err.getvalue()
 
 
@@ -182,8 +184,9 @@ def test_end_to_end_writes_the_three_files_with_their_keys(case_run):
     assert chk["pattern"]["days"] and len(chk["pattern"]["days"]) == 3
 
     manifest = json.loads((save / "manifest.json").read_text())["cases"]
+    files = {k: f"acute_small/{v}" for k, v in cases.FILES.items()}
     assert manifest == [{"name": "acute_small", "title": "Acute (small)", "source": "file case_user.jsonl",
-                         "created": case["data"]["end"], "files": {k: f"acute_small/{v}" for k, v in cases.FILES.items()}}]
+                         "created": case["data"]["end"], "files": files}]
     md = (folder / "llm_input.md").read_text()
     assert md.startswith("## System prompt") and f"`{USER}`" in md and "patchtrad_prescreen" in md
 
@@ -216,7 +219,7 @@ def test_rejected_line_is_reported_with_its_line_number(case_run):
 def test_regeneration_gives_identical_bytes(tmp_path, case_run, data_file, tiny_model, prescreen_threshold, capsys):
     first, *_ = case_run
     second = tmp_path / "cases"
-    assert cli_main(_args(data_file, second, "acute_small", tiny_model, prescreen_threshold, "--title", "Acute (small)")) == 0
+    assert cli_main(_args(data_file, second, "acute_small", tiny_model, prescreen_threshold, *TITLE)) == 0
     for rel in ("manifest.json", *(f"acute_small/{v}" for v in cases.FILES.values())):
         assert (second / rel).read_bytes() == (first / rel).read_bytes(), rel
 
@@ -243,3 +246,18 @@ def test_unknown_user_and_empty_input_fail_cleanly(tmp_path, data_file, tiny_mod
     err = capsys.readouterr().err
     assert "no valid records" in err and "line 1" in err
     assert not (tmp_path / "manifest.json").exists()
+
+
+def test_segment_findings_put_confirmed_first_and_cap_the_list():
+    segs = [{"start": f"2024-01-01T{h:02d}:00:00", "end": f"2024-01-01T{h:02d}:55:00", "max_score": float(h)}
+            for h in range(12)]
+    prescreen = {"threshold": 0.5, "segments": segs}
+    checked = [{**{k: s[k] for k in ("start", "end")}, "verdict": "confirmed" if i == 2 else "not_confirmed",
+                "precheck_max_score": 0.9 if i == 2 else 0.1, "anomalous_around": int(i == 2), "windows_around": 24}
+               for i, s in enumerate(segs)]
+    found = cases.segment_findings(prescreen, {"segments": checked}, limit=4)
+    assert [f["value"] for f in found] == [2.0, 11.0, 10.0, 9.0]
+    assert found[0]["severity"] == "MEDIUM" and {f["severity"] for f in found[1:]} == {"LOW"}
+    assert all(f["status"] == "finding" for f in found)
+    unchecked = cases.segment_findings(prescreen, None)
+    assert len(unchecked) == 10 and {f["status"] for f in unchecked} == {"awaiting_confirmation"}

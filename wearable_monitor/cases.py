@@ -405,8 +405,11 @@ FINDING_TEXT = {
 }
 
 
-def segment_findings(prescreen: dict | None, precheck: dict | None) -> list[dict]:
-    """Prescreen segments in the rule-finding shape, so the formatter lists them with their verdict."""
+def segment_findings(prescreen: dict | None, precheck: dict | None, limit: int = 10) -> list[dict]:
+    """Prescreen segments in the rule-finding shape, so the formatter lists them with their verdict.
+
+    At most `limit`: confirmed segments first, then by prescreen score (case.json keeps them all).
+    """
     if not prescreen:
         return []
     checked = {(r["start"], r["end"]): r for r in (precheck or {}).get("segments", [])}
@@ -415,16 +418,17 @@ def segment_findings(prescreen: dict | None, precheck: dict | None) -> list[dict
         r = checked.get((seg["start"], seg["end"]))
         verdict = r["verdict"] if r else None
         title, severity = FINDING_TEXT[verdict]
-        evidence = {"prescreen_max": seg["max_score"], "prescreen_threshold": prescreen["threshold"]}
+        evidence = {"prescreen_threshold": prescreen["threshold"]}
         if r and r["precheck_max_score"] is not None:
             evidence.update(precheck_max_pct=round(100 * r["precheck_max_score"], 1),
-                            precheck_anomalous_windows=r["anomalous_around"], n=r["windows_around"])
+                            precheck_flagged=r["anomalous_around"], n=r["windows_around"])
         status = "finding" if verdict in ("confirmed", "not_confirmed") else "insufficient_data" \
             if verdict == "no_precheck_windows" else "awaiting_confirmation"
         out.append({"rule": "patchtrad_prescreen", "metric": "reconstruction_error", "severity": severity,
                     "status": status, "value": seg["max_score"], "evidence": evidence,
                     "period": {"start": seg["start"], "end": seg["end"]}, "title": title})
-    return out
+    out.sort(key=lambda f: (f["severity"] != "MEDIUM", -(f["value"] or 0.0), f["period"]["start"]))
+    return out[:limit]
 
 
 # ----------------------------------------------------------------------------- the pipeline
@@ -442,9 +446,13 @@ def run_case(data_file: str | Path, save_dir: str | Path, name: str, mode: str =
              language: str = "en", user: str | None = None, created: str | None = None,
              source: str | None = None, start: str | None = None, end: str | None = None,
              prescreen_dir: str | Path = PRESCREEN_DIR, prescreen_threshold: float | None = None,
-             model_dir: str | Path | None = None, threshold: float | None = None, config: CaseConfig = CaseConfig(), progress: bool = True,
+             model_dir: str | Path | None = None, threshold: float | None = None,
+             config: CaseConfig = CaseConfig(), progress: bool = True, meta: dict | None = None,
              log=None) -> CaseOutput:
-    """Build one case folder and register it in the manifest (see the module docstring)."""
+    """Build one case folder and register it in the manifest (see the module docstring).
+
+    `meta`: extra facts copied into case.json as they are (e.g. the simulator recipe and its labels).
+    """
     from .formatter import AnomalyFormatter
 
     name = check_sample_name(name)
@@ -459,7 +467,8 @@ def run_case(data_file: str | Path, save_dir: str | Path, name: str, mode: str =
     data = load_case_input(data_file, user, start, end, config.max_issues)
     if data.validation["errors_total"]:
         v = data.validation
-        more = f"\n  ... and {v['errors_total'] - len(v['errors'])} more" if v["errors_total"] > len(v["errors"]) else ""
+        hidden = v["errors_total"] - len(v["errors"])
+        more = f"\n  ... and {hidden} more" if hidden > 0 else ""
         log(f"{data_file}: rejected records: {v['rejected']} of {v['items']} ({v['errors_total']} issues):\n  "
             + "\n  ".join(v["errors"]) + more)
     steps.update(1)
@@ -501,7 +510,7 @@ def run_case(data_file: str | Path, save_dir: str | Path, name: str, mode: str =
     title = title or f"{name}: {data.user_id}, {data.description['start'][:10]} to {data.description['end'][:10]}"
     source = source or f"file {data.description['file']}"
     case = {"schema": CASE_SCHEMA, "name": name, "title": title, "source": source, "created": created,
-            "language": language, "mode": mode, "disclaimer": DISCLAIMER,
+            "language": language, "mode": mode, "disclaimer": DISCLAIMER, "meta": meta or {},
             "data": {**data.description, "validation": data.validation},
             "prescreen": prescreen_summary if prescreen_summary is not None else
             ({"from_file": FILES["prescreen"], "threshold": prescreen["threshold"], "segments": prescreen["segments"]}
@@ -539,7 +548,7 @@ def configure_cases(parser: argparse.ArgumentParser):
                         help="timestamp recorded in the manifest (default: the data's last timestamp; "
                              "never the wall clock, so regeneration gives the same bytes)")
     parser.add_argument("--language", choices=("en", "zh"), default="en")
-    parser.add_argument("--user", default=None, help="user (deviceId) to use when the file has several; default the first")
+    parser.add_argument("--user", default=None, help="user (deviceId) when the file has several; default: the first")
     parser.add_argument("--start", default=None, help="keep records at or after this time")
     parser.add_argument("--end", default=None, help="keep records before this time")
     parser.add_argument("--prescreen-dir", default=str(PRESCREEN_DIR), help="PatchTrAD checkpoint folder")
@@ -556,7 +565,8 @@ def configure_cases(parser: argparse.ArgumentParser):
             out = run_case(args.data_file, args.save_dir, args.sample_name, mode=args.mode, title=args.title,
                            language=args.language, user=args.user, created=args.created, source=args.source,
                            start=args.start, end=args.end, prescreen_dir=args.prescreen_dir,
-                           prescreen_threshold=args.prescreen_threshold, model_dir=args.model_dir, threshold=args.threshold,
+                           prescreen_threshold=args.prescreen_threshold, model_dir=args.model_dir,
+                           threshold=args.threshold,
                            config=CaseConfig(around_minutes=args.around_minutes), progress=not args.quiet)
         except (CaseError, InputFileError, FileNotFoundError) as exc:
             print(f"error: {exc}", file=sys.stderr)
