@@ -261,3 +261,17 @@ def test_segment_findings_put_confirmed_first_and_cap_the_list():
     assert all(f["status"] == "finding" for f in found)
     unchecked = cases.segment_findings(prescreen, None)
     assert len(unchecked) == 10 and {f["status"] for f in unchecked} == {"awaiting_confirmation"}
+
+
+def test_precheck_leaves_the_detectors_own_baseline_store_alone(tmp_path, data_file, tiny_model):
+    from wearable_monitor.detector import WearableAnomalyDetector
+    from wearable_monitor.readers import load_history
+
+    det = WearableAnomalyDetector(tiny_model, storage=tmp_path / "baselines.sqlite")
+    frame = load_history(data_file).frame
+    det.users.ingest(USER, frame.iloc[:300])
+    before = det.storage.history(USER, "hr_resting")
+    days = det.users.days_of_history(USER)
+    out = cases.run_precheck(frame, det, [])
+    assert out["windows"] > 0 and out["top_window"]["baseline"]["days_of_history"] <= 2
+    assert det.users.days_of_history(USER) == days and det.storage.history(USER, "hr_resting").equals(before)

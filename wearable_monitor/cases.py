@@ -295,15 +295,30 @@ def run_prescreen(frame: pd.DataFrame, detector, cfg: CaseConfig = CaseConfig(),
 
 # ----------------------------------------------------------------------------- precheck
 
+@contextlib.contextmanager
+def _scratch_baselines(detector) -> Iterator[None]:
+    """Run against an empty in-memory baseline store, never the detector's own (which may be a
+    user's SQLite file): the case replays the data from its first day and must not write back."""
+    from .baselines import BaselineStorage, UserDataManager
+
+    saved = detector.storage, detector.users
+    detector.storage = BaselineStorage(":memory:", baseline_config=saved[0].config)
+    detector.users = UserDataManager(detector.storage, detector.config)
+    try:
+        yield
+    finally:
+        detector.storage.close()
+        detector.storage, detector.users = saved
+
+
 def _realtime_results(detector, frame: pd.DataFrame, ends: list[pd.Timestamp],
                       progress: bool = False) -> dict[pd.Timestamp, dict]:
     """Realtime results of the windows ending at `ends`, each against the baseline of the days before it.
 
-    Ends are taken in time order and the baseline store is fed day by day, exactly as a live
+    Ends are taken in time order and the (scratch) baseline store is fed day by day, as a live
     service would have seen the data (UserDataManager.ingest skips rows it already has).
     """
     user = str(frame[USER].iloc[0])
-    detector.storage.reset(user)
     ts = frame[TIME]
     out = {}
     for t in tqdm(sorted(set(ends)), desc="precheck windows", disable=not progress, leave=False):
@@ -312,7 +327,6 @@ def _realtime_results(detector, frame: pd.DataFrame, ends: list[pd.Timestamp],
             detector.users.ingest(user, before)
         window = frame[ts <= t].tail(detector.window_size)
         out[t] = detector.predict(window, update_baseline=False)
-    detector.storage.reset(user)
     return out
 
 
@@ -353,6 +367,12 @@ def run_precheck(frame: pd.DataFrame, detector, segments: list[dict], cfg: CaseC
                  progress: bool = False) -> dict:
     """The learned detector over the whole history, then on and around the prescreen segments."""
     user = str(frame[USER].iloc[0])
+    with _scratch_baselines(detector):
+        return _precheck(frame, user, detector, segments, cfg, progress)
+
+
+def _precheck(frame: pd.DataFrame, user: str, detector, segments: list[dict], cfg: CaseConfig,
+              progress: bool) -> dict:
     scored = detector.score_history(frame, progress=progress, update_baseline=False)
     thr = float(detector.threshold)
     checked = check_segments(scored, segments, thr, cfg.around_minutes)
