@@ -29,6 +29,23 @@ class ConfigError(ValueError):
     """A configuration file is invalid; the message names the file and key."""
 
 
+def _category_code(categories: dict[str, int], value: Any) -> int | None:
+    """Categories are given by label (case-insensitive) or by integer code, as the seed's records do."""
+    if isinstance(value, str):
+        return categories.get(value.strip().lower())
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
+        code = int(value)
+        return code if code in categories.values() else None
+    return None
+
+
+def _category_label(name: str, categories: dict[str, int], code: int) -> str:
+    for label, c in categories.items():
+        if c == code:
+            return label
+    raise KeyError(f"{name}: no category with code {code}")
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     name: str
@@ -50,18 +67,10 @@ class FeatureSpec:
 
     def category_code(self, value: Any) -> int | None:
         """Code of a category given by label ('deep') or by code (2); None if unknown."""
-        if isinstance(value, str):
-            return self.categories.get(value.strip().lower())
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
-            code = int(value)
-            return code if code in self.categories.values() else None
-        return None
+        return _category_code(self.categories, value)
 
     def category_label(self, code: int) -> str:
-        for label, c in self.categories.items():
-            if c == code:
-                return label
-        raise KeyError(f"{self.name}: no category with code {code}")
+        return _category_label(self.name, self.categories, code)
 
 
 @dataclass(frozen=True)
@@ -71,20 +80,11 @@ class StaticSpec:
     categories: dict[str, int]
 
     def code(self, value: Any) -> int | None:
-        if value is None:
-            return self.categories[self.default]
-        if isinstance(value, str):
-            return self.categories.get(value.strip().lower())
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
-            code = int(value)
-            return code if code in self.categories.values() else None
-        return None
+        """Code of a label or code; the default's code for None; None if unknown."""
+        return self.categories[self.default] if value is None else _category_code(self.categories, value)
 
     def label(self, code: int) -> str:
-        for label, c in self.categories.items():
-            if c == code:
-                return label
-        raise KeyError(f"{self.name}: no category with code {code}")
+        return _category_label(self.name, self.categories, code)
 
     @property
     def cardinality(self) -> int:
