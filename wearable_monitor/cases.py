@@ -579,6 +579,8 @@ def configure_cases(parser: argparse.ArgumentParser):
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
     def run(args: argparse.Namespace) -> int:
+        from .detector import InputError
+        from .model.hub import CheckpointError
         from .validation import InputFileError
 
         try:
@@ -588,7 +590,7 @@ def configure_cases(parser: argparse.ArgumentParser):
                            prescreen_threshold=args.prescreen_threshold, model_dir=args.model_dir,
                            threshold=args.threshold,
                            config=CaseConfig(around_minutes=args.around_minutes), progress=not args.quiet)
-        except (CaseError, InputFileError, FileNotFoundError) as exc:
+        except (CaseError, InputFileError, InputError, CheckpointError, FileNotFoundError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         pre, chk = out.case["prescreen"], out.case["precheck"]
