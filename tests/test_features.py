@@ -59,7 +59,8 @@ def test_shapes_names_and_dtypes():
     assert w.dt.shape == w.t.shape == (N, T) and w.known.shape == (N, T, K) and K == 5
     assert w.static.shape == (N, S) and w.static.dtype == np.int64
     assert w.context.shape == w.context_mask.shape == (N, C)
-    assert C == 2 * 4 + 2 * len(CFG.baseline_metrics) + 2
+    n_keys = sum(len(spec.periods) for spec in CFG.baseline_metrics.values())
+    assert C == 2 * 4 + 2 * len(CFG.baseline_metrics) + 2 * n_keys + 2
     assert {"physiological_mean", "activity_min", "hrv_deviation_abs", "hrv_z_score", "baseline_alpha",
             "observed_fraction"} <= set(w.context_names)
     assert w.end_times.dtype == np.dtype("datetime64[ns]")
@@ -300,3 +301,24 @@ def test_new_channel_needs_only_config_edit(tmp_path):
     assert old["physiological_max"] == pytest.approx(0.0) and new["physiological_max"] == pytest.approx(10.0)
     assert new["physiological_mean"] == pytest.approx(5.0)  # hr z = 0 and conductance z = 10, pooled
     assert "environment_mean" in new and "environment_mean" not in old
+
+
+def test_guard_memory_becomes_multi_day_context():
+    """Days the baseline guard held back (an ongoing deviation) reach the model as context."""
+    from wearable_monitor.baselines import causal_baseline_columns
+    from wearable_monitor.simulator import EventRequest, simulate_user
+    from datetime import datetime
+
+    sim = simulate_user("ill", days=14, seed=5, events=[EventRequest("illness", start=datetime(2024, 1, 9), days=4)])
+    frame = causal_baseline_columns(sim.frame)
+    w = FeatureCalculator().windows(frame)
+    day_cols = [i for i, n in enumerate(w.context_names) if n.endswith("_suspect_days")]
+    assert len(day_cols) == sum(len(s.periods) for s in CFG.baseline_metrics.values())
+    assert w.context_mask[:, day_cols].all()
+    evidence = w.context[:, day_cols].sum(axis=1)  # how many metrics were held back, and how long
+    ill = sim.labels.iloc[0]
+    end = pd.DatetimeIndex(w.end_times)
+    before = end < ill["start"]
+    later_in_illness = (end >= ill["start"] + pd.Timedelta(days=2)) & (end < ill["end"])
+    assert evidence[later_in_illness].mean() > 3 * evidence[before].mean()
+    assert evidence[later_in_illness].mean() > 0.5

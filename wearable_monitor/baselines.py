@@ -386,6 +386,16 @@ class MetricState:
         self.p_count = self.p_mean = self.p_m2 = 0.0
         self.p_day_count = self.p_day_mean = self.p_day_m2 = 0.0
 
+    def suspect(self, min_std: float) -> tuple[float, float]:
+        """(days held back in a row, their level in personal sd from the baseline).
+
+        The guard's memory doubles as multi-day evidence: days just held back as deviant are
+        what an ongoing illness looks like (NightSignal-style, but for every metric and period).
+        """
+        if not self.frozen_days or self.count < 2 or self.p_count == 0:
+            return 0.0, 0.0
+        return float(self.frozen_days), float((self.p_mean - self.mean) / max(self.std, min_std, 1e-12))
+
     def personal(self, cfg: BaselineConfig, min_std: float) -> tuple[float, float, float]:
         """(personal mean, floored personal std, alpha); alpha 0 until enough values exist."""
         if self.count < cfg.blend.min_personal_count:
@@ -420,6 +430,8 @@ class BlendedBaseline:
     n: float
     days_of_history: int
     source: str  # "personal" | "group" | "blend"
+    suspect_days: float = 0.0  # consecutive earlier days held back by the guard as deviant
+    suspect_z: float = 0.0     # their level vs the personal baseline, in personal sd
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -432,9 +444,10 @@ def _source(alpha: float) -> str:
 def blended(state: MetricState, group: MeanStd, cfg: BaselineConfig, min_std: float) -> BlendedBaseline:
     pm, ps, a = state.personal(cfg, min_std)
     mean, std = blend(pm, ps, a, group[0], group[1])
+    sd, sz = state.suspect(min_std)
     return BlendedBaseline(mean=float(mean), std=float(std), alpha=a, personal_mean=pm, personal_std=ps,
                            group_mean=group[0], group_std=group[1], n=state.count,
-                           days_of_history=state.days, source=_source(a))
+                           days_of_history=state.days, source=_source(a), suspect_days=sd, suspect_z=sz)
 
 
 # ----------------------------------------------------------------------------- SQLite storage
@@ -859,7 +872,8 @@ class UserDataManager:
         user, states = self._state_as_of(user_id, as_of)
         alpha = float(self.bcfg.alpha(user.days))
         metrics = {name: {"mean": b.mean, "std": b.std, "personal_mean": b.personal_mean,
-                          "personal_std": b.personal_std, "group_mean": b.group_mean, "group_std": b.group_std}
+                          "personal_std": b.personal_std, "group_mean": b.group_mean, "group_std": b.group_std,
+                          "suspect_days": b.suspect_days, "suspect_z": b.suspect_z}
                    for name, b in self._blended(user, states, static).items()}
         return {"source": _source(alpha), "alpha": alpha, "days_of_history": user.days, "metrics": metrics}
 
@@ -875,13 +889,15 @@ class UserDataManager:
         if static is None and len(frame_rows) and all(static_column(n) in frame_rows.columns for n in names):
             static = {n: int(frame_rows[static_column(n)].iloc[0]) for n in names}
         days = frame_rows[TIME].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-        cols = {f"bl_{k.name}_{s}": np.full(len(days), np.nan) for k in self.keys for s in ("mean", "std")}
+        cols = {f"bl_{k.name}_{s}": np.full(len(days), np.nan) for k in self.keys
+                for s in ("mean", "std", "suspect_days", "suspect_z")}
         cols["bl_alpha"], cols["bl_days"] = np.full(len(days), np.nan), np.full(len(days), np.nan)
         for d in np.unique(days):
             rows = days == d
             user, states = self._state_as_of(user_id, as_of=d)
             for name, b in self._blended(user, states, static).items():
                 cols[f"bl_{name}_mean"][rows], cols[f"bl_{name}_std"][rows] = b.mean, b.std
+                cols[f"bl_{name}_suspect_days"][rows], cols[f"bl_{name}_suspect_z"][rows] = b.suspect_days, b.suspect_z
             cols["bl_alpha"][rows], cols["bl_days"][rows] = self.bcfg.alpha(user.days), user.days
         return frame_rows.assign(**cols)
 
@@ -905,7 +921,7 @@ def causal_baseline_columns(frame: pd.DataFrame, feature_config: FeatureConfig |
     keys = baseline_keys(config)
     n = len(frame)
     if n == 0:
-        names = [f"bl_{k.name}_{s}" for k in keys for s in ("mean", "std")] + ["bl_alpha", "bl_days"]
+        names = [f"bl_{k.name}_{s}" for k in keys for s in ("mean", "std", "suspect_days", "suspect_z")] + ["bl_alpha", "bl_days"]
         return frame.assign(**{c: np.zeros(0) for c in names})
     ts = frame[TIME].to_numpy(dtype="datetime64[ns]")
     user_codes = pd.factorize(frame[USER])[0]
@@ -925,6 +941,7 @@ def causal_baseline_columns(frame: pd.DataFrame, feature_config: FeatureConfig |
     run_user = ucodes[run_start]
     user_first_run = np.r_[True, run_user[1:] != run_user[:-1]]
     personal = {k: np.full((len(run_start), 3), np.nan) for k in keys}
+    suspect = {k: np.zeros((len(run_start), 2)) for k in keys}
     has_data = np.zeros(len(run_start), dtype=bool)
     for key in keys:
         v, out, min_std = values[key], personal[key], float(bcfg.min_std.get(key.metric, 0.0))
@@ -936,6 +953,7 @@ def causal_baseline_columns(frame: pd.DataFrame, feature_config: FeatureConfig |
             if user_first_run[i]:
                 st = MetricState()
             out[i] = st.personal(bcfg, min_std)
+            suspect[key][i] = st.suspect(min_std)
             if st.add_today(vu[csum[a]:csum[b]], bcfg.guard, min_std):
                 has_data[i] = True
             st.close_day(bcfg, min_std)
@@ -952,6 +970,8 @@ def causal_baseline_columns(frame: pd.DataFrame, feature_config: FeatureConfig |
         gm, gs = _group_per_row(config, bcfg, key, age_codes, sex_codes, n)
         mean, std = blend(pm, ps, pa, gm, gs)
         result[f"bl_{key.name}_mean"], result[f"bl_{key.name}_std"] = mean, std
+        result[f"bl_{key.name}_suspect_days"] = np.repeat(suspect[key][:, 0], reps)
+        result[f"bl_{key.name}_suspect_z"] = np.repeat(suspect[key][:, 1], reps)
     row_days = np.repeat(days_before, reps).astype(np.float64)
     result["bl_alpha"] = np.asarray(bcfg.alpha(row_days), dtype=np.float64)
     result["bl_days"] = row_days

@@ -192,7 +192,8 @@ class WearableAnomalyDetector:
             static = self._static_of(rows)
             # The window is read against the baseline of its newest record's day (one store read).
             baseline = self.users.summary(user, static, as_of=rows[TIME].iloc[-1])
-            columns = {f"bl_{name}_{stat}": b[stat] for name, b in baseline["metrics"].items() for stat in ("mean", "std")}
+            columns = {f"bl_{name}_{stat}": b[stat] for name, b in baseline["metrics"].items()
+                       for stat in ("mean", "std", "suspect_days", "suspect_z")}
             columns.update(bl_alpha=baseline["alpha"], bl_days=baseline["days_of_history"])
             prepared.append(self.calculator.windows(rows.assign(**columns).reset_index(drop=True))[-1:])
             meta.append((user, rows, baseline))

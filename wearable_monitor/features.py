@@ -28,6 +28,7 @@ from .records import TIME, USER, Record, records_to_frame, static_column
 
 KNOWN_NAMES = ["hour_sin", "hour_cos", "weekday_sin", "weekday_cos", "is_weekend"]
 Z_CLIP = 10.0  # z-scores beyond +-10 sigma carry no more information, only overflow risk
+SUSPECT_DAYS_CAP = 5.0  # guard-held-back days beyond five say nothing new; scaled to 0..1
 _NS_PER_MIN = 60 * 10**9
 _NS_PER_DAY = 24 * 60 * _NS_PER_MIN
 _EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
@@ -209,11 +210,15 @@ class FeatureCalculator:
         self.known_names = list(KNOWN_NAMES)
         self.static_names = list(cfg.static)
         self.static_cardinalities = [cfg.static[n].cardinality for n in self.static_names]
+        # baseline keys (metric, or metric_period) whose guard memory is multi-day context
+        self.baseline_keys = [m if p == "all" else f"{m}_{p}" for m, spec in cfg.baseline_metrics.items()
+                              for p in spec.periods]
         # factor channel -> column positions in `numeric`
         self.factor_index = {ch: [self.numeric_names.index(n) for n in cfg.channel_features(ch)]
                              for ch in cfg.factor_channels}
         self.context_names = ([f"{ch}_{s}" for ch in cfg.factor_channels for s in cfg.factor_stats]
                               + [f"{m}_{k}" for m in cfg.baseline_metrics for k in ("deviation_abs", "z_score")]
+                              + [f"{key}_{k}" for key in self.baseline_keys for k in ("suspect_days", "suspect_z")]
                               + ["baseline_alpha", "observed_fraction"])
 
     # ---------------------------------------------------------------- public API
@@ -451,6 +456,20 @@ class FeatureCalculator:
             z_ok = np.isfinite(zscore) & (bl_std > 0)
             cols += [np.where(dev_ok, dev, 0.0), np.where(z_ok, zscore, 0.0)]
             oks += [dev_ok, z_ok]
+
+        # multi-day evidence: days the baseline guard just held back as deviant, and how far off
+        for key in self.baseline_keys:
+            days_col, z_col = f"bl_{key}_suspect_days", f"bl_{key}_suspect_z"
+            ok = np.zeros(N, dtype=bool)
+            days = np.zeros(N)
+            zs = np.zeros(N)
+            if days_col in frame.columns and z_col in frame.columns:
+                days = frame[days_col].to_numpy(dtype=np.float64)[ends]
+                zs = frame[z_col].to_numpy(dtype=np.float64)[ends]
+                ok = np.isfinite(days) & np.isfinite(zs)
+            cols += [np.where(ok, np.minimum(days, SUSPECT_DAYS_CAP) / SUSPECT_DAYS_CAP, 0.0),
+                     np.where(ok, np.clip(zs, -Z_CLIP, Z_CLIP), 0.0)]
+            oks += [ok, ok]
 
         alpha = frame["bl_alpha"].to_numpy(dtype=np.float64)[ends] if "bl_alpha" in frame.columns \
             else np.full(N, np.nan)
