@@ -64,7 +64,7 @@ DAILY_DOMAIN = {"weight_jump": "weight", "bp_spike": "bp", "protein_low": "food"
                 "sleep_short": "sleep", "sleep_long": "sleep", "sleep_quality_decline": "sleep",
                 "bedtime_irregular": "sleep", "health_score_drop": "score"}
 # (min days, max days, earliest start day: rules need history before the event)
-DAILY_SPAN = {"weight_jump": (1, 1, 8), "bp_spike": (1, 1, 8), "protein_low": (3, 5, 7),
+DAILY_SPAN = {"weight_jump": (2, 3, 8), "bp_spike": (2, 2, 8), "protein_low": (3, 5, 7),
               "calories_high": (3, 5, 7), "macro_imbalance": (3, 5, 7), "exercise_drop": (7, 9, 14),
               "exercise_surge": (3, 4, 10), "sleep_short": (3, 4, 5), "sleep_long": (3, 4, 5),
               "sleep_quality_decline": (5, 6, 5), "bedtime_irregular": (7, 8, 5), "health_score_drop": (7, 7, 7)}
@@ -852,12 +852,16 @@ def _daily_logs(rng, p: Person, frame: pd.DataFrame, ctx: dict, spans, plan: _Pl
         _body_and_food(rng, p, row, d, weight[d], ev_days, by)
     _health_scores(rng, p, rows, ev_days, by)
     # Days covered by a labelled event are logged (a rule cannot fire on a missing value).
+    # A weight jump is a real change (fluid retention, dehydration) that lasts a few days, so the
+    # next weigh-in confirms it; a one-day blip would rightly be read as a measurement error.
     if "weight_jump" in by:
-        d = by["weight_jump"]["d0"]
-        for dd in (d - 1, d):
+        ev = by["weight_jump"]
+        d = ev["d0"]
+        for dd in range(d - 1, ev["d1"] + 1):
             rows[dd]["weight_kg"] = rows[dd]["weight_kg"] or round(float(weight[dd]), 1)
             rows[dd]["body_fat_pct"] = rows[dd]["body_fat_pct"] or round(p.body_fat_pct + rng.normal(0, 0.4), 1)
-        rows[d]["weight_kg"] = round(float(weight[d - 1] + by["weight_jump"]["delta"]), 1)
+        for dd in range(d, ev["d1"] + 1):
+            rows[dd]["weight_kg"] = round(float(weight[d - 1] + ev["delta"] + rng.normal(0, 0.2)), 1)
     cols = ["user_id", "date", "weight_kg", "body_fat_pct", "systolic", "diastolic", "resting_hr", "calories_kcal",
             "calories_target", "protein_g", "protein_target_g", "carbs_g", "fat_g", "exercise_minutes",
             "hr_zone_high_minutes", "sleep_hours", "sleep_quality", "bedtime", "health_score"]
