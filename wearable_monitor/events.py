@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .metrics import precision_recall_f1
 
 WEARABLE_KINDS = ("acute", "illness", "desaturation", "bradycardia")
 
@@ -86,8 +85,11 @@ class EventReport:
 
     @property
     def f1(self) -> float:
-        return precision_recall_f1(self.true_episodes, self.episodes - self.true_episodes,
-                                   self.events - self.detected)[2] if self.events else float("nan")
+        """Harmonic mean of event recall and episode precision (events and episodes are counted apart)."""
+        if not self.events:
+            return float("nan")
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
 
     @property
     def false_alarms_per_user_day(self) -> float:
