@@ -34,10 +34,13 @@ class Split:
         return float(self.frame.groupby("user_id")["timestamp"].agg(lambda s: s.dt.normalize().nunique()).sum())
 
 
-def split_population(n_train: int, n_val: int, n_test: int, days: int, seed: int) -> dict[str, Split]:
-    from .simulator import simulate_population
+def split_population(n_train: int, n_val: int, n_test: int, days: int, seed: int,
+                     sim: dict | None = None) -> dict[str, Split]:
+    """`sim`: SimConfig overrides (e.g. a wider illness range for training than the product spec)."""
+    from .simulator import SimConfig, simulate_population
 
-    pop = simulate_population(n_users=n_train + n_val + n_test, days=days, seed=seed)
+    config = SimConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in (sim or {}).items()})
+    pop = simulate_population(n_users=n_train + n_val + n_test, days=days, seed=seed, config=config)
     users = sorted(pop.frame["user_id"].unique())
     order = np.random.default_rng(seed).permutation(len(users))
     users = [users[i] for i in order]

@@ -294,10 +294,10 @@ class WearableAnomalyDetector:
     def daily(self, scored: pd.DataFrame) -> pd.DataFrame:
         """Per user and day: windows, anomalous windows, shares, run length, alert, 7-day trend."""
         days = daily_pattern_table(scored[TIME], scored["is_anomaly"], scored["is_night"], scored["is_resting"],
-                                   scored[USER], self.pattern_config)
+                                   scored[USER], self.pattern_config, scores=scored["anomaly_score"])
         trends = []
         for _, g in days.groupby("user_id", sort=False):
-            shares = g["weighted_share"].where(g["sufficient"]).to_numpy()
+            shares = g["day_score"].where(g["sufficient"]).to_numpy()
             trends += [trend_of(shares[max(0, i - 6):i + 1], self.pattern_config)[0] for i in range(len(g))]
         days["trend"] = trends
         return days

@@ -130,3 +130,31 @@ def configure_evaluate(parser: argparse.ArgumentParser):
         return 0
 
     return run
+
+
+def day_level_report(days: pd.DataFrame, events: pd.DataFrame, grace_days: int = 2) -> dict:
+    """Multi-day alerts vs labelled illnesses: the simulated twin of the Fitbit report.
+
+    An illness is caught when an alert day falls in [start, end + 1 day]; alert days further than
+    `grace_days` from every illness (any kind of event counts as "near") are false alert days.
+    """
+    ill = events[events["kind"] == "illness"]
+    caught, lead = 0, []
+    near = pd.Series(False, index=days.index)
+    for ev in events.itertuples():
+        m = (days["user_id"] == ev.user_id) & (days["date"] >= ev.start.normalize() - pd.Timedelta(days=grace_days)) \
+            & (days["date"] <= ev.end.normalize() + pd.Timedelta(days=grace_days))
+        near |= m
+    for ev in ill.itertuples():
+        m = (days["user_id"] == ev.user_id) & days["alert"] & (days["date"] >= ev.start.normalize()) \
+            & (days["date"] <= ev.end.normalize() + pd.Timedelta(days=1))
+        if m.any():
+            caught += 1
+            lead.append(int((days.loc[m, "date"].min() - ev.start.normalize()).days))
+    far = days["sufficient"] & ~near
+    false_days = int((days["alert"] & far).sum())
+    return {"illnesses": int(len(ill)), "caught": caught,
+            "illness_recall": round(caught / len(ill), 4) if len(ill) else None,
+            "median_days_to_first_alert": float(np.median(lead)) if lead else None,
+            "false_alert_days": false_days, "far_user_days": int(far.sum()),
+            "false_alert_days_per_30": round(30 * false_days / far.sum(), 3) if far.sum() else None}

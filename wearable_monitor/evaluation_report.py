@@ -23,7 +23,7 @@ from .config import REPO_ROOT
 from .datasets import FITBIT_MISSING, hide_channels, labelled_windows, split_population, with_baselines
 from .detector import WearableAnomalyDetector
 from .detectors.reference import IsolationForestDetector, NightSignalDetector, ThreeSigmaDetector
-from .evaluation import (DEFAULT_FITBIT_DIR, calibrate_event_threshold, evaluate_fitbit,
+from .evaluation import (DEFAULT_FITBIT_DIR, calibrate_event_threshold, day_level_report, evaluate_fitbit,
                          window_and_event_metrics)
 from .features import FeatureCalculator
 from .training import TrainConfig
@@ -50,7 +50,7 @@ def run_evaluation(config_path: str, model_dir: str | None = None, fitbit_dir: s
     t0 = time.time()
     cfg = TrainConfig.from_json(config_path)
     torch.manual_seed(cfg.seed)
-    splits = split_population(cfg.train_users, cfg.val_users, cfg.test_users, cfg.days, cfg.seed)
+    splits = split_population(cfg.train_users, cfg.val_users, cfg.test_users, cfg.days, cfg.seed, cfg.sim)
     det = WearableAnomalyDetector(model_dir)
     calc = FeatureCalculator(det.config, window_size=cfg.window_size)
 
@@ -86,6 +86,14 @@ def run_evaluation(config_path: str, model_dir: str | None = None, fitbit_dir: s
         results["conditions"][condition] = {
             name: window_and_event_metrics(windows, s, y, thr, test.events, test.user_days)
             for name, (s, thr) in scores.items()}
+        # multi-day alerts (what a person is told): learned daily pattern vs NightSignal nights
+        fresh = WearableAnomalyDetector(model_dir)
+        learned_days = fresh.daily(fresh.score_history(frame.drop(columns=[c for c in frame if c.startswith("bl_")])))
+        nights = NightSignalDetector().nightly(frame)
+        ns_days = nights.assign(alert=nights["score"] >= 4.0, sufficient=True)
+        results.setdefault("day_level", {})[condition] = {
+            "learned": day_level_report(learned_days, test.events),
+            "nightsignal": day_level_report(ns_days, test.events)}
 
     summary = {cond: {name: {k: m[k] for k in ("window_pr_auc", "window_f1", "event_recall", "event_precision",
                                                "event_f1", "false_alarms_per_user_day")}
@@ -145,6 +153,15 @@ def render_markdown(res: dict) -> str:
                 f"{_fmt(m['event_recall'])} | {_fmt(m['event_precision'])} | {_fmt(m['event_f1'])} | "
                 f"{_fmt(m['false_alarms_per_user_day'])} | "
                 + " | ".join(_fmt(m["per_kind"].get(k, {}).get("recall")) for k in kinds) + " |")
+        day = sim.get("day_level", {}).get(cond)
+        if day:
+            lines += ["", "Multi-day alerts (two anomalous days running; illness caught when an alert day falls "
+                      "inside it or the day after; false alert days are further than 2 days from any event):", "",
+                      "| detector | illnesses caught | median days from start to first alert | false alert days / 30 user-days |",
+                      "|---|---|---|---|"]
+            for name, r in day.items():
+                lines.append(f"| {name} | {r['caught']} / {r['illnesses']} | {_fmt(r['median_days_to_first_alert'])} | "
+                             f"{_fmt(r['false_alert_days_per_30'])} |")
         learned = dets["learned"]["event_f1"]
         beaten = [n for n, m in dets.items() if n != "learned" and m["event_f1"] >= learned]
         lines += ["", ("The learned detector has the best event-level F1 in this condition."

@@ -19,10 +19,10 @@ class PatternConfig:
     night_weight: float = 2.0       # night windows: least confounded by activity
     rest_weight: float = 1.5        # daytime windows with no steps
     active_weight: float = 0.5      # exercise raises HR normally; weigh it least
-    day_share_threshold: float = 0.3  # weighted share of anomalous windows that makes a day anomalous
+    day_score_threshold: float = 0.35  # weighted mean window score that makes a day anomalous (chosen on validation users)
     min_windows_per_day: int = 24   # fewer (under 2 h of data) -> the day is "insufficient", not normal
     alert_consecutive_days: int = 2  # NightSignal-style: two days running
-    trend_slope_threshold: float = 0.02  # change of weighted share per day that counts as a trend
+    trend_slope_threshold: float = 0.02  # change of the day score per day that counts as a trend
     # Personal reference: a day must also stand out from the person's own earlier days (median +
     # max(k * robust sd, margin) of up to `reference_days` earlier sufficient days). A detector that
     # runs "hot" for one person (a device, a physiology it never saw) then does not alert every day.
@@ -38,8 +38,13 @@ def window_weights(is_night: np.ndarray, is_resting: np.ndarray, config: Pattern
 
 
 def daily_table(end_times, is_anomaly, is_night, is_resting, user_ids=None,
-                config: PatternConfig = PatternConfig()) -> pd.DataFrame:
-    """One row per (user, calendar day of the window end): counts, shares, day verdict."""
+                config: PatternConfig = PatternConfig(), scores=None) -> pd.DataFrame:
+    """One row per (user, calendar day of the window end): counts, shares, day verdict.
+
+    The day verdict reads the weighted mean *score* (a continuous measure that survives a detector
+    whose window threshold is off for this person) against an absolute bar and the person's own
+    earlier days; without scores the flags stand in (score 1 for a flagged window, 0 otherwise).
+    """
     n = len(is_anomaly)
     frame = pd.DataFrame({
         "user_id": np.asarray(user_ids, dtype=object) if user_ids is not None else np.full(n, "user", dtype=object),
@@ -48,23 +53,27 @@ def daily_table(end_times, is_anomaly, is_night, is_resting, user_ids=None,
         "weight": window_weights(np.asarray(is_night, bool), np.asarray(is_resting, bool), config),
     })
     frame["weighted_anomalous"] = frame["weight"] * frame["anomalous"]
+    score = frame["anomalous"].to_numpy(np.float64) if scores is None else np.asarray(scores, np.float64)
+    frame["weighted_score"] = frame["weight"] * score
     days = frame.groupby(["user_id", "date"], sort=True).agg(
         windows=("anomalous", "size"), anomalous_windows=("anomalous", "sum"),
-        weight=("weight", "sum"), weighted_anomalous=("weighted_anomalous", "sum")).reset_index()
+        weight=("weight", "sum"), weighted_anomalous=("weighted_anomalous", "sum"),
+        weighted_score=("weighted_score", "sum")).reset_index()
     days["anomaly_share"] = days["anomalous_windows"] / days["windows"]
     days["weighted_share"] = days["weighted_anomalous"] / days["weight"]
+    days["day_score"] = days["weighted_score"] / days["weight"]
     days["sufficient"] = days["windows"] >= config.min_windows_per_day
-    days["reference_share"] = _personal_reference(days, config)
-    bar = np.fmax(config.day_share_threshold, days["reference_share"].to_numpy())  # NaN reference -> absolute bar
-    days["is_anomalous_day"] = days["sufficient"] & (days["weighted_share"] >= bar)
-    return days.drop(columns=["weight", "weighted_anomalous"])
+    days["reference_score"] = _personal_reference(days, config)
+    bar = np.fmax(config.day_score_threshold, days["reference_score"].to_numpy())  # NaN reference -> absolute bar
+    days["is_anomalous_day"] = days["sufficient"] & (days["day_score"] >= bar)
+    return days.drop(columns=["weight", "weighted_anomalous", "weighted_score"])
 
 
 def _personal_reference(days: pd.DataFrame, config: PatternConfig) -> np.ndarray:
-    """Per day: the share a day needs to stand out from the same person's earlier sufficient days."""
+    """Per day: the score a day needs to stand out from the same person's earlier sufficient days."""
     out = np.full(len(days), np.nan)
     for _, idx in days.groupby("user_id", sort=False).indices.items():
-        shares = days["weighted_share"].to_numpy()[idx]
+        shares = days["day_score"].to_numpy()[idx]
         ok = days["sufficient"].to_numpy()[idx]
         history: list[float] = []
         for j, i in enumerate(idx):
@@ -99,7 +108,7 @@ def _runs(days: pd.DataFrame, config: PatternConfig) -> pd.DataFrame:
 
 
 def trend_of(shares: np.ndarray, config: PatternConfig = PatternConfig()) -> tuple[str, float]:
-    """Least-squares slope of the daily weighted share; rising / falling / stable."""
+    """Least-squares slope of the daily score; rising / falling / stable."""
     shares = np.asarray(shares, dtype=np.float64)
     shares = shares[np.isfinite(shares)]
     if len(shares) < 3:
@@ -114,9 +123,9 @@ def trend_of(shares: np.ndarray, config: PatternConfig = PatternConfig()) -> tup
 
 
 def daily_pattern_table(end_times, is_anomaly, is_night, is_resting, user_ids=None,
-                        config: PatternConfig = PatternConfig()) -> pd.DataFrame:
+                        config: PatternConfig = PatternConfig(), scores=None) -> pd.DataFrame:
     """The per-day table with run length (`pattern_days`) and `alert` per day, for every user."""
-    return _runs(daily_table(end_times, is_anomaly, is_night, is_resting, user_ids, config), config)
+    return _runs(daily_table(end_times, is_anomaly, is_night, is_resting, user_ids, config, scores), config)
 
 
 def summarize_pattern(days: pd.DataFrame, config: PatternConfig = PatternConfig()) -> dict:
@@ -124,15 +133,16 @@ def summarize_pattern(days: pd.DataFrame, config: PatternConfig = PatternConfig(
     if "pattern_days" not in days:
         days = _runs(days, config)
     sufficient = days[days["sufficient"]]
-    trend, slope = trend_of(sufficient["weighted_share"].to_numpy(), config)
+    trend, slope = trend_of(sufficient["day_score"].to_numpy(), config)
     consecutive = int(days["pattern_days"].iat[-1]) if len(days) else 0
     longest = int(days["pattern_days"].max()) if len(days) else 0
     return {
         "days": [{
             "date": d.date.strftime("%Y-%m-%d"), "windows": int(d.windows),
             "anomalous_windows": int(d.anomalous_windows), "anomaly_share": round(float(d.anomaly_share), 4),
-            "weighted_share": round(float(d.weighted_share), 4), "sufficient": bool(d.sufficient),
-            "reference_share": None if np.isnan(d.reference_share) else round(float(d.reference_share), 4),
+            "weighted_share": round(float(d.weighted_share), 4), "day_score": round(float(d.day_score), 4),
+            "reference_score": None if np.isnan(d.reference_score) else round(float(d.reference_score), 4),
+            "sufficient": bool(d.sufficient),
             "is_anomalous_day": bool(d.is_anomalous_day)} for d in days.itertuples()],
         "consecutive_anomalous_days": consecutive,
         "longest_anomalous_run": longest,

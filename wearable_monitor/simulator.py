@@ -96,6 +96,7 @@ class SimConfig:
     p_no_gyro: float = 0.3
     p_night_only: float = 0.5                # SpO2 / respiration measured only in sleep
     p_static_unknown: float = 0.08           # users who did not fill in a profile field
+    illness_dhr: tuple[float, float] = (5.0, 15.0)  # resting-HR rise of an illness, bpm (uniform)
 
 
 @dataclass
@@ -297,7 +298,8 @@ def _plan(rng, p: Person, days: int, start: datetime, n: int) -> _Plan:
     )
 
 
-def _plan_illness(rng, plan: _Plan, req: EventRequest, n: int, t0: datetime) -> dict | None:
+def _plan_illness(rng, plan: _Plan, req: EventRequest, n: int, t0: datetime,
+                  dhr_range: tuple[float, float] = (5.0, 15.0)) -> dict | None:
     """Multi-day illness with a ramp in and out; changes sleep and activity as well as physiology."""
     days_total = n // PER_DAY
     length_d = req.days or int(rng.integers(2, 11))
@@ -319,7 +321,7 @@ def _plan_illness(rng, plan: _Plan, req: EventRequest, n: int, t0: datetime) -> 
     night_sev = np.array([plan.illness[min(k * PER_DAY, n - 1)] for k in range(len(plan.bed))])
     plan.frag = plan.frag + 0.08 * night_sev
     plan.deep = plan.deep * (1 - 0.4 * night_sev)
-    return dict(kind="illness", s=s, e=e, dhr=rng.uniform(5, 15), dhrv=rng.uniform(0.15, 0.40),
+    return dict(kind="illness", s=s, e=e, dhr=rng.uniform(*dhr_range), dhrv=rng.uniform(0.15, 0.40),
                 dresp=rng.uniform(1.0, 3.0), dspo2=rng.uniform(0.5, 1.5), dtemp=rng.uniform(0.3, 0.8))
 
 
@@ -677,7 +679,7 @@ def simulate_user(user_id: str = "u0000", days: int = 14, seed: int | np.random.
     plan = _plan(rng, p, days, t0, n)
     placed: list[dict] = []
     for req in (r for r in events if r.kind == "illness"):
-        ev = _plan_illness(rng, plan, req, n, t0)
+        ev = _plan_illness(rng, plan, req, n, t0, cfg.illness_dhr)
         if ev:
             placed.append(ev)
     daily_events = _place_daily(rng, plan, p, [r for r in events if r.kind in DAILY_KINDS], days, t0)

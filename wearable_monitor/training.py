@@ -55,6 +55,7 @@ class TrainConfig:
     channel_dropout: float = 0.1
     step_dropout: float = 0.05
     model: dict = field(default_factory=dict)
+    sim: dict = field(default_factory=dict)  # SimConfig overrides (domain randomisation)
     out_dir: str = "checkpoints/phase2/exp_factor_balanced"
 
     @classmethod
@@ -143,7 +144,7 @@ def train(cfg: TrainConfig, progress: bool = True, out_dir: str | Path | None = 
     fconf = default_feature_config()
     calc = FeatureCalculator(fconf, window_size=cfg.window_size)
 
-    splits = split_population(cfg.train_users, cfg.val_users, cfg.test_users, cfg.days, cfg.seed)
+    splits = split_population(cfg.train_users, cfg.val_users, cfg.test_users, cfg.days, cfg.seed, cfg.sim)
     train_split = splits["train"]
     n_fitbit = int(round(cfg.fitbit_like_share * len(train_split.users)))
     fitbit_users = list(rng.choice(train_split.users, size=n_fitbit, replace=False)) if n_fitbit else []
