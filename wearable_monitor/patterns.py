@@ -99,7 +99,7 @@ def _runs(days: pd.DataFrame, config: PatternConfig) -> pd.DataFrame:
                 run = 0  # a calendar gap with no data at all breaks the run
             if days["sufficient"].iat[i]:
                 run = run + 1 if days["is_anomalous_day"].iat[i] else 0
-                prev_date = date
+            prev_date = date
             run_lengths[i] = run
     days = days.copy()
     days["pattern_days"] = run_lengths

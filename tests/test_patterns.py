@@ -1,0 +1,66 @@
+"""Multi-day aggregation: day scores, personal reference, runs, alerts and trends."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from wearable_monitor.patterns import PatternConfig, daily_pattern_table, summarize_pattern, trend_of
+
+
+def _days(day_scores, per_day=288, start="2024-01-01", user="u"):
+    t = pd.date_range(start, periods=per_day * len(day_scores), freq="5min")
+    scores = np.repeat(day_scores, per_day).astype(float)
+    night = (t.hour >= 22) | (t.hour < 6)
+    return dict(end_times=t, is_anomaly=scores >= 0.5, is_night=night, is_resting=np.ones(len(t), bool),
+                user_ids=np.full(len(t), user, dtype=object), scores=scores)
+
+
+def test_two_anomalous_days_running_make_an_alert_one_does_not():
+    one = daily_pattern_table(**_days([0.0, 0.0, 0.9, 0.0, 0.0]))
+    assert one["is_anomalous_day"].sum() == 1 and not one["alert"].any()
+    two = daily_pattern_table(**_days([0.0, 0.0, 0.9, 0.9, 0.0]))
+    assert list(two["pattern_days"]) == [0, 0, 1, 2, 0]
+    assert list(two["alert"]) == [False, False, False, True, False]
+
+
+def test_day_bar_is_absolute_and_inclusive():
+    bar = PatternConfig().day_score_threshold
+    days = daily_pattern_table(**_days([bar, bar - 0.01]))
+    assert list(days["is_anomalous_day"]) == [True, False]
+
+
+def test_a_person_whose_scores_run_hot_needs_a_day_that_stands_out():
+    # 0.5 every day would alert daily against the absolute bar alone; the personal reference
+    # (median + margin of earlier days) stops that after `min_reference_days`, yet a real jump still alerts
+    days = daily_pattern_table(**_days([0.5] * 10 + [0.9, 0.9]))
+    assert days["alert"].iloc[:5].any()                   # no history yet: absolute bar only
+    assert not days["is_anomalous_day"].iloc[6:10].any()  # the person's usual level is not news
+    assert days["alert"].iloc[-1]
+
+
+def test_days_with_too_little_data_neither_extend_nor_break_a_run():
+    data = _days([0.9, 0.9, 0.9])
+    keep = np.ones(len(data["scores"]), bool)
+    keep[288:288 + 270] = False  # day 2 keeps 18 windows, fewer than min_windows_per_day
+    days = daily_pattern_table(**{k: (v[keep] if hasattr(v, "__len__") else v) for k, v in data.items()})
+    assert list(days["sufficient"]) == [True, False, True]
+    assert list(days["pattern_days"]) == [1, 1, 2]
+
+
+def test_night_windows_weigh_more_than_active_ones():
+    data = _days([0.0])
+    data["is_resting"] = np.zeros(288, bool)  # all daytime windows active
+    data["scores"] = np.where(data["is_night"], 0.6, 0.0)
+    days = daily_pattern_table(**data)
+    night_share = data["is_night"].mean()
+    assert days["day_score"].iloc[0] > 0.6 * night_share  # nights count double, active windows half
+
+
+def test_trend_and_summary():
+    assert trend_of([0.1, 0.2, 0.3, 0.4])[0] == "rising"
+    assert trend_of([0.4, 0.3, 0.2, 0.1])[0] == "falling"
+    assert trend_of([0.2, 0.21, 0.2, 0.2])[0] == "stable"
+    summary = summarize_pattern(daily_pattern_table(**_days([0.0, 0.1, 0.6, 0.8, 0.9])))
+    assert summary["alert"] and summary["trend"] == "rising"
+    assert summary["consecutive_anomalous_days"] == 3 and summary["alert_dates"] == ["2024-01-04", "2024-01-05"]
+    assert len(summary["days"]) == 5 and summary["days"][2]["is_anomalous_day"]
