@@ -139,21 +139,32 @@ class WearableAnomalyDetector:
         return data.frame
 
     # ------------------------------------------------------------------ realtime
-    def _explain(self, weights: np.ndarray, summary: dict, baseline: dict) -> list[dict]:
-        """Top contributing measured inputs (selection weights), with values and baseline deviations.
+    def _observed_variables(self, windows: Windows) -> np.ndarray:
+        """[N, n_vars] True where a model variable is a measurement observed in the window.
 
-        Time-of-day and gap variables also get selection weight; they stay in `variable_importance`
-        but are not offered as "what drove the score", which should name a measurement.
+        Selection weight also lands on time-of-day, the gap and on channels the device does not
+        have (their "missing" embedding); those stay in `variable_importance` but are never
+        offered as "what drove the score", which must name something that was measured.
         """
         names = list(self.model.config.variable_names)
-        measured = set(self.config.features)
+        out = np.zeros((len(windows), len(names)), dtype=bool)
+        for j, n in enumerate(windows.numeric_names):
+            out[:, names.index(n)] = windows.numeric_mask[:, :, j].any(axis=1)
+        for j, (n, card) in enumerate(zip(windows.categorical_names, windows.categorical_cardinalities)):
+            if n in self.config.features and self.config.features[n].channel != "environment":
+                out[:, names.index(n)] = (windows.categorical[:, :, j] < card).any(axis=1)
+        return out
+
+    def _explain(self, weights: np.ndarray, observed: np.ndarray, summary: dict, baseline: dict) -> list[dict]:
+        """Top contributing observed measurements (selection weights), with values and baseline deviations."""
+        names = list(self.model.config.variable_names)
         by_source = {spec.source: key for key, spec in self.config.baseline_metrics.items()}
         metrics = baseline["metrics"]
         period = summary["window"]["time_period"]
         items = []
         for j in np.argsort(-weights):
             name = names[j]
-            if name not in measured:
+            if not observed[j]:
                 continue
             item: dict[str, Any] = {"feature": name, "importance": round(float(weights[j]), 4)}
             m = summary["measurements"].get(name)
@@ -199,6 +210,7 @@ class WearableAnomalyDetector:
             meta.append((user, rows, baseline))
         windows = Windows.concat(prepared)
         out = self.learned.outputs(windows, keys=("probability", "variable_weights"))
+        observed = self._observed_variables(windows)
         names = self.model.config.variable_names
         results = []
         for i, (user, rows, baseline) in enumerate(meta):
@@ -214,7 +226,7 @@ class WearableAnomalyDetector:
                             "variable_importance": {n: round(float(w), 4) for n, w in zip(names, weights)}},
                 "user_id": user,
                 **summary,
-                "top_features": self._explain(weights, summary, baseline),
+                "top_features": self._explain(weights, observed[i], summary, baseline),
                 "baseline": baseline,
                 "static": {n: self.config.static[n].label(int(rows[static_column(n)].iloc[-1]))
                            for n in self.config.static if static_column(n) in rows},
@@ -288,7 +300,8 @@ class WearableAnomalyDetector:
             "anomaly_score": np.round(score, 5), "is_anomaly": score >= self.threshold,
             "is_night": is_night, "is_resting": is_resting,
             "baseline_alpha": frame["bl_alpha"].to_numpy()[windows.end_index] if "bl_alpha" in frame else np.nan,
-            "top_feature": names[np.argmax(out["variable_weights"], axis=1)],
+            "top_feature": names[np.argmax(np.where(self._observed_variables(windows), out["variable_weights"], -1.0),
+                                               axis=1)],
         })
 
     def daily(self, scored: pd.DataFrame) -> pd.DataFrame:
