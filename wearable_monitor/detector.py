@@ -332,6 +332,17 @@ class WearableAnomalyDetector:
 
 # ---------------------------------------------------------------------- CLI
 
+def _load_or_none(loader, path):
+    """Run a reader; a whole-file problem (empty, binary, too large...) is printed, not raised."""
+    from .validation import InputFileError
+
+    try:
+        return loader(path)
+    except InputFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
 def configure_detect(parser: argparse.ArgumentParser):
     parser.add_argument("--window-file", required=True, help="JSON window (list of records or {'window': [...]})")
     parser.add_argument("--model-dir", default=None, help="checkpoint folder (default: the shipped one)")
@@ -340,12 +351,9 @@ def configure_detect(parser: argparse.ArgumentParser):
 
     def run(args) -> int:
         from .readers import load_window
-        from .validation import InputFileError
 
-        try:
-            loaded = load_window(args.window_file)
-        except InputFileError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        loaded = _load_or_none(load_window, args.window_file)
+        if loaded is None:
             return 2
         det = WearableAnomalyDetector(args.model_dir, threshold=args.threshold)
         if loaded.history is not None and loaded.history.records:
@@ -375,12 +383,9 @@ def configure_score(parser: argparse.ArgumentParser):
 
     def run(args) -> int:
         from .readers import load_any
-        from .validation import InputFileError
 
-        try:
-            loaded = load_any(args.input)
-        except InputFileError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        loaded = _load_or_none(load_any, args.input)
+        if loaded is None:
             return 2
         if loaded.errors:
             print(loaded.summary(max_issues=10), file=sys.stderr)

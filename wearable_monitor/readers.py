@@ -160,17 +160,22 @@ def _parse_json(text: str, name: str) -> Any:
         raise InputFileError(f"{name}: JSON nested too deeply to be a record file") from None
 
 
+def _prepare_text(text: str | bytes, source: str, limits: Limits, anon_id: str | None) -> tuple[str, str]:
+    """Decoded, non-empty text and the anonymous id for its records without deviceId."""
+    if isinstance(text, bytes):
+        text = decode_bytes(text, source, limits)
+    elif not text.strip():
+        raise InputFileError(f"{source}: the input is empty")
+    return text, anon_id or anonymous_id(text=text)
+
+
 # ---------------------------------------------------------------- public API
 
 def parse_window_text(text: str | bytes, *, config: FeatureConfig | None = None, source: str = "<text>",
                       anon_id: str | None = None, limits: Limits | None = None) -> ValidationResult:
     """A JSON window (list, {"window", "history"} object or one record) -> result with `.history`."""
     limits = limits or Limits()
-    if isinstance(text, bytes):
-        text = decode_bytes(text, source, limits)
-    elif not text.strip():
-        raise InputFileError(f"{source}: the input is empty")
-    anon_id = anon_id or anonymous_id(text=text)
+    text, anon_id = _prepare_text(text, source, limits, anon_id)
     doc = _parse_json(text, source)  # full parse first: it gives the clearest syntax errors
     start = _skip(text, 0)
     line_of = _LineCounter(text)
@@ -219,11 +224,7 @@ def parse_jsonl_text(text: str | bytes, *, config: FeatureConfig | None = None, 
                      anon_id: str | None = None, limits: Limits | None = None) -> ValidationResult:
     """JSONL history text (one record per line, any users) -> validated result."""
     limits = limits or Limits()
-    if isinstance(text, bytes):
-        text = decode_bytes(text, source, limits)
-    elif not text.strip():
-        raise InputFileError(f"{source}: the input is empty")
-    anon_id = anon_id or anonymous_id(text=text)
+    text, anon_id = _prepare_text(text, source, limits, anon_id)
     if text.lstrip().startswith("["):  # a JSON list saved as .jsonl: read it as one
         doc = _parse_json(text, source)
         items = _array_items(text, _skip(text, 0), _LineCounter(text))[0] if isinstance(doc, list) else []
