@@ -98,7 +98,7 @@ def pretrain(model: WearableAnomalyNet, windows: Windows, cfg: TrainConfig, rng:
         out["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        losses.append(float(out["loss"]))
+        losses.append(out["loss"].detach().item())
     return losses
 
 
@@ -129,7 +129,7 @@ def finetune(model: WearableAnomalyNet, windows: Windows, y: np.ndarray, kind: n
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(loss.detach().item())
         if len(losses) % 50 == 0:
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
     return losses
