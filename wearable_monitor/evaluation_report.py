@@ -100,7 +100,7 @@ def run_evaluation(config_path: str, model_dir: str | None = None, fitbit_dir: s
                       for name, m in dets.items()} for cond, dets in results["conditions"].items()}
     out = {
         "simulated": {"summary": summary, **results,
-                      "data": {"config": str(config_path), "seed": cfg.seed, "days": cfg.days,
+                      "data": {"config": _relative(config_path), "seed": cfg.seed, "days": cfg.days,
                                "test_users": len(test.users), "test_user_days": test.user_days,
                                "test_events": test.events["kind"].value_counts().to_dict()}},
         "machine": {"cpu_count": __import__("os").cpu_count(), "platform": platform.platform(),
@@ -112,6 +112,12 @@ def run_evaluation(config_path: str, model_dir: str | None = None, fitbit_dir: s
     out["seconds"] = round(time.time() - t0, 1)
     EVAL_DOC.write_text(render_markdown(out))
     return out
+
+
+def _relative(path) -> str:
+    """Paths in the report relative to the repository, so the docs read the same on every machine."""
+    p = Path(path).resolve()
+    return str(p.relative_to(REPO_ROOT)) if p.is_relative_to(REPO_ROOT) else str(path)
 
 
 def _fmt(v) -> str:
