@@ -105,12 +105,11 @@ def records_to_frame(records: Iterable[Record | dict], config: FeatureConfig | N
         for n, spec in config.static.items():
             code = spec.code(rec.static_features.get(n))
             statics[n].append(spec.categories[spec.default] if code is None else code)
-    frame = pd.DataFrame({USER: pd.Series(rows_user, dtype=object),
-                          TIME: pd.to_datetime(pd.Series(rows_time, dtype="datetime64[ns]"))})
-    for n in names:
-        frame[n] = np.asarray(cols[n], dtype=np.float64)
-    for n in config.static:
-        frame[static_column(n)] = np.asarray(statics[n], dtype=np.int64)
+    # one DataFrame construction from all columns (inserting column by column is far slower)
+    columns = {USER: np.asarray(rows_user, dtype=object), TIME: np.asarray(rows_time, dtype="datetime64[ns]")}
+    columns.update({n: np.asarray(cols[n], dtype=np.float64) for n in names})
+    columns.update({static_column(n): np.asarray(statics[n], dtype=np.int64) for n in config.static})
+    frame = pd.DataFrame(columns)
     if "time_period_primary" in config.features and len(frame):
         missing = frame["time_period_primary"].isna().to_numpy()
         if missing.any():
