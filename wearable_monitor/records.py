@@ -106,7 +106,7 @@ def records_to_frame(records: Iterable[Record | dict], config: FeatureConfig | N
             code = spec.code(rec.static_features.get(n))
             statics[n].append(spec.categories[spec.default] if code is None else code)
     # one DataFrame construction from all columns (inserting column by column is far slower)
-    columns = {USER: np.asarray(rows_user, dtype=object), TIME: np.asarray(rows_time, dtype="datetime64[ns]")}
+    columns = {USER: pd.Series(rows_user, dtype=object), TIME: np.asarray(rows_time, dtype="datetime64[ns]")}
     columns.update({n: np.asarray(cols[n], dtype=np.float64) for n in names})
     columns.update({static_column(n): np.asarray(statics[n], dtype=np.int64) for n in config.static})
     frame = pd.DataFrame(columns)
