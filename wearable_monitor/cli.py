@@ -29,7 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser(command: str | None = None) -> tuple[argparse.ArgumentParser, dict]:
-    parser = argparse.ArgumentParser(prog="wearable-monitor", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="wearable-monitor",
+        description="Wearable TimeSeries Health Monitor: personalised anomaly screening of 5-minute wearable "
+                    "records. A screening aid, not a diagnosis.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     handlers = {}
     for name, (module, help_text) in COMMANDS.items():
