@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -135,6 +135,14 @@ class FeatureConfig:
             if (start <= hour < end) if start < end else (hour >= start or hour < end):
                 return name
         raise ConfigError(f"time_periods do not cover hour {hour}")
+
+
+def check_known_keys(cls: type, raw: dict, where: str) -> None:
+    """Refuse keys a dataclass does not have: a typo in a config file must not be silently ignored."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
 
 
 def _require(mapping: dict, key: str, where: str) -> Any:

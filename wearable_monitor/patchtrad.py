@@ -44,7 +44,7 @@ import argparse
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -55,7 +55,7 @@ import torch.nn as nn
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from .config import FeatureConfig, default_feature_config
+from .config import FeatureConfig, check_known_keys, default_feature_config
 from .detectors.base import BaseDetector
 from .records import TIME, USER
 
@@ -131,10 +131,7 @@ class PatchTrADConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "PatchTrADConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"PatchTrADConfig: unknown keys {unknown}")
+        check_known_keys(cls, d, "PatchTrADConfig")
         return cls(**d)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .config import REPO_ROOT, default_feature_config
+from .config import REPO_ROOT, check_known_keys, default_feature_config
 from .datasets import balanced_subsample, hide_channels, labelled_windows, split_population, with_baselines, KIND_NAMES
 from .detector import LearnedDetector
 from .evaluation import calibrate_event_threshold, window_and_event_metrics
@@ -61,10 +61,7 @@ class TrainConfig:
     @classmethod
     def from_json(cls, path: str | Path) -> "TrainConfig":
         raw = {k: v for k, v in json.loads(Path(path).read_text()).items() if not k.startswith("_")}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"{path}: unknown key(s) {unknown}; known: {sorted(known)}")
+        check_known_keys(cls, raw, str(path))
         return cls(**raw)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import REPO_ROOT
+from ..config import REPO_ROOT, check_known_keys
 from ..detector import InputError, WearableAnomalyDetector
 from ..readers import CSV_SUFFIXES, anonymous_id, decode_bytes, load_fitbit, parse_jsonl_text, parse_window_text
 from ..records import TIME, USER
@@ -62,10 +62,8 @@ class AppConfig:
         path = Path(path) if path else DEFAULT_CONFIG
         raw = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         raw = {k: v for k, v in raw.items() if not k.startswith("_")}  # "_comment" keys
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(raw) - set(known))
-        if unknown:
-            raise ValueError(f"{path}: unknown key(s) {unknown}; known: {sorted(known)}")
+        check_known_keys(cls, raw, str(path))
+        known = {f.name for f in fields(cls)}
         # Environment overrides (a Space sets these in its settings): WM_APP_<KEY>, e.g. WM_APP_MODEL_DIR.
         env = {name: os.environ[f"WM_APP_{name.upper()}"] for name in known if f"WM_APP_{name.upper()}" in os.environ}
         env = {k: (int(v) if isinstance(cls.__dataclass_fields__[k].default, int) else v) for k, v in env.items()}

@@ -18,13 +18,14 @@ time steps, which the detector turns into "top contributing features".
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..config import check_known_keys
 from .hub import HubMixin
 from .phased_lstm import PhasedLSTM
 from .tft import (
@@ -89,10 +90,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"ModelConfig: unknown keys {unknown}")
+        check_known_keys(cls, d, "ModelConfig")
         return cls(**d)
 
     @classmethod
