@@ -23,7 +23,7 @@ from .config import REPO_ROOT
 from .datasets import FITBIT_MISSING, hide_channels, labelled_windows, split_population, with_baselines
 from .detector import WearableAnomalyDetector
 from .detectors.reference import IsolationForestDetector, NightSignalDetector, ThreeSigmaDetector
-from .evaluation import (DEFAULT_FITBIT_DIR, calibrate_event_threshold, day_level_report, evaluate_fitbit,
+from .evaluation import (calibrate_event_threshold, day_level_report, evaluate_fitbit,
                          window_and_event_metrics)
 from .features import FeatureCalculator
 from .training import TrainConfig

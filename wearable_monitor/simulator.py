@@ -801,7 +801,6 @@ def _labels(p: Person, placed: list[dict], daily_events: list[dict], t0: datetim
 def _daily_logs(rng, p: Person, frame: pd.DataFrame, ctx: dict, spans, plan: _Plan, daily_events: list[dict],
                 days: int, t0: datetime) -> pd.DataFrame:
     """One row per day; wearable-derived fields come from the kept records, the rest from habits."""
-    h = p.habits
     idx = ((frame[TIME] - pd.Timestamp(t0)) // pd.Timedelta(minutes=STEP)).to_numpy()
     n = len(ctx["in_bed"])
     present = np.zeros(n, bool)

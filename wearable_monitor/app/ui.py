@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..detector import InputError
 from ..formatter import FormatterInputError
-from ..records import TIME, USER
+from ..records import USER
 from ..validation import InputFileError
 from . import plots
 from .i18n import PERIOD_WORDS, SOURCE_WORDS, VERDICT_WORDS, t, word

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import ConfigError
-from .config import DAILY_NUMERIC, SEVERITIES, RulesConfig, deep_merge, parse_rules_config, read_rules_dict
+from .config import RulesConfig, deep_merge, parse_rules_config, read_rules_dict
 from .finding import AWAITING, DATA_PROBLEM, FINDING, INSUFFICIENT, Context, Finding
 from .logs import DailyLog, UserProfile, logs_to_frame, normalise_frame, user_days
 from .reference import age_of, named_age_group

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .config import SEVERITIES, Confirm
-from .finding import AWAITING, DATA_PROBLEM, FINDING, Context, Finding
+from .finding import AWAITING, DATA_PROBLEM, Context, Finding
 from .reference import body_fat_category, body_fat_range, bmi, bmi_category, bp_category, target_zone
 from .stats import (last_logged_window, linear_trend, next_valid, prior_robust, prior_stats, reached_above,
                     reached_below, rolling_slope, streaks)
