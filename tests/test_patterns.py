@@ -30,9 +30,13 @@ def test_day_bar_is_absolute_and_inclusive():
 
 
 def test_a_person_whose_scores_run_hot_needs_a_day_that_stands_out():
-    # 0.5 every day would alert daily against the absolute bar alone; the personal reference
-    # (median + margin of earlier days) stops that after `min_reference_days`, yet a real jump still alerts
-    days = daily_pattern_table(**_days([0.5] * 10 + [0.9, 0.9]))
+    # a level just over the absolute bar every day would alert daily against that bar alone; the personal
+    # reference (median + margin of earlier days) stops that after `min_reference_days`, yet a real jump alerts
+    cfg = PatternConfig()
+    hot = cfg.day_score_threshold + 0.05
+    jump = hot + cfg.reference_margin + 0.01
+    assert jump <= 1.0
+    days = daily_pattern_table(**_days([hot] * 10 + [jump, jump]))
     assert days["alert"].iloc[:5].any()                   # no history yet: absolute bar only
     assert not days["is_anomalous_day"].iloc[6:10].any()  # the person's usual level is not news
     assert days["alert"].iloc[-1]

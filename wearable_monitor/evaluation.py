@@ -106,8 +106,22 @@ def evaluate_fitbit(detector, data_dir: Path = DEFAULT_FITBIT_DIR, progress: boo
         nights = ns.nightly(frame)
         ns_days = nights.assign(alert=nights["score"] >= ns.threshold_, sufficient=True)
         out[row.user_id] = {"symptom_onset": None if onset is None else str(onset.date()),
-                            "learned": fitbit_user_report(days, onset),
+                            **{name: fitbit_user_report(d, onset) for name, d in day_variants(days).items()},
                             "nightsignal": fitbit_user_report(ns_days, onset)}
+    return out
+
+
+DAY_VARIANTS = {"learned": "is_anomalous_day", "model_days_only": "model_anomalous", "vitals_only": "vitals_anomalous"}
+
+
+def day_variants(days: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The product's day table and, for the record, the same days alerting on one evidence source only."""
+    from .patterns import PatternConfig, _runs
+
+    out = {}
+    for name, column in DAY_VARIANTS.items():
+        d = days.drop(columns=["pattern_days", "alert"]).assign(is_anomalous_day=days[column].to_numpy(bool))
+        out[name] = _runs(d, PatternConfig())
     return out
 
 
@@ -157,3 +171,34 @@ def day_level_report(days: pd.DataFrame, events: pd.DataFrame, grace_days: int =
             "median_days_to_first_alert": float(np.median(lead)) if lead else None,
             "false_alert_days": false_days, "far_user_days": int(far.sum()),
             "false_alert_days_per_30": round(30 * false_days / far.sum(), 3) if far.sum() else None}
+
+
+# ---------------------------------------------------------------------- the seed's 7-day scenario
+
+SEED_WEEK_VARIANTS = {"healthy": (0.0, 0.0), "hrv_only_10pct_per_day": (0.10, 0.0),
+                      "hrv_15pct_and_rhr_4bpm_per_day": (0.15, 4.0)}
+
+
+def declining_week(seed: int, hrv_drop_per_day: float, rhr_rise_per_day: float) -> pd.DataFrame:
+    """The seed's pattern example: 3 normal days, then 4 days of gradually declining HRV
+    (optionally with the resting-HR rise that usually comes with it), on one simulated person."""
+    from .simulator import simulate_user
+
+    frame = simulate_user("seed-pattern", days=7, seed=seed, events=[]).frame.copy()
+    day = (frame["timestamp"] - frame["timestamp"].iloc[0]).dt.days.to_numpy()
+    decline = np.clip(day - 2, 0, None)  # 0,0,0,1,2,3,4
+    for col in ("hrv_rmssd", "hrv_sdnn"):
+        frame[col] = frame[col] * (1 - hrv_drop_per_day * decline)
+    for col in ("hr", "hr_resting"):
+        frame[col] = frame[col] + rhr_rise_per_day * decline
+    return frame
+
+
+def seed_week_report(detector, seeds=range(30)) -> dict:
+    """Share of simulated people whose 7-day scenario alerts, per variant (healthy = false alerts)."""
+    out = {}
+    for name, (hrv, rhr) in SEED_WEEK_VARIANTS.items():
+        alerts = [bool(detector.daily(detector.score_history(declining_week(s, hrv, rhr), update_baseline=False))
+                       ["alert"].any()) for s in seeds]
+        out[name] = {"people": len(alerts), "alerted": int(sum(alerts))}
+    return out

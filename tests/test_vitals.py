@@ -1,0 +1,93 @@
+"""Nightly vitals: NightSignal's rule generalised to every vital, read against earlier nights only."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from wearable_monitor.patterns import daily_pattern_table
+from wearable_monitor.simulator import simulate_user
+from wearable_monitor.vitals import VitalsConfig, nightly_vitals, score_nights
+
+SIGNALS = VitalsConfig().signals
+
+
+def _nights(values: dict[str, list[float]], user="u") -> pd.DataFrame:
+    n = len(next(iter(values.values())))
+    return pd.DataFrame({"user_id": user, "date": pd.date_range("2024-01-01", periods=n, freq="D"), **values})
+
+
+def test_resting_hr_floor_is_nightsignal_four_bpm_after_a_week_of_nights():
+    floor = SIGNALS["resting_hr"].floor
+    week = [60.0, 61.0, 59.0, 60.0, 62.0, 58.0, 60.0]
+    table = score_nights(_nights({"resting_hr": week + [60.0 + floor, 60.0 + floor - 0.1]}))
+    assert table["resting_hr_reference"].iloc[:7].isna().all()   # fewer than 7 earlier nights: no reference
+    assert table["resting_hr_reference"].iloc[7] == 60.0
+    assert list(table["resting_hr_deviant"]) == [False] * 7 + [True, False]
+    early = score_nights(_nights({"resting_hr": [60.0] * 3 + [80.0]}))
+    assert not early["vitals_anomalous"].any()                    # a big value with no week behind it
+
+
+def test_hrv_is_read_as_a_relative_fall():
+    floor = SIGNALS["hrv"].floor
+    table = score_nights(_nights({"hrv": [40.0, 40.0, 40.0, 40 * (1 - floor), 40 * (1 - floor) + 0.5, 80.0]}))
+    assert list(table["hrv_deviant"]) == [False, False, False, True, False, False]  # a rise is never a concern
+    assert table["vitals_flags"].iloc[3] == f"hrv {-floor * 100:+.0f}%"
+
+
+def test_later_nights_never_change_earlier_verdicts():
+    values = [60.0, 61.0, 59.0, 60.0, 62.0, 58.0, 60.0, 65.0, 66.0, 61.0]
+    full = score_nights(_nights({"resting_hr": values}))
+    changed = score_nights(_nights({"resting_hr": values[:8] + [90.0, 40.0]}))
+    cols = ["resting_hr_reference", "resting_hr_deviation", "resting_hr_deviant"]
+    pd.testing.assert_frame_equal(full[cols].iloc[:8], changed[cols].iloc[:8])
+
+
+def test_nights_come_from_midnight_to_seven_with_an_hour_of_records():
+    t = pd.date_range("2024-01-01", periods=288 * 9, freq="5min").as_unit("ns")
+    hr = np.where(t.hour < 7, 55.0, 90.0)          # day values would make the night look terrible
+    hr[(t.normalize() == t[0].normalize() + pd.Timedelta(days=8)) & (t.hour < 7)] = 61.0
+    frame = pd.DataFrame({"user_id": "u", "timestamp": t, "hr_resting": hr})
+    frame.loc[(t.normalize() == t[0].normalize() + pd.Timedelta(days=3)) & (t.hour == 2), "hr_resting"] = np.nan
+    sparse = (t.normalize() == t[0].normalize() + pd.Timedelta(days=5)) & (t.hour < 7) & (t.hour >= 1)
+    frame.loc[sparse, "hr_resting"] = np.nan         # 12 points left: still a night; 11 would not be
+    frame.loc[np.flatnonzero(sparse)[:1] - 1, "hr_resting"] = np.nan
+    table = nightly_vitals(frame)
+    assert list(table["resting_hr"].iloc[:8].isna()) == [False] * 5 + [True] + [False] * 2
+    assert table["resting_hr"].iloc[8] == 61.0 and table["resting_hr_reference"].iloc[8] == 55.0
+    assert table["resting_hr_deviant"].iloc[8] and table["vitals_flags"].iloc[8] == "resting_hr +6.0 bpm"
+
+
+def test_two_deviant_nights_running_alert_one_does_not():
+    t = pd.date_range("2024-01-01", periods=288 * 10, freq="5min")
+    quiet = dict(end_times=t, is_anomaly=np.zeros(len(t), bool), is_night=np.asarray(t.hour < 6),
+                 is_resting=np.ones(len(t), bool), user_ids=np.full(len(t), "u", dtype=object),
+                 scores=np.zeros(len(t)))
+    one = score_nights(_nights({"resting_hr": [60.0] * 8 + [66.0, 60.0]}))
+    two = score_nights(_nights({"resting_hr": [60.0] * 8 + [66.0, 67.0]}))
+    days_one = daily_pattern_table(**quiet, nights=one)
+    days_two = daily_pattern_table(**quiet, nights=two)
+    assert days_one["is_anomalous_day"].sum() == 1 and not days_one["alert"].any()
+    assert list(days_two["alert"]) == [False] * 9 + [True]
+    assert not days_two["model_anomalous"].any() and days_two["vitals_flags"].iloc[-1] == "resting_hr +7.0 bpm"
+
+
+@pytest.fixture(scope="module")
+def detector():
+    from wearable_monitor.detector import WearableAnomalyDetector
+
+    return WearableAnomalyDetector()
+
+
+def test_detector_pattern_reports_a_resting_hr_rise_the_model_alone_may_miss(detector):
+    frame = simulate_user("nights", days=12, seed=4, events=[]).frame.copy()
+    day = (frame["timestamp"] - frame["timestamp"].iloc[0]).dt.days.to_numpy()
+    at_night = (frame["timestamp"].dt.hour < 7).to_numpy()
+    rise = np.where((day >= 10) & at_night, 7.0, 0.0)   # two nights, +7 bpm, nothing else changed
+    for col in ("hr", "hr_resting"):
+        frame[col] = frame[col] + rise
+    pattern = detector.detect_pattern(frame)
+    assert pattern["alert"] is True
+    assert pattern["alert_dates"] == [pattern["days"][-1]["date"]]
+    assert all("resting_hr +" in d["vitals_flags"] for d in pattern["days"][-2:])
+    assert not any(d["vitals_flags"] for d in pattern["days"][:-2])
