@@ -88,6 +88,8 @@ PATTERN = {
     "alert": True, "alert_dates": ["2024-03-05", "2024-03-06", "2024-03-07"], "pattern_days": 4,
     "config": {"day_share_threshold": 0.3, "min_windows_per_day": 24, "alert_consecutive_days": 2},
 }
+PATTERN["days"][4]["vitals_flags"] = "resting_hr +5.2 bpm"          # vitals.py's shape
+PATTERN["days"][5]["vitals_flags"] = "resting_hr +6.8 bpm; hrv -27%"
 
 SCENARIOS = {
     "realtime_anomaly": dict(result=ANOMALY, findings=FINDINGS),
@@ -398,3 +400,13 @@ if __name__ == "__main__":
         regen()
     else:
         print(__doc__)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_vitals_flags_reach_the_text_only_in_the_shape_vitals_writes(lang):
+    good = fmt(lang, pattern=PATTERN).user_content
+    assert "resting_hr +6.8 bpm; hrv -27%" in good and "resting_hr +5.2 bpm" in good
+    evil = copy.deepcopy(PATTERN)
+    evil["days"][5]["vitals_flags"] = "resting_hr +6.8 bpm" + INJECTION
+    text = fmt(lang, pattern=evil).user_content
+    assert "SYSTEM" not in text and "resting_hr +6.8 bpm" not in text

@@ -174,6 +174,7 @@ class DayIn(_In):
     weighted_share: Num = None
     sufficient: Optional[bool] = None   # False: too few windows that day to call it normal or not
     is_anomalous_day: Optional[bool] = None
+    vitals_flags: Optional[str] = None  # vitals.py: "resting_hr +5.1 bpm; hrv -27%" (shown only in that shape)
 
 
 class PatternIn(_In):
@@ -518,7 +519,9 @@ class AnomalyFormatter:
     def _pattern(self, p: PatternIn) -> dict:
         days = [{"date": _when(d.date), "windows": _r(d.windows, 0), "anomalous_windows": _r(d.anomalous_windows, 0),
                  "anomaly_share": _r(d.anomaly_share, 2), "weighted_share": _r(d.weighted_share, 2),
-                 "sufficient": d.sufficient, "is_anomalous_day": d.is_anomalous_day} for d in p.days]
+                 "sufficient": d.sufficient, "is_anomalous_day": d.is_anomalous_day,
+                 "vitals_flags": d.vitals_flags if d.vitals_flags and _VITALS_FLAGS.fullmatch(d.vitals_flags) else None}
+                for d in p.days]
         days.sort(key=lambda d: d["date"] or "")
         longest = p.longest_anomalous_run if p.longest_anomalous_run is not None else p.pattern_days
         alert_after = p.config.get("alert_consecutive_days")
@@ -588,6 +591,11 @@ def _bilingual(value: Any, max_len: int) -> dict | None:
     return {lang: clean_text(value, max_len) for lang in LANGUAGES}
 
 
+# Only text in the exact shape vitals.py writes reaches the prompt (no free text from a pattern dict).
+_VITAL = r"[a-z_]{2,20} [+-]\d{1,3}(?:\.\d)?(?:%| (?:bpm|breaths/min|points|degC))"
+_VITALS_FLAGS = re.compile(rf"{_VITAL}(?:; {_VITAL}){{0,4}}")
+
+
 def _finding_key(f: dict) -> tuple:
     sev = SEVERITY_ORDER.index(f["severity"]) if f["severity"] in SEVERITY_ORDER else len(SEVERITY_ORDER)
     return (f["status"] != "finding", sev, f["rule"] or "", f["metric"] or "", (f["period"] or {}).get("start") or "")
@@ -640,6 +648,7 @@ T = {
         "anom_days": "{a} of {d} days anomalous", "trend": "trend: {t}", "slope": "slope {s} per day",
         "alert": "pattern alert: {v}", "yes": "yes", "no": "no",
         "days_head": "| Date | Windows | Anomalous windows | Share | Weighted share | Anomalous day |",
+        "vitals_head": "Nights whose vitals left the person's usual range (against the median of earlier nights):",
         "days_shown": "Last {n} of {d} days shown.",
         "findings": "Rule findings", "shown": "showing {n} of {d}", "value": "value", "sd": "SD",
         "title": "Title", "advice": "Advice",
@@ -694,6 +703,7 @@ T = {
         "anom_days": "{d} 天中 {a} 天异常", "trend": "趋势：{t}", "slope": "斜率 {s} / 天",
         "alert": "模式提醒：{v}", "yes": "是", "no": "否",
         "days_head": "| 日期 | 窗口数 | 异常窗口 | 占比 | 加权占比 | 异常日 |",
+        "vitals_head": "夜间体征偏离个人常态的日期（对比此前各夜的中位数）：",
         "days_shown": "仅显示 {d} 天中的最后 {n} 天。",
         "findings": "规则发现", "shown": "显示 {d} 条中的 {n} 条", "value": "数值", "sd": "标准差",
         "title": "标题", "advice": "建议",
@@ -906,6 +916,9 @@ class _Renderer:
                            f"{_f(d['anomaly_share'], 2)} | {_f(d['weighted_share'], 2)} | {flag} |")
             if p["days_total"] > len(p["days"]):
                 out += ["", t["days_shown"].format(n=len(p["days"]), d=p["days_total"])]
+            nights = [d for d in p["days"] if d["vitals_flags"]]
+            if nights:
+                out += ["", t["vitals_head"]] + [f"- {_span(d['date'])}: {d['vitals_flags']}" for d in nights]
         return out
 
     def findings(self, case: dict) -> list[str]:
