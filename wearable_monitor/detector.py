@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,10 @@ import torch
 from .baselines import BaselineStorage, UserDataManager, causal_baseline_columns
 from .config import REPO_ROOT, FeatureConfig, default_feature_config
 from .detectors.base import BaseDetector
-from .features import FeatureCalculator, Windows
+from .features import Columns, FeatureCalculator, Windows, frame_columns
 from .model import WearableAnomalyNet
 from .patterns import PatternConfig, daily_pattern_table, summarize_pattern, trend_of
-from .records import TIME, USER, static_column
+from .records import TIME, USER, records_to_columns, static_column
 
 DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints" / "phase2" / "exp_factor_balanced"
 TOP_K = 5
@@ -42,28 +43,52 @@ class InputError(ValueError):
 
 
 class LearnedDetector(BaseDetector):
-    """The Phased LSTM + TFT network behind the detector contract (batched, inference mode)."""
+    """The Phased LSTM + TFT network behind the detector contract (batched, inference mode).
+
+    Batches of at most `small_batch` windows run on one torch thread: their ops are far too
+    small to gain from a second thread, and on a busy machine every op would wait for the
+    second thread to be scheduled (measured: 2 ms -> 150 ms per window with another process
+    on one of two cores). Bigger batches use the process setting (`torch.set_num_threads`).
+    """
 
     name = "learned_phased_lstm_tft"
 
-    def __init__(self, model: WearableAnomalyNet, threshold: float | None = None, batch_size: int = 4096):
+    def __init__(self, model: WearableAnomalyNet, threshold: float | None = None, batch_size: int = 4096,
+                 small_batch: int = 16):
         super().__init__(threshold)
         self.model = model.eval()
         self.batch_size = batch_size
+        self.small_batch = small_batch
 
     @torch.inference_mode()
     def outputs(self, windows: Windows, keys=("probability",)) -> dict[str, np.ndarray]:
         parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
         tensors = windows.to_tensors()
-        for start in range(0, len(windows), self.batch_size):
-            batch = {k: v[start:start + self.batch_size] for k, v in tensors.items()}
-            out = self.model(batch, aux=False)
-            for k in keys:
-                parts[k].append(out[k].float().numpy())
+        with _torch_threads(1 if len(windows) <= self.small_batch else None):
+            for start in range(0, len(windows), self.batch_size):
+                batch = {k: v[start:start + self.batch_size] for k, v in tensors.items()}
+                out = self.model(batch, aux=False)
+                for k in keys:
+                    parts[k].append(out[k].float().numpy())
         return {k: np.concatenate(v) if v else np.zeros(0, np.float32) for k, v in parts.items()}
 
     def decision_function(self, windows: Windows) -> np.ndarray:
         return self.outputs(windows)["probability"].astype(np.float64)
+
+
+@contextmanager
+def _torch_threads(n: int | None):
+    """Run the block with `n` torch threads (None: unchanged). The setting is per process, so a
+    batch scored concurrently in another Python thread meanwhile runs on `n` threads too."""
+    before = torch.get_num_threads()
+    if n is None or n == before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _is_night_and_resting(frame: pd.DataFrame, windows: Windows, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -122,21 +147,28 @@ class WearableAnomalyDetector:
         return self.calculator.window_size
 
     # ------------------------------------------------------------------ input
-    def _frame(self, data: Any) -> pd.DataFrame:
-        """Validated frame from records (dicts / Records), a frame, a ValidationResult or a path."""
+    def _validated(self, data: Any):
+        """ValidationResult of records (dicts / Records), a ValidationResult or a path."""
         from .readers import load_any
         from .validation import ValidationResult, validate_items
 
-        if isinstance(data, pd.DataFrame):
-            return data
         if isinstance(data, (str, Path)):
             data = load_any(data, self.config)
         if not isinstance(data, ValidationResult):
-            items = list(data)
-            data = validate_items(enumerate(items, start=1), self.config, source="<records>")
+            data = validate_items(enumerate(list(data), start=1), self.config, source="<records>")
         if not data.records:
             raise InputError("no valid records to score:\n" + data.summary())
-        return data.frame
+        return data
+
+    def _frame(self, data: Any) -> pd.DataFrame:
+        """Validated frame from records (dicts / Records), a frame, a ValidationResult or a path."""
+        return data if isinstance(data, pd.DataFrame) else self._validated(data).frame
+
+    def _columns(self, data: Any) -> Columns:
+        """The same rows as `_frame`, as numpy columns (no DataFrame built for record input)."""
+        if isinstance(data, pd.DataFrame):
+            return frame_columns(data)
+        return records_to_columns(self._validated(data).records, self.config)
 
     # ------------------------------------------------------------------ realtime
     def _observed_variables(self, windows: Windows) -> np.ndarray:
@@ -180,42 +212,52 @@ class WearableAnomalyDetector:
                 break
         return items
 
-    def _static_of(self, rows: pd.DataFrame) -> dict | None:
+    def _static_of(self, rows: Columns) -> dict | None:
         """Known static codes of the newest record (None -> the stored profile is used)."""
         static = {}
         for n, spec in self.config.static.items():
             col = static_column(n)
-            if col in rows and int(rows[col].iloc[-1]) != spec.categories[spec.default]:
-                static[n] = int(rows[col].iloc[-1])
+            if col in rows and int(rows[col][-1]) != spec.categories[spec.default]:
+                static[n] = int(rows[col][-1])
         return static or None
 
-    def _results(self, frames: list[pd.DataFrame], update_baseline: bool) -> list[dict]:
-        """Score one window per frame (each frame = one user's records) in one forward pass."""
+    def _window_rows(self, cols: Columns) -> tuple[str, dict[str, np.ndarray]]:
+        """(user, the last `window_size` rows) of one user's columns; InputError if unusable."""
+        users = np.asarray(cols[USER], dtype=object)
+        if len(users) and (users != users[-1]).any():
+            raise InputError(f"a realtime window belongs to one user, got {len(pd.unique(users))}")
+        user = str(users[-1]) if len(users) else "?"
+        if len(users) < self.window_size:
+            raise InputError(f"user {user}: a window needs {self.window_size} records (5-minute points), "
+                             f"got {len(users)}")
+        return user, {k: np.asarray(v)[-self.window_size:] for k, v in cols.items()}
+
+    def _results(self, inputs: list[Columns], update_baseline: bool) -> list[dict]:
+        """Score one window per input (each = one user's rows as columns) in one forward pass.
+
+        Plain numpy from the validated records to the model inputs (`FeatureCalculator.window`
+        runs the batch feature code on the window's 12 rows), one store read per window and,
+        with `update_baseline`, one store write.
+        """
         prepared, meta = [], []
-        for frame in frames:
-            user = str(frame[USER].iloc[-1])
-            if frame[USER].nunique() > 1:
-                raise InputError(f"a realtime window belongs to one user, got {frame[USER].nunique()}")
-            if len(frame) < self.window_size:
-                raise InputError(f"user {user}: a window needs {self.window_size} records (5-minute points), "
-                                 f"got {len(frame)}")
-            rows = frame.iloc[-self.window_size:]
+        for cols in inputs:
+            user, rows = self._window_rows(cols)
             static = self._static_of(rows)
             # The window is read against the baseline of its newest record's day (one store read).
-            baseline = self.users.summary(user, static, as_of=rows[TIME].iloc[-1])
+            baseline = self.users.summary(user, static, as_of=rows[TIME][-1])
             columns = {f"bl_{name}_{stat}": b[stat] for name, b in baseline["metrics"].items()
                        for stat in ("mean", "std", "suspect_days", "suspect_z")}
             columns.update(bl_alpha=baseline["alpha"], bl_days=baseline["days_of_history"])
-            prepared.append(self.calculator.windows(rows.assign(**columns).reset_index(drop=True))[-1:])
+            prepared.append(self.calculator.window(rows, columns))
             meta.append((user, rows, baseline))
-        windows = Windows.concat(prepared)
+        windows = Windows.concat(prepared) if len(prepared) > 1 else prepared[0]
         out = self.learned.outputs(windows, keys=("probability", "variable_weights"))
         observed = self._observed_variables(windows)
         names = self.model.config.variable_names
         results = []
         for i, (user, rows, baseline) in enumerate(meta):
             score = float(out["probability"][i])
-            summary = self.calculator.window_summary(rows)
+            summary = self.calculator.summary_from_columns(rows)
             weights = out["variable_weights"][i]
             results.append({
                 "is_anomaly": bool(score >= self.threshold),
@@ -228,7 +270,7 @@ class WearableAnomalyDetector:
                 **summary,
                 "top_features": self._explain(weights, observed[i], summary, baseline),
                 "baseline": baseline,
-                "static": {n: self.config.static[n].label(int(rows[static_column(n)].iloc[-1]))
+                "static": {n: self.config.static[n].label(int(rows[static_column(n)][-1]))
                            for n in self.config.static if static_column(n) in rows},
                 "disclaimer": "Screening aid, not a diagnosis.",
             })
@@ -239,8 +281,7 @@ class WearableAnomalyDetector:
     def predict(self, data_points: Iterable[Mapping] | pd.DataFrame, return_score: bool = True,
                 return_details: bool = True, update_baseline: bool = False) -> dict:
         """Seed API: score the latest window of `data_points` (one user)."""
-        frame = self._frame(data_points)
-        result = self._results([frame], update_baseline)[0]
+        result = self._results([self._columns(data_points)], update_baseline)[0]
         if not return_details:
             result = {k: result[k] for k in ("is_anomaly", "anomaly_score", "threshold")}
         if not return_score:
@@ -253,7 +294,7 @@ class WearableAnomalyDetector:
 
     def predict_batch(self, windows: Iterable[Iterable[Mapping] | pd.DataFrame], update_baseline: bool = False) -> list[dict]:
         """Many users' windows in one forward pass (one result per window, same order)."""
-        return self._results([self._frame(w) for w in windows], update_baseline)
+        return self._results([self._columns(w) for w in windows], update_baseline)
 
     # ------------------------------------------------------------------ history
     def score_history(self, data: Any, progress: bool = False, update_baseline: bool = True) -> pd.DataFrame:
