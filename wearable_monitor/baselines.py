@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
@@ -404,10 +405,16 @@ class MetricState:
 
 
 STATE_FIELDS = [f.name for f in fields(MetricState)]
+_state_values = operator.attrgetter(*STATE_FIELDS)  # MetricState -> tuple in column order
 
 
 def blend(personal_mean, personal_std, alpha, group_mean, group_std):
     """Blended (mean, std); works on floats and on numpy arrays alike (same arithmetic)."""
+    if np.ndim(alpha) == 0 and np.ndim(group_mean) == 0:  # scalar fast path, same IEEE operations
+        a = float(alpha)
+        pm, ps = (float(personal_mean), float(personal_std)) if a > 0 else (0.0, 0.0)
+        gs = float(group_std)
+        return a * pm + (1.0 - a) * float(group_mean), math.sqrt(a * ps * ps + (1.0 - a) * (gs * gs))
     a = np.asarray(alpha, dtype=np.float64)
     pm = np.where(a > 0, personal_mean, 0.0)
     ps = np.where(a > 0, personal_std, 0.0)
@@ -575,6 +582,14 @@ class BaselineStorage:
             BaselineStorage._write_history(conn, user_id, metric, period, st, event, day)
 
     @staticmethod
+    def _write_states(conn, user_id: str, states: list[tuple[str, str, MetricState]]) -> None:
+        """Store several states in one statement (no history snapshot)."""
+        now = _now()
+        conn.executemany(f"INSERT OR REPLACE INTO stats (user_id, metric, period, {', '.join(STATE_FIELDS)}, "
+                         f"updated_at) VALUES (?, ?, ?, {', '.join('?' * len(STATE_FIELDS))}, ?)",
+                         [(user_id, metric, period, *_state_values(st), now) for metric, period, st in states])
+
+    @staticmethod
     def _write_history(conn, user_id: str, metric: str, period: str, st: MetricState, event: str,
                        day: int | None) -> None:
         std = st.std
@@ -689,10 +704,13 @@ def _period_lut(config: FeatureConfig) -> np.ndarray:
     return np.array([config.time_period_of_hour(h) for h in range(24)], dtype=object)
 
 
-def _usable_values(frame: pd.DataFrame, config: FeatureConfig, bcfg: BaselineConfig,
+def _usable_values(rows, config: FeatureConfig, bcfg: BaselineConfig,
                    keys: list[BaselineKey], is_normal) -> dict[BaselineKey, np.ndarray]:
-    """Per key the source values with NaN wherever a value must not update the baseline."""
-    n = len(frame)
+    """Per key the source values with NaN wherever a value must not update the baseline.
+
+    `rows`: a frame, or its columns as numpy arrays (anything with `in` and `[name]`).
+    """
+    n = len(rows[TIME])
     ok = np.ones(n, dtype=bool)
     if is_normal is not None:
         mask = np.asarray(is_normal)
@@ -701,15 +719,16 @@ def _usable_values(frame: pd.DataFrame, config: FeatureConfig, bcfg: BaselineCon
                              f"got dtype {mask.dtype} and shape {mask.shape}")
         ok &= mask
     dq = config.features.get("data_quality")
-    if bcfg.guard.skip_low_quality and dq is not None and "data_quality" in frame.columns and "low" in dq.categories:
-        ok &= frame["data_quality"].to_numpy(dtype=np.float64) != dq.categories["low"]
-    periods = _period_lut(config)[pd.DatetimeIndex(frame[TIME]).hour.to_numpy()]
+    if bcfg.guard.skip_low_quality and dq is not None and "data_quality" in rows and "low" in dq.categories:
+        ok &= np.asarray(rows["data_quality"], dtype=np.float64) != dq.categories["low"]
+    hours = np.asarray(rows[TIME], dtype="datetime64[ns]").astype("datetime64[h]").astype(np.int64) % 24
+    periods = _period_lut(config)[hours]
     out = {}
     for key in keys:
-        if key.source not in frame.columns:
+        if key.source not in rows:
             out[key] = np.full(n, np.nan)
             continue
-        v = frame[key.source].to_numpy(dtype=np.float64, copy=True)
+        v = np.array(rows[key.source], dtype=np.float64)  # a copy: NaN is written into it
         keep = ok if key.period == ALL else ok & (periods == key.period)
         v[~keep] = np.nan
         out[key] = v
@@ -757,6 +776,9 @@ class UserDataManager:
         self.bcfg = baseline_config or storage.config
         self.bcfg.check_against(self.config)
         self.keys = baseline_keys(self.config)
+        self._group_cache: dict[tuple, MeanStd] = {}
+        self._ingest_columns = [USER, TIME, "data_quality", *dict.fromkeys(k.source for k in self.keys),
+                                *(static_column(n) for n in self.config.static)]
 
     def _min_std(self, metric: str) -> float:
         return float(self.bcfg.min_std.get(metric, 0.0))
@@ -771,21 +793,29 @@ class UserDataManager:
         user.days += int(user.open_has_data)
         user.open_has_data = False
 
-    def ingest(self, user_id: str, frame_rows: pd.DataFrame, is_normal=None) -> IngestReport:
-        """Guarded update from one user's rows (frame contract columns); one atomic transaction."""
-        if USER in frame_rows.columns:
-            others = set(frame_rows[USER].astype(str)) - {user_id}
+    def ingest(self, user_id: str, frame_rows, is_normal=None) -> IngestReport:
+        """Guarded update from one user's rows (frame contract columns); one atomic transaction.
+
+        `frame_rows`: a frame, or its columns as numpy arrays (`features.frame_columns`).
+        """
+        if TIME not in frame_rows:
+            raise ValueError(f"ingest({user_id}): frame has no '{TIME}' column")
+        n_rows = len(frame_rows[TIME])
+        if USER in frame_rows:
+            others = {str(u) for u in pd.unique(np.asarray(frame_rows[USER], dtype=object))} - {user_id}
             if others:
                 raise ValueError(f"ingest({user_id}): frame rows belong to other users too: {sorted(others)[:3]}")
-        if TIME not in frame_rows.columns:
-            raise ValueError(f"ingest({user_id}): frame has no '{TIME}' column")
-        order = np.argsort(frame_rows[TIME].to_numpy(dtype="datetime64[ns]"), kind="stable")
-        rows = frame_rows.iloc[order]
+        # only the columns ingest reads, as arrays, in time order
+        rows = {c: np.asarray(frame_rows[c]) for c in self._ingest_columns if c in frame_rows}
+        ts = rows[TIME].astype("datetime64[ns]")
         mask = None if is_normal is None else np.asarray(is_normal)
-        if mask is not None and mask.shape == (len(frame_rows),):
-            mask = mask[order]
+        if n_rows > 1 and (ts[1:] < ts[:-1]).any():
+            order = np.argsort(ts, kind="stable")
+            rows = {c: v[order] for c, v in rows.items()}
+            ts = ts[order]
+            if mask is not None and mask.shape == (n_rows,):
+                mask = mask[order]
         values = _usable_values(rows, self.config, self.bcfg, self.keys, mask)
-        ts = rows[TIME].to_numpy(dtype="datetime64[ns]")
         events: dict[BaselineKey, list] = {}
         closed: list[str] = []
         st = self.storage
@@ -811,19 +841,19 @@ class UserDataManager:
                 user.last_ts = ts[-1]
             self._update_profile(user, rows)
             st._write_user(conn, user)
+            st._write_states(conn, user_id, [(k.metric, k.period, states[k.metric, k.period]) for k in self.keys])
             for key in self.keys:
-                st._write_state(conn, user_id, key.metric, key.period, states[key.metric, key.period])
                 for d, ev, snap in events.get(key, []):
                     st._write_history(conn, user_id, key.metric, key.period, snap, ev, d)
-        return IngestReport(rows=len(frame_rows), skipped_rows=start, closed_days=closed,
+        return IngestReport(rows=n_rows, skipped_rows=start, closed_days=closed,
                             events={k.name: [(_day_iso(d), e) for d, e, _ in v] for k, v in events.items()})
 
-    def _update_profile(self, user: UserRow, rows: pd.DataFrame) -> None:
+    def _update_profile(self, user: UserRow, rows: Mapping[str, np.ndarray]) -> None:
         """Fill unknown profile entries from the rows' static columns (last row wins)."""
         for name, spec in self.config.static.items():
             col = static_column(name)
-            if col in rows.columns and len(rows):
-                label = spec.label(int(rows[col].iloc[-1]))
+            if col in rows and len(rows[col]):
+                label = spec.label(int(rows[col][-1]))
                 if label != spec.default and user.profile.get(name) in (None, spec.default):
                     user.profile[name] = label
 
@@ -860,8 +890,16 @@ class UserDataManager:
 
     def _blended(self, user: UserRow, states: dict, static: Mapping[str, Any] | None) -> dict[str, BlendedBaseline]:
         age, sex = self._labels(user, static)
-        return {k.name: blended(states[k.metric, k.period], self.bcfg.group_stats(k.metric, k.period, age, sex),
+        return {k.name: blended(states[k.metric, k.period], self._group_stats(k, age, sex),
                                 self.bcfg, self._min_std(k.metric)) for k in self.keys}
+
+    def _group_stats(self, key: BaselineKey, age: str | None, sex: str | None) -> MeanStd:
+        """`bcfg.group_stats`, memoised: it depends on the (fixed) baseline config only."""
+        cache_key = (key.metric, key.period, age, sex)
+        stats = self._group_cache.get(cache_key)
+        if stats is None:
+            stats = self._group_cache[cache_key] = self.bcfg.group_stats(key.metric, key.period, age, sex)
+        return stats
 
     def days_of_history(self, user_id: str, as_of: Any = None) -> int:
         """Days with usable data before the open day (or before `as_of`'s day)."""

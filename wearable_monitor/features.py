@@ -33,6 +33,10 @@ _NS_PER_MIN = 60 * 10**9
 _NS_PER_DAY = 24 * 60 * _NS_PER_MIN
 _EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
 
+# A frame's columns as numpy arrays, name -> [R] (what `frame_columns` and
+# `records.records_to_columns` return): the feature maths runs on these, not on pandas.
+Columns = Mapping[str, np.ndarray]
+
 
 # --------------------------------------------------------------------------- Windows
 
@@ -115,21 +119,43 @@ class Windows:
 
 def normalise(values: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     """Config normalisation of raw values (NaN stays NaN). Raises if a log sees a value <= 0 (-1 for log1p)."""
+    return normalise_columns(np.asarray(values, dtype=np.float64)[:, None], [spec])[:, 0]
+
+
+def normalise_columns(values: np.ndarray, specs: Sequence[FeatureSpec]) -> np.ndarray:
+    """`normalise` of every column j of values [R, K] by specs[j], in a few array operations."""
     values = np.asarray(values, dtype=np.float64)
-    x, method = values, spec.norm_method
-    if method == "none":
-        return x.copy()
+    x = values.copy()
+    methods = [s.norm_method for s in specs]
+    log = [j for j, m in enumerate(methods) if m == "log_zscore"]
+    log1p = [j for j, m in enumerate(methods) if m == "log1p_zscore"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        if method == "log_zscore":
-            x = np.log(x)
-        elif method == "log1p_zscore":
-            x = np.log1p(x)
-    bad = ~np.isfinite(x) & ~np.isnan(values)
+        if log:
+            x[:, log] = np.log(values[:, log])
+        if log1p:
+            x[:, log1p] = np.log1p(values[:, log1p])
+    checked = [j for j, m in enumerate(methods) if m != "none"]  # "none" passes values through as they are
+    bad = ~np.isfinite(x[:, checked]) & ~np.isnan(values[:, checked])
     if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{spec.name}: value {values[row]!r} at frame row {row} cannot be "
-                         f"{method}-normalised (log needs a positive argument)")
-    return (x - spec.norm_mean) / spec.norm_std
+        j = checked[int(np.flatnonzero(bad.any(axis=0))[0])]
+        row = int(np.flatnonzero(~np.isfinite(x[:, j]) & ~np.isnan(values[:, j]))[0])
+        raise ValueError(f"{specs[j].name}: value {values[row, j]!r} at frame row {row} cannot be "
+                         f"{methods[j]}-normalised (log needs a positive argument)")
+    # "none" as (x - 0) / 1, which leaves every float as it is
+    mean = np.array([0.0 if m == "none" else s.norm_mean for s, m in zip(specs, methods)], dtype=np.float64)
+    std = np.array([1.0 if m == "none" else s.norm_std for s, m in zip(specs, methods)], dtype=np.float64)
+    return (x - mean) / std
+
+
+def frame_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Every column of `frame` as a numpy array (views where pandas allows)."""
+    return {c: frame[c].to_numpy() for c in frame.columns}
+
+
+def _ns(times: np.ndarray) -> np.ndarray:
+    """Naive timestamps (datetime64 of any unit, or int64 ns) as int64 nanoseconds."""
+    times = np.asarray(times)
+    return times if times.dtype == np.int64 else times.astype("datetime64[ns]").astype(np.int64)
 
 
 def _window_sums(x: np.ndarray, starts: np.ndarray, size: int) -> np.ndarray:
@@ -142,6 +168,8 @@ def _gather(x: np.ndarray, starts: np.ndarray, size: int) -> np.ndarray:
     """Windows [N, size, ...] of row-level x [R, ...] starting at `starts` (strided view, one copy)."""
     if len(starts) == 0:  # also covers frames shorter than one window
         return np.zeros((0, size) + x.shape[1:], dtype=x.dtype)
+    if len(x) == size:  # the realtime case: the rows are the window
+        return np.repeat(x[None], len(starts), axis=0)
     view = sliding_window_view(x, size, axis=0)[starts]  # [N, ..., size]
     return np.ascontiguousarray(np.moveaxis(view, -1, 1))
 
@@ -216,6 +244,17 @@ class FeatureCalculator:
         # factor channel -> column positions in `numeric`
         self.factor_index = {ch: [self.numeric_names.index(n) for n in cfg.channel_features(ch)]
                              for ch in cfg.factor_channels}
+        self._numeric_specs = [cfg.features[n] for n in self.numeric_names]
+        self._metric_sources = [spec.source for spec in cfg.baseline_metrics.values()]
+        self._metric_specs = [cfg.features[src] for src in self._metric_sources]
+        self._baseline_periods = list(dict.fromkeys(p for spec in cfg.baseline_metrics.values()
+                                                    for p in spec.periods if p != "all"))
+        # what window_summary reports, and time-period lookups by hour and by category code
+        self._summary_names = [n for n, spec in cfg.features.items() if spec.is_numeric and spec.channel != "baseline"]
+        self._period_of_hour = np.array([cfg.time_period_of_hour(h) for h in range(24)], dtype=object)
+        period_spec = cfg.features.get("time_period_primary")
+        self._period_of_code = np.array([period_spec.category_label(c) for c in range(len(period_spec.categories))]
+                                        if period_spec is not None else [], dtype=object)
         self.context_names = ([f"{ch}_{s}" for ch in cfg.factor_channels for s in cfg.factor_stats]
                               + [f"{m}_{k}" for m in cfg.baseline_metrics for k in ("deviation_abs", "z_score")]
                               + [f"{key}_{k}" for key in self.baseline_keys for k in ("suspect_days", "suspect_z")]
@@ -230,12 +269,21 @@ class FeatureCalculator:
         `min_observed` keeps only windows where at least that fraction of records carries an
         observed numeric model feature (0 keeps everything; `end_index` says which rows were used).
         """
+        return self.windows_from_columns(frame_columns(frame), stride, min_observed)
+
+    def windows_from_columns(self, cols: Columns, stride: int = 1, min_observed: float = 0.0) -> Windows:
+        """`windows` on a frame's columns as numpy arrays (`frame_columns`, `records_to_columns`).
+
+        All the feature maths lives here and below, on plain arrays: the batch path (a frame of
+        many users) and the realtime path (`window`, one user's last rows) run the same code.
+        """
         if stride < 1:
             raise ValueError(f"stride must be >= 1, got {stride}")
-        T, R = self.window_size, len(frame)
-        self._check_frame(frame)
-        users = frame[USER].to_numpy(dtype=object)
-        ts = frame[TIME].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        self._check_columns(cols)
+        T = self.window_size
+        users = np.asarray(cols[USER], dtype=object)
+        ts = _ns(cols[TIME])
+        R = len(ts)
 
         # position of each row inside its user's run of rows
         new_user = np.ones(R, dtype=bool)
@@ -244,16 +292,14 @@ class FeatureCalculator:
         pos = np.arange(R) - run_start
         ends = np.flatnonzero((pos >= T - 1) & ((pos - (T - 1)) % stride == 0))
 
-        raw, mask = self._numeric_rows(frame)
+        raw, mask = self._numeric_rows(cols, R)
         if min_observed > 0 and len(ends):
             has_obs = mask.any(axis=1).astype(np.float64)
             frac = _window_sums(has_obs, ends - T + 1, T) / T
             ends = ends[frac >= min_observed - 1e-12]
         starts = ends - T + 1
 
-        z = np.nan_to_num(np.column_stack([normalise(raw[:, j], self.config.features[n])
-                                            for j, n in enumerate(self.numeric_names)])
-                          if self.numeric_names else np.zeros((R, 0)), nan=0.0).astype(np.float32)
+        z = np.nan_to_num(normalise_columns(raw, self._numeric_specs), nan=0.0).astype(np.float32)
         dt_row = np.empty(R, dtype=np.float64)
         dt_row[1:] = np.diff(ts) / _NS_PER_MIN
         dt_row[:1] = self.config.sampling_minutes
@@ -264,19 +310,39 @@ class FeatureCalculator:
 
         numeric = _gather(z, starts, T)
         numeric_mask = _gather(mask.astype(np.float32), starts, T)
-        context, context_mask = self._context(frame, z, mask, numeric_mask, starts, ends)
+        context, context_mask = self._context(cols, z, mask, numeric_mask, starts, ends)
         return Windows(
             user_ids=users[ends], end_times=ts[ends].astype("datetime64[ns]"), end_index=ends.astype(np.int64),
             numeric=numeric, numeric_mask=numeric_mask,
-            categorical=_gather(self._categorical_rows(frame), starts, T),
+            categorical=_gather(self._categorical_rows(cols, R), starts, T),
             dt=dt, t=t, known=_gather(self._known_rows(ts), starts, T),
-            static=self._static_rows(frame)[ends],
+            static=self._static_rows(cols, R)[ends],
             context=context, context_mask=context_mask,
             numeric_names=list(self.numeric_names), categorical_names=list(self.categorical_names),
             categorical_cardinalities=list(self.categorical_cardinalities), known_names=list(self.known_names),
             static_names=list(self.static_names), static_cardinalities=list(self.static_cardinalities),
             context_names=list(self.context_names),
         )
+
+    def window(self, cols: Columns, baseline: Mapping[str, float] | None = None) -> Windows:
+        """The one window made of the last `window_size` rows of `cols` (one user's rows, in time
+        order): the realtime path, without a DataFrame.
+
+        `baseline`: values of the window's `bl_` columns (one number each, e.g. from
+        `baseline_columns` or a stored baseline), as if the rows carried them.
+        Same arrays as `windows(frame.assign(**baseline))[-1:]`.
+        """
+        T = self.window_size
+        last = {k: np.asarray(v)[-T:] for k, v in cols.items()}
+        n = len(last[TIME]) if TIME in last else 0
+        if n < T:
+            raise ValueError(f"window: need {T} rows for a window, got {n}")
+        for k, v in (baseline or {}).items():
+            last[k] = np.full(T, v, dtype=np.float64)
+        out = self.windows_from_columns(last)
+        if len(out) != 1:
+            raise ValueError("window: the last rows belong to more than one user")
+        return out
 
     def window_from_records(self, records: Iterable[Record | dict] | pd.DataFrame,
                             baselines: Mapping[str, Any] | None = None) -> Windows:
@@ -291,36 +357,43 @@ class FeatureCalculator:
         if len(frame) < self.window_size:
             raise ValueError(f"window_from_records: need {self.window_size} records for a window, got {len(frame)}")
         frame = frame.sort_values(TIME, kind="stable").iloc[-self.window_size:].reset_index(drop=True)
-        if baselines:
-            frame = frame.assign(**baseline_columns(baselines))
-        return self.windows(frame)
+        return self.window(frame_columns(frame), baseline_columns(baselines) if baselines else None)
 
     def window_summary(self, rows: pd.DataFrame) -> dict[str, Any]:
         """Plain-unit summary of one window's frame rows: the `window`, `measurements` and
         `data_quality` blocks of the realtime result (architecture.md section 5)."""
-        self._check_frame(rows)
-        if not len(rows):
+        return self.summary_from_columns(frame_columns(rows))
+
+    def summary_from_columns(self, cols: Columns) -> dict[str, Any]:
+        """`window_summary` on the rows' columns as numpy arrays."""
+        self._check_columns(cols)
+        ts = _ns(cols[TIME])
+        R = len(ts)
+        if not R:
             raise ValueError("window_summary: no rows")
-        raw, mask = self._numeric_rows(rows)
-        ts = rows[TIME].to_numpy(dtype="datetime64[ns]")
-        gaps = np.diff(ts.astype(np.int64)) / _NS_PER_MIN
+        _, mask = self._numeric_rows(cols, R)
+        gaps = np.diff(ts) / _NS_PER_MIN
         observed = float(mask.mean()) if mask.size else 0.0
+        # every reported feature at once: [R, F] values, NaN = not observed
+        names = [n for n in self._summary_names if n in cols]
         measurements = {}
-        for name, spec in self.config.features.items():
-            if not spec.is_numeric or spec.channel == "baseline" or name not in rows:
-                continue
-            v = rows[name].to_numpy(dtype=np.float64)
-            v = v[~np.isnan(v)]
-            if len(v):
-                measurements[name] = {"mean": round(float(v.mean()), 3), "min": round(float(v.min()), 3),
-                                      "max": round(float(v.max()), 3), "unit": spec.unit}
+        if names:
+            v = np.column_stack([np.asarray(cols[n], dtype=np.float64) for n in names])
+            obs = ~np.isnan(v)
+            count = obs.sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = np.where(obs, v, 0.0).sum(axis=0) / count
+            lo, hi = np.where(obs, v, np.inf).min(axis=0), np.where(obs, v, -np.inf).max(axis=0)
+            for j in np.flatnonzero(count):
+                measurements[names[j]] = {"mean": round(float(mean[j]), 3), "min": round(float(lo[j]), 3),
+                                          "max": round(float(hi[j]), 3), "unit": self.config.features[names[j]].unit}
         quality = self.config.features.get("data_quality")
         low = 0
-        if quality is not None and "data_quality" in rows and "low" in quality.categories:
-            low = int((rows["data_quality"].to_numpy() == quality.categories["low"]).sum())
+        if quality is not None and "data_quality" in cols and "low" in quality.categories:
+            low = int((np.asarray(cols["data_quality"]) == quality.categories["low"]).sum())
         return {
             "window": {"start": pd.Timestamp(ts[0]).isoformat(), "end": pd.Timestamp(ts[-1]).isoformat(),
-                       "time_period": self._period_label(rows.iloc[-1]), "n_points": int(len(rows)),
+                       "time_period": str(self._period_rows(cols, np.array([R - 1]))[0]), "n_points": int(R),
                        "observed_fraction": round(observed, 4)},
             "measurements": measurements,
             "data_quality": {"missing_fraction": round(1.0 - observed, 4), "low_quality_points": low,
@@ -329,37 +402,37 @@ class FeatureCalculator:
 
     # ---------------------------------------------------------------- row-level arrays
 
-    def _check_frame(self, frame: pd.DataFrame) -> None:
+    def _check_columns(self, cols: Columns) -> None:
         for col in (USER, TIME):
-            if col not in frame.columns:
+            if col not in cols:
                 raise ValueError(f"frame: missing column '{col}' (build frames with records_to_frame)")
-        if not len(frame):
+        users = np.asarray(cols[USER], dtype=object)
+        if not len(users):
             return
-        users = frame[USER].to_numpy(dtype=object)
-        ts = frame[TIME].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        ts = _ns(cols[TIME])
         same = users[1:] == users[:-1]
-        codes = pd.factorize(users)[0]
-        if (~same).sum() != codes.max():  # a user's rows must be one contiguous run
-            raise ValueError("frame: rows of a user are not contiguous; sort by (user_id, timestamp)")
+        if not same.all():  # a user's rows must be one contiguous run
+            codes = pd.factorize(users)[0]
+            if (~same).sum() != codes.max():
+                raise ValueError("frame: rows of a user are not contiguous; sort by (user_id, timestamp)")
         bad = np.flatnonzero(same & (np.diff(ts) <= 0))
         if len(bad):
             r = int(bad[0]) + 1
             raise ValueError(f"frame row {r}: timestamp {pd.Timestamp(ts[r])} of user {users[r]} is not after "
                              "the previous row's; sort by (user_id, timestamp) and drop duplicates")
 
-    def _numeric_rows(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def _numeric_rows(self, cols: Columns, R: int) -> tuple[np.ndarray, np.ndarray]:
         """Raw numeric model values [R, Fn] (NaN = not observed; an absent column is all unobserved)."""
-        R = len(frame)
         raw = np.full((R, len(self.numeric_names)), np.nan)
         for j, n in enumerate(self.numeric_names):
-            if n in frame.columns:
-                raw[:, j] = frame[n].to_numpy(dtype=np.float64)
+            if n in cols:
+                raw[:, j] = cols[n]
         return raw, ~np.isnan(raw)
 
-    def _categorical_rows(self, frame: pd.DataFrame) -> np.ndarray:
-        out = np.empty((len(frame), len(self.categorical_names)), dtype=np.int64)
+    def _categorical_rows(self, cols: Columns, R: int) -> np.ndarray:
+        out = np.empty((R, len(self.categorical_names)), dtype=np.int64)
         for j, (n, card) in enumerate(zip(self.categorical_names, self.categorical_cardinalities)):
-            v = frame[n].to_numpy(dtype=np.float64) if n in frame.columns else np.full(len(frame), np.nan)
+            v = np.asarray(cols[n], dtype=np.float64) if n in cols else np.full(R, np.nan)
             missing = np.isnan(v)
             bad = ~missing & ((v < 0) | (v >= card) | (v != np.round(v)))
             if bad.any():
@@ -368,14 +441,14 @@ class FeatureCalculator:
             out[:, j] = np.where(missing, card, np.nan_to_num(v)).astype(np.int64)
         return out
 
-    def _static_rows(self, frame: pd.DataFrame) -> np.ndarray:
-        out = np.empty((len(frame), len(self.static_names)), dtype=np.int64)
+    def _static_rows(self, cols: Columns, R: int) -> np.ndarray:
+        out = np.empty((R, len(self.static_names)), dtype=np.int64)
         for j, n in enumerate(self.static_names):
             spec, col = self.config.static[n], static_column(n)
-            if col not in frame.columns:  # no static info: the config default ("unknown")
+            if col not in cols:  # no static info: the config default ("unknown")
                 out[:, j] = spec.categories[spec.default]
                 continue
-            v = frame[col].to_numpy()
+            v = np.asarray(cols[col])
             bad = (v < 0) | (v >= spec.cardinality)
             if bad.any():
                 r = int(np.flatnonzero(bad)[0])
@@ -392,29 +465,22 @@ class FeatureCalculator:
         return np.column_stack([np.sin(h), np.cos(h), np.sin(w), np.cos(w),
                                 (weekday >= 5).astype(np.float64)]).astype(np.float32)
 
-    def _period_label(self, row: pd.Series) -> str:
-        spec = self.config.features.get("time_period_primary")
-        if spec is not None and "time_period_primary" in row and not pd.isna(row["time_period_primary"]):
-            return spec.category_label(int(row["time_period_primary"]))
-        return self.config.time_period_of_hour(pd.Timestamp(row[TIME]).hour)
-
-    def _period_rows(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    def _period_rows(self, cols: Columns, rows: np.ndarray) -> np.ndarray:
         """Time-period label of the given rows (record's time_period_primary, else the hour)."""
-        ts = pd.DatetimeIndex(frame[TIME].to_numpy()[rows])
-        labels = np.array([self.config.time_period_of_hour(h) for h in range(24)], dtype=object)[ts.hour]
+        hours = (_ns(cols[TIME])[rows] // (60 * _NS_PER_MIN)) % 24
+        labels = self._period_of_hour[hours]
         spec = self.config.features.get("time_period_primary")
-        if spec is not None and "time_period_primary" in frame.columns:
-            codes = frame["time_period_primary"].to_numpy(dtype=np.float64)[rows]
-            by_code = np.array([spec.category_label(c) for c in range(len(spec.categories))], dtype=object)
+        if spec is not None and "time_period_primary" in cols:
+            codes = np.asarray(cols["time_period_primary"], dtype=np.float64)[rows]
             ok = ~np.isnan(codes)
-            labels[ok] = by_code[codes[ok].astype(int)]
+            labels[ok] = self._period_of_code[codes[ok].astype(int)]
         return labels
 
     # ---------------------------------------------------------------- context vector
 
-    def _context(self, frame, z, mask, numeric_mask, starts, ends):
+    def _context(self, cols, z, mask, numeric_mask, starts, ends):
         N, T, cfg = len(ends), self.window_size, self.config
-        cols: list[np.ndarray] = []
+        values: list[np.ndarray] = []
         oks: list[np.ndarray] = []
 
         # factor features: stats over the channel's normalised observed values in the window,
@@ -438,88 +504,96 @@ class FeatureCalculator:
                 "min": over_window(np.where(m, v, np.inf).min(axis=1, initial=np.inf), np.min),
             }
             for s in cfg.factor_stats:
-                cols.append(np.where(ok, stats[s], 0.0))
+                values.append(np.where(ok, stats[s], 0.0))
                 oks.append(ok)
 
-        # baseline deviations: window mean of the source feature vs the baseline at the last row
-        periods = self._period_rows(frame, ends) if N else np.zeros(0, dtype=object)
-        for metric, bspec in cfg.baseline_metrics.items():
-            wmean = self._window_mean(frame, bspec.source, starts)
-            bl_mean, bl_std = self._baseline_at(frame, metric, bspec.periods, ends, starts, periods)
-            spec = cfg.features[bspec.source]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                # difference in normalised units: (window - baseline) / norm std for zscore features,
-                # the scaled log-ratio for log-normalised ones; O(1) either way
-                dev = _safe_norm(wmean, spec) - _safe_norm(bl_mean, spec)
-                zscore = np.clip((wmean - bl_mean) / bl_std, -Z_CLIP, Z_CLIP)
-            dev_ok = np.isfinite(dev)
-            z_ok = np.isfinite(zscore) & (bl_std > 0)
-            cols += [np.where(dev_ok, dev, 0.0), np.where(z_ok, zscore, 0.0)]
-            oks += [dev_ok, z_ok]
+        # baseline deviations: window mean of the source feature vs the baseline at the last row,
+        # every metric at once ([N, M] arrays; column j = metric j)
+        periods = self._period_rows(cols, ends) if N else np.zeros(0, dtype=object)
+        wmean = self._window_means(cols, self._metric_sources, starts)
+        bl_mean, bl_std = self._baseline_at(cols, ends, starts, periods)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # difference in normalised units: (window - baseline) / norm std for zscore features,
+            # the scaled log-ratio for log-normalised ones; O(1) either way
+            dev = _safe_norm(wmean, self._metric_specs) - _safe_norm(bl_mean, self._metric_specs)
+            zscore = np.clip((wmean - bl_mean) / bl_std, -Z_CLIP, Z_CLIP)
+        dev_ok = np.isfinite(dev)
+        z_ok = np.isfinite(zscore) & (bl_std > 0)
+        values.append(_interleave(np.where(dev_ok, dev, 0.0), np.where(z_ok, zscore, 0.0)))
+        oks.append(_interleave(dev_ok, z_ok))
 
         # multi-day evidence: days the baseline guard just held back as deviant, and how far off
-        for key in self.baseline_keys:
-            days_col, z_col = f"bl_{key}_suspect_days", f"bl_{key}_suspect_z"
-            ok = np.zeros(N, dtype=bool)
-            days = np.zeros(N)
-            zs = np.zeros(N)
-            if days_col in frame.columns and z_col in frame.columns:
-                days = frame[days_col].to_numpy(dtype=np.float64)[ends]
-                zs = frame[z_col].to_numpy(dtype=np.float64)[ends]
-                ok = np.isfinite(days) & np.isfinite(zs)
-            cols += [np.where(ok, np.minimum(days, SUSPECT_DAYS_CAP) / SUSPECT_DAYS_CAP, 0.0),
-                     np.where(ok, np.clip(zs, -Z_CLIP, Z_CLIP), 0.0)]
-            oks += [ok, ok]
+        # (a key without both columns is unavailable: its NaN column fails the finiteness test)
+        days = self._columns_at(cols, [f"bl_{key}_suspect_days" for key in self.baseline_keys], ends)
+        zs = self._columns_at(cols, [f"bl_{key}_suspect_z" for key in self.baseline_keys], ends)
+        ok = np.isfinite(days) & np.isfinite(zs)
+        values.append(_interleave(np.where(ok, np.minimum(days, SUSPECT_DAYS_CAP) / SUSPECT_DAYS_CAP, 0.0),
+                                  np.where(ok, np.clip(zs, -Z_CLIP, Z_CLIP), 0.0)))
+        oks.append(_interleave(ok, ok))
 
-        alpha = frame["bl_alpha"].to_numpy(dtype=np.float64)[ends] if "bl_alpha" in frame.columns \
+        alpha = np.asarray(cols["bl_alpha"], dtype=np.float64)[ends] if "bl_alpha" in cols \
             else np.full(N, np.nan)
-        cols.append(np.nan_to_num(alpha, nan=0.0))
+        values.append(np.nan_to_num(alpha, nan=0.0))
         oks.append(~np.isnan(alpha))
         obs = numeric_mask.mean(axis=(1, 2)) if numeric_mask.shape[2] else np.zeros(N)
-        cols.append(obs)
+        values.append(obs)
         oks.append(np.ones(N, dtype=bool))
 
-        context = np.column_stack(cols).astype(np.float32) if N else np.zeros((0, len(self.context_names)), np.float32)
+        context = np.column_stack(values).astype(np.float32) if N else np.zeros((0, len(self.context_names)), np.float32)
         context_mask = np.column_stack(oks).astype(np.float32) if N else np.zeros_like(context)
         return context, context_mask
 
-    def _window_mean(self, frame: pd.DataFrame, name: str, starts: np.ndarray) -> np.ndarray:
-        """Mean of the observed raw values of column `name` in each window (NaN if none)."""
-        if name not in frame.columns:
-            return np.full(len(starts), np.nan)
-        v = frame[name].to_numpy(dtype=np.float64)
+    def _columns_at(self, cols: Columns, names: list[str], rows: np.ndarray) -> np.ndarray:
+        """[len(rows), K] float values of the named columns at the given rows (NaN where absent)."""
+        out = np.full((len(rows), len(names)), np.nan)
+        for j, name in enumerate(names):
+            if name in cols:
+                out[:, j] = np.asarray(cols[name], dtype=np.float64)[rows]
+        return out
+
+    def _window_means(self, cols: Columns, names: list[str], starts: np.ndarray) -> np.ndarray:
+        """[N, K]: mean of the observed raw values of each named column in each window (NaN if none)."""
+        R = len(cols[TIME])
+        v = self._columns_at(cols, names, np.arange(R))
         obs = ~np.isnan(v)
         total = _window_sums(np.where(obs, v, 0.0), starts, self.window_size)
         count = _window_sums(obs.astype(np.float64), starts, self.window_size)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(count > 0, total / count, np.nan)
 
-    def _baseline_at(self, frame, metric, metric_periods, ends, starts, periods):
-        """Baseline mean/std per window, by the precedence in the class docstring."""
-        N = len(ends)
-        mean, std = np.full(N, np.nan), np.full(N, np.nan)
+    def _baseline_at(self, cols, ends, starts, periods):
+        """Baseline mean/std [N, M] per window and metric, by the precedence in the class docstring."""
+        N, metrics = len(ends), list(self.config.baseline_metrics)
+        mean, std = np.full((N, len(metrics)), np.nan), np.full((N, len(metrics)), np.nan)
 
         def fill(mean_vals, std_vals, where):
             use = where & np.isnan(mean) & np.isfinite(mean_vals) & np.isfinite(std_vals)
             mean[use], std[use] = mean_vals[use], std_vals[use]
 
-        def col(name):
-            return frame[name].to_numpy(dtype=np.float64)[ends] if name in frame.columns else np.full(N, np.nan)
-
-        for p in metric_periods:
-            if p != "all":
-                fill(col(f"bl_{metric}_{p}_mean"), col(f"bl_{metric}_{p}_std"), periods == p)
-        fill(col(f"bl_{metric}_mean"), col(f"bl_{metric}_std"), np.ones(N, dtype=bool))
+        for p in self._baseline_periods:  # a period's own baseline (e.g. night) on windows ending in it
+            has = np.array([p in self.config.baseline_metrics[m].periods for m in metrics])
+            fill(self._columns_at(cols, [f"bl_{m}_{p}_mean" for m in metrics], ends),
+                 self._columns_at(cols, [f"bl_{m}_{p}_std" for m in metrics], ends),
+                 (periods == p)[:, None] & has[None, :])
+        fill(self._columns_at(cols, [f"bl_{m}_mean" for m in metrics], ends),
+             self._columns_at(cols, [f"bl_{m}_std" for m in metrics], ends), np.ones((N, 1), dtype=bool))
         # the seed's records carry their own baseline (baseline_hrv_mean / baseline_hrv_std)
-        fill(self._window_mean(frame, f"baseline_{metric}_mean", starts),
-             self._window_mean(frame, f"baseline_{metric}_std", starts), np.ones(N, dtype=bool))
+        fill(self._window_means(cols, [f"baseline_{m}_mean" for m in metrics], starts),
+             self._window_means(cols, [f"baseline_{m}_std" for m in metrics], starts), np.ones((N, 1), dtype=bool))
         return mean, std
 
 
-def _safe_norm(values: np.ndarray, spec: FeatureSpec) -> np.ndarray:
-    """`normalise` for baseline values, where a non-positive baseline under a log gives NaN, not an error."""
-    v = np.asarray(values, dtype=np.float64)
-    lo = {"log_zscore": 0.0, "log1p_zscore": -1.0}.get(spec.norm_method)
-    if lo is not None:
-        v = np.where(v > lo, v, np.nan)
-    return normalise(v, spec)
+def _interleave(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[N, K] and [N, K] -> [N, 2K] with columns a0, b0, a1, b1, ... (the context_names order)."""
+    return np.stack([a, b], axis=2).reshape(len(a), -1)
+
+
+def _safe_norm(values: np.ndarray, specs: Sequence[FeatureSpec]) -> np.ndarray:
+    """`normalise_columns` for baseline values [N, K], where a non-positive baseline under a log gives
+    NaN, not an error."""
+    v = np.array(values, dtype=np.float64)
+    for j, spec in enumerate(specs):
+        lo = {"log_zscore": 0.0, "log1p_zscore": -1.0}.get(spec.norm_method)
+        if lo is not None:
+            v[:, j] = np.where(v[:, j] > lo, v[:, j], np.nan)
+    return normalise_columns(v, specs)

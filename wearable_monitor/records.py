@@ -83,13 +83,12 @@ def _encode(value: FeatureValue, spec) -> float:
     return np.nan if code is None else float(code)
 
 
-def records_to_frame(records: Iterable[Record | dict], config: FeatureConfig | None = None,
-                     user_id: str | None = None) -> pd.DataFrame:
-    """Columnar form of records (see module docstring).
+def records_to_columns(records: Iterable[Record | dict], config: FeatureConfig | None = None,
+                       user_id: str | None = None) -> dict[str, np.ndarray]:
+    """The columns of `records_to_frame` as numpy arrays (same names, dtypes, order and values).
 
-    Values are assumed already checked by `validation`; an unknown category here
-    becomes NaN. `user_id` overrides/assigns the user for records without deviceId.
-    Sorting is stable; duplicate handling is the validator's job.
+    For callers that need a few rows without a DataFrame (the realtime path: building a
+    12-row frame costs more than scoring it).
     """
     config = config or default_feature_config()
     names = list(config.features)
@@ -105,16 +104,38 @@ def records_to_frame(records: Iterable[Record | dict], config: FeatureConfig | N
         for n, spec in config.static.items():
             code = spec.code(rec.static_features.get(n))
             statics[n].append(spec.categories[spec.default] if code is None else code)
-    # one DataFrame construction from all columns (inserting column by column is far slower)
-    columns = {USER: pd.Series(rows_user, dtype=object), TIME: np.asarray(rows_time, dtype="datetime64[ns]")}
+    users = np.empty(len(rows_user), dtype=object)
+    users[:] = rows_user
+    columns = {USER: users, TIME: np.asarray(rows_time, dtype="datetime64[ns]").reshape(-1)}
     columns.update({n: np.asarray(cols[n], dtype=np.float64) for n in names})
     columns.update({static_column(n): np.asarray(statics[n], dtype=np.int64) for n in config.static})
-    frame = pd.DataFrame(columns)
-    if "time_period_primary" in config.features and len(frame):
-        missing = frame["time_period_primary"].isna().to_numpy()
+    if "time_period_primary" in config.features and len(users):
+        period = columns["time_period_primary"]
+        missing = np.isnan(period)
         if missing.any():
-            frame.loc[missing, "time_period_primary"] = derive_time_period(frame[TIME], config)[missing]
-    return frame.sort_values([USER, TIME], kind="stable").reset_index(drop=True)
+            period[missing] = derive_time_period(columns[TIME], config)[missing]
+    # stable sort by (user, timestamp), skipped when already in order (validated input always is)
+    t = columns[TIME]
+    same = users[1:] == users[:-1]
+    if not ((users[1:] > users[:-1]) | (same & (t[1:] >= t[:-1]))).all():
+        codes = pd.factorize(users, sort=True)[0]
+        order = np.lexsort((t, codes))  # lexsort is stable
+        columns = {k: v[order] for k, v in columns.items()}
+    return columns
+
+
+def records_to_frame(records: Iterable[Record | dict], config: FeatureConfig | None = None,
+                     user_id: str | None = None) -> pd.DataFrame:
+    """Columnar form of records (see module docstring).
+
+    Values are assumed already checked by `validation`; an unknown category here
+    becomes NaN. `user_id` overrides/assigns the user for records without deviceId.
+    Sorting is stable; duplicate handling is the validator's job.
+    """
+    columns = records_to_columns(records, config, user_id)
+    # one DataFrame construction from all columns (inserting column by column is far slower)
+    columns[USER] = pd.Series(columns[USER], dtype=object)
+    return pd.DataFrame(columns)
 
 
 def frame_to_records(frame: pd.DataFrame, config: FeatureConfig | None = None) -> list[dict[str, Any]]:
