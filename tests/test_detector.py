@@ -190,3 +190,193 @@ def test_cli_score_writes_window_and_day_tables(tmp_path, healthy_user):
     assert set(scores["user_id"]) == {"healthy", "second"}
     assert {"user_id", "date", "windows", "anomalous_windows", "anomaly_share", "alert", "pattern_days", "trend"} <= set(daily.columns)
     assert daily.groupby("user_id")["windows"].sum().to_dict() == scores.groupby("user_id").size().to_dict()
+
+
+# ---------------------------------------------------------------------- realtime fast path
+# The realtime path runs on numpy columns (records_to_columns -> FeatureCalculator.window ->
+# summary_from_columns, one torch thread). These tests hold it to the frame-based path it replaced.
+
+def _frame_path_result(det, records, user):
+    """The realtime result as the DataFrame path computed it: validated frame, bl_ columns assigned
+    to the rows, FeatureCalculator.windows, a batch forward, pandas summaries (no store update)."""
+    import torch
+
+    from wearable_monitor.features import frame_columns
+
+    rows = det._frame(records).iloc[-12:].reset_index(drop=True)
+    baseline = det.users.summary(user, det._static_of(frame_columns(rows)), as_of=rows["timestamp"].iloc[-1])
+    columns = {f"bl_{name}_{stat}": b[stat] for name, b in baseline["metrics"].items()
+               for stat in ("mean", "std", "suspect_days", "suspect_z")}
+    columns.update(bl_alpha=baseline["alpha"], bl_days=baseline["days_of_history"])
+    windows = det.calculator.windows(rows.assign(**columns))
+    with torch.no_grad():
+        out = det.model(windows.to_tensors(), aux=False)
+    measurements = {}
+    for name, spec in det.config.features.items():
+        if spec.is_numeric and spec.channel != "baseline" and rows[name].notna().any():
+            v = rows[name].dropna()
+            measurements[name] = {"mean": v.mean(), "min": v.min(), "max": v.max()}
+    return {"score": float(out["probability"][0]), "weights": out["variable_weights"][0].numpy(),
+            "windows": windows, "columns": columns, "baseline": baseline, "measurements": measurements}
+
+
+def _realtime_cases():
+    """(name, history frame or None, window records): personal, sparse channels, new and 3-day users."""
+    user = simulate_user("fast-path", days=9, seed=7, events=[]).frame
+    short = simulate_user("three-days", days=4, seed=8, events=[]).frame
+    window = frame_to_records(user.iloc[-12:])
+    sparse = json.loads(json.dumps(window))
+    for i, rec in enumerate(sparse):  # whole channels missing, one record with only hr
+        for name in ("spo2", "hrv_rmssd", "hrv_sdnn", "skin_temp", "resp_rate"):
+            rec["features"].pop(name, None)
+        rec.pop("static_features", None)
+        if i == 5:
+            rec["features"] = {"hr": rec["features"].get("hr", 70.0)}
+    night = user[user["timestamp"].dt.hour == 2].index[-1]
+    return [
+        ("personal", user.iloc[:-12], window),
+        ("missing channels", user.iloc[:-12], sparse),
+        ("night window", user.iloc[:night - 11], frame_to_records(user.iloc[night - 11:night + 1])),
+        ("new user (group baseline)", None, frame_to_records(short.iloc[:12])),
+        ("three days of history (blend)", short.iloc[:-12], frame_to_records(short.iloc[-12:])),
+    ]
+
+
+@pytest.mark.parametrize("case", range(5))
+def test_realtime_fast_path_equals_the_frame_path(case):
+    name, history, records = _realtime_cases()[case]
+    det = WearableAnomalyDetector()
+    if history is not None:
+        det.score_history(history)
+    user = records[0].get("deviceId") or "anon-0"
+    ref = _frame_path_result(det, records, user)
+    result = det.predict(records)
+
+    assert result["baseline"] == ref["baseline"], name
+    assert result["anomaly_score"] == pytest.approx(ref["score"], abs=1e-4)
+    assert result["details"]["model_output"] == pytest.approx(ref["score"], abs=1e-4)
+    imp = result["details"]["variable_importance"]
+    np.testing.assert_allclose([imp[n] for n in det.model.config.variable_names], ref["weights"], atol=1e-4)
+    assert set(result["measurements"]) == set(ref["measurements"]), name
+    for feat, m in ref["measurements"].items():
+        for stat in ("mean", "min", "max"):
+            assert result["measurements"][feat][stat] == pytest.approx(m[stat], abs=1e-3)
+    for item in result["top_features"]:
+        assert item["importance"] == pytest.approx(float(ref["weights"][det.model.config.variable_names.index(item["feature"])]), abs=1e-4)
+
+    # the one-window feature arrays are the batch arrays, bit for bit
+    from wearable_monitor.features import frame_columns
+
+    rows = det._frame(records).iloc[-12:].reset_index(drop=True)
+    one = det.calculator.window(frame_columns(rows), ref["columns"])
+    for field in one.array_fields():
+        np.testing.assert_array_equal(getattr(one, field), getattr(ref["windows"], field), err_msg=field)
+    expected_source = {"new user (group baseline)": "group", "three days of history (blend)": "blend"}.get(name, "personal")
+    assert result["baseline"]["source"] == expected_source
+
+
+def test_one_window_equals_the_same_window_inside_a_long_frame(healthy_user):
+    """FeatureCalculator.window on 12 rows vs FeatureCalculator.windows over a day of rows."""
+    from wearable_monitor.baselines import causal_baseline_columns
+    from wearable_monitor.features import frame_columns
+
+    det = WearableAnomalyDetector()
+    frame = causal_baseline_columns(healthy_user.frame.iloc[:600], det.config, det.users.bcfg)
+    frame.loc[100:140, "spo2"] = np.nan
+    many = det.calculator.windows(frame)
+    for end in (11, 130, 599):
+        one = det.calculator.window(frame_columns(frame.iloc[end - 11:end + 1]))
+        assert one.user_ids[0] == many.user_ids[end - 11] and one.end_times[0] == many.end_times[end - 11]
+        for field in ("numeric", "numeric_mask", "categorical", "dt", "t", "known", "static", "context", "context_mask"):
+            # close, not equal: window sums over a long frame come from differences of long cumsums
+            np.testing.assert_allclose(getattr(one, field)[0], getattr(many, field)[end - 11], atol=1e-5, err_msg=field)
+
+
+def test_realtime_updates_the_store_like_a_frame_ingest(healthy_user):
+    """detect_realtime ingests numpy columns; the stored state equals ingesting the frame rows."""
+    frame = healthy_user.frame
+    live, ref = WearableAnomalyDetector(), WearableAnomalyDetector()
+    for det in (live, ref):
+        det.score_history(frame.iloc[:2000])
+    for start in range(2000, 2300, 25):  # crosses midnight: days close on the way
+        records = frame_to_records(frame.iloc[start:start + 12])
+        live.detect_realtime(records)
+        ref.users.ingest("healthy", ref._frame(records))
+    assert live.users.summary("healthy") == ref.users.summary("healthy")
+    assert live.storage.get("healthy", "hrv", "night") == ref.storage.get("healthy", "hrv", "night")
+
+
+def test_dataframe_and_record_input_give_the_same_result(detector, healthy_user):
+    records = frame_to_records(healthy_user.frame.iloc[300:330])
+    by_records = detector.predict(records)
+    by_frame = detector.predict(detector._frame(records))
+    assert by_records == by_frame
+
+
+def test_small_batches_run_on_one_thread_and_match_large_batches(detector, healthy_user):
+    import torch
+
+    windows = detector.calculator.windows(healthy_user.frame.iloc[:400])
+    before = torch.get_num_threads()
+    alone = np.concatenate([detector.learned.decision_function(windows[i]) for i in (0, 100, 388)])
+    together = detector.learned.decision_function(windows)[[0, 100, 388]]
+    assert torch.get_num_threads() == before  # restored after the one-thread block
+    np.testing.assert_allclose(alone, together, atol=1e-5)
+
+
+def test_static_context_memo_is_exact_and_follows_weight_changes(detector, healthy_user):
+    import torch
+
+    model = detector.model
+    windows = detector.calculator.windows(healthy_user.frame.iloc[:40])
+    batch = windows[[5]].to_tensors()
+    other = dict(batch, static=torch.tensor([[1, 0, 2]]))
+    with torch.no_grad():  # no memo outside inference mode
+        ref, ref_other = model(batch, aux=False), model(other, aux=False)
+    with torch.inference_mode():
+        for _ in range(2):  # the second call is served from the memo
+            out, out_other = model(batch, aux=False), model(other, aux=False)
+            for k in ("probability", "variable_weights", "static_weights", "context_weights"):
+                torch.testing.assert_close(out[k], ref[k], rtol=0, atol=1e-6)
+                torch.testing.assert_close(out_other[k], ref_other[k], rtol=0, atol=1e-6)
+    param = next(model.static_encoder.parameters())
+    saved = param.detach().clone()
+    try:
+        with torch.no_grad():
+            param.mul_(1.5)  # in-place weight change: the memo must not serve the old context
+            changed = model(batch, aux=False)["probability"]
+        with torch.inference_mode():
+            torch.testing.assert_close(model(batch, aux=False)["probability"], changed, rtol=0, atol=1e-6)
+    finally:
+        with torch.no_grad():
+            param.copy_(saved)
+
+
+def test_phased_lstm_sequence_forward_equals_the_step_loop():
+    """PhasedLSTM precomputes the input projection and the time gate for all steps; the result
+    must equal running PhasedLSTMCell one step at a time (irregular t, unobserved steps)."""
+    import torch
+
+    from wearable_monitor.model.phased_lstm import PhasedLSTM
+
+    torch.manual_seed(0)
+    lstm = PhasedLSTM(7, 16).eval()
+    B, T = 3, 12
+    x = torch.randn(B, T, 7)
+    gaps = torch.rand(B, T) * 20 + 1
+    t = torch.cumsum(gaps, 1) - torch.cumsum(gaps, 1)[:, -1:]  # minutes to the window end
+    observed = torch.rand(B, T) > 0.3
+    state = (torch.randn(B, 16), torch.randn(B, 16))
+    with torch.inference_mode():
+        outputs, (h_T, c_T) = lstm(x, t, state, observed)
+        h, c = state
+        steps = []
+        for i in range(T):
+            h, c = lstm.cell(x[:, i], t[:, i], (h, c), observed[:, i])
+            steps.append(h)
+    torch.testing.assert_close(outputs, torch.stack(steps, 1), rtol=0, atol=1e-6)
+    torch.testing.assert_close(h_T, h, rtol=0, atol=1e-6)
+    torch.testing.assert_close(c_T, c, rtol=0, atol=1e-6)
+    # unobserved steps keep the state exactly
+    held = ~observed[:, 1:]
+    assert torch.equal(outputs[:, 1:][held], outputs[:, :-1][held])

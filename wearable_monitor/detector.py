@@ -180,8 +180,8 @@ class WearableAnomalyDetector:
         """
         names = list(self.model.config.variable_names)
         out = np.zeros((len(windows), len(names)), dtype=bool)
-        for j, n in enumerate(windows.numeric_names):
-            out[:, names.index(n)] = windows.numeric_mask[:, :, j].any(axis=1)
+        numeric = [names.index(n) for n in windows.numeric_names]
+        out[:, numeric] = windows.numeric_mask.any(axis=1) > 0
         for j, (n, card) in enumerate(zip(windows.categorical_names, windows.categorical_cardinalities)):
             if n in self.config.features and self.config.features[n].channel != "environment":
                 out[:, names.index(n)] = (windows.categorical[:, :, j] < card).any(axis=1)
