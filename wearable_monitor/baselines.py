@@ -866,7 +866,8 @@ class UserDataManager:
                 stored = self.storage._read_states(conn, user_id)
             finally:
                 conn.execute("COMMIT")
-        states = {(k.metric, k.period): replace(stored.get((k.metric, k.period), MetricState())) for k in self.keys}
+        # fresh objects from the read, so closing the open day in memory below touches no one else's
+        states = {(k.metric, k.period): stored.get((k.metric, k.period)) or MetricState() for k in self.keys}
         if as_of is not None and user.open_day is not None:
             day = int(np.datetime64(pd.Timestamp(as_of).to_datetime64(), "D").astype(np.int64))
             if day > user.open_day:  # the open day is over by then: close it in memory, not on disk

@@ -147,6 +147,7 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         self.kind_head = nn.Linear(d, c.n_kinds) if c.n_kinds else None
         self.forecast_head = nn.Linear(d, len(c.numeric_names))        # step i -> numeric at step i+1
         self.reconstruction_head = nn.Linear(d, len(c.numeric_names))  # step i -> numeric at step i
+        self._static_memo: dict[tuple, tuple[torch.Tensor, dict[str, torch.Tensor]]] = {}  # see _static_context
 
     @property
     def variable_names(self) -> list[str]:
@@ -205,6 +206,37 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         return torch.cat(reals, dim=-1), torch.cat(masks, dim=-1)
 
     # ------------------------------------------------------------------ forward
+    def _static_context(self, static: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Static selection weights [B, S] and the context vectors c_s, c_e, c_h, c_c [B, d].
+
+        One window in inference mode (the realtime path: the same person scored again and again)
+        reuses the result for the same static codes, which are its only input. The memo is keyed
+        on the parameters' in-place versions too, so loading or training weights invalidates it.
+        """
+        B = like.shape[0]
+        memo = B == 1 and not self.training and torch.is_inference_mode_enabled()
+        if memo:
+            key = (tuple(static.reshape(-1).tolist()), sum(p._version for p in self._static_parameters()))
+            hit = self._static_memo.get(key)
+            if hit is not None:
+                return hit[0].clone(), hit[1]
+        if self.config.static_names:
+            static_vec, static_weights = self.static_vsn(codes=static.long())
+        else:
+            static_vec, static_weights = self.static_default.expand(B, -1), like.new_zeros(B, 0)
+        ctx = self.static_encoder(static_vec)
+        if memo:
+            if len(self._static_memo) >= 256:  # a few static profiles in practice; bound it anyway
+                self._static_memo.clear()
+            self._static_memo[key] = (static_weights, ctx)
+            static_weights = static_weights.clone()
+        return static_weights, ctx
+
+    def _static_parameters(self) -> list[nn.Parameter]:
+        encoders = [self.static_vsn if self.config.static_names else None, self.static_encoder]
+        return [p for m in encoders if m is not None for p in m.parameters()] + (
+            [] if self.config.static_names else [self.static_default])
+
     def forward(self, batch: dict[str, torch.Tensor], aux: bool = True) -> dict[str, torch.Tensor]:
         """Score a batch of windows.
 
@@ -224,11 +256,7 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         observed = (batch["numeric_mask"].amax(-1) > 0) if step_mask is None else step_mask > 0  # [B, T]
 
         # Static covariate encoders.
-        if c.static_names:
-            static_vec, static_weights = self.static_vsn(codes=batch["static"].long())
-        else:
-            static_vec, static_weights = self.static_default.expand(B, -1), numeric.new_zeros(B, 0)
-        ctx = self.static_encoder(static_vec)
+        static_weights, ctx = self._static_context(batch["static"], numeric)
 
         # Variable selection over the dynamic inputs, conditioned on who the person is.
         reals, real_mask = self._temporal_inputs(batch)
