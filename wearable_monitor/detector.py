@@ -32,6 +32,7 @@ from .detectors.base import BaseDetector
 from .features import Columns, FeatureCalculator, Windows, frame_columns
 from .model import WearableAnomalyNet
 from .patterns import PatternConfig, daily_pattern_table, summarize_pattern, trend_of
+from .vitals import VITAL_SOURCES, VitalsConfig, nightly_vitals
 from .records import TIME, USER, records_to_columns, static_column
 
 DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints" / "phase2" / "exp_factor_balanced"
@@ -115,7 +116,7 @@ class WearableAnomalyDetector:
 
     def __init__(self, model_dir: str | Path | None = None, threshold: float | None = None, device: str = "cpu",
                  storage: BaselineStorage | str | Path | None = None, feature_config: FeatureConfig | None = None,
-                 pattern_config: PatternConfig | None = None):
+                 pattern_config: PatternConfig | None = None, vitals_config: VitalsConfig | None = None):
         model_dir = model_dir or DEFAULT_MODEL_DIR
         self.model = WearableAnomalyNet.from_pretrained(model_dir).to(device).eval()
         self.checkpoint = dict(self.model.checkpoint_config)
@@ -130,6 +131,7 @@ class WearableAnomalyDetector:
         self.storage = storage
         self.users = UserDataManager(storage, self.config)
         self.pattern_config = pattern_config or PatternConfig()
+        self.vitals_config = vitals_config or VitalsConfig()
         self.device = device
 
     def _check_layout(self) -> None:
@@ -343,12 +345,19 @@ class WearableAnomalyDetector:
             "baseline_alpha": frame["bl_alpha"].to_numpy()[windows.end_index] if "bl_alpha" in frame else np.nan,
             "top_feature": names[np.argmax(np.where(self._observed_variables(windows), out["variable_weights"], -1.0),
                                                axis=1)],
+            # the newest record's vitals, so daily() can read each night against earlier nights (vitals.py)
+            **{c: frame[c].to_numpy()[windows.end_index] for c in VITAL_SOURCES if c in frame},
         })
 
     def daily(self, scored: pd.DataFrame) -> pd.DataFrame:
-        """Per user and day: windows, anomalous windows, shares, run length, alert, 7-day trend."""
+        """Per user and day: windows, anomalous windows, shares, run length, alert, 7-day trend.
+
+        A day is anomalous when its window scores stand out (`model_anomalous`) or its night's vitals
+        deviate from the person's earlier nights (`vitals_anomalous`, `vitals_flags`; vitals.py).
+        """
+        nights = nightly_vitals(scored, self.vitals_config) if any(c in scored for c in VITAL_SOURCES) else None
         days = daily_pattern_table(scored[TIME], scored["is_anomaly"], scored["is_night"], scored["is_resting"],
-                                   scored[USER], self.pattern_config, scores=scored["anomaly_score"])
+                                   scored[USER], self.pattern_config, scores=scored["anomaly_score"], nights=nights)
         trends = []
         for _, g in days.groupby("user_id", sort=False):
             shares = g["day_score"].where(g["sufficient"]).to_numpy()
