@@ -701,7 +701,15 @@ class BaselineStorage:
 # ----------------------------------------------------------------------------- frame -> usable values
 
 def _period_lut(config: FeatureConfig) -> np.ndarray:
-    return np.array([config.time_period_of_hour(h) for h in range(24)], dtype=object)
+    """Time period by hour of day (memoised per config object: ingest runs per realtime window)."""
+    lut = _PERIOD_LUTS.get(id(config))
+    if lut is None or lut[0] is not config:
+        lut = _PERIOD_LUTS[id(config)] = (config, np.array([config.time_period_of_hour(h) for h in range(24)],
+                                                           dtype=object))
+    return lut[1]
+
+
+_PERIOD_LUTS: dict[int, tuple[FeatureConfig, np.ndarray]] = {}
 
 
 def _usable_values(rows, config: FeatureConfig, bcfg: BaselineConfig,
@@ -802,7 +810,7 @@ class UserDataManager:
             raise ValueError(f"ingest({user_id}): frame has no '{TIME}' column")
         n_rows = len(frame_rows[TIME])
         if USER in frame_rows:
-            others = {str(u) for u in pd.unique(np.asarray(frame_rows[USER], dtype=object))} - {user_id}
+            others = {str(u) for u in set(np.asarray(frame_rows[USER], dtype=object).tolist())} - {user_id}
             if others:
                 raise ValueError(f"ingest({user_id}): frame rows belong to other users too: {sorted(others)[:3]}")
         # only the columns ingest reads, as arrays, in time order

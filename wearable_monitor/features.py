@@ -337,8 +337,9 @@ class FeatureCalculator:
         n = len(last[TIME]) if TIME in last else 0
         if n < T:
             raise ValueError(f"window: need {T} rows for a window, got {n}")
-        for k, v in (baseline or {}).items():
-            last[k] = np.full(T, v, dtype=np.float64)
+        if baseline:  # one [T, K] block; its columns are the bl_ columns
+            block = np.repeat(np.array([list(baseline.values())], dtype=np.float64), T, axis=0)
+            last.update(zip(baseline, block.T))
         out = self.windows_from_columns(last)
         if len(out) != 1:
             raise ValueError("window: the last rows belong to more than one user")

@@ -91,24 +91,24 @@ def records_to_columns(records: Iterable[Record | dict], config: FeatureConfig |
     12-row frame costs more than scoring it).
     """
     config = config or default_feature_config()
-    names = list(config.features)
-    rows_user, rows_time, cols = [], [], {n: [] for n in names}
-    statics = {n: [] for n in config.static}
-    for rec in records:
-        if isinstance(rec, dict):
-            rec = Record.model_validate(rec)
-        rows_user.append(user_id or rec.device_id or f"{ANONYMOUS_PREFIX}0")
-        rows_time.append(rec.timestamp)
-        for n in names:
-            cols[n].append(_encode(rec.features.get(n), config.features[n]))
-        for n, spec in config.static.items():
-            code = spec.code(rec.static_features.get(n))
-            statics[n].append(spec.categories[spec.default] if code is None else code)
-    users = np.empty(len(rows_user), dtype=object)
-    users[:] = rows_user
-    columns = {USER: users, TIME: np.asarray(rows_time, dtype="datetime64[ns]").reshape(-1)}
-    columns.update({n: np.asarray(cols[n], dtype=np.float64) for n in names})
-    columns.update({static_column(n): np.asarray(statics[n], dtype=np.int64) for n in config.static})
+    records = [Record.model_validate(r) if isinstance(r, dict) else r for r in records]
+    n = len(records)
+    users = np.empty(n, dtype=object)
+    users[:] = [user_id or r.device_id or f"{ANONYMOUS_PREFIX}0" for r in records]
+    columns = {USER: users, TIME: np.asarray([r.timestamp for r in records], dtype="datetime64[ns]").reshape(-1)}
+    # every feature column NaN (not observed) until a record says otherwise
+    values = np.full((len(config.features), n), np.nan)
+    index = {name: j for j, name in enumerate(config.features)}
+    for i, rec in enumerate(records):
+        for name, value in rec.features.items():
+            j = index.get(name)  # names outside the config are the validator's to report
+            if j is not None:
+                values[j, i] = _encode(value, config.features[name])
+    columns.update(zip(config.features, values))
+    for name, spec in config.static.items():
+        default = spec.categories[spec.default]
+        codes = [spec.code(r.static_features.get(name)) for r in records]
+        columns[static_column(name)] = np.array([default if c is None else c for c in codes], dtype=np.int64)
     if "time_period_primary" in config.features and len(users):
         period = columns["time_period_primary"]
         missing = np.isnan(period)

@@ -148,6 +148,7 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         self.forecast_head = nn.Linear(d, len(c.numeric_names))        # step i -> numeric at step i+1
         self.reconstruction_head = nn.Linear(d, len(c.numeric_names))  # step i -> numeric at step i
         self._static_memo: dict[tuple, tuple[torch.Tensor, dict[str, torch.Tensor]]] = {}  # see _static_context
+        self._static_params: list[nn.Parameter] | None = None
 
     @property
     def variable_names(self) -> list[str]:
@@ -233,9 +234,12 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         return static_weights, ctx
 
     def _static_parameters(self) -> list[nn.Parameter]:
-        encoders = [self.static_vsn if self.config.static_names else None, self.static_encoder]
-        return [p for m in encoders if m is not None for p in m.parameters()] + (
-            [] if self.config.static_names else [self.static_default])
+        """The parameters the static context depends on (listed once: walking modules is slow)."""
+        if self._static_params is None:
+            encoders = [self.static_vsn if self.config.static_names else None, self.static_encoder]
+            self._static_params = [p for m in encoders if m is not None for p in m.parameters()] + (
+                [] if self.config.static_names else [self.static_default])
+        return self._static_params
 
     def forward(self, batch: dict[str, torch.Tensor], aux: bool = True) -> dict[str, torch.Tensor]:
         """Score a batch of windows.
