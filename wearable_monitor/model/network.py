@@ -207,7 +207,7 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         return torch.cat(reals, dim=-1), torch.cat(masks, dim=-1)
 
     # ------------------------------------------------------------------ forward
-    def _static_context(self, static: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def _static_context(self, static: torch.Tensor | None, like: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Static selection weights [B, S] and the context vectors c_s, c_e, c_h, c_c [B, d].
 
         One window in inference mode (the realtime path: the same person scored again and again)
@@ -217,7 +217,7 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         B = like.shape[0]
         memo = B == 1 and not self.training and torch.is_inference_mode_enabled()
         if memo:
-            key = (tuple(static.reshape(-1).tolist()), sum(p._version for p in self._static_parameters()))
+            key = (() if static is None else tuple(static.reshape(-1).tolist()), sum(p._version for p in self._static_parameters()))
             hit = self._static_memo.get(key)
             if hit is not None:
                 return hit[0].clone(), hit[1]
@@ -260,7 +260,7 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         observed = (batch["numeric_mask"].amax(-1) > 0) if step_mask is None else step_mask > 0  # [B, T]
 
         # Static covariate encoders.
-        static_weights, ctx = self._static_context(batch["static"], numeric)
+        static_weights, ctx = self._static_context(batch.get("static"), numeric)
 
         # Variable selection over the dynamic inputs, conditioned on who the person is.
         reals, real_mask = self._temporal_inputs(batch)
