@@ -5,7 +5,7 @@ user's consecutive windows, as a live service sees them (each call adds one new 
 Prints the median and p95 per stage in milliseconds; `--cprofile N` also prints the top
 functions by own time.
 
-    python benchmarks/profile_realtime.py [--runs 300] [--threads 2] [--cprofile 30]
+    PYTHONPATH=. python benchmarks/profile_realtime.py [--runs 300] [--threads 2] [--cprofile 30]
 """
 from __future__ import annotations
 

@@ -382,11 +382,12 @@ class FeatureCalculator:
             v = np.column_stack([np.asarray(cols[n], dtype=np.float64) for n in names])
             obs = ~np.isnan(v)
             count = obs.sum(axis=0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mean = np.where(obs, v, 0.0).sum(axis=0) / count
             lo, hi = np.where(obs, v, np.inf).min(axis=0), np.where(obs, v, -np.inf).max(axis=0)
             for j in np.flatnonzero(count):
-                measurements[names[j]] = {"mean": round(float(mean[j]), 3), "min": round(float(lo[j]), 3),
+                # the mean from the observed values alone, summed in numpy's 1-D order (as ndarray.mean),
+                # so a rounded mean never flips at the third decimal with the layout of the rows
+                mean = v[obs[:, j], j].sum() / count[j]
+                measurements[names[j]] = {"mean": round(float(mean), 3), "min": round(float(lo[j]), 3),
                                           "max": round(float(hi[j]), 3), "unit": self.config.features[names[j]].unit}
         quality = self.config.features.get("data_quality")
         low = 0
