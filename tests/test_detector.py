@@ -131,12 +131,9 @@ def test_illness_history_raises_scores_and_alerts():
     assert ((alert_days >= ill["start"].normalize()) & (alert_days <= ill["end"].normalize() + pd.Timedelta(days=1))).any()
 
 
-_declining_week = declining_week  # the seed's scenario (evaluation.declining_week)
-
-
 @pytest.mark.parametrize("seed", [21, 26])
 def test_declining_hrv_with_rising_resting_hr_is_flagged(seed):
-    pattern = WearableAnomalyDetector().detect_pattern(_declining_week(seed, 0.15, 4.0))
+    pattern = WearableAnomalyDetector().detect_pattern(declining_week(seed, 0.15, 4.0))
     assert len(pattern["days"]) == 7
     assert pattern["alert"] is True and pattern["trend"] == "rising"
     flagged = [d["date"] for d in pattern["days"] if d["is_anomalous_day"]]
@@ -149,7 +146,7 @@ def test_declining_hrv_with_rising_resting_hr_is_flagged(seed):
                                         "alerts for only some simulated people, not this one (docs/evaluation.md, "
                                         "'The seed's 7-day pattern example')")
 def test_seed_seven_day_hrv_only_pattern_is_flagged():
-    assert WearableAnomalyDetector().detect_pattern(_declining_week(21, 0.10, 0.0))["alert"] is True
+    assert WearableAnomalyDetector().detect_pattern(declining_week(21, 0.10, 0.0))["alert"] is True
 
 
 def test_healthy_week_does_not_alert(healthy_user):

@@ -32,7 +32,7 @@ from .detectors.base import BaseDetector
 from .features import Columns, FeatureCalculator, Windows, frame_columns
 from .model import WearableAnomalyNet
 from .patterns import PatternConfig, daily_pattern_table, summarize_pattern, trend_of
-from .vitals import VITAL_SOURCES, VitalsConfig, nightly_vitals
+from .vitals import VitalsConfig, nightly_vitals
 from .records import TIME, USER, records_to_columns, static_column
 
 DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints" / "phase2" / "exp_factor_balanced"
@@ -346,7 +346,7 @@ class WearableAnomalyDetector:
             "top_feature": names[np.argmax(np.where(self._observed_variables(windows), out["variable_weights"], -1.0),
                                                axis=1)],
             # the newest record's vitals, so daily() can read each night against earlier nights (vitals.py)
-            **{c: frame[c].to_numpy()[windows.end_index] for c in VITAL_SOURCES if c in frame},
+            **{c: frame[c].to_numpy()[windows.end_index] for c in self.vitals_config.sources if c in frame},
         })
 
     def daily(self, scored: pd.DataFrame) -> pd.DataFrame:
@@ -355,7 +355,7 @@ class WearableAnomalyDetector:
         A day is anomalous when its window scores stand out (`model_anomalous`) or its night's vitals
         deviate from the person's earlier nights (`vitals_anomalous`, `vitals_flags`; vitals.py).
         """
-        nights = nightly_vitals(scored, self.vitals_config) if any(c in scored for c in VITAL_SOURCES) else None
+        nights = nightly_vitals(scored, self.vitals_config)
         days = daily_pattern_table(scored[TIME], scored["is_anomaly"], scored["is_night"], scored["is_resting"],
                                    scored[USER], self.pattern_config, scores=scored["anomaly_score"], nights=nights)
         trends = []

@@ -25,6 +25,7 @@ import pandas as pd
 from .config import REPO_ROOT
 from .events import alarm_episodes, match_events
 from .metrics import best_threshold, pr_auc, precision_recall_f1
+from .patterns import with_runs
 
 DEFAULT_FITBIT_DIR = REPO_ROOT.parent / "shared" / "data" / "stanford_covid_wearables"
 
@@ -106,7 +107,8 @@ def evaluate_fitbit(detector, data_dir: Path = DEFAULT_FITBIT_DIR, progress: boo
         nights = ns.nightly(frame)
         ns_days = nights.assign(alert=nights["score"] >= ns.threshold_, sufficient=True)
         out[row.user_id] = {"symptom_onset": None if onset is None else str(onset.date()),
-                            **{name: fitbit_user_report(d, onset) for name, d in day_variants(days).items()},
+                            **{name: fitbit_user_report(d, onset)
+                               for name, d in day_variants(days, detector.pattern_config).items()},
                             "nightsignal": fitbit_user_report(ns_days, onset)}
     return out
 
@@ -114,14 +116,15 @@ def evaluate_fitbit(detector, data_dir: Path = DEFAULT_FITBIT_DIR, progress: boo
 DAY_VARIANTS = {"learned": "is_anomalous_day", "model_days_only": "model_anomalous", "vitals_only": "vitals_anomalous"}
 
 
-def day_variants(days: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The product's day table and, for the record, the same days alerting on one evidence source only."""
-    from .patterns import PatternConfig, _runs
+def day_variants(days: pd.DataFrame, config) -> dict[str, pd.DataFrame]:
+    """The product's day table and, for the record, the same days alerting on one evidence source only.
 
+    `config`: the PatternConfig that made `days` (its alert rule is applied again to each source).
+    """
     out = {}
     for name, column in DAY_VARIANTS.items():
         d = days.drop(columns=["pattern_days", "alert"]).assign(is_anomalous_day=days[column].to_numpy(bool))
-        out[name] = _runs(d, PatternConfig())
+        out[name] = with_runs(d, config)
     return out
 
 

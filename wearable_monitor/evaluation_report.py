@@ -92,7 +92,8 @@ def run_evaluation(config_path: str, model_dir: str | None = None, fitbit_dir: s
         nights = NightSignalDetector().nightly(frame)
         ns_days = nights.assign(alert=nights["score"] >= 4.0, sufficient=True)
         results.setdefault("day_level", {})[condition] = {
-            **{name: day_level_report(d, test.events) for name, d in day_variants(learned_days).items()},
+            **{name: day_level_report(d, test.events)
+               for name, d in day_variants(learned_days, fresh.pattern_config).items()},
             "nightsignal": day_level_report(ns_days, test.events)}
 
     summary = {cond: {name: {k: m[k] for k in ("window_pr_auc", "window_f1", "event_recall", "event_precision",

@@ -107,7 +107,7 @@ def _personal_reference(days: pd.DataFrame, config: PatternConfig) -> np.ndarray
     return out
 
 
-def _runs(days: pd.DataFrame, config: PatternConfig) -> pd.DataFrame:
+def with_runs(days: pd.DataFrame, config: PatternConfig) -> pd.DataFrame:
     """Per user: length of the current run of anomalous days; insufficient days neither extend nor break it."""
     run_lengths = np.zeros(len(days), dtype=np.int64)
     for _, idx in days.groupby("user_id", sort=False).indices.items():
@@ -146,13 +146,13 @@ def daily_pattern_table(end_times, is_anomaly, is_night, is_resting, user_ids=No
                         config: PatternConfig = PatternConfig(), scores=None,
                         nights: pd.DataFrame | None = None) -> pd.DataFrame:
     """The per-day table with run length (`pattern_days`) and `alert` per day, for every user."""
-    return _runs(daily_table(end_times, is_anomaly, is_night, is_resting, user_ids, config, scores, nights), config)
+    return with_runs(daily_table(end_times, is_anomaly, is_night, is_resting, user_ids, config, scores, nights), config)
 
 
 def summarize_pattern(days: pd.DataFrame, config: PatternConfig = PatternConfig()) -> dict:
     """The pattern result of one user's days (architecture.md §5 shape), latest day last."""
     if "pattern_days" not in days:
-        days = _runs(days, config)
+        days = with_runs(days, config)
     sufficient = days[days["sufficient"]]
     trend, slope = trend_of(sufficient["day_score"].to_numpy(), config)
     consecutive = int(days["pattern_days"].iat[-1]) if len(days) else 0

@@ -52,6 +52,11 @@ class VitalsConfig:
     reference_nights: int = 60       # median of up to this many earlier nights
     signals: dict[str, VitalSignal] = field(default_factory=_default_signals)
 
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The record columns the signals read."""
+        return tuple(s.source for s in self.signals.values())
+
 
 def nightly_vitals(frame: pd.DataFrame, config: VitalsConfig = VitalsConfig()) -> pd.DataFrame:
     """One row per (user, night date): per signal value, reference, deviation and flag.
@@ -123,6 +128,3 @@ def _empty(signals: dict[str, VitalSignal]) -> pd.DataFrame:
     cols = ["user_id", "date"] + [f"{n}{suffix}" for n in signals
                                   for suffix in ("", "_reference", "_deviation", "_deviant")]
     return pd.DataFrame(columns=cols + ["vitals_anomalous", "vitals_flags"])
-
-
-VITAL_SOURCES = tuple(s.source for s in _default_signals().values())

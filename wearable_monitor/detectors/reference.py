@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..vitals import VitalSignal, VitalsConfig, nightly_vitals
 from .base import BaseDetector
 
 
@@ -77,22 +78,20 @@ class NightSignalDetector(BaseDetector):
 
     def nightly(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per user and date: nightly resting HR, its deviation and the two-nights-running score."""
-        hr = frame["hr_resting"].where(frame["hr_resting"].notna(), np.nan) if "hr_resting" in frame else frame["hr"]
-        ts = pd.DatetimeIndex(frame["timestamp"])
-        night = ts.hour < self.night_end_hour
-        part = pd.DataFrame({"user_id": frame["user_id"].to_numpy()[night], "date": ts[night].normalize(),
-                             "hr": hr.to_numpy()[night]}).dropna()
-        nights = part.groupby(["user_id", "date"]).agg(rhr=("hr", "median"), n=("hr", "size")).reset_index()
-        nights = nights[nights["n"] >= self.min_night_points]
+        # the published rule is vitals.py's resting-HR signal with an unbounded reference
+        source = "hr_resting" if "hr_resting" in frame else "hr"
+        config = VitalsConfig(night_end_hour=self.night_end_hour, min_night_points=self.min_night_points,
+                              reference_nights=len(frame) + 1,
+                              signals={"rhr": VitalSignal(source, +1, self.threshold_, "bpm",
+                                                          min_reference_nights=self.min_baseline_nights)})
+        nights = nightly_vitals(frame, config).dropna(subset=["rhr"])
         out = []
         for user, g in nights.groupby("user_id", sort=False):
-            rhr = g["rhr"].to_numpy()
-            base = np.array([np.median(rhr[:i]) if i >= self.min_baseline_nights else np.nan for i in range(len(rhr))])
-            dev = rhr - base
+            dev = g["rhr_deviation"].to_numpy(dtype=np.float64)
             # two nights running: the smaller of tonight's and the previous valid night's deviation
             score = np.minimum(dev, np.r_[np.nan, dev[:-1]])
-            out.append(pd.DataFrame({"user_id": user, "date": g["date"].to_numpy(), "rhr": rhr,
-                                     "baseline": base, "deviation": dev, "score": score}))
+            out.append(pd.DataFrame({"user_id": user, "date": g["date"].to_numpy(), "rhr": g["rhr"].to_numpy(),
+                                     "baseline": g["rhr_reference"].to_numpy(), "deviation": dev, "score": score}))
         return pd.concat(out, ignore_index=True) if out else pd.DataFrame(
             columns=["user_id", "date", "rhr", "baseline", "deviation", "score"])
 
