@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from wearable_monitor.config import REPO_ROOT
-from wearable_monitor.detector import DEFAULT_MODEL_DIR, InputError, WearableAnomalyDetector
+from wearable_monitor.detector import InputError, WearableAnomalyDetector
 from wearable_monitor.evaluation import declining_week
 from wearable_monitor.records import frame_to_records
 from wearable_monitor.simulator import EventRequest, simulate_user
