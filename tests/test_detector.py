@@ -313,32 +313,65 @@ def test_small_batches_run_on_one_thread_and_match_large_batches(detector, healt
     np.testing.assert_allclose(alone, together, atol=1e-5)
 
 
-def test_static_context_memo_is_exact_and_follows_weight_changes(detector, healthy_user):
+def test_single_window_trace_equals_eager_and_follows_weight_changes(detector, healthy_user):
+    """One window runs through a TorchScript trace (model/traced.py); it must give the eager
+    forward's outputs for any window of that layout, and see in-place weight changes."""
     import torch
 
+    from wearable_monitor.model.traced import OUTPUT_KEYS, TracedScorer
+
     model = detector.model
-    windows = detector.calculator.windows(healthy_user.frame.iloc[:40])
-    batch = windows[[5]].to_tensors()
-    other = dict(batch, static=torch.tensor([[1, 0, 2]]))
-    with torch.no_grad():  # no memo outside inference mode
-        ref, ref_other = model(batch, aux=False), model(other, aux=False)
+    windows = detector.calculator.windows(healthy_user.frame.iloc[:400])
+    scorer = TracedScorer(model)
     with torch.inference_mode():
-        for _ in range(2):  # the second call is served from the memo
-            out, out_other = model(batch, aux=False), model(other, aux=False)
-            for k in ("probability", "variable_weights", "static_weights", "context_weights"):
-                torch.testing.assert_close(out[k], ref[k], rtol=0, atol=1e-6)
-                torch.testing.assert_close(out_other[k], ref_other[k], rtol=0, atol=1e-6)
+        for i in (5, 150, 388):  # the trace is made from the first; later windows reuse it
+            batch = windows[[i]].to_tensors()
+            other = dict(batch, static=torch.tensor([[1, 0, 2]]))
+            for b in (batch, other):
+                traced, eager = scorer(b), model(b, aux=False)
+                assert traced is not None
+                for k in OUTPUT_KEYS:
+                    torch.testing.assert_close(traced[k], eager[k], rtol=0, atol=1e-5)
+    assert len(scorer._traces) == 1  # one layout, one trace
     param = next(model.static_encoder.parameters())
     saved = param.detach().clone()
     try:
         with torch.no_grad():
-            param.mul_(1.5)  # in-place weight change: the memo must not serve the old context
-            changed = model(batch, aux=False)["probability"]
+            param.mul_(1.5)  # in-place weight change, as load_state_dict makes
         with torch.inference_mode():
-            torch.testing.assert_close(model(batch, aux=False)["probability"], changed, rtol=0, atol=1e-6)
+            torch.testing.assert_close(scorer(batch)["probability"], model(batch, aux=False)["probability"],
+                                       rtol=0, atol=1e-6)
+            assert not torch.allclose(scorer(batch)["probability"], traced["probability"])
     finally:
         with torch.no_grad():
             param.copy_(saved)
+
+
+def test_realtime_path_scores_through_the_trace(detector, healthy_user):
+    records = frame_to_records(healthy_user.frame.iloc[:12])
+    detector.learned.traced._traces.clear()
+    detector.detect_realtime(records)
+    assert [t is not None for t in detector.learned.traced._traces.values()] == [True]
+
+
+def test_trace_is_not_used_in_training_mode_and_a_failed_trace_falls_back(detector, healthy_user, caplog):
+    import torch
+
+    from wearable_monitor.model.traced import TracedScorer
+
+    batch = detector.calculator.windows(healthy_user.frame.iloc[:40])[[5]].to_tensors()
+    scorer = TracedScorer(detector.model)
+    detector.model.train()
+    try:
+        assert scorer(batch) is None  # dropout is live: no trace
+    finally:
+        detector.model.eval()
+    broken = dict(batch, numeric=batch["numeric"][:, :, :3])  # wrong width: tracing raises
+    with torch.inference_mode():
+        assert scorer(broken) is None
+        assert scorer(broken) is None  # remembered: not traced again
+        assert scorer(batch) is not None
+    assert "tracing failed" in caplog.text
 
 
 def test_phased_lstm_sequence_forward_equals_the_step_loop():

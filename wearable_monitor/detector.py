@@ -31,6 +31,7 @@ from .config import REPO_ROOT, FeatureConfig, default_feature_config
 from .detectors.base import BaseDetector
 from .features import Columns, FeatureCalculator, Windows, frame_columns
 from .model import WearableAnomalyNet
+from .model.traced import TracedScorer
 from .patterns import PatternConfig, daily_pattern_table, summarize_pattern, trend_of
 from .vitals import VitalsConfig, nightly_vitals
 from .records import TIME, USER, records_to_columns, static_column
@@ -50,6 +51,8 @@ class LearnedDetector(BaseDetector):
     small to gain from a second thread, and on a busy machine every op would wait for the
     second thread to be scheduled (measured: 2 ms -> 150 ms per window with another process
     on one of two cores). Bigger batches use the process setting (`torch.set_num_threads`).
+    A single window (the realtime path) runs through a TorchScript trace of the network
+    (model/traced.py): the same arithmetic without Python's per-op dispatch.
     """
 
     name = "learned_phased_lstm_tft"
@@ -60,6 +63,7 @@ class LearnedDetector(BaseDetector):
         self.model = model.eval()
         self.batch_size = batch_size
         self.small_batch = small_batch
+        self.traced = TracedScorer(self.model)
 
     @torch.inference_mode()
     def outputs(self, windows: Windows, keys=("probability",)) -> dict[str, np.ndarray]:
@@ -68,10 +72,18 @@ class LearnedDetector(BaseDetector):
         with _torch_threads(1 if len(windows) <= self.small_batch else None):
             for start in range(0, len(windows), self.batch_size):
                 batch = {k: v[start:start + self.batch_size] for k, v in tensors.items()}
-                out = self.model(batch, aux=False)
+                out = self._forward(batch)
                 for k in keys:
                     parts[k].append(out[k].float().numpy())
         return {k: np.concatenate(v) if v else np.zeros(0, np.float32) for k, v in parts.items()}
+
+    def _forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if batch["numeric"].shape[0] == 1:
+            self.model.check_batch(batch)
+            out = self.traced(batch)
+            if out is not None:
+                return out
+        return self.model(batch, aux=False)
 
     def decision_function(self, windows: Windows) -> np.ndarray:
         return self.outputs(windows)["probability"].astype(np.float64)

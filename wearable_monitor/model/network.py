@@ -147,8 +147,6 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         self.kind_head = nn.Linear(d, c.n_kinds) if c.n_kinds else None
         self.forecast_head = nn.Linear(d, len(c.numeric_names))        # step i -> numeric at step i+1
         self.reconstruction_head = nn.Linear(d, len(c.numeric_names))  # step i -> numeric at step i
-        self._static_memo: dict[tuple, tuple[torch.Tensor, dict[str, torch.Tensor]]] = {}  # see _static_context
-        self._static_params: list[nn.Parameter] | None = None
 
     @property
     def variable_names(self) -> list[str]:
@@ -208,38 +206,13 @@ class WearableAnomalyNet(nn.Module, HubMixin):
 
     # ------------------------------------------------------------------ forward
     def _static_context(self, static: torch.Tensor | None, like: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Static selection weights [B, S] and the context vectors c_s, c_e, c_h, c_c [B, d].
-
-        One window in inference mode (the realtime path: the same person scored again and again)
-        reuses the result for the same static codes, which are its only input. The memo is keyed
-        on the parameters' in-place versions too, so loading or training weights invalidates it.
-        """
+        """Static selection weights [B, S] and the context vectors c_s, c_e, c_h, c_c [B, d]."""
         B = like.shape[0]
-        memo = B == 1 and not self.training and torch.is_inference_mode_enabled()
-        if memo:
-            key = (() if static is None else tuple(static.reshape(-1).tolist()), sum(p._version for p in self._static_parameters()))
-            hit = self._static_memo.get(key)
-            if hit is not None:
-                return hit[0].clone(), hit[1]
         if self.config.static_names:
             static_vec, static_weights = self.static_vsn(codes=static.long())
         else:
             static_vec, static_weights = self.static_default.expand(B, -1), like.new_zeros(B, 0)
-        ctx = self.static_encoder(static_vec)
-        if memo:
-            if len(self._static_memo) >= 256:  # a few static profiles in practice; bound it anyway
-                self._static_memo.clear()
-            self._static_memo[key] = (static_weights, ctx)
-            static_weights = static_weights.clone()
-        return static_weights, ctx
-
-    def _static_parameters(self) -> list[nn.Parameter]:
-        """The parameters the static context depends on (listed once: walking modules is slow)."""
-        if self._static_params is None:
-            encoders = [self.static_vsn if self.config.static_names else None, self.static_encoder]
-            self._static_params = [p for m in encoders if m is not None for p in m.parameters()] + (
-                [] if self.config.static_names else [self.static_default])
-        return self._static_params
+        return static_weights, self.static_encoder(static_vec)
 
     def forward(self, batch: dict[str, torch.Tensor], aux: bool = True) -> dict[str, torch.Tensor]:
         """Score a batch of windows.
@@ -253,6 +226,11 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         forecast [B, T, Fn] (position i predicts numeric at i+1) and reconstruction [B, T, Fn].
         """
         self.check_batch(batch)
+        return self.score(batch, aux)
+
+    def score(self, batch: dict[str, torch.Tensor], aux: bool = True) -> dict[str, torch.Tensor]:
+        """forward() without the input checks: only tensor ops, no branch on values, so it can be
+        traced (model/traced.py) once the batch has passed `check_batch`."""
         c = self.config
         numeric = batch["numeric"]
         B, T = numeric.shape[:2]
