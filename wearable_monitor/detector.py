@@ -52,12 +52,14 @@ class LearnedDetector(BaseDetector):
     second thread to be scheduled (measured: 2 ms -> 150 ms per window with another process
     on one of two cores). Bigger batches use the process setting (`torch.set_num_threads`).
     A single window (the realtime path) runs through a TorchScript trace of the network
-    (model/traced.py): the same arithmetic without Python's per-op dispatch.
+    (model/traced.py): the same arithmetic without Python's per-op dispatch. Big inputs go
+    through in slices of `batch_size` windows: 1024 measured ~25 % faster than 4096 on 2 cores
+    (the intermediates stay in cache), and 256 slower again (per-call overhead).
     """
 
     name = "learned_phased_lstm_tft"
 
-    def __init__(self, model: WearableAnomalyNet, threshold: float | None = None, batch_size: int = 4096,
+    def __init__(self, model: WearableAnomalyNet, threshold: float | None = None, batch_size: int = 1024,
                  small_batch: int = 16):
         super().__init__(threshold)
         self.model = model.eval()
