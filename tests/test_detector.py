@@ -149,6 +149,16 @@ def test_seed_seven_day_hrv_only_pattern_is_flagged():
     assert WearableAnomalyDetector().detect_pattern(declining_week(21, 0.10, 0.0))["alert"] is True
 
 
+def test_days_of_heart_rate_and_steps_only_users_are_marked_limited(detector, healthy_user):
+    from wearable_monitor.datasets import hide_channels
+
+    frame = healthy_user.frame.iloc[:288 * 3]
+    full = detector.daily(detector.score_history(frame, update_baseline=False))
+    hr_only = detector.daily(detector.score_history(hide_channels(frame, ["healthy"]), update_baseline=False))
+    assert not full["limited_channels"].any()
+    assert hr_only["limited_channels"].all()
+
+
 def test_healthy_week_does_not_alert(healthy_user):
     pattern = WearableAnomalyDetector().detect_pattern(healthy_user.frame)
     assert pattern["alert"] is False
@@ -164,6 +174,17 @@ def test_cli_detect_prints_the_json_result():
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert {"is_anomaly", "anomaly_score", "threshold", "details"} <= set(result)
+
+
+def test_cli_bench_prints_batch_and_realtime_figures_per_round():
+    proc = _cli("bench", "--users", "1", "--days", "2", "--runs", "5", "--rounds", "2")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert len(result["batch"]["features_plus_model_windows_per_s_per_round"]) == 2
+    assert result["batch"]["features_plus_model_windows_per_s"] > 0
+    for key in ("realtime_detect_realtime", "realtime_model_only"):
+        assert result[key]["runs"] == 10 and len(result[key]["p50_ms_per_round"]) == 2
+        assert 0 < result[key]["p50_ms"] <= result[key]["p95_ms"]
 
 
 def test_cli_score_writes_window_and_day_tables(tmp_path, healthy_user):

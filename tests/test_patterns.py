@@ -29,6 +29,19 @@ def test_day_bar_is_absolute_and_inclusive():
     assert list(days["is_anomalous_day"]) == [True, False]
 
 
+def test_heart_rate_and_steps_only_days_need_the_higher_bar():
+    cfg = PatternConfig()
+    score = (cfg.day_score_threshold + cfg.limited_day_score_threshold) / 2
+    data = _days([score, score, 0.0, cfg.limited_day_score_threshold])
+    per_day = len(data["scores"]) // 4
+    limited = np.ones(len(data["scores"]), bool)
+    limited[per_day // 2] = False  # one window with another vital: the first day is not limited
+    days = daily_pattern_table(**data, limited=limited)
+    assert list(days["limited_channels"]) == [False, True, True, True]
+    assert list(days["model_anomalous"]) == [True, False, False, True]
+    assert list(daily_pattern_table(**data)["model_anomalous"]) == [True, True, False, True]  # no info: standard bar
+
+
 def test_a_person_whose_scores_run_hot_needs_a_day_that_stands_out():
     # a level just over the absolute bar every day would alert daily against that bar alone; the personal
     # reference (median + margin of earlier days) stops that after `min_reference_days`, yet a real jump alerts
@@ -49,6 +62,15 @@ def test_days_with_too_little_data_neither_extend_nor_break_a_run():
     days = daily_pattern_table(**{k: (v[keep] if hasattr(v, "__len__") else v) for k, v in data.items()})
     assert list(days["sufficient"]) == [True, False, True]
     assert list(days["pattern_days"]) == [1, 1, 2]
+
+
+def test_a_run_carried_over_days_without_data_does_not_make_them_alert_days():
+    data = _days([0.9, 0.9, 0.9, 0.9])
+    keep = np.ones(len(data["scores"]), bool)
+    keep[2 * 288:2 * 288 + 270] = False  # day 3: too little data
+    days = daily_pattern_table(**{k: (v[keep] if hasattr(v, "__len__") else v) for k, v in data.items()})
+    assert list(days["pattern_days"]) == [1, 2, 2, 3]
+    assert list(days["alert"]) == [False, True, False, True]
 
 
 def test_night_windows_weigh_more_than_active_ones():

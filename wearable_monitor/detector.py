@@ -38,6 +38,7 @@ from .records import TIME, USER, records_to_columns, static_column
 
 DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints" / "phase2" / "exp_factor_balanced"
 TOP_K = 5
+HEART_RATE_COLUMNS = ("hr", "hr_resting")  # what a heart-rate-and-steps device (e.g. Fitbit's export) still gives
 
 
 class InputError(ValueError):
@@ -368,16 +369,24 @@ class WearableAnomalyDetector:
 
         A day is anomalous when its window scores stand out (`model_anomalous`) or its night's vitals
         deviate from the person's earlier nights (`vitals_anomalous`, `vitals_flags`; vitals.py).
+        Days with heart rate and steps only (`limited_channels`) need a higher day score (patterns.py).
         """
         nights = nightly_vitals(scored, self.vitals_config)
         days = daily_pattern_table(scored[TIME], scored["is_anomaly"], scored["is_night"], scored["is_resting"],
-                                   scored[USER], self.pattern_config, scores=scored["anomaly_score"], nights=nights)
+                                   scored[USER], self.pattern_config, scores=scored["anomaly_score"], nights=nights,
+                                   limited=self._heart_rate_and_steps_only(scored))
         trends = []
         for _, g in days.groupby("user_id", sort=False):
             shares = g["day_score"].where(g["sufficient"]).to_numpy()
             trends += [trend_of(shares[max(0, i - 6):i + 1], self.pattern_config)[0] for i in range(len(g))]
         days["trend"] = trends
         return days
+
+    def _heart_rate_and_steps_only(self, scored: pd.DataFrame) -> np.ndarray | None:
+        """Per window: its newest record carried none of the vitals beyond heart rate (HRV,
+        respiration, SpO2, skin temperature). None when the table has none of those columns."""
+        cols = [c for c in self.vitals_config.sources if c not in HEART_RATE_COLUMNS and c in scored]
+        return scored[cols].isna().all(axis=1).to_numpy() if cols else None
 
     def detect_pattern(self, data: Any, user_id: str | None = None) -> dict:
         """Multi-day pattern of one user: per-day shares, consecutive days, trend, alert.
