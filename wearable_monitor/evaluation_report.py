@@ -26,6 +26,7 @@ from .detectors.reference import IsolationForestDetector, NightSignalDetector, T
 from .evaluation import (calibrate_event_threshold, day_level_report, day_variants, evaluate_fitbit,
                          seed_week_report, window_and_event_metrics)
 from .features import FeatureCalculator
+from .patterns import PatternConfig
 from .training import TrainConfig
 
 PATCHTRAD_DIR = REPO_ROOT / "checkpoints" / "patchtrad"
@@ -170,7 +171,9 @@ def render_markdown(res: dict) -> str:
             lines += ["", "Multi-day alerts (two anomalous days running; illness caught when an alert day falls "
                       "inside it or the day after; false alert days are further than 2 days from any event). "
                       "`learned` is the product's day verdict: the day's window scores stand out from the person's "
-                      "earlier days, or the night's vitals deviate from earlier nights (wearable_monitor/vitals.py: "
+                      f"earlier days (a day score of at least {PatternConfig().day_score_threshold:g}, or "
+                      f"{PatternConfig().limited_day_score_threshold:g} on days with heart rate and steps only), "
+                      "or the night's vitals deviate from earlier nights (wearable_monitor/vitals.py: "
                       "resting HR +4 bpm, HRV -25 %, respiration +1.5/min, SpO2 -3, skin temperature +0.8 degC); "
                       "`model_days_only` and `vitals_only` are its two halves alone:", "",
                       "| detector | illnesses caught | median days from start to first alert | false alert days / 30 user-days |",
