@@ -410,3 +410,13 @@ def test_vitals_flags_reach_the_text_only_in_the_shape_vitals_writes(lang):
     evil["days"][5]["vitals_flags"] = "resting_hr +6.8 bpm" + INJECTION
     text = fmt(lang, pattern=evil).user_content
     assert "SYSTEM" not in text and "resting_hr +6.8 bpm" not in text
+
+
+def test_days_with_heart_rate_and_steps_only_are_counted_in_both_languages():
+    pattern = copy.deepcopy(PATTERN)
+    for day in pattern["days"][:2]:
+        day["limited_channels"] = True
+    en, zh = fmt("en", pattern=pattern), fmt("zh", pattern=pattern)
+    assert "days with heart rate and steps only: 2" in en.user_content
+    assert "2 天只有心率和步数" in zh.user_content
+    assert "heart rate and steps only" not in fmt("en", pattern=PATTERN).user_content

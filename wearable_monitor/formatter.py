@@ -174,6 +174,7 @@ class DayIn(_In):
     weighted_share: Num = None
     sufficient: Optional[bool] = None   # False: too few windows that day to call it normal or not
     is_anomalous_day: Optional[bool] = None
+    limited_channels: Optional[bool] = None  # heart rate and steps only that day (patterns.py)
     vitals_flags: Optional[str] = None  # vitals.py: "resting_hr +5.1 bpm; hrv -27%" (shown only in that shape)
 
 
@@ -529,6 +530,7 @@ class AnomalyFormatter:
         return {"days": days[-self.max_days:], "days_total": len(days),
                 "anomalous_days": sum(1 for d in days if d["is_anomalous_day"]),
                 "insufficient_days": sum(1 for d in days if d["sufficient"] is False),
+                "limited_days": sum(1 for d in p.days if d.limited_channels is True),
                 "consecutive_anomalous_days": _r(p.consecutive_anomalous_days, 0),
                 "longest_anomalous_run": _r(longest, 0), "alert_after_days": _r(alert_after, 0),
                 "trend": _canon("trend", p.trend), "trend_slope": _r(p.trend_slope, 3), "alert": p.alert,
@@ -644,6 +646,7 @@ T = {
         "pattern": "Multi-day pattern",
         "consecutive": "{k} consecutive anomalous days up to the latest day",
         "longest": "longest anomalous run: {k} days", "insufficient_days": "days with too little data: {n}",
+        "limited_days": "days with heart rate and steps only: {n} (fewer signals, so the model needs a clearer change there)",
         "alert_rule": "raised after {n} consecutive anomalous days", "too_little": "too little data",
         "anom_days": "{a} of {d} days anomalous", "trend": "trend: {t}", "slope": "slope {s} per day",
         "alert": "pattern alert: {v}", "yes": "yes", "no": "no",
@@ -699,6 +702,7 @@ T = {
         "pattern": "多日模式",
         "consecutive": "截至最近一天连续 {k} 天异常",
         "longest": "最长连续异常：{k} 天", "insufficient_days": "{n} 天数据不足",
+        "limited_days": "{n} 天只有心率和步数（信号较少，模型需要更明显的变化）",
         "alert_rule": "连续 {n} 天异常即触发", "too_little": "数据不足",
         "anom_days": "{d} 天中 {a} 天异常", "trend": "趋势：{t}", "slope": "斜率 {s} / 天",
         "alert": "模式提醒：{v}", "yes": "是", "no": "否",
@@ -892,6 +896,8 @@ class _Renderer:
             facts.append(t["anom_days"].format(a=p["anomalous_days"], d=p["days_total"]))
         if p["insufficient_days"]:
             facts.append(t["insufficient_days"].format(n=p["insufficient_days"]))
+        if p["limited_days"]:
+            facts.append(t["limited_days"].format(n=p["limited_days"]))
         if p["trend"]:
             trend = _enum("trend", p["trend"], self.lang)
             if p["trend_slope"] is not None:

@@ -179,6 +179,7 @@ def summarize_pattern(days: pd.DataFrame, config: PatternConfig = PatternConfig(
             "weighted_share": round(float(d.weighted_share), 4), "day_score": round(float(d.day_score), 4),
             "reference_score": None if np.isnan(d.reference_score) else round(float(d.reference_score), 4),
             "sufficient": bool(d.sufficient),
+            "limited_channels": bool(d.limited_channels),
             "model_anomalous": bool(d.model_anomalous), "vitals_flags": d.vitals_flags,
             "is_anomalous_day": bool(d.is_anomalous_day)} for d in days.itertuples()],
         "consecutive_anomalous_days": consecutive,
