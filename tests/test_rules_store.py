@@ -108,3 +108,30 @@ def test_notification_shape_and_languages():
     assert to_notification(low, eng.config)["actionRequired"] is False
     d = f.to_dict()
     assert set(d["title"]) == {"en", "zh"} and d["period"] == {"start": "2024-01-10", "end": "2024-01-11"}
+
+
+def test_writers_on_one_file_wait_for_each_other_and_lose_nothing(tmp_path):
+    import threading
+
+    path = tmp_path / "shared.sqlite"
+    FindingStore(path).conn.close()
+    errors = []
+
+    def worker(t):
+        try:
+            store = FindingStore(path)  # each writer its own connection, as separate processes would
+            for i in range(25):
+                day = pd.Timestamp("2024-01-01") + pd.Timedelta(days=30 * i)
+                store.upsert_episode(_f(str(day.date()), str((day + pd.Timedelta(days=1)).date()), user=f"u{t}"), 7)
+            store.close()
+        except Exception as exc:  # pragma: no cover - surfaced by the assert below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    rows = FindingStore(path).findings()
+    assert len(rows) == 100 and rows.groupby("user_id").size().tolist() == [25] * 4

@@ -38,10 +38,8 @@ from __future__ import annotations
 import json
 import math
 import operator
-import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,6 +49,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from . import sqlite_store
 from .config import CONFIG_DIR, ConfigError, FeatureConfig, default_feature_config
 from .records import TIME, USER, static_column
 
@@ -513,11 +512,7 @@ class BaselineStorage:
         self.path = str(path)
         self.config = baseline_config or default_baseline_config()
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None,
-                                     check_same_thread=False)
-        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn = sqlite_store.connect(self.path, busy_timeout_s, shared_across_threads=True)
         with self.transaction() as conn:
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
@@ -529,17 +524,9 @@ class BaselineStorage:
                 raise ConfigError(f"{self.path}: baseline database schema {row[0]}, expected {SCHEMA_VERSION}")
 
     # -- plumbing
-    @contextmanager
     def transaction(self):
         """Exclusive-write transaction: the whole block commits or nothing does."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        return sqlite_store.transaction(self._conn, self._lock)
 
     def close(self) -> None:
         with self._lock:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .. import sqlite_store
 from .config import DAILY_NUMERIC, SEVERITIES
 from .finding import Finding, _clean
 
@@ -73,25 +73,13 @@ def _day(ts: pd.Timestamp) -> str:
 class FindingStore:
     def __init__(self, path: str | Path = ":memory:"):
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, isolation_level=None)  # explicit BEGIN/COMMIT below
+        self.conn = sqlite_store.connect(self.path, busy_timeout_s=5.0)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA foreign_keys = ON")
-        if self.path != ":memory:":
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA busy_timeout = 5000")
         self.conn.executescript(SCHEMA)
 
-    @contextmanager
     def transaction(self):
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        return sqlite_store.transaction(self.conn)
 
     def close(self) -> None:
         self.conn.close()
