@@ -185,6 +185,15 @@ def test_derive_daily_is_honest_about_coverage():
     assert pd.Timestamp("2024-01-01") not in d.index  # nothing derivable that afternoon: no row, nothing invented
 
 
+def test_derived_resting_hr_uses_heart_rate_at_rest_when_the_device_gives_none():
+    stamps = pd.date_range("2024-01-01", periods=288, freq="5min")
+    steps = np.where(stamps.hour < 6, 0.0, 40.0)  # still until 6:00, walking after
+    frame = pd.DataFrame({"user_id": "u", "timestamp": stamps, "steps": steps,
+                          "hr": np.where(steps > 0, 95.0, 58.0), "hr_resting": np.nan})
+    d = derive_daily(frame, {"awake": 0, "light": 1})
+    assert d["resting_hr"].tolist() == [58.0]  # the walking hours' heart rate is not resting HR
+
+
 def test_rules_on_derived_values_and_feedback(h, app_service):
     dates = pd.date_range("2024-03-01", periods=24, freq="D")
     rng = np.random.default_rng(0)

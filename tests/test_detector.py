@@ -131,6 +131,19 @@ def test_illness_history_raises_scores_and_alerts():
     assert ((alert_days >= ill["start"].normalize()) & (alert_days <= ill["end"].normalize() + pd.Timedelta(days=1))).any()
 
 
+def test_a_device_without_resting_hr_still_gets_the_nightly_resting_hr_evidence():
+    from wearable_monitor.datasets import hide_channels
+
+    sim = simulate_user("ill", days=16, seed=5, events=[EventRequest("illness", start=datetime(2024, 1, 10), days=5)])
+    bare = hide_channels(sim.frame, ["ill"]).assign(hr_resting=np.nan)  # heart rate and steps, nothing else
+    det = WearableAnomalyDetector()
+    days = det.daily(det.score_history(bare, update_baseline=False))
+    ill = sim.labels[sim.labels["kind"] == "illness"].iloc[0]
+    flagged = days.loc[days["vitals_flags"].str.startswith("resting_hr"), "date"]
+    assert len(flagged) and (flagged >= ill["start"].normalize()).all()
+    assert days["limited_channels"].all()
+
+
 @pytest.mark.parametrize("seed", [21, 26])
 def test_declining_hrv_with_rising_resting_hr_is_flagged(seed):
     pattern = WearableAnomalyDetector().detect_pattern(declining_week(seed, 0.15, 4.0))

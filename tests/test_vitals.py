@@ -91,3 +91,20 @@ def test_detector_pattern_reports_a_resting_hr_rise_the_model_alone_may_miss(det
     assert pattern["alert_dates"] == [pattern["days"][-1]["date"]]
     assert all("resting_hr +" in d["vitals_flags"] for d in pattern["days"][-2:])
     assert not any(d["vitals_flags"] for d in pattern["days"][:-2])
+
+
+def test_heart_rate_at_rest_stands_in_where_the_device_gives_no_resting_hr():
+    t = pd.date_range("2024-01-01", periods=288 * 10, freq="5min").as_unit("ns")
+    night = t.hour < 7
+    hr = np.where(night, 55.0, 90.0)
+    hr[(t.normalize() >= t[0].normalize() + pd.Timedelta(days=8)) & night] = 61.0   # two nights +6 bpm
+    steps = np.where(night & (t.minute == 0), 30.0, 0.0)         # an hourly walk to the bathroom...
+    hr = np.where(steps > 0, 120.0, hr)                             # ...at a heart rate that is not resting
+    frame = pd.DataFrame({"user_id": "u", "timestamp": t, "hr": hr, "steps": steps,
+                          "hr_resting": np.nan})                    # the device gives no resting HR
+    table = nightly_vitals(frame)
+    assert (table["resting_hr"].iloc[:8] == 55.0).all()             # the walks (steps > 0) are left out
+    assert list(table["resting_hr_deviant"]) == [False] * 8 + [True, True]
+    with_resting = nightly_vitals(frame.assign(hr_resting=np.where(night, 50.0, np.nan)))
+    assert (with_resting["resting_hr"] == 50.0).all()               # the device's own estimate comes first
+    assert not with_resting["vitals_anomalous"].any()

@@ -385,7 +385,8 @@ class WearableAnomalyDetector:
     def _heart_rate_and_steps_only(self, scored: pd.DataFrame) -> np.ndarray | None:
         """Per window: its newest record carried none of the vitals beyond heart rate (HRV,
         respiration, SpO2, skin temperature). None when the table has none of those columns."""
-        cols = [c for c in self.vitals_config.sources if c not in HEART_RATE_COLUMNS and c in scored]
+        cols = [s.source for s in self.vitals_config.signals.values()
+                if s.source not in HEART_RATE_COLUMNS and s.source in scored]
         return scored[cols].isna().all(axis=1).to_numpy() if cols else None
 
     def detect_pattern(self, data: Any, user_id: str | None = None) -> dict:

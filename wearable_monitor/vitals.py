@@ -12,6 +12,9 @@ a physiologically meaningful floor (not a value fitted to our simulator):
     SpO2        -3 points
     skin temp   +0.8 degC
 
+Resting HR is the device's resting-HR estimate; for a user whose device gives none, the heart rate
+of records with no steps (a device exporting only heart rate and steps still gets the rule).
+
 A night whose value passes a floor is "deviant"; the multi-day pattern (patterns.py) makes the
 day anomalous and the usual two-days-running rule makes the alert, so this is NightSignal's
 "two nights running" for every vital. Only earlier nights form the reference: no look-ahead.
@@ -23,6 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+STEPS = "steps"
+
 
 @dataclass(frozen=True)
 class VitalSignal:
@@ -32,12 +37,15 @@ class VitalSignal:
     unit: str                   # "bpm", "%", ...: how the deviation is reported
     relative: bool = False      # deviation as a fraction of the reference (HRV)
     min_reference_nights: int = 3
+    # for a user whose records never carry `source`, this column stands in at rows with no steps (at
+    # rest): a device that reports heart rate but no resting-HR estimate still gets the nightly rule
+    fallback: str | None = None
 
 
 def _default_signals() -> dict[str, VitalSignal]:
     return {
         # NightSignal waits for a week of nights: nightly resting HR of real people wanders by 3-6 bpm
-        "resting_hr": VitalSignal("hr_resting", +1, 4.0, "bpm", min_reference_nights=7),
+        "resting_hr": VitalSignal("hr_resting", +1, 4.0, "bpm", min_reference_nights=7, fallback="hr"),
         "hrv": VitalSignal("hrv_rmssd", -1, 0.25, "%", relative=True),
         "resp_rate": VitalSignal("resp_rate", +1, 1.5, "breaths/min"),
         "spo2": VitalSignal("spo2", -1, 3.0, "points"),
@@ -54,8 +62,10 @@ class VitalsConfig:
 
     @property
     def sources(self) -> tuple[str, ...]:
-        """The record columns the signals read."""
-        return tuple(s.source for s in self.signals.values())
+        """The record columns the signals read (with fallbacks, and steps to tell rest from activity)."""
+        cols = [s.source for s in self.signals.values()]
+        fallbacks = [s.fallback for s in self.signals.values() if s.fallback]
+        return tuple(dict.fromkeys(cols + fallbacks + ([STEPS] if fallbacks else [])))
 
 
 def nightly_vitals(frame: pd.DataFrame, config: VitalsConfig = VitalsConfig()) -> pd.DataFrame:
@@ -67,16 +77,36 @@ def nightly_vitals(frame: pd.DataFrame, config: VitalsConfig = VitalsConfig()) -
     """
     ts = pd.DatetimeIndex(frame["timestamp"])
     night = np.asarray(ts.hour < config.night_end_hour)
-    signals = {n: s for n, s in config.signals.items() if s.source in frame}
+    signals = {n: s for n, s in config.signals.items() if s.source in frame or s.fallback in frame}
     if not night.any() or not signals:
         return _empty(signals)
     part = pd.DataFrame({"user_id": frame["user_id"].to_numpy(dtype=object)[night],
                          "date": ts[night].normalize()})
     for name, s in signals.items():
-        part[name] = pd.to_numeric(frame[s.source], errors="coerce").to_numpy(dtype=np.float64)[night]
+        part[name] = signal_values(frame, s)[night]
     grouped = part.groupby(["user_id", "date"], sort=True)
     medians, counts = grouped.median(), grouped.count()
     return score_nights(medians.where(counts >= config.min_night_points).reset_index(), config)
+
+
+def signal_values(frame: pd.DataFrame, s: VitalSignal) -> np.ndarray:
+    """Per row: the signal's source; for a user whose records never carry it, the fallback at
+    rest (no steps). Per user, not per row: a device's resting-HR estimate and raw heart rate at
+    rest differ by a few bpm, and mixing them night to night would read as a change (measured:
+    filling single missing rows lost a real pre-symptom alert and added false ones)."""
+    def column(name: str) -> np.ndarray:
+        if name not in frame:
+            return np.full(len(frame), np.nan)
+        return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
+
+    values = column(s.source)
+    if s.fallback and s.fallback in frame and len(frame):
+        users = frame["user_id"].to_numpy(dtype=object)
+        has_source = pd.Series(~np.isnan(values)).groupby(users).transform("any").to_numpy(dtype=bool)
+        steps = column(STEPS)
+        at_rest = np.isnan(steps) | (steps == 0)
+        values = np.where(~has_source & at_rest, column(s.fallback), values)
+    return values
 
 
 def score_nights(nights: pd.DataFrame, config: VitalsConfig = VitalsConfig()) -> pd.DataFrame:

@@ -29,6 +29,7 @@ from ..detector import InputError, WearableAnomalyDetector
 from ..readers import CSV_SUFFIXES, anonymous_id, decode_bytes, load_fitbit, parse_jsonl_text, parse_window_text
 from ..records import TIME, USER
 from ..validation import InputFileError, Limits, ValidationResult, validate_items
+from ..vitals import VitalsConfig, signal_values
 
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "app_config.json"
 Progress = Callable[[float, str], None]
@@ -115,7 +116,8 @@ def rethreshold(result: dict, threshold: float | None) -> dict:
 def derive_daily(frame: pd.DataFrame, sleep_codes: dict[str, int], sampling_minutes: int = 5) -> pd.DataFrame:
     """Daily values the rule engine can use, derived honestly from 5-minute records.
 
-    - resting_hr: median of the day's `hr_resting` values, if at least MIN_RESTING_VALUES exist;
+    - resting_hr: median of the day's resting 5-minute HR (vitals.signal_values: the device's
+      `hr_resting`, else HR of records without steps), if at least MIN_RESTING_VALUES exist;
     - sleep_hours: asleep records (light/deep/rem) x sampling minutes over the noon-to-noon
       "sleep day" labelled by the morning it ends, if MIN_SLEEP_COVERAGE of it was observed.
     Anything else (weight, blood pressure, nutrition, exercise minutes) is not derivable: NaN.
@@ -124,8 +126,9 @@ def derive_daily(frame: pd.DataFrame, sleep_codes: dict[str, int], sampling_minu
     if frame.empty:
         return pd.DataFrame(columns=cols)
     parts = []
-    if "hr_resting" in frame and frame["hr_resting"].notna().any():
-        g = frame.groupby([frame[USER], frame[TIME].dt.normalize().rename("date")])["hr_resting"]
+    resting = pd.Series(signal_values(frame, VitalsConfig().signals["resting_hr"]), index=frame.index)
+    if resting.notna().any():
+        g = resting.groupby([frame[USER], frame[TIME].dt.normalize().rename("date")])
         parts.append(g.median().where(g.count() >= MIN_RESTING_VALUES).rename("resting_hr"))
     if "sleep_state" in frame and frame["sleep_state"].notna().any() and "awake" in sleep_codes:
         day = (frame[TIME] + pd.Timedelta(hours=12)).dt.normalize().rename("date")

@@ -78,12 +78,13 @@ class NightSignalDetector(BaseDetector):
 
     def nightly(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per user and date: nightly resting HR, its deviation and the two-nights-running score."""
-        # the published rule is vitals.py's resting-HR signal with an unbounded reference
-        source = "hr_resting" if "hr_resting" in frame else "hr"
+        # the published rule is vitals.py's resting-HR signal (heart rate at rest where the device
+        # gives no resting-HR estimate) with an unbounded reference
         config = VitalsConfig(night_end_hour=self.night_end_hour, min_night_points=self.min_night_points,
                               reference_nights=len(frame) + 1,
-                              signals={"rhr": VitalSignal(source, +1, self.threshold_, "bpm",
-                                                          min_reference_nights=self.min_baseline_nights)})
+                              signals={"rhr": VitalSignal("hr_resting", +1, self.threshold_, "bpm",
+                                                          min_reference_nights=self.min_baseline_nights,
+                                                          fallback="hr")})
         nights = nightly_vitals(frame, config).dropna(subset=["rhr"])
         out = []
         for user, g in nights.groupby("user_id", sort=False):
