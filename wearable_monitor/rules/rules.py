@@ -78,6 +78,18 @@ def confirmation(trig: np.ndarray, valid: np.ndarray, supports: Callable[[np.nda
     return state, at
 
 
+
+def two_sided_confirmation(high: np.ndarray, low: np.ndarray, valid: np.ndarray, cfg: Confirm, last: int
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A reference range with a ladder on each side (blood pressure, resting HR): per reading the
+    rank (-1: in range or not valid) and side (+1 high, -1 low), confirmed by the next reading
+    being out of range on the same side. Returns (rank, side, state, at), see `confirmation`."""
+    rank = np.where(valid, np.maximum(high, low), -1)
+    side = np.where(high >= low, 1, -1)
+    supports = lambda i, j: (rank[j] >= 0) & (side[j] == side[i])  # the next reading is out of range too
+    state, at = confirmation(rank >= 0, valid, supports, cfg, last)
+    return rank, side, state, at
+
 def keeps_deviation(x: np.ndarray, ref: np.ndarray, keep: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """The next reading j supports i when it deviates from i's reference in the same direction by
     at least `keep` of i's deviation (a real change persists; a mis-reading does not)."""
@@ -197,12 +209,8 @@ def blood_pressure_range(ctx: Context) -> list[Finding]:
     k = ctx.sens(rule)
     high = np.maximum(ladder_rank(sy * k, c.systolic_high, True), ladder_rank(di * k, c.diastolic_high, True))
     low = np.maximum(ladder_rank(sy / k, c.systolic_low, False), ladder_rank(di / k, c.diastolic_low, False))
-    rank = np.maximum(high, low)
     valid = np.isfinite(sy) & np.isfinite(di)
-    rank = np.where(valid, rank, -1)
-    side = np.where(high >= low, 1, -1)
-    supports = lambda i, j: (rank[j] >= 0) & (side[j] == side[i])  # the next reading is out of range too
-    state, at = confirmation(rank >= 0, valid, supports, c.confirm, ctx.last)
+    rank, side, state, at = two_sided_confirmation(high, low, valid, c.confirm, ctx.last)
 
     def evidence(i: int) -> dict:
         return {"systolic": sy[i], "diastolic": di[i], "category": bp_category(sy[i], di[i], ref),
@@ -222,10 +230,7 @@ def resting_hr_range(ctx: Context) -> list[Finding]:
     x = s.to_numpy(dtype=np.float64)
     k = ctx.sens(rule)
     high, low = ladder_rank(x * k, c.high, True), ladder_rank(x / k, c.low, False)
-    rank = np.maximum(high, low)
-    side = np.where(high >= low, 1, -1)
-    supports = lambda i, j: (rank[j] >= 0) & (side[j] == side[i])
-    state, at = confirmation(rank >= 0, np.isfinite(x), supports, c.confirm, ctx.last)
+    rank, side, state, at = two_sided_confirmation(high, low, np.isfinite(x), c.confirm, ctx.last)
     lo, hi = ctx.cfg.reference.resting_hr_normal
     out = emit_confirmed(ctx, rule, "resting_hr", state, at, rank, x, lambda i: i,
                          lambda i: {"direction": "high" if side[i] > 0 else "low", "reference_range": [lo, hi]})
