@@ -43,6 +43,42 @@ def test_later_nights_never_change_earlier_verdicts():
     pd.testing.assert_frame_equal(full[cols].iloc[:8], changed[cols].iloc[:8])
 
 
+def test_a_gradual_hrv_fall_over_three_nights_is_sustained_evidence():
+    # one night 27.5 % down: not two deviant nights, but three nights running each below the
+    # reference of the nights before them, 20.8 % down on average and the last past the floor
+    table = score_nights(_nights({"hrv": [40.0] * 3 + [35.0, 31.0, 29.0]}))
+    assert list(table["hrv_deviant"]) == [False] * 5 + [True]
+    assert list(table["hrv_sustained"].notna()) == [False] * 5 + [True]
+    assert table["hrv_sustained"].iloc[5] == pytest.approx((5 + 9 + 11) / 3 / 40)
+    assert table["vitals_flags"].iloc[5] == "hrv -28%; hrv -21% on average over 3 nights"
+    assert list(table["vitals_sustained"]) == [False] * 5 + [True]
+
+
+@pytest.mark.parametrize("values, why", [
+    ([40.0] * 3 + [36.0, 32.0, 29.0], "mean fall 19 % < 80 % of the floor"),
+    ([40.0] * 3 + [39.0, 25.0, 29.0], "the first night of the run 2.5 % down < a fifth of the floor"),
+    ([40.0] * 3 + [35.0, 31.0, 31.0], "the last night 22.5 % down, not past the floor"),
+])
+def test_the_sustained_rule_needs_every_night_the_mean_and_the_last_night(values, why):
+    assert score_nights(_nights({"hrv": values}))["hrv_sustained"].isna().all(), why
+
+
+def test_a_sustained_run_needs_consecutive_calendar_nights():
+    nights = _nights({"hrv": [40.0] * 3 + [35.0, 31.0, 29.0]})
+    nights.loc[5, "date"] += pd.Timedelta(days=1)   # a night without data before the last one
+    assert score_nights(nights)["hrv_sustained"].isna().all()
+
+
+def test_a_sustained_fall_alerts_on_its_own_day():
+    t = pd.date_range("2024-01-01", periods=288 * 6, freq="5min")
+    quiet = dict(end_times=t, is_anomaly=np.zeros(len(t), bool), is_night=np.asarray(t.hour < 6),
+                 is_resting=np.ones(len(t), bool), user_ids=np.full(len(t), "u", dtype=object),
+                 scores=np.zeros(len(t)))
+    days = daily_pattern_table(**quiet, nights=score_nights(_nights({"hrv": [40.0] * 3 + [35.0, 31.0, 29.0]})))
+    assert list(days["alert"]) == [False] * 5 + [True]
+    assert list(days["pattern_days"]) == [0] * 5 + [1]   # one anomalous day; the nights make it persistent
+
+
 def test_nights_come_from_midnight_to_seven_with_an_hour_of_records():
     t = pd.date_range("2024-01-01", periods=288 * 9, freq="5min").as_unit("ns")
     hr = np.where(t.hour < 7, 55.0, 90.0)          # day values would make the night look terrible

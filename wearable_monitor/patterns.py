@@ -7,7 +7,9 @@ This module only aggregates: it takes window timestamps, verdicts and context
 learned detector and every reference detector share it. A day is anomalous when
 its window scores stand out (`model_anomalous`) or when the night before it
 deviates from the person's earlier nights (`vitals_anomalous`, vitals.py: the
-NightSignal rule generalised to every vital); two such days running make an alert.
+NightSignal rule generalised to every vital); two such days running make an alert, and so does
+a sustained fall of a vital over several nights (`vitals_sustained`, vitals.py), which already
+is the persistence the two-day rule asks for.
 """
 from __future__ import annotations
 
@@ -93,10 +95,14 @@ def daily_table(end_times, is_anomaly, is_night, is_resting, user_ids=None,
 
 def _with_vitals(days: pd.DataFrame, nights: pd.DataFrame | None) -> pd.DataFrame:
     if nights is None or nights.empty:
-        return days.assign(vitals_anomalous=False, vitals_flags="")
-    cols = nights[["user_id", "date", "vitals_anomalous", "vitals_flags"]].astype({"date": "datetime64[ns]"})
+        return days.assign(vitals_anomalous=False, vitals_sustained=False, vitals_flags="")
+    if "vitals_sustained" not in nights:
+        nights = nights.assign(vitals_sustained=False)
+    cols = nights[["user_id", "date", "vitals_anomalous", "vitals_sustained", "vitals_flags"]].astype(
+        {"date": "datetime64[ns]"})
     merged = days.astype({"date": "datetime64[ns]"}).merge(cols, on=["user_id", "date"], how="left")
-    merged["vitals_anomalous"] = merged["vitals_anomalous"].fillna(False).astype(bool)
+    for flag in ("vitals_anomalous", "vitals_sustained"):
+        merged[flag] = merged[flag].fillna(False).astype(bool)
     merged["vitals_flags"] = merged["vitals_flags"].fillna("").astype(object)
     return merged
 
@@ -136,8 +142,10 @@ def with_runs(days: pd.DataFrame, config: PatternConfig) -> pd.DataFrame:
     days = days.copy()
     days["pattern_days"] = run_lengths
     # an alert is a statement about a day with data: a run carried over days without data does
-    # not make them alert days (a week without the watch after two deviant nights is not 7 alerts)
-    days["alert"] = (run_lengths >= config.alert_consecutive_days) & days["sufficient"].to_numpy(bool)
+    # not make them alert days (a week without the watch after two deviant nights is not 7 alerts).
+    # A sustained fall over several nights is persistent evidence by itself (vitals.py).
+    sustained = days["vitals_sustained"].to_numpy(bool) if "vitals_sustained" in days else False
+    days["alert"] = ((run_lengths >= config.alert_consecutive_days) | sustained) & days["sufficient"].to_numpy(bool)
     return days
 
 

@@ -18,6 +18,15 @@ of records with no steps (a device exporting only heart rate and steps still get
 A night whose value passes a floor is "deviant"; the multi-day pattern (patterns.py) makes the
 day anomalous and the usual two-days-running rule makes the alert, so this is NightSignal's
 "two nights running" for every vital. Only earlier nights form the reference: no look-ahead.
+
+A gradual fall crosses the floor late: HRV 10 % lower each night is 30 % down on the third night,
+but the night before was only 20 % down, so "two deviant nights running" waits another night or
+misses it in the night-to-night noise. A signal with `sustained_nights` = N also has a *sustained*
+rule: N consecutive nights, each below the reference of the nights before them by at least a fifth
+of the floor and by at least 80 % of it on average, the last by the full floor. Such a run is
+itself the persistence that "two nights running" asks for, so it alerts on its own (patterns.py).
+Only HRV has it: for resting HR the same rule added false alert days on simulated users and on
+the real Fitbit users without catching any illness earlier (scripts/tune_day_rules.py prints both).
 """
 from __future__ import annotations
 
@@ -37,6 +46,7 @@ class VitalSignal:
     unit: str                   # "bpm", "%", ...: how the deviation is reported
     relative: bool = False      # deviation as a fraction of the reference (HRV)
     min_reference_nights: int = 3
+    sustained_nights: int = 0   # > 1: also the sustained-fall rule over this many nights (docstring)
     # for a user whose records never carry `source`, this column stands in at rows with no steps (at
     # rest): a device that reports heart rate but no resting-HR estimate still gets the nightly rule
     fallback: str | None = None
@@ -46,7 +56,7 @@ def _default_signals() -> dict[str, VitalSignal]:
     return {
         # NightSignal waits for a week of nights: nightly resting HR of real people wanders by 3-6 bpm
         "resting_hr": VitalSignal("hr_resting", +1, 4.0, "bpm", min_reference_nights=7, fallback="hr"),
-        "hrv": VitalSignal("hrv_rmssd", -1, 0.25, "%", relative=True),
+        "hrv": VitalSignal("hrv_rmssd", -1, 0.25, "%", relative=True, sustained_nights=3),
         "resp_rate": VitalSignal("resp_rate", +1, 1.5, "breaths/min"),
         "spo2": VitalSignal("spo2", -1, 3.0, "points"),
         "skin_temp": VitalSignal("skin_temp", +1, 0.8, "degC"),
@@ -58,6 +68,9 @@ class VitalsConfig:
     night_end_hour: int = 7          # the night of date d: 00:00 - 07:00 of d (NightSignal)
     min_night_points: int = 12       # an hour of 5-minute records, or the night has no value
     reference_nights: int = 60       # median of up to this many earlier nights
+    # the sustained rule (docstring): every night of the run, and their mean, as fractions of the floor
+    sustained_each_fraction: float = 0.2
+    sustained_mean_fraction: float = 0.8
     signals: dict[str, VitalSignal] = field(default_factory=_default_signals)
 
     @property
@@ -73,7 +86,9 @@ def nightly_vitals(frame: pd.DataFrame, config: VitalsConfig = VitalsConfig()) -
 
     `frame`: records (or a scored table carrying the source columns) with user_id and timestamp.
     Columns: user_id, date, <name>, <name>_reference, <name>_deviation, <name>_deviant for each
-    signal present, then vitals_anomalous (any signal deviant) and vitals_flags (readable text).
+    signal present (and <name>_sustained, the mean deviation of a sustained run ending that night or
+    NaN, for a signal with `sustained_nights`), then vitals_anomalous (any signal deviant or
+    sustained), vitals_sustained (a sustained run ends that night) and vitals_flags (readable text).
     """
     ts = pd.DatetimeIndex(frame["timestamp"])
     night = np.asarray(ts.hour < config.night_end_hour)
@@ -117,13 +132,19 @@ def score_nights(nights: pd.DataFrame, config: VitalsConfig = VitalsConfig()) ->
     out = []
     for _, g in nights.groupby("user_id", sort=False):
         g = g.reset_index(drop=True)
+        day = pd.DatetimeIndex(g["date"]).normalize().to_numpy().astype("datetime64[D]").astype(np.int64)
         for name, s in signals.items():
-            ref, dev, deviant = _against_earlier_nights(g[name].to_numpy(), s, config)
+            values = g[name].to_numpy(dtype=np.float64)
+            ref, dev, deviant = _against_earlier_nights(values, s, config)
             g[f"{name}_reference"], g[f"{name}_deviation"], g[f"{name}_deviant"] = ref, dev, deviant
+            if s.sustained_nights > 1:
+                g[f"{name}_sustained"] = _sustained_runs(values, day, s, config)
         out.append(g)
     table = pd.concat(out, ignore_index=True)
     deviant = table[[f"{n}_deviant" for n in signals]].to_numpy(dtype=bool)
-    table["vitals_anomalous"] = deviant.any(axis=1)
+    sustained = [f"{n}_sustained" for n, s in signals.items() if s.sustained_nights > 1]
+    table["vitals_sustained"] = table[sustained].notna().to_numpy().any(axis=1) if sustained else False
+    table["vitals_anomalous"] = deviant.any(axis=1) | table["vitals_sustained"].to_numpy(dtype=bool)
     table["vitals_flags"] = [_describe(row, signals) for row in table.to_dict("records")]
     return table
 
@@ -145,16 +166,45 @@ def _against_earlier_nights(values: np.ndarray, s: VitalSignal, config: VitalsCo
     return ref, dev, np.nan_to_num(dev, nan=-np.inf) >= s.floor
 
 
+def _sustained_runs(values: np.ndarray, day: np.ndarray, s: VitalSignal, config: VitalsConfig) -> np.ndarray:
+    """Per night: the mean deviation of the sustained run of `s.sustained_nights` consecutive nights
+    ending there (each deviation against the median of the nights before the run), else NaN."""
+    n, N = len(values), s.sustained_nights
+    out = np.full(n, np.nan)
+    for i in range(N - 1, n):
+        lo = i - N + 1
+        run = values[lo:i + 1]
+        if day[i] - day[lo] != N - 1 or not np.isfinite(run).all():
+            continue  # not N calendar nights in a row, each with a value
+        earlier = values[max(0, lo - config.reference_nights):lo]
+        earlier = earlier[np.isfinite(earlier)]
+        if len(earlier) < s.min_reference_nights:
+            continue
+        ref = float(np.median(earlier))
+        dev = s.direction * (run - ref) / (ref if s.relative else 1.0)
+        each, mean = config.sustained_each_fraction * s.floor, config.sustained_mean_fraction * s.floor
+        if dev.min() >= each and dev.mean() >= mean and dev[-1] >= s.floor:
+            out[i] = float(dev.mean())
+    return out
+
+
 def _describe(row: dict, signals: dict[str, VitalSignal]) -> str:
+    def signed(name: str, s: VitalSignal, deviation: float) -> str:
+        value = s.direction * deviation  # back to the raw sign: +5 bpm, -27 %
+        return f"{name} {value * 100:+.0f}%" if s.relative else f"{name} {value:+.1f} {s.unit}"
+
     parts = []
     for name, s in signals.items():
         if row[f"{name}_deviant"]:
-            signed = s.direction * row[f"{name}_deviation"]  # back to the raw sign: +5 bpm, -27 %
-            parts.append(f"{name} {signed * 100:+.0f}%" if s.relative else f"{name} {signed:+.1f} {s.unit}")
+            parts.append(signed(name, s, row[f"{name}_deviation"]))
+        sustained = row.get(f"{name}_sustained")
+        if sustained is not None and np.isfinite(sustained):
+            parts.append(f"{signed(name, s, sustained)} on average over {s.sustained_nights} nights")
     return "; ".join(parts)
 
 
 def _empty(signals: dict[str, VitalSignal]) -> pd.DataFrame:
     cols = ["user_id", "date"] + [f"{n}{suffix}" for n in signals
                                   for suffix in ("", "_reference", "_deviation", "_deviant")]
-    return pd.DataFrame(columns=cols + ["vitals_anomalous", "vitals_flags"])
+    cols += [f"{n}_sustained" for n, s in signals.items() if s.sustained_nights > 1]
+    return pd.DataFrame(columns=cols + ["vitals_anomalous", "vitals_sustained", "vitals_flags"])
