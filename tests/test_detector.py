@@ -170,8 +170,8 @@ def test_seed_seven_day_hrv_only_pattern_is_flagged():
 
 def test_seed_seven_day_hrv_only_pattern_alerts_for_most_simulated_people():
     # On simulated people the night-to-night HRV noise (~10 %) is as large as the first declined
-    # nights: measured 21 of 30 (docs/evaluation.md; 12 of 30 before the sustained-fall rule),
-    # while the same weeks without the decline alert for 1 of 30.
+    # nights: 21 of 30 alert (docs/evaluation.md; 12 of 30 before the sustained-fall rule, 7 of
+    # these 20), while the same weeks without the decline alert for 1 of 30.
     det = WearableAnomalyDetector()
 
     def alerts(hrv_drop: float) -> int:

@@ -193,8 +193,8 @@ def render_markdown(res: dict) -> str:
         lines += [f"| {name} | {r['alerted']} / {r['people']} |" for name, r in res["seed_week"].items()]
         lines += ["", "An HRV fall of 10 % a day is inside the simulated night-to-night noise (~10 %) for its first "
                   "two or three days, and three nights are a short reference. The sustained-fall rule of the "
-                  "nightly vitals (three nights running below the earlier nights, 20 % on average, the last past "
-                  "the -25 % floor) catches most such weeks; the people it misses have no HRV on some nights or "
+                  "nightly vitals (three nights running, each lower than the one before, 20 % below the earlier "
+                  "nights on average, the last past the -25 % floor) catches most such weeks; the people it misses have no HRV on some nights or "
                   "a noisy first reference (`python scripts/tune_day_rules.py` prints the rule's cost in false "
                   "alert days).", ""]
     if "fitbit" in res:
