@@ -166,6 +166,14 @@ def test_seed_seven_day_hrv_only_pattern_is_flagged():
     assert pattern["alert"] is True
     assert min(pattern["alert_dates"]) >= "2024-01-05"   # never on the normal days
     assert any("hrv" in d["vitals_flags"] for d in pattern["days"] if d["date"] in pattern["alert_dates"])
+    # the nights' flags (a sustained fall among them) reach the LLM text
+    from wearable_monitor.formatter import AnomalyFormatter
+
+    text = AnomalyFormatter().format(pattern=pattern).user_content
+    flagged = [d["vitals_flags"] for d in pattern["days"] if d["vitals_flags"]]
+    assert any("on average over 3 nights" in f for f in flagged)
+    assert all(part.split(" on average")[0] in text for f in flagged for part in f.split("; "))
+    assert "on average over 3 nights, each lower than the one before" in text
 
 
 def test_seed_seven_day_hrv_only_pattern_alerts_for_most_simulated_people():

@@ -412,6 +412,15 @@ def test_vitals_flags_reach_the_text_only_in_the_shape_vitals_writes(lang):
     assert "SYSTEM" not in text and "resting_hr +6.8 bpm" not in text
 
 
+@pytest.mark.parametrize("lang, rendered", [
+    ("en", "hrv -30%; hrv -22% on average over 3 nights, each lower than the one before"),
+    ("zh", "hrv -30%; hrv -22%（连续 3 晚逐晚下降的平均值）")])
+def test_a_sustained_fall_reaches_the_text_in_the_prompts_language(lang, rendered):
+    pattern = copy.deepcopy(PATTERN)
+    pattern["days"][5]["vitals_flags"] = "hrv -30%; hrv -22% on average over 3 nights"   # vitals.py's shape
+    assert rendered in fmt(lang, pattern=pattern).user_content
+
+
 def test_days_with_heart_rate_and_steps_only_are_counted_in_both_languages():
     pattern = copy.deepcopy(PATTERN)
     for day in pattern["days"][:2]:

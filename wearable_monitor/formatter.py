@@ -594,8 +594,11 @@ def _bilingual(value: Any, max_len: int) -> dict | None:
 
 
 # Only text in the exact shape vitals.py writes reaches the prompt (no free text from a pattern dict).
-_VITAL = r"[a-z_]{2,20} [+-]\d{1,3}(?:\.\d)?(?:%| (?:bpm|breaths/min|points|degC))"
-_VITALS_FLAGS = re.compile(rf"{_VITAL}(?:; {_VITAL}){{0,4}}")
+# A part may end in " on average over N nights" (a sustained fall, vitals.py); that suffix is
+# rendered in the prompt's language (`over_nights`).
+_VITAL = r"[a-z_]{2,20} [+-]\d{1,3}(?:\.\d)?(?:%| (?:bpm|breaths/min|points|degC))(?: on average over \d nights)?"
+_VITALS_FLAGS = re.compile(rf"{_VITAL}(?:; {_VITAL}){{0,9}}")
+_OVER_NIGHTS = re.compile(r" on average over (\d) nights")
 
 
 def _finding_key(f: dict) -> tuple:
@@ -652,6 +655,7 @@ T = {
         "alert": "pattern alert: {v}", "yes": "yes", "no": "no",
         "days_head": "| Date | Windows | Anomalous windows | Share | Weighted share | Anomalous day |",
         "vitals_head": "Nights whose vitals left the person's usual range (against the median of earlier nights):",
+        "over_nights": " on average over {n} nights, each lower than the one before",
         "days_shown": "Last {n} of {d} days shown.",
         "findings": "Rule findings", "shown": "showing {n} of {d}", "value": "value", "sd": "SD",
         "title": "Title", "advice": "Advice",
@@ -708,6 +712,7 @@ T = {
         "alert": "模式提醒：{v}", "yes": "是", "no": "否",
         "days_head": "| 日期 | 窗口数 | 异常窗口 | 占比 | 加权占比 | 异常日 |",
         "vitals_head": "夜间体征偏离个人常态的日期（对比此前各夜的中位数）：",
+        "over_nights": "（连续 {n} 晚逐晚下降的平均值）",
         "days_shown": "仅显示 {d} 天中的最后 {n} 天。",
         "findings": "规则发现", "shown": "显示 {d} 条中的 {n} 条", "value": "数值", "sd": "标准差",
         "title": "标题", "advice": "建议",
@@ -924,7 +929,9 @@ class _Renderer:
                 out += ["", t["days_shown"].format(n=len(p["days"]), d=p["days_total"])]
             nights = [d for d in p["days"] if d["vitals_flags"]]
             if nights:
-                out += ["", t["vitals_head"]] + [f"- {_span(d['date'])}: {d['vitals_flags']}" for d in nights]
+                out += ["", t["vitals_head"]] + [
+                    f"- {_span(d['date'])}: {_OVER_NIGHTS.sub(lambda m: t['over_nights'].format(n=m[1]), d['vitals_flags'])}"
+                    for d in nights]
         return out
 
     def findings(self, case: dict) -> list[str]:
