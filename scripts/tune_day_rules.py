@@ -8,11 +8,13 @@ with every channel, as heart-rate-and-steps-only devices (datasets.hide_channels
 export's channels), and as such devices that give no resting-HR estimate either. Then the day verdict is recomputed for a few settings of the model's
 day bar, and each prints: illnesses caught (an alert day within the illness) and false alert
 days per 30 user-days far from any event; then the shipped verdict's two halves alone.
-Last, the sustained-fall rule of the nightly vitals (vitals.py) off, as shipped (HRV only) and for
-resting HR too: the same population, the seed's 7-day week on 60 simulated people (HRV 10 % lower
-a day, and no decline: false alerts) and the shared real Fitbit users (first alert vs symptom onset,
-false alert days per 30 far from the illness).
-About 5 minutes on 2 CPU cores.
+Last, the two extra rules of the nightly vitals (vitals.py), each off and on: the sustained fall
+(shipped for HRV; also tried for resting HR) and the day-time resting-HR stand-in for dates without
+a night reading. Each on the same population, on a fourth copy of it that never wears the watch at
+night (heart rate and steps, no records 00:00-07:00), on the seed's 7-day week over 60 simulated
+people (HRV 10 % lower a day, and no decline: false alerts) and on the shared real Fitbit users
+(first alert vs symptom onset, false alert days per 30 far from the illness).
+About 6 minutes on 2 CPU cores.
 """
 from __future__ import annotations
 
@@ -52,7 +54,9 @@ def main() -> None:
     hr_steps = hide_channels(split.frame, split.users, FITBIT_MISSING)
     copies = {"all channels": split.frame, "heart rate + steps": hr_steps,
               # a device exporting raw heart rate with no resting-HR estimate (vitals.signal_values' fallback)
-              "no resting HR": hr_steps.assign(hr_resting=float("nan"))}
+              "no resting HR": hr_steps.assign(hr_resting=float("nan")),
+              # people who take the watch off at night (vitals.py's day-time resting-HR stand-in)
+              "no nights": hr_steps[hr_steps["timestamp"].dt.hour >= 7].reset_index(drop=True)}
     scored = {name: det.score_history(frame, update_baseline=False)
               for name, frame in tqdm(copies.items(), desc="scoring", unit="copy")}
     print(f"{args.users} simulated users x {args.days} days (seed {args.seed}); "
@@ -73,16 +77,18 @@ def main() -> None:
             r = day_level_report(days, split.events)
             print(f"  {name}, {variant}: {r['caught']}/{r['illnesses']}, {r['false_alert_days_per_30']:.3f}")
 
-    sustained_rule_comparison(det, scored, split.events)
+    vitals_rule_comparison(det, scored, split.events)
 
 
-def _with_sustained(config: VitalsConfig, names: set[str]) -> VitalsConfig:
-    """The vitals config with the sustained-fall rule (3 nights) on exactly the named signals."""
-    signals = {n: dataclasses.replace(s, sustained_nights=3 if n in names else 0) for n, s in config.signals.items()}
+def _variant(config: VitalsConfig, sustained: set[str], day_stand_in: bool) -> VitalsConfig:
+    """The vitals config with the sustained-fall rule (3 nights) on exactly the named signals, and
+    with or without the day-time stand-ins."""
+    signals = {n: dataclasses.replace(s, sustained_nights=3 if n in sustained else 0) for n, s in config.signals.items()
+               if day_stand_in or s.stands_in_for is None}
     return dataclasses.replace(config, signals=signals)
 
 
-def sustained_rule_comparison(det: WearableAnomalyDetector, scored: dict, events) -> None:
+def vitals_rule_comparison(det: WearableAnomalyDetector, scored: dict, events) -> None:
     weeks = {name: [det.score_history(declining_week(seed, drop, 0.0).assign(user_id=f"week-{seed}"),
                                       update_baseline=False) for seed in range(60)]
              for name, drop in (("HRV -10 %/day", 0.10), ("no decline", 0.0))}
@@ -93,9 +99,13 @@ def sustained_rule_comparison(det: WearableAnomalyDetector, scored: dict, events
                             limits=Limits(max_bytes=2**30)).frame
         fitbit[row.user_id] = (WearableAnomalyDetector().score_history(frame), row.symptom_onset)
     shipped = det.vitals_config
-    print("sustained-fall rule of the nightly vitals (3 nights):")
-    for label, names in (("off", set()), ("HRV (shipped)", {"hrv"}), ("HRV and resting HR", {"hrv", "resting_hr"})):
-        det.vitals_config = _with_sustained(shipped, names)
+    print("extra rules of the nightly vitals:")
+    variants = [("neither", set(), False), ("sustained fall for HRV", {"hrv"}, False),
+                ("sustained fall for HRV and resting HR", {"hrv", "resting_hr"}, False),
+                ("day-time resting-HR stand-in", set(), True),
+                ("both as shipped (sustained fall for HRV + day-time stand-in)", {"hrv"}, True)]
+    for label, names, day_stand_in in variants:
+        det.vitals_config = _variant(shipped, names, day_stand_in)
         cells = []
         for name, table in scored.items():
             r = day_level_report(det.daily(table), events)

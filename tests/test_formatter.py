@@ -421,6 +421,16 @@ def test_a_sustained_fall_reaches_the_text_in_the_prompts_language(lang, rendere
     assert rendered in fmt(lang, pattern=pattern).user_content
 
 
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_day_time_resting_hr_stand_in_is_explained_only_when_present(lang):
+    assert "resting_hr_day:" not in fmt(lang, pattern=PATTERN).user_content.replace("resting_hr_day：", "resting_hr_day:")
+    pattern = copy.deepcopy(PATTERN)
+    pattern["days"][4]["vitals_flags"] = "resting_hr_day +5.5 bpm"   # vitals.py's shape
+    text = fmt(lang, pattern=pattern).user_content
+    assert "resting_hr_day +5.5 bpm" in text
+    assert ("resting_hr_day: the day's resting heart rate" if lang == "en" else "resting_hr_day：当晚无数据时") in text
+
+
 def test_days_with_heart_rate_and_steps_only_are_counted_in_both_languages():
     pattern = copy.deepcopy(PATTERN)
     for day in pattern["days"][:2]:

@@ -7,7 +7,7 @@ import pytest
 
 from wearable_monitor.patterns import daily_pattern_table
 from wearable_monitor.simulator import simulate_user
-from wearable_monitor.vitals import VitalsConfig, nightly_vitals, score_nights
+from wearable_monitor.vitals import VitalsConfig, _rested, nightly_vitals, score_nights
 
 SIGNALS = VitalsConfig().signals
 
@@ -77,6 +77,42 @@ def test_a_sustained_fall_alerts_on_its_own_day():
     days = daily_pattern_table(**quiet, nights=score_nights(_nights({"hrv": [40.0] * 3 + [35.0, 31.0, 29.0]})))
     assert list(days["alert"]) == [False] * 5 + [True]
     assert list(days["pattern_days"]) == [0] * 5 + [1]   # one anomalous day; the nights make it persistent
+
+
+def _heart_rate_and_steps(days: int, raised_days: tuple[int, ...] = (), with_nights: bool = True) -> pd.DataFrame:
+    """A device with heart rate and steps only: a walk at 10:00-10:30 each day, rest otherwise;
+    on `raised_days` the heart rate is 6 bpm higher all day."""
+    t = pd.date_range("2024-01-01", periods=288 * days, freq="5min").as_unit("ns")
+    day = np.asarray((t - t[0]).days)
+    walking = np.asarray((t.hour == 10) & (t.minute < 30))
+    hr = np.where(walking, 100.0, np.where(t.hour < 7, 55.0, 65.0)) + 6.0 * np.isin(day, raised_days)
+    frame = pd.DataFrame({"user_id": "u", "timestamp": t, "hr": hr, "steps": np.where(walking, 500.0, 0.0)})
+    return frame if with_nights else frame[np.asarray(t.hour >= 7)].reset_index(drop=True)
+
+
+def test_without_nights_the_days_resting_heart_rate_stands_in():
+    table = nightly_vitals(_heart_rate_and_steps(10, raised_days=(8, 9), with_nights=False))
+    assert table["resting_hr"].isna().all()
+    assert table["resting_hr_day"].iloc[0] == 65.0 and table["resting_hr_day"].iloc[8] == 71.0  # walk left out
+    assert list(table["resting_hr_day_deviant"]) == [False] * 8 + [True, True]
+    assert table["vitals_flags"].iloc[8] == "resting_hr_day +6.0 bpm"
+
+
+def test_the_day_time_stand_in_is_silent_when_the_night_has_a_reading():
+    # the same raised days with nights: only the nightly rule speaks (NightSignal, unchanged)
+    table = nightly_vitals(_heart_rate_and_steps(10, raised_days=(8, 9)))
+    assert table["resting_hr_day_deviation"].iloc[8] == 6.0 and not table["resting_hr_day_deviant"].any()
+    assert list(table["resting_hr_deviant"]) == [False] * 8 + [True, True]
+
+
+def test_day_time_rest_starts_fifteen_minutes_after_the_last_steps():
+    frame = _heart_rate_and_steps(1)
+    rested = _rested(frame, VitalsConfig())
+    after_walk = np.asarray((frame["timestamp"].dt.hour == 10) & (frame["timestamp"].dt.minute >= 30)
+                            & (frame["timestamp"].dt.minute < 45))
+    assert not rested[after_walk][:2].any() and rested[after_walk][2]   # 10:30, 10:35 not yet; 10:40 is
+    gap = frame.drop(index=range(150, 160)).reset_index(drop=True)       # 50 minutes without records
+    assert not _rested(gap, VitalsConfig())[150:152].any()
 
 
 def test_nights_come_from_midnight_to_seven_with_an_hour_of_records():

@@ -203,7 +203,9 @@ def render_markdown(res: dict) -> str:
                   "published by the Snyder lab). Each user is replayed through `score_history` (no look-ahead); "
                   "a day alerts when the daily pattern has two anomalous days running (`learned`: the product's "
                   "verdict, model or nightly vitals; `model_days_only`, `vitals_only`: its halves alone). With heart "
-                  "rate and steps only, `vitals_only` is NightSignal's rule on our nightly resting HR. Early detection window: "
+                  "rate and steps only, `vitals_only` is NightSignal's rule on our nightly resting HR, with the day's resting HR "
+                  "standing in on dates without a night reading (`nightsignal`: the published rule alone, so its days "
+                  "with data are the days with a night). Early detection window: "
                   "symptom onset - 7 .. 0 days; false alerts are counted on days more than 21 days before or "
                   "42 days after onset, per 30 such days. Users without an onset date have no ground truth "
                   "(they fell ill at some unknown time).", "",

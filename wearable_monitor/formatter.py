@@ -655,6 +655,7 @@ T = {
         "alert": "pattern alert: {v}", "yes": "yes", "no": "no",
         "days_head": "| Date | Windows | Anomalous windows | Share | Weighted share | Anomalous day |",
         "vitals_head": "Nights whose vitals left the person's usual range (against the median of earlier nights):",
+        "day_stand_in": "(resting_hr_day: the day's resting heart rate, read on a date without a night reading)",
         "over_nights": " on average over {n} nights, each lower than the one before",
         "days_shown": "Last {n} of {d} days shown.",
         "findings": "Rule findings", "shown": "showing {n} of {d}", "value": "value", "sd": "SD",
@@ -712,6 +713,7 @@ T = {
         "alert": "模式提醒：{v}", "yes": "是", "no": "否",
         "days_head": "| 日期 | 窗口数 | 异常窗口 | 占比 | 加权占比 | 异常日 |",
         "vitals_head": "夜间体征偏离个人常态的日期（对比此前各夜的中位数）：",
+        "day_stand_in": "（resting_hr_day：当晚无数据时，改看当天的静息心率）",
         "over_nights": "（连续 {n} 晚逐晚下降的平均值）",
         "days_shown": "仅显示 {d} 天中的最后 {n} 天。",
         "findings": "规则发现", "shown": "显示 {d} 条中的 {n} 条", "value": "数值", "sd": "标准差",
@@ -932,6 +934,8 @@ class _Renderer:
                 out += ["", t["vitals_head"]] + [
                     f"- {_span(d['date'])}: {_OVER_NIGHTS.sub(lambda m: t['over_nights'].format(n=m[1]), d['vitals_flags'])}"
                     for d in nights]
+                if any("resting_hr_day " in d["vitals_flags"] for d in nights):
+                    out.append(t["day_stand_in"])
         return out
 
     def findings(self, case: dict) -> list[str]:
