@@ -218,11 +218,11 @@ def test_cli_detect_prints_the_json_result():
 
 
 def test_cli_bench_prints_batch_and_realtime_figures_per_round():
-    proc = _cli("bench", "--users", "1", "--days", "2", "--runs", "5", "--rounds", "2")
+    proc = _cli("bench", "--users", "1", "--days", "2", "--runs", "5", "--rounds", "2", "--warmup", "3")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert len(result["batch"]["features_plus_model_windows_per_s_per_round"]) == 2
-    assert result["batch"]["features_plus_model_windows_per_s"] > 0
+    assert result["batch"]["features_plus_model_windows_per_s"] > 0 and result["realtime_warmup_calls"] == 3
     for key in ("realtime_detect_realtime", "realtime_model_only"):
         assert result[key]["runs"] == 10 and len(result[key]["p50_ms_per_round"]) == 2
         assert 0 < result[key]["p50_ms"] <= result[key]["p95_ms"]
