@@ -124,7 +124,7 @@ def day_variants(days: pd.DataFrame, config) -> dict[str, pd.DataFrame]:
     out = {}
     for name, column in DAY_VARIANTS.items():
         d = days.drop(columns=["pattern_days", "alert"]).assign(is_anomalous_day=days[column].to_numpy(bool))
-        if column == "model_anomalous" and "vitals_sustained" in d:
+        if column == "model_anomalous":
             d["vitals_sustained"] = False  # the sustained-fall alert is vitals evidence
         out[name] = with_runs(d, config)
     return out

@@ -96,8 +96,6 @@ def daily_table(end_times, is_anomaly, is_night, is_resting, user_ids=None,
 def _with_vitals(days: pd.DataFrame, nights: pd.DataFrame | None) -> pd.DataFrame:
     if nights is None or nights.empty:
         return days.assign(vitals_anomalous=False, vitals_sustained=False, vitals_flags="")
-    if "vitals_sustained" not in nights:
-        nights = nights.assign(vitals_sustained=False)
     cols = nights[["user_id", "date", "vitals_anomalous", "vitals_sustained", "vitals_flags"]].astype(
         {"date": "datetime64[ns]"})
     merged = days.astype({"date": "datetime64[ns]"}).merge(cols, on=["user_id", "date"], how="left")
@@ -144,8 +142,8 @@ def with_runs(days: pd.DataFrame, config: PatternConfig) -> pd.DataFrame:
     # an alert is a statement about a day with data: a run carried over days without data does
     # not make them alert days (a week without the watch after two deviant nights is not 7 alerts).
     # A sustained fall over several nights is persistent evidence by itself (vitals.py).
-    sustained = days["vitals_sustained"].to_numpy(bool) if "vitals_sustained" in days else False
-    days["alert"] = ((run_lengths >= config.alert_consecutive_days) | sustained) & days["sufficient"].to_numpy(bool)
+    days["alert"] = (((run_lengths >= config.alert_consecutive_days) | days["vitals_sustained"].to_numpy(bool))
+                     & days["sufficient"].to_numpy(bool))
     return days
 
 

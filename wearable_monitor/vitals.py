@@ -122,8 +122,12 @@ def nightly_vitals(frame: pd.DataFrame, config: VitalsConfig = VitalsConfig()) -
     if not signals or not used.any():
         return _empty(signals)
     part = pd.DataFrame({"user_id": frame["user_id"].to_numpy(dtype=object)[used], "date": ts[used].normalize()})
+    values: dict[tuple, np.ndarray] = {}  # a night signal and its day-time stand-in read the same values
     for name, s in signals.items():
-        part[name] = np.where(hours[s.hours], signal_values(frame, s), np.nan)[used]
+        key = (s.source, s.fallback)
+        if key not in values:
+            values[key] = signal_values(frame, s)
+        part[name] = np.where(hours[s.hours], values[key], np.nan)[used]
     grouped = part.groupby(["user_id", "date"], sort=True)
     medians, counts = grouped.median(), grouped.count()
     return score_nights(medians.where(counts >= config.min_night_points).reset_index(), config)
@@ -202,30 +206,40 @@ def _against_earlier_nights(values: np.ndarray, s: VitalSignal, config: VitalsCo
     baselines' guard) was measured and raised false alert days without catching more illnesses.
     """
     n = len(values)
+    finite = np.isfinite(values)
     ref, dev = np.full(n, np.nan), np.full(n, np.nan)
-    for i in range(n):
-        earlier = values[:i][np.isfinite(values[:i])][-config.reference_nights:]
-        if len(earlier) >= s.min_reference_nights and np.isfinite(values[i]):
-            ref[i] = float(np.median(earlier))
-            dev[i] = s.direction * (values[i] - ref[i]) / (ref[i] if s.relative else 1.0)
+    for i in np.flatnonzero(finite):
+        ref[i] = _reference_before(values, finite, i, s, config)
+        dev[i] = _deviation(values[i], ref[i], s)
     return ref, dev, np.nan_to_num(dev, nan=-np.inf) >= s.floor
+
+
+def _reference_before(values: np.ndarray, finite: np.ndarray, i: int, s: VitalSignal, config: VitalsConfig) -> float:
+    """Median of the last `reference_nights` values with a value before position i; NaN if fewer
+    than `s.min_reference_nights`."""
+    earlier = values[:i][finite[:i]][-config.reference_nights:]
+    return float(np.median(earlier)) if len(earlier) >= s.min_reference_nights else np.nan
+
+
+def _deviation(values, reference: float, s: VitalSignal):
+    """Signed so that a concerning change is positive; relative signals as a fraction of the reference."""
+    return s.direction * (values - reference) / (reference if s.relative else 1.0)
 
 
 def _sustained_runs(values: np.ndarray, day: np.ndarray, s: VitalSignal, config: VitalsConfig) -> np.ndarray:
     """Per night: the mean deviation of the sustained run of `s.sustained_nights` consecutive nights
     ending there (each night against the median of the nights before the run), else NaN."""
     n, N = len(values), s.sustained_nights
+    finite = np.isfinite(values)
     out = np.full(n, np.nan)
     for i in range(N - 1, n):
         lo = i - N + 1
-        run = values[lo:i + 1]
-        if day[i] - day[lo] != N - 1 or not np.isfinite(run).all():
+        if day[i] - day[lo] != N - 1 or not finite[lo:i + 1].all():
             continue  # not N calendar nights in a row, each with a value
-        earlier = values[:lo][np.isfinite(values[:lo])][-config.reference_nights:]
-        if len(earlier) < s.min_reference_nights:
+        ref = _reference_before(values, finite, lo, s, config)
+        if np.isnan(ref):
             continue
-        ref = float(np.median(earlier))
-        dev = s.direction * (run - ref) / (ref if s.relative else 1.0)
+        dev = _deviation(values[lo:i + 1], ref, s)
         falling = bool((np.diff(dev) >= 0).all())  # each night further off than the one before
         if falling and dev.mean() >= config.sustained_mean_fraction * s.floor and dev[-1] >= s.floor:
             out[i] = float(dev.mean())
