@@ -78,14 +78,16 @@ class PhasedLSTMCell(nn.Module):
     def step(self, x_proj: torch.Tensor, k: torch.Tensor, h: torch.Tensor, c: torch.Tensor
              ) -> tuple[torch.Tensor, torch.Tensor]:
         """Advance one step given the precomputed input projection x_proj [B, 4H] and gate k [B, H]."""
-        H = self.hidden_size
         # One sigmoid over all four gates: tanh(x) = 2 sigmoid(2x) - 1, and the candidate is
         # parameterised as tanh(z/2) = 2 sigmoid(z) - 1 (same family, weights scaled by 2).
         # torch's CPU tanh is several times slower than its sigmoid, and this loop is the hot path.
+        # The "2 s - 1" products are written as addcmul(-a, a, s, value=2) = a (2 s - 1): a traced
+        # Python float becomes a float64 constant tensor, cast to float32 again at every use
+        # (~60 casts per window; the realtime trace ran 15 % faster without them).
         gates = torch.sigmoid(torch.addmm(x_proj, h, self.hidden_proj.weight.t()))
-        i, f, o, g = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-        c_new = torch.addcmul(f * c, i, 2.0 * g - 1.0)
-        h_new = o * (2.0 * torch.sigmoid(2.0 * c_new) - 1.0)
+        i, f, o, g = gates.chunk(4, dim=1)
+        c_new = torch.addcmul(torch.addcmul(-i, f, c), i, g, value=2.0)       # f c + i (2 g - 1)
+        h_new = torch.addcmul(-o, o, torch.sigmoid(c_new + c_new), value=2.0)  # o tanh(c_new)
         # lerp(a, b, k) = a + k (b - a): the gate blends proposal and previous state in one op.
         return torch.lerp(h, h_new, k), torch.lerp(c, c_new, k)
 
@@ -121,8 +123,8 @@ class PhasedLSTM(nn.Module):
         x_proj = self.cell.input_proj(x)        # [B, T, 4H], one matmul
         k = self.cell.gate(t, observed)         # [B, T, H]
         outputs = []
-        for i in range(T):                      # T <= 24: a Python loop is cheap next to the matmuls
-            h, c = self.cell.step(x_proj[:, i], k[:, i], h, c)
+        for x_i, k_i in zip(x_proj.unbind(1), k.unbind(1)):  # T <= 24: the loop is cheap next to the matmuls
+            h, c = self.cell.step(x_i, k_i, h, c)
             outputs.append(h)
         return torch.stack(outputs, dim=1), (h, c)
 
