@@ -124,27 +124,50 @@ def normalise(values: np.ndarray, spec: FeatureSpec) -> np.ndarray:
 
 def normalise_columns(values: np.ndarray, specs: Sequence[FeatureSpec]) -> np.ndarray:
     """`normalise` of every column j of values [R, K] by specs[j], in a few array operations."""
-    values = np.asarray(values, dtype=np.float64)
-    x = values.copy()
-    methods = [s.norm_method for s in specs]
-    log = [j for j, m in enumerate(methods) if m == "log_zscore"]
-    log1p = [j for j, m in enumerate(methods) if m == "log1p_zscore"]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if log:
-            x[:, log] = np.log(values[:, log])
-        if log1p:
-            x[:, log1p] = np.log1p(values[:, log1p])
-    checked = [j for j, m in enumerate(methods) if m != "none"]  # "none" passes values through as they are
-    bad = ~np.isfinite(x[:, checked]) & ~np.isnan(values[:, checked])
-    if bad.any():
-        j = checked[int(np.flatnonzero(bad.any(axis=0))[0])]
-        row = int(np.flatnonzero(~np.isfinite(x[:, j]) & ~np.isnan(values[:, j]))[0])
-        raise ValueError(f"{specs[j].name}: value {values[row, j]!r} at frame row {row} cannot be "
-                         f"{methods[j]}-normalised (log needs a positive argument)")
-    # "none" as (x - 0) / 1, which leaves every float as it is
-    mean = np.array([0.0 if m == "none" else s.norm_mean for s, m in zip(specs, methods)], dtype=np.float64)
-    std = np.array([1.0 if m == "none" else s.norm_std for s, m in zip(specs, methods)], dtype=np.float64)
-    return (x - mean) / std
+    return ColumnNormaliser(specs)(values)
+
+
+class ColumnNormaliser:
+    """`normalise_columns` for one fixed list of specs, with the per-spec lookups done once
+    (the realtime path normalises a 12-row window three times per call)."""
+
+    def __init__(self, specs: Sequence[FeatureSpec]):
+        self.specs = list(specs)
+        self.methods = [s.norm_method for s in self.specs]
+        self.log = [j for j, m in enumerate(self.methods) if m == "log_zscore"]
+        self.log1p = [j for j, m in enumerate(self.methods) if m == "log1p_zscore"]
+        self.checked = [j for j, m in enumerate(self.methods) if m != "none"]  # "none" passes values through
+        # "none" as (x - 0) / 1, which leaves every float as it is
+        self.mean = np.array([0.0 if m == "none" else s.norm_mean for s, m in zip(self.specs, self.methods)])
+        self.std = np.array([1.0 if m == "none" else s.norm_std for s, m in zip(self.specs, self.methods)])
+        # a log column takes values above its floor only (0 for log, -1 for log1p)
+        floors = [{"log_zscore": 0.0, "log1p_zscore": -1.0}.get(m) for m in self.methods]
+        self.no_log = np.array([f is None for f in floors])
+        self.log_floor = np.array([-np.inf if f is None else f for f in floors])
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        """Raises if a log sees a value <= 0 (-1 for log1p), naming the feature and row."""
+        values = np.asarray(values, dtype=np.float64)
+        x = values.copy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if self.log:
+                x[:, self.log] = np.log(values[:, self.log])
+            if self.log1p:
+                x[:, self.log1p] = np.log1p(values[:, self.log1p])
+        checked = self.checked
+        bad = ~np.isfinite(x[:, checked]) & ~np.isnan(values[:, checked])
+        if bad.any():
+            j = checked[int(np.flatnonzero(bad.any(axis=0))[0])]
+            row = int(np.flatnonzero(~np.isfinite(x[:, j]) & ~np.isnan(values[:, j]))[0])
+            raise ValueError(f"{self.specs[j].name}: value {values[row, j]!r} at frame row {row} cannot be "
+                             f"{self.methods[j]}-normalised (log needs a positive argument)")
+        return (x - self.mean) / self.std
+
+    def safe(self, values: np.ndarray) -> np.ndarray:
+        """As calling it, but a value a log cannot take (e.g. a non-positive baseline) gives NaN, not an error."""
+        v = np.asarray(values, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            return self(np.where((v > self.log_floor) | self.no_log, v, np.nan))
 
 
 def frame_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -246,9 +269,19 @@ class FeatureCalculator:
                              for ch in cfg.factor_channels}
         self._numeric_specs = [cfg.features[n] for n in self.numeric_names]
         self._metric_sources = [spec.source for spec in cfg.baseline_metrics.values()]
-        self._metric_specs = [cfg.features[src] for src in self._metric_sources]
-        self._baseline_periods = list(dict.fromkeys(p for spec in cfg.baseline_metrics.values()
-                                                    for p in spec.periods if p != "all"))
+        self._numeric_norm = ColumnNormaliser(self._numeric_specs)
+        self._metric_norm = ColumnNormaliser(cfg.features[src] for src in self._metric_sources)
+        # where a window's baseline comes from, in order of precedence (class docstring): per source
+        # (period, bl_ mean column names, bl_ std column names, which metrics have it)
+        metrics = list(cfg.baseline_metrics)
+        periods = dict.fromkeys(p for spec in cfg.baseline_metrics.values() for p in spec.periods if p != "all")
+        self._baseline_column_names = [
+            (p, [f"bl_{m}_{p}_mean" for m in metrics], [f"bl_{m}_{p}_std" for m in metrics],
+             np.array([p in cfg.baseline_metrics[m].periods for m in metrics])) for p in periods]
+        self._baseline_column_names += [
+            ("all", [f"bl_{m}_mean" for m in metrics], [f"bl_{m}_std" for m in metrics], np.ones(len(metrics), bool)),
+            ("record", [f"baseline_{m}_mean" for m in metrics], [f"baseline_{m}_std" for m in metrics],
+             np.ones(len(metrics), bool))]
         # what window_summary reports, and time-period lookups by hour and by category code
         self._summary_names = [n for n, spec in cfg.features.items() if spec.is_numeric and spec.channel != "baseline"]
         self._period_of_hour = np.array([cfg.time_period_of_hour(h) for h in range(24)], dtype=object)
@@ -299,7 +332,7 @@ class FeatureCalculator:
             ends = ends[frac >= min_observed - 1e-12]
         starts = ends - T + 1
 
-        z = np.nan_to_num(normalise_columns(raw, self._numeric_specs), nan=0.0).astype(np.float32)
+        z = np.nan_to_num(self._numeric_norm(raw), nan=0.0).astype(np.float32)
         dt_row = np.empty(R, dtype=np.float64)
         dt_row[1:] = np.diff(ts) / _NS_PER_MIN
         dt_row[:1] = self.config.sampling_minutes
@@ -517,7 +550,7 @@ class FeatureCalculator:
         with np.errstate(invalid="ignore", divide="ignore"):
             # difference in normalised units: (window - baseline) / norm std for zscore features,
             # the scaled log-ratio for log-normalised ones; O(1) either way
-            dev = _safe_norm(wmean, self._metric_specs) - _safe_norm(bl_mean, self._metric_specs)
+            dev = self._metric_norm.safe(wmean) - self._metric_norm.safe(bl_mean)
             zscore = np.clip((wmean - bl_mean) / bl_std, -Z_CLIP, Z_CLIP)
         dev_ok = np.isfinite(dev)
         z_ok = np.isfinite(zscore) & (bl_std > 0)
@@ -565,37 +598,23 @@ class FeatureCalculator:
 
     def _baseline_at(self, cols, ends, starts, periods):
         """Baseline mean/std [N, M] per window and metric, by the precedence in the class docstring."""
-        N, metrics = len(ends), list(self.config.baseline_metrics)
-        mean, std = np.full((N, len(metrics)), np.nan), np.full((N, len(metrics)), np.nan)
-
-        def fill(mean_vals, std_vals, where):
+        N, M = len(ends), len(self._metric_sources)
+        mean, std = np.full((N, M), np.nan), np.full((N, M), np.nan)
+        for period, mean_names, std_names, has in self._baseline_column_names:
+            if not mean.size or not np.isnan(mean).any():
+                break  # every window and metric has its baseline already
+            if not any(name in cols for name in mean_names):
+                continue
+            if period == "record":  # the seed's records carry their own baseline (baseline_hrv_mean / _std)
+                mean_vals, std_vals = (self._window_means(cols, names, starts) for names in (mean_names, std_names))
+            else:
+                mean_vals, std_vals = (self._columns_at(cols, names, ends) for names in (mean_names, std_names))
+            where = has[None, :] if period in ("all", "record") else (periods == period)[:, None] & has[None, :]
             use = where & np.isnan(mean) & np.isfinite(mean_vals) & np.isfinite(std_vals)
             mean[use], std[use] = mean_vals[use], std_vals[use]
-
-        for p in self._baseline_periods:  # a period's own baseline (e.g. night) on windows ending in it
-            has = np.array([p in self.config.baseline_metrics[m].periods for m in metrics])
-            fill(self._columns_at(cols, [f"bl_{m}_{p}_mean" for m in metrics], ends),
-                 self._columns_at(cols, [f"bl_{m}_{p}_std" for m in metrics], ends),
-                 (periods == p)[:, None] & has[None, :])
-        fill(self._columns_at(cols, [f"bl_{m}_mean" for m in metrics], ends),
-             self._columns_at(cols, [f"bl_{m}_std" for m in metrics], ends), np.ones((N, 1), dtype=bool))
-        # the seed's records carry their own baseline (baseline_hrv_mean / baseline_hrv_std)
-        fill(self._window_means(cols, [f"baseline_{m}_mean" for m in metrics], starts),
-             self._window_means(cols, [f"baseline_{m}_std" for m in metrics], starts), np.ones((N, 1), dtype=bool))
         return mean, std
 
 
 def _interleave(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """[N, K] and [N, K] -> [N, 2K] with columns a0, b0, a1, b1, ... (the context_names order)."""
     return np.stack([a, b], axis=2).reshape(len(a), -1)
-
-
-def _safe_norm(values: np.ndarray, specs: Sequence[FeatureSpec]) -> np.ndarray:
-    """`normalise_columns` for baseline values [N, K], where a non-positive baseline under a log gives
-    NaN, not an error."""
-    v = np.array(values, dtype=np.float64)
-    for j, spec in enumerate(specs):
-        lo = {"log_zscore": 0.0, "log1p_zscore": -1.0}.get(spec.norm_method)
-        if lo is not None:
-            v[:, j] = np.where(v[:, j] > lo, v[:, j], np.nan)
-    return normalise_columns(v, specs)
