@@ -84,8 +84,9 @@ class PhasedLSTMCell(nn.Module):
         # The "2 s - 1" products are written as addcmul(-a, a, s, value=2) = a (2 s - 1): a traced
         # Python float becomes a float64 constant tensor, cast to float32 again at every use
         # (~60 casts per window; the realtime trace ran 15 % faster without them).
+        H = self.hidden_size
         gates = torch.sigmoid(torch.addmm(x_proj, h, self.hidden_proj.weight.t()))
-        i, f, o, g = gates.chunk(4, dim=1)
+        i, f, o, g = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
         c_new = torch.addcmul(torch.addcmul(-i, f, c), i, g, value=2.0)       # f c + i (2 g - 1)
         h_new = torch.addcmul(-o, o, torch.sigmoid(c_new + c_new), value=2.0)  # o tanh(c_new)
         # lerp(a, b, k) = a + k (b - a): the gate blends proposal and previous state in one op.
