@@ -169,6 +169,29 @@ def test_fitbit_pair_upload(h, tmp_path):
     assert users["choices"] == ["P9"] and "fitbit" in report
 
 
+def test_records_csv_upload_scores_like_the_same_jsonl(h, history_jsonl, tmp_path):
+    """One CSV with a record per row (as a simulator or spreadsheet writes it) is scored exactly
+    like the JSONL of the same records."""
+    from wearable_monitor.readers import load_history
+
+    frame = load_history(history_jsonl).frame
+    features = [c for c in ("hr", "hr_resting", "hrv_rmssd", "steps", "spo2", "sleep_state") if c in frame]
+    table = frame[["timestamp", "user_id", *features]].rename(columns={"user_id": "deviceId"})
+    labels = {0: "awake", 1: "light", 2: "deep", 3: "rem"}
+    if "sleep_state" in table:
+        table["sleep_state"] = table["sleep_state"].map(labels)
+    table["timestamp"] = table["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S")
+    csv_path = tmp_path / "two_users.csv"
+    table.to_csv(csv_path, index=False)
+    jsonl_path = tmp_path / "same.jsonl"
+    jsonl_path.write_text("\n".join(json.dumps({"timestamp": r["timestamp"], "deviceId": r["deviceId"],
+                                                "features": {k: r[k] for k in features if pd.notna(r[k])}})
+                                    for r in table.to_dict("records")) + "\n")
+    from_csv, from_jsonl = (h.analyze([str(p)], None, "en")[-1] for p in (csv_path, jsonl_path))
+    assert from_csv is not None and from_jsonl is not None and len(from_csv.outcome.scored) > 100
+    pd.testing.assert_frame_equal(from_csv.outcome.scored, from_jsonl.outcome.scored)
+
+
 # ----------------------------------------------------------------------------- derived daily values and rules
 
 def test_derive_daily_is_honest_about_coverage():

@@ -184,3 +184,67 @@ def test_cli_validate_text_json_and_exit_codes(tmp_path, capsys):
     assert main(["validate", str(empty)]) == 2
     out = capsys.readouterr().out
     assert out.startswith("error:") and "empty" in out
+
+
+# ----------------------------------------------------------------------------- records CSV
+
+def test_records_csv_reads_the_same_records_as_jsonl(tmp_path):
+    records = [rec(0, steps=0.0, sleep_state="light"), rec(5, hrv_rmssd=41.5), rec(10, "u2", spo2=97.0)]
+    for r in records:
+        r["static_features"] = {"age_group": "40-49"}
+    (tmp_path / "h.jsonl").write_text(jsonl(*records))
+    (tmp_path / "h.csv").write_text(
+        "timestamp,deviceId,hr,steps,sleep_state,hrv_rmssd,spo2,age_group\n"
+        "2024-03-01T00:00:00,u1,65,0,light,,,40-49\n"
+        "2024-03-01T00:05:00,u1,65,,NaN,41.5,,40-49\n"
+        "2024-03-01T00:10:00,u2,65,,,,97,40-49\n")
+    from_csv, from_jsonl = load_any(tmp_path / "h.csv"), load_any(tmp_path / "h.jsonl")
+    assert from_csv.ok and not from_csv.warnings, from_csv.summary()
+    assert [r.model_dump() for r in from_csv.records] == [r.model_dump() for r in from_jsonl.records]
+
+
+def test_records_csv_reports_bad_cells_by_line_and_column(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("timestamp,deviceId,hr,spo2,colour\n"
+                    "2024-03-01T00:00:00,u1,65,97,red\n"
+                    "2024-03-01T00:05:00,u1,65,abc,red\n"   # line 3: not a number
+                    "2024-03-01T00:10:00,u1,65\n"           # line 4: too few cells
+                    "\n"
+                    "2024-03-01T00:15:00,u1,65,101,red\n")  # line 6: out of range
+    r = load_any(path)
+    assert r.counts["accepted"] == 3 and r.counts["rejected"] == 1
+    errors = {(e.line, e.field): e for e in r.errors}
+    assert "string, expected a number" in errors[3, "spo2"].message
+    assert "3 cells, the header has 5" in errors[4, "<csv>"].message
+    assert "outside the valid range" in errors[6, "spo2"].message
+    unknown = [w for w in r.warnings if w.field == "colour"]
+    assert len(unknown) == 1 and unknown[0].line is None  # one warning for the column, not one per row
+
+
+@pytest.mark.parametrize("header, match", [
+    ("deviceId,hr\n", "no 'timestamp' column"),
+    ("timestamp,hr,hr\n", "more than once"),
+])
+def test_records_csv_with_unusable_header_raises(tmp_path, header, match):
+    path = tmp_path / "h.csv"
+    path.write_text(header + "2024-03-01T00:00:00,65,66\n")
+    with pytest.raises(InputFileError, match=match):
+        load_any(path)
+
+
+def test_aliases_are_read_under_the_config_name_with_one_warning_per_source(tmp_path):
+    """Another export's names (user_id, heart_rate, respiratory_rate) are read, not dropped: each
+    user keeps its own records, and the report says once per alias what was read as what."""
+    path = tmp_path / "other.csv"
+    rows = [f"2024-03-01T00:{m:02d}:00,{user},{60 + m % 7},{14 + m % 3}" for user in ("a", "b") for m in range(0, 30, 5)]
+    path.write_text("timestamp,user_id,heart_rate,respiratory_rate\n" + "\n".join(rows) + "\n")
+    r = load_any(path)
+    assert r.ok and r.users == {"a": 6, "b": 6}
+    assert r.frame["resp_rate"].notna().all() and r.frame["hr"].notna().all()
+    notes = {w.field: w.message for w in r.warnings}
+    assert notes == {"user_id": "read as 'deviceId' in 12 record(s) (first at line 2)",
+                     "heart_rate": "read as 'hr' in 12 record(s) (first at line 2)",
+                     "respiratory_rate": "read as 'resp_rate' in 12 record(s) (first at line 2)"}
+    both = load_history(jsonl({**rec(0), "features": {"hr": 70.0, "Heart Rate": 90.0}}))
+    assert both.records[0].features == {"hr": 70.0}  # the proper name wins; the alias is an error
+    assert [(e.line, e.field, e.action) for e in both.errors] == [(1, "features.Heart Rate", "field removed")]

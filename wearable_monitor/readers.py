@@ -7,6 +7,12 @@ Accepted inputs:
   the lines where each record starts.
 - JSONL history: one record per line, any number of users (by ``deviceId``).
   A file that starts with ``[`` is read as a JSON list instead.
+- Records CSV: one record per row, a header naming the columns: ``timestamp``,
+  ``deviceId`` (optional), one column per feature (config names, or the aliases
+  `validation` accepts), static features by name (``age_group``) or as
+  ``static_<name>``. Empty cells and ``NaN``/``null``/``NA`` mean "not measured".
+  Columns that name nothing the config knows are ignored with one warning each.
+  Line numbers are the file's lines (the header is line 1).
 - Fitbit intraday CSV pair (``<ID>_hr.csv[.zip]`` + ``<ID>_steps.csv[.zip]``):
   converted by `fitbit` into 5-minute records, then validated like any other.
 
@@ -16,16 +22,30 @@ Whole-input problems (missing, empty, binary, too large, not JSON) raise
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
+import io
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .config import FeatureConfig, default_feature_config, load_feature_config
 from .records import ANONYMOUS_PREFIX
-from .validation import IGNORED, InputFileError, Issue, Limits, ParseFailure, ValidationResult, validate_items
+from .validation import (
+    IGNORED,
+    KEY_HINTS,
+    RECORD_KEYS,
+    InputFileError,
+    Issue,
+    Limits,
+    ParseFailure,
+    ValidationResult,
+    canonical_feature_name,
+    validate_items,
+)
 
 JSON_SUFFIXES = (".json",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -233,6 +253,120 @@ def parse_jsonl_text(text: str | bytes, *, config: FeatureConfig | None = None, 
     return validate_items(items, config, source=source, anonymous_id=anon_id, limits=limits)
 
 
+_CSV_FIELD = re.compile(r"^(static_)?features\.")
+MISSING_CELLS = frozenset({"", "nan", "null", "none", "na", "n/a"})  # compared lower-cased
+
+
+def _cell(text: str, numeric: bool) -> Any:
+    """A CSV cell as the JSON value it stands for: None (missing), a number, or the text itself
+    (a non-number in a numeric column stays text, so validation reports it at its line)."""
+    text = text.strip()
+    if text.lower() in MISSING_CELLS:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if numeric:
+        return number
+    return int(number) if number.is_integer() else text  # category codes ("2") count as codes
+
+
+def _csv_columns(header: list[str], config: FeatureConfig) -> tuple[list[tuple[str, str, bool] | None], list[str]]:
+    """Per column (section, name, numeric) or None to skip; and the names of skipped columns.
+    section: "top" (timestamp, deviceId and their KEY_HINTS aliases), "features", "static_features"."""
+    columns: list[tuple[str, str, bool] | None] = []
+    skipped = []
+    for name in header:
+        static = name[len("static_"):] if name.startswith("static_") else name
+        feature = canonical_feature_name(name, config)
+        if name in RECORD_KEYS - {"features", "static_features"} or name in KEY_HINTS:
+            columns.append(("top", name, False))
+        elif static in config.static:
+            columns.append(("static_features", static, False))
+        elif feature is not None:
+            columns.append(("features", name, config.features[feature].is_numeric))
+        else:
+            columns.append(None)
+            skipped.append(name)
+    return columns, skipped
+
+
+def iter_csv_records(text: str, config: FeatureConfig, source: str) -> tuple[list[tuple[int, Any]], list[str]]:
+    """(line, record dict or ParseFailure) for each data row of a records CSV, and the header
+    names of the columns that were skipped. Raises InputFileError for an unusable header."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise InputFileError(f"{source}: the input is empty") from None
+    except csv.Error as exc:
+        raise InputFileError(f"{source}: not a readable CSV header ({exc})") from None
+    columns, skipped = _csv_columns(header, config)
+    if not any(c and c[0] == "top" and c[1] in ("timestamp", "time", "datetime", "ts") for c in columns):
+        raise InputFileError(f"{source}: the header has no 'timestamp' column (columns: {', '.join(header)}); "
+                             "a records CSV needs timestamp, optional deviceId, and one column per feature")
+    if len(set(header)) != len(header):
+        dup = sorted({h for h in header if header.count(h) > 1})
+        raise InputFileError(f"{source}: column(s) {', '.join(dup)} appear more than once in the header")
+    items: list[tuple[int, Any]] = []
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            items.append((reader.line_num, ParseFailure(f"not a readable CSV row ({exc})", "<csv>")))
+            continue
+        if not row or not any(cell.strip() for cell in row):
+            continue  # blank line
+        if len(row) != len(header):
+            items.append((reader.line_num, ParseFailure(f"{len(row)} cells, the header has {len(header)}", "<csv>")))
+            continue
+        item: dict[str, Any] = {"features": {}, "static_features": {}}
+        for column, cell in zip(columns, row):
+            if column is None:
+                continue
+            section, name, numeric = column
+            value = _cell(cell, numeric)
+            if value is None:
+                continue
+            if section == "top":
+                item[name] = cell.strip()  # timestamps and ids stay text
+            else:
+                item[section][name] = value
+        items.append((reader.line_num, item))
+    return items, skipped
+
+
+def parse_csv_text(text: str | bytes, *, config: FeatureConfig | None = None, source: str = "<text>",
+                   anon_id: str | None = None, limits: Limits | None = None) -> ValidationResult:
+    """Records CSV text (one record per row, any users) -> validated result (module docstring)."""
+    from .config import default_feature_config
+
+    limits = limits or Limits()
+    config = config or default_feature_config()
+    text, anon_id = _prepare_text(text, source, limits, anon_id)
+    items, skipped = iter_csv_records(text, config, source)
+    result = validate_items(items, config, source=source, anonymous_id=anon_id, limits=limits)
+    # In a CSV the field of an issue is its column: "features.hr" -> "hr"
+    result.errors, result.warnings = ([replace(i, field=_CSV_FIELD.sub("", i.field)) for i in issues]
+                                      for issues in (result.errors, result.warnings))
+    notes = [Issue(None, name or "<unnamed column>", "column names no feature of the config; ignored", IGNORED)
+             for name in skipped]
+    result.warnings[:0] = notes
+    result.counts["warnings"] += len(notes)
+    return result
+
+
+def load_records_csv(source: Source, config: FeatureConfig | None = None,
+                     limits: Limits | None = None) -> ValidationResult:
+    """A records CSV (any number of users) from a path, text or bytes."""
+    limits = limits or Limits()
+    text, name, anon = _resolve(source, limits)
+    return parse_csv_text(text, config=config, source=name, anon_id=anon, limits=limits)
+
+
 def load_window(source: Source, config: FeatureConfig | None = None,
                 limits: Limits | None = None) -> ValidationResult:
     """A window from a path, JSON text or bytes; `.history` holds the optional history part."""
@@ -266,23 +400,34 @@ def load_fitbit(hr_path: str | Path, steps_path: str | Path | None = None, confi
     return result
 
 
+def is_fitbit_file(path: str | Path) -> bool:
+    """True for a file named as one half of a Fitbit pair (<ID>_hr.csv[.zip], <ID>_steps.csv[.zip])."""
+    from .fitbit import _PAIR
+
+    return bool(_PAIR.match(Path(path).name))
+
+
 def load_any(path: str | Path, config: FeatureConfig | None = None, limits: Limits | None = None) -> ValidationResult:
-    """Dispatch by extension: .json window, .jsonl/.ndjson history, .csv[.zip] Fitbit pair."""
+    """Dispatch by name: .json window, .jsonl/.ndjson history, a Fitbit <ID>_hr/_steps.csv[.zip]
+    pair, any other .csv a records CSV."""
     name = str(path).lower()
     if name.endswith(JSON_SUFFIXES):
         return load_window(Path(path), config, limits)
     if name.endswith(JSONL_SUFFIXES):
         return load_history(Path(path), config, limits)
-    if name.endswith(CSV_SUFFIXES):
+    if is_fitbit_file(path):
         return load_fitbit(path, None, config, limits)
-    raise InputFileError(f"{path}: unsupported file type (expected .json, .jsonl/.ndjson, or a Fitbit "
-                         "<ID>_hr.csv[.zip] / <ID>_steps.csv[.zip] pair)")
+    if name.endswith(".csv"):
+        return load_records_csv(Path(path), config, limits)
+    raise InputFileError(f"{path}: unsupported file type (expected .json, .jsonl/.ndjson, a records .csv, or a "
+                         "Fitbit <ID>_hr.csv[.zip] / <ID>_steps.csv[.zip] pair)")
 
 
 # ---------------------------------------------------------------- CLI
 
 def configure_validate(parser: argparse.ArgumentParser):
-    parser.add_argument("file", help=".json window, .jsonl history, or one file of a Fitbit <ID>_hr/_steps CSV pair")
+    parser.add_argument("file", help=".json window, .jsonl history, records .csv, or one file of a Fitbit "
+                                     "<ID>_hr/_steps CSV pair")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--config", default=None, help="features config (default: configs/features_config.json)")
     parser.add_argument("--max-bytes", type=int, default=Limits.max_bytes, help="refuse larger files")

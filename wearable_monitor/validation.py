@@ -13,6 +13,12 @@ One policy for every source (JSON window, JSONL history, Fitbit import):
   kept): numeric value outside the config ``valid_range`` (this covers SpO2 > 100
   and negative steps), NaN/inf, a non-number, an unknown category label/code.
 - **ignored with a warning**: unknown feature, static feature or top-level names.
+- **read under the config's name, with one warning per source**: a feature given
+  by a spelling variant or a common alias (``HR``, ``heart_rate`` -> ``hr``,
+  ``respiratory_rate`` -> ``resp_rate``, see `FEATURE_ALIASES`), and a top-level
+  key from `KEY_HINTS` (``user_id`` -> ``deviceId``) when the record lacks the
+  proper key. A record giving both a name and its alias keeps the proper name;
+  the alias is removed as an error.
 - **duplicate (user, timestamp)**: the first occurrence (lowest line) is kept,
   later lines are dropped and reported as errors.
 - **unordered** records: sorted by (user, timestamp) (stable), one warning per user.
@@ -25,6 +31,7 @@ Nothing is silently dropped or invented: every removal appears in
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,6 +47,37 @@ from .records import ANONYMOUS_PREFIX, Record, records_to_frame
 RECORD_KEYS = {"timestamp", "deviceId", "device_id", "features", "static_features"}
 KEY_HINTS = {"user_id": "deviceId", "userId": "deviceId", "user": "deviceId", "device": "deviceId",
              "time": "timestamp", "datetime": "timestamp", "ts": "timestamp"}
+
+# Names other exports use for the config's features (after lower-casing, spaces/hyphens -> "_").
+# Only unambiguous ones: "temperature" (skin or core?) and "rr" (rate or RR interval?) are not here.
+FEATURE_ALIASES = {
+    "heart_rate": "hr", "heartrate": "hr", "pulse": "hr", "bpm": "hr",
+    "resting_hr": "hr_resting", "resting_heart_rate": "hr_resting", "rhr": "hr_resting",
+    "hrv": "hrv_rmssd", "rmssd": "hrv_rmssd", "sdnn": "hrv_sdnn", "pnn50": "hrv_pnn50",
+    "respiratory_rate": "resp_rate", "respiration_rate": "resp_rate", "breathing_rate": "resp_rate",
+    "oxygen_saturation": "spo2", "blood_oxygen": "spo2", "sp_o2": "spo2",
+    "skin_temperature": "skin_temp", "wrist_temperature": "skin_temp",
+    "step_count": "steps", "step": "steps",
+    "sleep_stage": "sleep_state",
+}
+
+
+def canonical_feature_name(name: Any, config: FeatureConfig) -> str | None:
+    """The config feature an input name stands for: itself, a spelling variant ("HR", "Heart-Rate")
+    or an alias in `FEATURE_ALIASES` ("heart_rate" -> "hr"); None if it stands for none."""
+    if name in config.features:
+        return name
+    key = re.sub(r"[\s\-]+", "_", str(name).strip().lower())
+    key = FEATURE_ALIASES.get(key, key)
+    return key if key in config.features else None
+
+
+def _top_level_target(key: str, item: dict) -> str | None:
+    """The record key a `KEY_HINTS` name stands for, if the record lacks that key itself."""
+    target = KEY_HINTS.get(key)
+    proper = ("deviceId", "device_id") if target == "deviceId" else (target,)
+    return target if target and not any(k in item for k in proper) else None
+
 
 # Issue actions: what happened to the data because of the issue.
 REJECTED, FIELD_REMOVED, DUPLICATE_DROPPED = "record rejected", "field removed", "duplicate dropped"
@@ -153,6 +191,16 @@ class _Report:
         self.warnings: list[Issue] = []
         self.n_errors = self.n_warnings = 0
         self.actions: Counter[str] = Counter()
+        self.aliases: dict[tuple[str, str], list[int]] = {}  # (given name, read as) -> [records, first line]
+
+    def alias(self, line, given: str, target: str) -> None:
+        seen = self.aliases.setdefault((given, target), [0, line])
+        seen[0] += 1
+
+    def report_aliases(self) -> None:
+        """One warning per alias for the whole source (not one per record)."""
+        for (given, target), (n, first) in self.aliases.items():
+            self.warning(None, given, f"read as '{target}' in {n:,} record(s) (first at line {first})", CONVERTED)
 
     def error(self, line, field, message, action=REJECTED):
         self.n_errors += 1
@@ -201,14 +249,22 @@ def check_value(value: Any, spec: FeatureSpec) -> tuple[Any, str | None]:
 
 def _clean_features(line: int, feats: dict, config: FeatureConfig, report: _Report) -> tuple[dict, list[str]]:
     clean, removed = {}, []
-    for name, value in feats.items():
-        spec = config.features.get(name)
+    for given, value in feats.items():
+        name, spec = given, config.features.get(given)
         if spec is None:
-            report.warning(line, f"features.{name}", "unknown feature name (not in the feature config)")
-            continue
+            target = canonical_feature_name(name, config)
+            if target is None:
+                report.warning(line, f"features.{name}", "unknown feature name (not in the feature config)")
+                continue
+            if target in feats or target in clean or target in removed:
+                report.error(line, f"features.{name}", f"another name for '{target}', which the record "
+                             f"already gives; that value is used", FIELD_REMOVED)
+                continue
+            report.alias(line, f"features.{name}", target)
+            name, spec = target, config.features[target]
         v, problem = check_value(value, spec)
         if problem:
-            report.error(line, f"features.{name}", problem, FIELD_REMOVED)
+            report.error(line, f"features.{given}", problem, FIELD_REMOVED)
             removed.append(name)
         elif v is not None:
             clean[name] = v
@@ -238,10 +294,19 @@ def validate_item(line: int, item: Any, config: FeatureConfig, report: _Report) 
     if not isinstance(item, dict):
         report.error(line, "<record>", f"expected a JSON object, got {_type_name(item)}")
         return None
+    renamed = {}
     for key in item:
-        if key not in RECORD_KEYS:
-            hint = f"; did you mean '{KEY_HINTS[key]}'?" if key in KEY_HINTS else ""
-            report.warning(line, str(key), f"unknown top-level field{hint}")
+        if key in RECORD_KEYS:
+            continue
+        target = _top_level_target(key, item) if isinstance(key, str) else None
+        if target and target not in renamed.values():
+            renamed[key] = target
+            report.alias(line, str(key), target)
+            continue
+        hint = f"; did you mean '{KEY_HINTS[key]}'?" if key in KEY_HINTS else ""
+        report.warning(line, str(key), f"unknown top-level field{hint}")
+    if renamed:
+        item = {**item, **{target: item[key] for key, target in renamed.items()}}
     ts = item.get("timestamp")
     if ts is None:
         report.error(line, "timestamp", "missing")
@@ -335,6 +400,7 @@ def validate_items(items: Iterable[tuple[int, Any]], config: FeatureConfig | Non
         rec = validate_item(line, item, config, report)
         if rec is not None:
             kept.append((line, rec))
+    report.report_aliases()
     kept = _assign_anonymous(kept, anonymous_id or f"{ANONYMOUS_PREFIX}0", report)
     n_valid = len(kept)
     records, dups = _sort_and_dedupe(kept, report)

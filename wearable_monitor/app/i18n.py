@@ -55,10 +55,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "quality_line": ("Data quality: {missing:.0%} of values missing, longest gap {gap:g} min.",
                      "数据质量：缺失 {missing:.0%}，最长间隔 {gap:g} 分钟。"),
     # upload
-    "upload_help": ("Upload a JSONL history (one record per line, one or many users by `deviceId`) or a "
+    "upload_help": ("Upload a JSONL history (one record per line, one or many users by `deviceId`), a CSV "
+                    "with one record per row (`timestamp`, `deviceId`, one column per feature), or a "
                     "Fitbit pair `<ID>_hr.csv` + `<ID>_steps.csv` (select both files). Limits: {mb} MB, "
                     "{records:,} records.",
-                    "上传 JSONL 历史（每行一条记录，可含多位用户，按 `deviceId` 区分），或 Fitbit 文件对 "
+                    "上传 JSONL 历史（每行一条记录，可含多位用户，按 `deviceId` 区分）、每行一条记录的 CSV"
+                    "（`timestamp`、`deviceId`、每个特征一列），或 Fitbit 文件对 "
                     "`<ID>_hr.csv` + `<ID>_steps.csv`（同时选择两个文件）。限制：{mb} MB，{records:,} 条记录。"),
     "files": ("History file(s)", "历史文件"),
     "analyze": ("Validate and score", "校验并评分"),
@@ -120,7 +122,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "no_file": ("Upload a file first.", "请先上传文件。"),
     "fitbit_pair": ("A Fitbit upload needs both files of the pair: `<ID>_hr.csv` and `<ID>_steps.csv`.",
                     "Fitbit 上传需要同时包含 `<ID>_hr.csv` 与 `<ID>_steps.csv` 两个文件。"),
-    "too_many_files": ("Upload one JSONL file or one Fitbit CSV pair.", "请上传一个 JSONL 文件或一对 Fitbit CSV 文件。"),
+    "too_many_files": ("Upload one JSONL or CSV file, or one Fitbit CSV pair.",
+                       "请上传一个 JSONL 或 CSV 文件，或一对 Fitbit CSV 文件。"),
     # chart words
     "score": ("anomaly score", "异常得分"),
     "threshold_word": ("threshold", "阈值"),

@@ -26,7 +26,16 @@ import pandas as pd
 
 from ..config import REPO_ROOT, check_known_keys
 from ..detector import InputError, WearableAnomalyDetector
-from ..readers import CSV_SUFFIXES, anonymous_id, decode_bytes, load_fitbit, parse_jsonl_text, parse_window_text
+from ..readers import (
+    CSV_SUFFIXES,
+    anonymous_id,
+    decode_bytes,
+    is_fitbit_file,
+    load_fitbit,
+    parse_csv_text,
+    parse_jsonl_text,
+    parse_window_text,
+)
 from ..records import TIME, USER
 from ..validation import InputFileError, Limits, ValidationResult, validate_items
 from ..vitals import VitalsConfig, signal_values
@@ -293,15 +302,15 @@ class MonitorService:
     # ------------------------------------------------------------------ upload
 
     def read_upload(self, paths: list[str] | str | None) -> ValidationResult:
-        """A JSONL/JSON history file or a Fitbit `<ID>_hr.csv` + `<ID>_steps.csv` pair -> validated records.
-        Whole-input problems raise InputFileError with a readable message."""
+        """A JSONL/JSON history file, a records CSV, or a Fitbit `<ID>_hr.csv` + `<ID>_steps.csv` pair
+        -> validated records. Whole-input problems raise InputFileError with a readable message."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
         paths = [str(p) for p in (paths or []) if p]
         if not paths:
             raise InputFileError("no file uploaded")
         csvs = [p for p in paths if p.lower().endswith(CSV_SUFFIXES)]
-        if csvs:
+        if (len(paths) == 1 and is_fitbit_file(paths[0])) or len(csvs) > 1:
             if len(csvs) != 2 or len(paths) != 2:
                 raise InputFileError("a Fitbit upload needs exactly the two files of a pair: "
                                      "<ID>_hr.csv and <ID>_steps.csv")
@@ -312,7 +321,7 @@ class MonitorService:
                                      f"{[Path(p).name for p in csvs]}: name them <ID>_hr.csv and <ID>_steps.csv")
             return load_fitbit(hr[0], steps[0], self.feature_config, self.limits)
         if len(paths) != 1:
-            raise InputFileError("upload one JSONL history file (or one Fitbit CSV pair)")
+            raise InputFileError("upload one JSONL or CSV history file (or one Fitbit CSV pair)")
         path = Path(paths[0])
         if not path.is_file():
             raise InputFileError(f"{path.name}: file not found")
@@ -321,8 +330,9 @@ class MonitorService:
             raise InputFileError(f"{path.name}: {size:,} bytes is over the size limit of "
                                  f"{self.limits.max_bytes:,} bytes")
         text = decode_bytes(path.read_bytes(), path.name, self.limits)
-        return parse_jsonl_text(text, config=self.feature_config, source=path.name,
-                                anon_id=anonymous_id(name=path.name), limits=self.limits)
+        parse = parse_csv_text if path.name.lower().endswith(".csv") else parse_jsonl_text
+        return parse(text, config=self.feature_config, source=path.name, anon_id=anonymous_id(name=path.name),
+                     limits=self.limits)
 
     def analyze_history(self, paths: list[str] | str | None, threshold: float | None = None,
                         progress: Progress | None = None) -> HistoryOutcome:
