@@ -461,7 +461,7 @@ def configure_score(parser: argparse.ArgumentParser):
         loaded = _load_or_none(load_any, args.input)
         if loaded is None:
             return 2
-        if loaded.errors:
+        if loaded.errors or any(w.line is None for w in loaded.warnings):  # per-source notes: aliases, columns
             print(loaded.summary(max_issues=10), file=sys.stderr)
         det = WearableAnomalyDetector(args.model_dir, threshold=args.threshold, storage=args.db)
         scored = det.score_history(loaded, progress=True)
