@@ -170,3 +170,14 @@ def test_summary_and_dict_report_everything():
     d = r.to_dict()
     assert d["ok"] is False and d["counts"]["rejected"] == 1 and d["users"] == {"u1": 2}
     assert {(e["line"], e["field"]) for e in d["errors"]} == {(2, "features.spo2"), (3, "<record>")}
+
+
+def test_records_far_from_the_sampling_interval_get_one_note_per_user():
+    """1-minute records make a 12-record window 12 minutes long: said once per user, nothing changed."""
+    fast = [(i + 1, rec(f"2024-01-01T08:{i:02d}:00", dev="fast")) for i in range(30)]
+    regular = [(100 + i, rec(f"2024-01-01T{8 + 5 * i // 60:02d}:{5 * i % 60:02d}:00", dev="five")) for i in range(30)]
+    r = validate_items(fast + regular)
+    assert r.ok and r.counts["accepted"] == 60
+    notes = [w for w in r.warnings if w.field == "timestamp"]
+    assert len(notes) == 1 and notes[0].line is None and notes[0].action == "noted"
+    assert "user 'fast': records every 1 min" in notes[0].message and "12 min instead of 60" in notes[0].message

@@ -24,6 +24,9 @@ One policy for every source (JSON window, JSONL history, Fitbit import):
 - **unordered** records: sorted by (user, timestamp) (stable), one warning per user.
 - **no deviceId**: the record gets an anonymous user id that is stable for the
   source (derived from the file name), reported as a warning.
+- **spacing far from the config's sampling interval** (a user's median step under
+  half or over three times it, e.g. 1-minute records): one note per user; the
+  records are kept as they are.
 
 Nothing is silently dropped or invented: every removal appears in
 `ValidationResult.errors` with its line number and field.
@@ -38,6 +41,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
@@ -82,6 +86,7 @@ def _top_level_target(key: str, item: dict) -> str | None:
 # Issue actions: what happened to the data because of the issue.
 REJECTED, FIELD_REMOVED, DUPLICATE_DROPPED = "record rejected", "field removed", "duplicate dropped"
 IGNORED, SORTED, ASSIGNED, CONVERTED = "ignored", "sorted", "anonymous id assigned", "converted"
+NOTED = "noted"  # nothing was changed; the data differ from what the model was built for
 
 
 class InputFileError(ValueError):
@@ -380,6 +385,27 @@ def _sort_and_dedupe(kept: list[tuple[int, Record]], report: _Report) -> tuple[l
     return out, dups
 
 
+def _check_spacing(records: list[Record], config: FeatureConfig, report: _Report, min_records: int = 24) -> None:
+    """One note per user whose median record spacing is far from the config's sampling interval:
+    windows are `window_size` records, so 1-minute records make a 12-minute window, not an hour."""
+    step = float(config.sampling_minutes)
+    start = 0
+    while start < len(records):
+        user, end = records[start].device_id, start
+        while end < len(records) and records[end].device_id == user:
+            end += 1
+        if end - start >= min_records:
+            ts = np.array([r.timestamp for r in records[start:end]], dtype="datetime64[s]").astype(np.int64)
+            spacing = float(np.median(np.diff(ts))) / 60.0
+            if not step / 2 <= spacing <= 3 * step:
+                report.warning(None, "timestamp",
+                               f"user '{user}': records every {spacing:g} min (median); the model reads {step:g}-minute "
+                               f"records, so a {config.window_size}-record window spans {config.window_size * spacing:g} "
+                               f"min instead of {config.window_size * step:g}; aggregate to {step:g}-minute records "
+                               "first for scores that mean what they say", NOTED)
+        start = end
+
+
 def validate_items(items: Iterable[tuple[int, Any]], config: FeatureConfig | None = None, *,
                    source: str = "<input>", anonymous_id: str | None = None,
                    limits: Limits | None = None) -> ValidationResult:
@@ -404,6 +430,7 @@ def validate_items(items: Iterable[tuple[int, Any]], config: FeatureConfig | Non
     kept = _assign_anonymous(kept, anonymous_id or f"{ANONYMOUS_PREFIX}0", report)
     n_valid = len(kept)
     records, dups = _sort_and_dedupe(kept, report)
+    _check_spacing(records, config, report)
     for issues in (report.errors, report.warnings):  # read in file order; whole-source notes first
         issues.sort(key=lambda i: -1 if i.line is None else i.line)
     counts = {"items": n_items, "accepted": len(records), "rejected": n_items - n_valid, "duplicates": dups,
