@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from wearable_monitor.cli import main
-from wearable_monitor.readers import (load_any, load_history, load_window, parse_jsonl_text,
+from wearable_monitor.readers import (load_any, load_history, load_window, parse_csv_text, parse_jsonl_text,
                                       parse_window_text)
 from wearable_monitor.validation import InputFileError, Limits
 
@@ -248,3 +248,9 @@ def test_aliases_are_read_under_the_config_name_with_one_warning_per_source(tmp_
     both = load_history(jsonl({**rec(0), "features": {"hr": 70.0, "Heart Rate": 90.0}}))
     assert both.records[0].features == {"hr": 70.0}  # the proper name wins; the alias is an error
     assert [(e.line, e.field, e.action) for e in both.errors] == [(1, "features.Heart Rate", "field removed")]
+
+
+def test_records_csv_from_a_semicolon_spreadsheet_with_decimal_commas():
+    text = "timestamp;deviceId;hr;hrv_rmssd\n2024-03-01T00:00:00;u1;65,5;41,25\n2024-03-01T00:05:00;u1;66;\n"
+    r = parse_csv_text(text)
+    assert r.ok and [rec.features for rec in r.records] == [{"hr": 65.5, "hrv_rmssd": 41.25}, {"hr": 66.0}]

@@ -7,7 +7,8 @@ Accepted inputs:
   the lines where each record starts.
 - JSONL history: one record per line, any number of users (by ``deviceId``).
   A file that starts with ``[`` is read as a JSON list instead.
-- Records CSV: one record per row, a header naming the columns: ``timestamp``,
+- Records CSV: one record per row (comma, semicolon or tab separated, as the header
+  line shows; with semicolons a decimal comma is read too), a header naming the columns: ``timestamp``,
   ``deviceId`` (optional), one column per feature (config names, or the aliases
   `validation` accepts), static features by name (``age_group``) or as
   ``static_<name>``. Empty cells and ``NaN``/``null``/``NA`` mean "not measured".
@@ -257,14 +258,14 @@ _CSV_FIELD = re.compile(r"^(static_)?features\.")
 MISSING_CELLS = frozenset({"", "nan", "null", "none", "na", "n/a"})  # compared lower-cased
 
 
-def _cell(text: str, numeric: bool) -> Any:
+def _cell(text: str, numeric: bool, decimal_comma: bool = False) -> Any:
     """A CSV cell as the JSON value it stands for: None (missing), a number, or the text itself
     (a non-number in a numeric column stays text, so validation reports it at its line)."""
     text = text.strip()
     if text.lower() in MISSING_CELLS:
         return None
     try:
-        number = float(text)
+        number = float(text.replace(",", ".") if decimal_comma else text)
     except ValueError:
         return text
     if numeric:
@@ -295,7 +296,9 @@ def _csv_columns(header: list[str], config: FeatureConfig) -> tuple[list[tuple[s
 def iter_csv_records(text: str, config: FeatureConfig, source: str) -> tuple[list[tuple[int, Any]], list[str]]:
     """(line, record dict or ParseFailure) for each data row of a records CSV, and the header
     names of the columns that were skipped. Raises InputFileError for an unusable header."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    first_line = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=first_line.count)  # spreadsheets in some locales write ';', others tabs
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
@@ -328,7 +331,7 @@ def iter_csv_records(text: str, config: FeatureConfig, source: str) -> tuple[lis
             if column is None:
                 continue
             section, name, numeric = column
-            value = _cell(cell, numeric)
+            value = _cell(cell, numeric, decimal_comma=delimiter == ";")
             if value is None:
                 continue
             if section == "top":
