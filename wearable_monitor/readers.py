@@ -306,7 +306,7 @@ def iter_csv_records(text: str, config: FeatureConfig, source: str) -> tuple[lis
     except csv.Error as exc:
         raise InputFileError(f"{source}: not a readable CSV header ({exc})") from None
     columns, skipped = _csv_columns(header, config)
-    if not any(c and c[0] == "top" and c[1] in ("timestamp", "time", "datetime", "ts") for c in columns):
+    if not any(c and c[0] == "top" and "timestamp" in (c[1], KEY_HINTS.get(c[1])) for c in columns):
         raise InputFileError(f"{source}: the header has no 'timestamp' column (columns: {', '.join(header)}); "
                              "a records CSV needs timestamp, optional deviceId, and one column per feature")
     if len(set(header)) != len(header):
