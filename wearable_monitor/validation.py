@@ -308,7 +308,7 @@ def validate_item(line: int, item: Any, config: FeatureConfig, report: _Report) 
             renamed[key] = target
             report.alias(line, str(key), target)
             continue
-        hint = f"; did you mean '{KEY_HINTS[key]}'?" if key in KEY_HINTS else ""
+        hint = f"; the record's own '{KEY_HINTS[key]}' is used" if key in KEY_HINTS else ""
         report.warning(line, str(key), f"unknown top-level field{hint}")
     if renamed:
         item = {**item, **{target: item[key] for key, target in renamed.items()}}
