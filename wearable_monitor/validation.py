@@ -53,7 +53,8 @@ KEY_HINTS = {"user_id": "deviceId", "userId": "deviceId", "user": "deviceId", "d
              "time": "timestamp", "datetime": "timestamp", "ts": "timestamp"}
 
 # Names other exports use for the config's features (after lower-casing, spaces/hyphens -> "_").
-# Only unambiguous ones: "temperature" (skin or core?) and "rr" (rate or RR interval?) are not here.
+# Ambiguous names stay out: "temperature" (skin or core?), "rr" (rate or RR interval?). A bare "hrv"
+# is read as RMSSD, what most wearables report; Apple Health's HRV is SDNN: name it hrv_sdnn.
 FEATURE_ALIASES = {
     "heart_rate": "hr", "heartrate": "hr", "pulse": "hr", "bpm": "hr",
     "resting_hr": "hr_resting", "resting_heart_rate": "hr_resting", "rhr": "hr_resting",
