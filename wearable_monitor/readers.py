@@ -345,8 +345,6 @@ def iter_csv_records(text: str, config: FeatureConfig, source: str) -> tuple[lis
 def parse_csv_text(text: str | bytes, *, config: FeatureConfig | None = None, source: str = "<text>",
                    anon_id: str | None = None, limits: Limits | None = None) -> ValidationResult:
     """Records CSV text (one record per row, any users) -> validated result (module docstring)."""
-    from .config import default_feature_config
-
     limits = limits or Limits()
     config = config or default_feature_config()
     text, anon_id = _prepare_text(text, source, limits, anon_id)

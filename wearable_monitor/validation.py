@@ -39,6 +39,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -390,21 +392,18 @@ def _check_spacing(records: list[Record], config: FeatureConfig, report: _Report
     """One note per user whose median record spacing is far from the config's sampling interval:
     windows are `window_size` records, so 1-minute records make a 12-minute window, not an hour."""
     step = float(config.sampling_minutes)
-    start = 0
-    while start < len(records):
-        user, end = records[start].device_id, start
-        while end < len(records) and records[end].device_id == user:
-            end += 1
-        if end - start >= min_records:
-            ts = np.array([r.timestamp for r in records[start:end]], dtype="datetime64[s]").astype(np.int64)
-            spacing = float(np.median(np.diff(ts))) / 60.0
-            if not step / 2 <= spacing <= 3 * step:
-                report.warning(None, "timestamp",
-                               f"user '{user}': records every {spacing:g} min (median); the model reads {step:g}-minute "
-                               f"records, so a {config.window_size}-record window spans {config.window_size * spacing:g} "
-                               f"min instead of {config.window_size * step:g}; aggregate to {step:g}-minute records "
-                               "first for scores that mean what they say", NOTED)
-        start = end
+    for user, group in groupby(records, key=attrgetter("device_id")):  # records are sorted by user
+        group = list(group)
+        if len(group) < min_records:
+            continue
+        ts = np.array([r.timestamp for r in group], dtype="datetime64[s]").astype(np.int64)
+        spacing = float(np.median(np.diff(ts))) / 60.0
+        if not step / 2 <= spacing <= 3 * step:
+            report.warning(None, "timestamp",
+                           f"user '{user}': records every {spacing:g} min (median); the model reads {step:g}-minute "
+                           f"records, so a {config.window_size}-record window spans {config.window_size * spacing:g} "
+                           f"min instead of {config.window_size * step:g}; aggregate to {step:g}-minute records "
+                           "first for scores that mean what they say", NOTED)
 
 
 def validate_items(items: Iterable[tuple[int, Any]], config: FeatureConfig | None = None, *,
