@@ -205,13 +205,19 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         return torch.cat(reals, dim=-1), torch.cat(masks, dim=-1)
 
     # ------------------------------------------------------------------ forward
-    def _static_context(self, static: torch.Tensor | None, like: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Static selection weights [B, S] and the context vectors c_s, c_e, c_h, c_c [B, d]."""
-        B = like.shape[0]
+    def static_context(self, static: torch.Tensor | None, batch_size: int = 1
+                       ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Static selection weights [B, S] and the context vectors c_s, c_e, c_h, c_c [B, d].
+
+        They depend on the static codes alone, so a caller that scores the same person again
+        and again may compute them once and pass them to `score` (model/traced.py does).
+        """
         if self.config.static_names:
             static_vec, static_weights = self.static_vsn(codes=static.long())
         else:
-            static_vec, static_weights = self.static_default.expand(B, -1), like.new_zeros(B, 0)
+            d = self.config.d_model
+            static_vec = self.static_default.expand(batch_size, d)
+            static_weights = self.static_default.new_zeros(batch_size, 0)
         return static_weights, self.static_encoder(static_vec)
 
     def forward(self, batch: dict[str, torch.Tensor], aux: bool = True) -> dict[str, torch.Tensor]:
@@ -228,9 +234,13 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         self.check_batch(batch)
         return self.score(batch, aux)
 
-    def score(self, batch: dict[str, torch.Tensor], aux: bool = True) -> dict[str, torch.Tensor]:
+    def score(self, batch: dict[str, torch.Tensor], aux: bool = True,
+              static_context: tuple[torch.Tensor, dict[str, torch.Tensor]] | None = None) -> dict[str, torch.Tensor]:
         """forward() without the input checks: only tensor ops, no branch on values, so it can be
-        traced (model/traced.py) once the batch has passed `check_batch`."""
+        traced (model/traced.py) once the batch has passed `check_batch`.
+
+        `static_context`: `self.static_context(batch["static"])` if the caller has it already.
+        """
         c = self.config
         numeric = batch["numeric"]
         B, T = numeric.shape[:2]
@@ -238,7 +248,7 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         observed = (batch["numeric_mask"].amax(-1) > 0) if step_mask is None else step_mask > 0  # [B, T]
 
         # Static covariate encoders.
-        static_weights, ctx = self._static_context(batch.get("static"), numeric)
+        static_weights, ctx = static_context or self.static_context(batch.get("static"), B)
 
         # Variable selection over the dynamic inputs, conditioned on who the person is.
         reals, real_mask = self._temporal_inputs(batch)

@@ -31,15 +31,21 @@ OUTPUT_KEYS = ("logits", "probability", "variable_weights", "static_weights", "c
                "attention", "kind_logits", "representation")
 
 
+CONTEXT_KEYS = ("selection", "enrichment", "state_h", "state_c")  # StaticCovariateEncoder.NAMES
+
+
 class _ScoreAsTuple(nn.Module):
-    """score(batch, aux=False) with positional tensors in and a tuple out, as tracing wants."""
+    """score(batch, aux=False, static_context) with positional tensors in and a tuple out, as
+    tracing wants: first the static weights and the four context vectors, then the batch fields."""
 
     def __init__(self, model: nn.Module, keys: tuple[str, ...]):
         super().__init__()
         self.model, self.keys = model, keys
 
-    def forward(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.model.score(dict(zip(self.keys, tensors)), aux=False)
+    def forward(self, static_weights: torch.Tensor, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        context = dict(zip(CONTEXT_KEYS, tensors[:len(CONTEXT_KEYS)]))
+        batch = dict(zip(self.keys, tensors[len(CONTEXT_KEYS):]))
+        out = self.model.score(batch, aux=False, static_context=(static_weights, context))
         return tuple(out[k] for k in OUTPUT_KEYS)
 
 
@@ -48,20 +54,40 @@ class TracedScorer:
     or None when no trace can serve it (training mode, or tracing failed for that layout).
 
     The caller has already run `model.check_batch(batch)`: the trace contains no input checks.
+
+    Two things are computed once and reused while the weights stay the same:
+    - the static context (static VSN + four GRNs, ~12 % of the graph), per static-code tuple: a
+      user's age group and sex do not change from one window to the next;
+    - the trace itself, frozen (`torch.jit.freeze`: weights become constants, so the interpreter
+      no longer fetches ~280 attributes per call).
+    Both are keyed by the parameters' version counters, which every in-place change bumps
+    (`load_state_dict`, an optimiser step), so a changed weight is seen at the next call.
     """
 
-    def __init__(self, model: nn.Module, max_layouts: int = 8, atol: float = 1e-5):
+    def __init__(self, model: nn.Module, max_layouts: int = 8, max_contexts: int = 256, atol: float = 1e-5):
         self.model = model
         self.max_layouts = max_layouts
+        self.max_contexts = max_contexts
         self.atol = atol
+        self._params = list(model.parameters())
+        self._version: tuple[int, ...] | None = None
         self._traces: dict[tuple, torch.jit.ScriptModule | None] = {}  # None: tracing failed
+        self._contexts: dict[tuple, tuple[torch.Tensor, ...]] = {}
         self._lock = threading.Lock()  # the app may score from several threads
 
+    @torch.inference_mode()  # the cached contexts and the frozen trace are inference-only tensors
     def __call__(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
         if self.model.training:
             return None  # dropout is live in training: a trace would freeze one draw of it
+        version = tuple(p._version for p in self._params)
+        if version != self._version:
+            with self._lock:
+                self._traces.clear()
+                self._contexts.clear()
+                self._version = version
         keys = tuple(sorted(batch))
         layout = tuple((k, tuple(batch[k].shape), batch[k].dtype) for k in keys)
+        context = self._static_context(batch)
         trace = self._traces.get(layout, False)
         if trace is False:
             with self._lock:
@@ -69,17 +95,34 @@ class TracedScorer:
                 if trace is False:
                     if len(self._traces) >= self.max_layouts:
                         self._traces.clear()
-                    trace = self._traces[layout] = self._trace(batch, keys)
+                    trace = self._traces[layout] = self._trace(batch, keys, context)
         if trace is None:
             return None
-        return dict(zip(OUTPUT_KEYS, trace(*(batch[k] for k in keys))))
+        return dict(zip(OUTPUT_KEYS, trace(*context, *(batch[k] for k in keys))))
 
-    def _trace(self, batch: dict[str, torch.Tensor], keys: tuple[str, ...]) -> torch.jit.ScriptModule | None:
-        example = tuple(batch[k] for k in keys)
+    def _static_context(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """(static weights, c_s, c_e, c_h, c_c) for the batch's static codes, cached per code tuple."""
+        static = batch.get("static")
+        key = (batch["numeric"].shape[0], None if static is None else tuple(static.flatten().tolist()))
+        context = self._contexts.get(key)
+        if context is None:
+            with torch.no_grad():
+                weights, ctx = self.model.static_context(static, batch["numeric"].shape[0])
+            context = (weights, *(ctx[k] for k in CONTEXT_KEYS))
+            with self._lock:
+                if len(self._contexts) >= self.max_contexts:
+                    self._contexts.clear()
+                self._contexts[key] = context
+        return context
+
+    def _trace(self, batch: dict[str, torch.Tensor], keys: tuple[str, ...], context: tuple[torch.Tensor, ...]
+               ) -> torch.jit.ScriptModule | None:
+        example = (*context, *(batch[k] for k in keys))
         try:
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # deprecation and tracer warnings: see the module docstring
-                trace = torch.jit.trace(_ScoreAsTuple(self.model, keys), example, check_trace=False)
+                trace = torch.jit.freeze(torch.jit.trace(_ScoreAsTuple(self.model, keys).eval(), example,
+                                                         check_trace=False))
                 eager = self.model.score(dict(batch), aux=False)
                 traced = dict(zip(OUTPUT_KEYS, trace(*example)))
             for k in OUTPUT_KEYS:
