@@ -397,3 +397,47 @@ def test_state_round_trips_through_sqlite(tmp_path):
     assert reopened.baseline_for("u1") == mgr.baseline_for("u1")
     assert isinstance(reopened.storage.get("u1", "hrv", "night"), MetricState)
     assert reopened.storage.get("u1", "hrv", "night").t_count > 0  # the open day survives a restart
+
+
+# ----------------------------------------------------------------------------- remembered state (realtime cache)
+
+def test_two_connections_taking_turns_see_each_others_commits(tmp_path):
+    """Each storage remembers the last state it read or wrote; a commit by another connection
+    (PRAGMA data_version) must make it read again, or the other writer's days would be lost."""
+    path = tmp_path / "turns.db"
+    a, b = (UserDataManager(BaselineStorage(path)) for _ in range(2))
+    alone = UserDataManager(BaselineStorage(":memory:"))
+    frame = make_frame(6, step_min=30)
+    for i, (_, rows) in enumerate(frame.groupby(frame["timestamp"].dt.normalize())):
+        writer = (a, b)[i % 2]
+        writer.ingest("u1", rows)
+        alone.ingest("u1", rows)
+        assert a.baseline_for("u1") == b.baseline_for("u1") == alone.baseline_for("u1")
+    assert a.storage.get("u1", "hr") == alone.storage.get("u1", "hr")
+
+
+def test_public_writes_forget_the_remembered_state(mgr):
+    mgr.ingest("u1", make_frame(2, step_min=30))
+    before = mgr.baseline_for("u1")  # remembered now
+    mgr.storage.set_stats("u1", "hr_resting", mean=80.0, std=3.0, count=500, days=9)
+    after = mgr.baseline_for("u1")
+    assert after["hr_resting"].personal_mean == 80.0 != before["hr_resting"].personal_mean
+    mgr.storage.reset("u1")
+    assert mgr.baseline_for("u1")["hr_resting"].source == "group"
+
+
+def test_a_failed_ingest_leaves_store_and_remembered_state_as_before(mgr, monkeypatch):
+    frame = make_frame(3, step_min=30)
+    mgr.ingest("u1", frame.iloc[:48])
+    before, state = mgr.baseline_for("u1"), mgr.storage.get("u1", "hr")
+
+    def broken(*args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+    monkeypatch.setattr(mgr.storage, "_write_states", broken)
+    with pytest.raises(sqlite3.OperationalError):
+        mgr.ingest("u1", frame.iloc[48:])  # a new day: the open day would have been closed
+    monkeypatch.undo()
+    assert mgr.storage.get("u1", "hr") == state  # rolled back
+    assert mgr.baseline_for("u1") == before      # and not remembered as if committed
+    mgr.ingest("u1", frame.iloc[48:])
+    assert mgr.storage.get("u1", "hr") != state
