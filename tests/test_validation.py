@@ -41,6 +41,7 @@ def test_hr_out_of_range_names_line_field_and_range_and_rejects_record():
     ("steps", -5, "-5 is outside the valid range [0, 3000] steps/5min"),
     ("resp_rate", float("nan"), "nan is not a finite number"),
     ("skin_temp", float("inf"), "inf is not a finite number"),
+    pytest.param("calories", 10**400, "is not a finite number", id="integer-beyond-float-range"),  # JSON allows it
     ("hrv_rmssd", "35", "'35' is a string, expected a number"),
     ("steps", True, "True is a boolean, expected a number"),
     ("sleep_state", "dozing", "'dozing' is not a category of sleep_state (awake, light, deep, rem)"),

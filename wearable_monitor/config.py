@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,17 @@ class FeatureConfig:
     @property
     def categorical_features(self) -> list[str]:
         return [n for n, s in self.features.items() if not s.is_numeric]
+
+    @cached_property
+    def numeric_bounds(self) -> dict[str, tuple[float, float]]:
+        """Numeric feature -> (low, high) a value must lie in: its valid_range, else the finite floats
+        (so NaN and +-inf fail the comparison). Looked up once per value by validation."""
+        top = sys.float_info.max
+        return {n: s.valid_range or (-top, top) for n, s in self.features.items() if s.is_numeric}
+
+    @cached_property
+    def required_features(self) -> list[str]:
+        return [n for n, s in self.features.items() if s.required]
 
     def channel_features(self, channel: str) -> list[str]:
         return [n for n, s in self.features.items() if s.channel == channel and s.model_input and s.is_numeric]

@@ -99,10 +99,15 @@ def records_to_columns(records: Iterable[Record | dict], config: FeatureConfig |
     # every feature column NaN (not observed) until a record says otherwise
     values = np.full((len(config.features), n), np.nan)
     index = {name: j for j, name in enumerate(config.features)}
+    bounds = config.numeric_bounds
     for i, rec in enumerate(records):
         for name, value in rec.features.items():
             j = index.get(name)  # names outside the config are the validator's to report
-            if j is not None:
+            if j is None:
+                continue
+            if name in bounds and type(value) is float:  # a validated record's numbers are floats
+                values[j, i] = value
+            else:
                 values[j, i] = _encode(value, config.features[name])
     columns.update(zip(config.features, values))
     for name, spec in config.static.items():
