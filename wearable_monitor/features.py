@@ -258,6 +258,7 @@ class FeatureCalculator:
         self.numeric_names = [n for n in model if cfg.features[n].is_numeric]
         self.categorical_names = [n for n in model if not cfg.features[n].is_numeric]
         self.categorical_cardinalities = [len(cfg.features[n].categories) for n in self.categorical_names]
+        self._categorical_cards = np.array(self.categorical_cardinalities, dtype=np.float64)
         self.known_names = list(KNOWN_NAMES)
         self.static_names = list(cfg.static)
         self.static_cardinalities = [cfg.static[n].cardinality for n in self.static_names]
@@ -267,6 +268,9 @@ class FeatureCalculator:
         # factor channel -> column positions in `numeric`
         self.factor_index = {ch: [self.numeric_names.index(n) for n in cfg.channel_features(ch)]
                              for ch in cfg.factor_channels}
+        self._factor_member = np.zeros((len(cfg.factor_channels), len(self.numeric_names)), dtype=bool)  # [C, F]
+        for c, ch in enumerate(cfg.factor_channels):
+            self._factor_member[c, self.factor_index[ch]] = True
         self._numeric_specs = [cfg.features[n] for n in self.numeric_names]
         self._metric_sources = [spec.source for spec in cfg.baseline_metrics.values()]
         self._numeric_norm = ColumnNormaliser(self._numeric_specs)
@@ -332,7 +336,8 @@ class FeatureCalculator:
             ends = ends[frac >= min_observed - 1e-12]
         starts = ends - T + 1
 
-        z = np.nan_to_num(self._numeric_norm(raw), nan=0.0).astype(np.float32)
+        z = self._numeric_norm(raw)
+        z = np.where(np.isnan(z), 0.0, z).astype(np.float32)  # as nan_to_num: a +-inf it would clip is +-inf in float32 again
         dt_row = np.empty(R, dtype=np.float64)
         dt_row[1:] = np.diff(ts) / _NS_PER_MIN
         dt_row[:1] = self.config.sampling_minutes
@@ -465,16 +470,20 @@ class FeatureCalculator:
         return raw, ~np.isnan(raw)
 
     def _categorical_rows(self, cols: Columns, R: int) -> np.ndarray:
-        out = np.empty((R, len(self.categorical_names)), dtype=np.int64)
-        for j, (n, card) in enumerate(zip(self.categorical_names, self.categorical_cardinalities)):
-            v = np.asarray(cols[n], dtype=np.float64) if n in cols else np.full(R, np.nan)
-            missing = np.isnan(v)
-            bad = ~missing & ((v < 0) | (v >= card) | (v != np.round(v)))
-            if bad.any():
-                r = int(np.flatnonzero(bad)[0])
-                raise ValueError(f"frame row {r}: {n} code {v[r]} is not in 0..{card - 1}")
-            out[:, j] = np.where(missing, card, np.nan_to_num(v)).astype(np.int64)
-        return out
+        """Category codes [R, Kc]; the feature's cardinality (its "missing" index) where not observed."""
+        card = self._categorical_cards
+        v = np.full((R, len(card)), np.nan)
+        for j, n in enumerate(self.categorical_names):
+            if n in cols:
+                v[:, j] = cols[n]
+        missing = np.isnan(v)
+        bad = ~missing & ((v < 0) | (v >= card) | (v != np.round(v)))
+        if bad.any():
+            j = int(np.flatnonzero(bad.any(axis=0))[0])
+            r = int(np.flatnonzero(bad[:, j])[0])
+            raise ValueError(f"frame row {r}: {self.categorical_names[j]} code {v[r, j]} is not in 0..{card[j] - 1}")
+        v[missing] = np.broadcast_to(card, v.shape)[missing]
+        return v.astype(np.int64)
 
     def _static_rows(self, cols: Columns, R: int) -> np.ndarray:
         out = np.empty((R, len(self.static_names)), dtype=np.int64)
@@ -518,29 +527,34 @@ class FeatureCalculator:
         values: list[np.ndarray] = []
         oks: list[np.ndarray] = []
 
-        # factor features: stats over the channel's normalised observed values in the window,
-        # pooled over steps and features. Reduce each row first, then the T rows of each window
-        # (1-D sliding views), instead of materialising [N, T, F] temporaries.
-        for ch in cfg.factor_channels:
-            j = self.factor_index[ch]
-            v, m = z[:, j].astype(np.float64), mask[:, j]
-            def over_window(row_values: np.ndarray, op) -> np.ndarray:
-                return op(_gather(row_values, starts, T), axis=1)
+        # factor features: stats over each channel's normalised observed values in the window,
+        # pooled over steps and features, every channel at once. Rows are reduced first over a
+        # [R, C, F] view in which features outside the channel count as unobserved (their zeros
+        # leave numpy's sums bit-identical to summing the channel's own columns), then the T rows
+        # of each window (sliding views), instead of materialising [N, T, C, F] temporaries.
+        if cfg.factor_channels:
+            m = mask[:, None, :] & self._factor_member        # [R, C, F]
+            v = z.astype(np.float64)[:, None, :]
 
-            n = over_window(m.sum(axis=1).astype(np.float64), np.sum)
-            total = over_window(np.where(m, v, 0.0).sum(axis=1), np.sum)
-            total_sq = over_window(np.where(m, v * v, 0.0).sum(axis=1), np.sum)
+            def over_window(row_values: np.ndarray, op) -> np.ndarray:  # [R, C] -> [N, C]
+                # the T steps made the contiguous last axis: numpy then sums them in its usual order
+                return op(np.ascontiguousarray(_gather(row_values, starts, T).transpose(0, 2, 1)), axis=2)
+
+            n = over_window(m.sum(axis=2).astype(np.float64), np.sum)
+            total = over_window(np.where(m, v, 0.0).sum(axis=2), np.sum)
+            total_sq = over_window(np.where(m, v * v, 0.0).sum(axis=2), np.sum)
             ok = n > 0
             mean = total / np.maximum(n, 1)
             stats = {
                 "mean": mean,
                 "std": np.sqrt(np.maximum(total_sq / np.maximum(n, 1) - mean**2, 0.0)),  # population std
-                "max": over_window(np.where(m, v, -np.inf).max(axis=1, initial=-np.inf), np.max),
-                "min": over_window(np.where(m, v, np.inf).min(axis=1, initial=np.inf), np.min),
+                "max": over_window(np.where(m, v, -np.inf).max(axis=2, initial=-np.inf), np.max),
+                "min": over_window(np.where(m, v, np.inf).min(axis=2, initial=np.inf), np.min),
             }
-            for s in cfg.factor_stats:
-                values.append(np.where(ok, stats[s], 0.0))
-                oks.append(ok)
+            # [N, C, S] -> [N, C*S]: the context_names order (channel by channel, its stats in turn)
+            block = np.stack([stats[s] for s in cfg.factor_stats], axis=2)
+            values.append(np.where(ok[:, :, None], block, 0.0).reshape(N, -1))
+            oks.append(np.repeat(ok, len(cfg.factor_stats), axis=1))
 
         # baseline deviations: window mean of the source feature vs the baseline at the last row,
         # every metric at once ([N, M] arrays; column j = metric j)
@@ -550,7 +564,8 @@ class FeatureCalculator:
         with np.errstate(invalid="ignore", divide="ignore"):
             # difference in normalised units: (window - baseline) / norm std for zscore features,
             # the scaled log-ratio for log-normalised ones; O(1) either way
-            dev = self._metric_norm.safe(wmean) - self._metric_norm.safe(bl_mean)
+            both = self._metric_norm.safe(np.concatenate([wmean, bl_mean]))  # one pass for the two
+            dev = both[:N] - both[N:]
             zscore = np.clip((wmean - bl_mean) / bl_std, -Z_CLIP, Z_CLIP)
         dev_ok = np.isfinite(dev)
         z_ok = np.isfinite(zscore) & (bl_std > 0)
@@ -568,7 +583,7 @@ class FeatureCalculator:
 
         alpha = np.asarray(cols["bl_alpha"], dtype=np.float64)[ends] if "bl_alpha" in cols \
             else np.full(N, np.nan)
-        values.append(np.nan_to_num(alpha, nan=0.0))
+        values.append(np.where(np.isnan(alpha), 0.0, alpha))
         oks.append(~np.isnan(alpha))
         obs = numeric_mask.mean(axis=(1, 2)) if numeric_mask.shape[2] else np.zeros(N)
         values.append(obs)
