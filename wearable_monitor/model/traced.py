@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
+from operator import attrgetter
 
 import torch
 import torch.nn as nn
@@ -31,6 +32,7 @@ OUTPUT_KEYS = ("logits", "probability", "variable_weights", "static_weights", "c
                "attention", "kind_logits", "representation")
 
 
+_VERSION = attrgetter("_version")  # a tensor's in-place modification counter
 CONTEXT_KEYS = ("selection", "enrichment", "state_h", "state_c")  # StaticCovariateEncoder.NAMES
 
 
@@ -79,7 +81,7 @@ class TracedScorer:
     def __call__(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
         if self.model.training:
             return None  # dropout is live in training: a trace would freeze one draw of it
-        version = tuple(p._version for p in self._params)
+        version = tuple(map(_VERSION, self._params))
         if version != self._version:
             with self._lock:
                 self._traces.clear()
