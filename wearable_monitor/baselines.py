@@ -417,7 +417,8 @@ _state_values = operator.attrgetter(*STATE_FIELDS)  # MetricState -> tuple in co
 
 def blend(personal_mean, personal_std, alpha, group_mean, group_std):
     """Blended (mean, std); works on floats and on numpy arrays alike (same arithmetic)."""
-    if np.ndim(alpha) == 0 and np.ndim(group_mean) == 0:  # scalar fast path, same IEEE operations
+    if (isinstance(alpha, (float, int)) and isinstance(group_mean, (float, int))) or \
+            (np.ndim(alpha) == 0 and np.ndim(group_mean) == 0):  # scalar fast path, same IEEE operations
         a = float(alpha)
         pm, ps = (float(personal_mean), float(personal_std)) if a > 0 else (0.0, 0.0)
         gs = float(group_std)
