@@ -1,9 +1,10 @@
 """The network traced to TorchScript for the realtime path: one window, scored again and again.
 
 Scoring one window eagerly spends most of its time in Python, not in arithmetic: about 80
-module calls and 250 small tensor ops, each a few microseconds of dispatch (measured 3.5 ms
-per window in inference mode on this project's 2-core CPU). Tracing `WearableAnomalyNet.score`
-once per input layout runs the same ops from C++: 1.3-1.4 ms for the same window.
+module calls and 400 small tensor ops, each a few microseconds of dispatch. Tracing
+`WearableAnomalyNet.score` once per input layout runs the same ops from C++: measured 2.2-2.3 vs
+0.6-0.7 ms per window in a tight loop (`python benchmarks/trace_vs_eager.py`: one thread, this
+project's 2-core CPU; inside a realtime call, with the rest of the call in between, about twice that).
 
 Why `torch.jit.trace`, which torch marks as deprecated: `torch.export` runs its graph back in
 Python (measured no faster than eager), and `torch.compile` needs a C++ toolchain and tens of
@@ -12,8 +13,8 @@ against the eager forward when it is made, and any failure falls back to the eag
 
 A trace is specialised to its input layout (which fields, their shapes and dtypes: the Phased
 LSTM loop is unrolled over the window's steps), so it is cached per layout and used only for an
-exact match. It shares the module's parameters (no freezing), so in-place weight changes such as
-`load_state_dict` are seen by the trace too.
+exact match. It is frozen (weights as constants) and takes the static context as an input; both
+are remade when a parameter changes in place (`TracedScorer` below).
 """
 from __future__ import annotations
 
