@@ -208,6 +208,25 @@ def test_record_level_hrv_baseline_seed_example():
         calc.window_from_records(recs[:5])
 
 
+def test_out_of_range_codes_in_a_frame_name_the_row_and_column():
+    """Hand-built frames skip validation; a code the model has no embedding for must fail loudly."""
+    calc = FeatureCalculator(CFG)
+    frame = make_frame(14, sleep_state="light")
+    bad = frame.copy()
+    bad.loc[9, "sleep_state"] = 7.0      # sleep_state has codes 0..3
+    bad.loc[11, "data_quality"] = 1.5    # a later column, not an integer code
+    with pytest.raises(ValueError, match=r"frame row 9: sleep_state code 7.0 is not in 0..3"):
+        calc.windows(bad)
+    bad = frame.copy()
+    bad.loc[4, "static_sex"] = 5
+    with pytest.raises(ValueError, match=r"frame row 4: static_sex code 5 is not in 0\.\."):
+        calc.windows(bad)
+    # only some static columns present: the others get their config default
+    w = calc.windows(frame.drop(columns=["static_sex"]))
+    assert w.static[0, w.static_names.index("sex")] == CFG.static["sex"].categories[CFG.static["sex"].default]
+    assert w.static[0, w.static_names.index("age_group")] == CFG.static["age_group"].categories["40-49"]
+
+
 def test_sparse_window_without_static_is_finite():
     rng = np.random.default_rng(0)
     names = CFG.numeric_features

@@ -183,6 +183,8 @@ def _ns(times: np.ndarray) -> np.ndarray:
 
 def _window_sums(x: np.ndarray, starts: np.ndarray, size: int) -> np.ndarray:
     """Sum of x[start:start+size] along axis 0 for every start, via one cumulative sum (O(rows))."""
+    if len(x) == size and len(starts) == 1:  # the realtime case, the rows are the window: the same sums
+        return np.cumsum(x, axis=0, dtype=np.float64)[-1:]
     cs = np.concatenate([np.zeros((1,) + x.shape[1:]), np.cumsum(x, axis=0, dtype=np.float64)])
     return cs[starts + size] - cs[starts]
 
@@ -262,9 +264,15 @@ class FeatureCalculator:
         self.known_names = list(KNOWN_NAMES)
         self.static_names = list(cfg.static)
         self.static_cardinalities = [cfg.static[n].cardinality for n in self.static_names]
+        self._static_columns = [static_column(n) for n in self.static_names]
+        self._static_cards = np.array(self.static_cardinalities, dtype=np.int64)
+        self._static_defaults = np.array([cfg.static[n].categories[cfg.static[n].default] for n in self.static_names],
+                                         dtype=np.int64)
         # baseline keys (metric, or metric_period) whose guard memory is multi-day context
         self.baseline_keys = [m if p == "all" else f"{m}_{p}" for m, spec in cfg.baseline_metrics.items()
                               for p in spec.periods]
+        self._suspect_columns = ([f"bl_{key}_suspect_days" for key in self.baseline_keys]
+                                 + [f"bl_{key}_suspect_z" for key in self.baseline_keys])
         # factor channel -> column positions in `numeric`
         self.factor_index = {ch: [self.numeric_names.index(n) for n in cfg.channel_features(ch)]
                              for ch in cfg.factor_channels}
@@ -486,18 +494,20 @@ class FeatureCalculator:
         return v.astype(np.int64)
 
     def _static_rows(self, cols: Columns, R: int) -> np.ndarray:
+        """Static codes [R, S]; the config default ("unknown") where a static column is absent."""
         out = np.empty((R, len(self.static_names)), dtype=np.int64)
-        for j, n in enumerate(self.static_names):
-            spec, col = self.config.static[n], static_column(n)
-            if col not in cols:  # no static info: the config default ("unknown")
-                out[:, j] = spec.categories[spec.default]
-                continue
-            v = np.asarray(cols[col])
-            bad = (v < 0) | (v >= spec.cardinality)
+        out[:] = self._static_defaults
+        present = [j for j, col in enumerate(self._static_columns) if col in cols]
+        if present:
+            v = np.stack([np.asarray(cols[self._static_columns[j]]) for j in present], axis=1)
+            card = self._static_cards[present]
+            bad = (v < 0) | (v >= card)
             if bad.any():
-                r = int(np.flatnonzero(bad)[0])
-                raise ValueError(f"frame row {r}: {col} code {v[r]} is not in 0..{spec.cardinality - 1}")
-            out[:, j] = v.astype(np.int64)
+                k = int(np.flatnonzero(bad.any(axis=0))[0])
+                r = int(np.flatnonzero(bad[:, k])[0])
+                raise ValueError(f"frame row {r}: {self._static_columns[present[k]]} code {v[r, k]} is not in "
+                                 f"0..{card[k] - 1}")
+            out[:, present] = v
         return out
 
     def _known_rows(self, ts: np.ndarray) -> np.ndarray:
@@ -574,8 +584,8 @@ class FeatureCalculator:
 
         # multi-day evidence: days the baseline guard just held back as deviant, and how far off
         # (a key without both columns is unavailable: its NaN column fails the finiteness test)
-        days = self._columns_at(cols, [f"bl_{key}_suspect_days" for key in self.baseline_keys], ends)
-        zs = self._columns_at(cols, [f"bl_{key}_suspect_z" for key in self.baseline_keys], ends)
+        both = self._columns_at(cols, self._suspect_columns, ends)
+        days, zs = both[:, :len(self.baseline_keys)], both[:, len(self.baseline_keys):]
         ok = np.isfinite(days) & np.isfinite(zs)
         values.append(_interleave(np.where(ok, np.minimum(days, SUSPECT_DAYS_CAP) / SUSPECT_DAYS_CAP, 0.0),
                                   np.where(ok, np.clip(zs, -Z_CLIP, Z_CLIP), 0.0)))
@@ -595,10 +605,12 @@ class FeatureCalculator:
 
     def _columns_at(self, cols: Columns, names: list[str], rows: np.ndarray) -> np.ndarray:
         """[len(rows), K] float values of the named columns at the given rows (NaN where absent)."""
+        present = [j for j, name in enumerate(names) if name in cols]
+        if len(present) == len(names):  # the usual case: one stacked gather
+            return np.stack([np.asarray(cols[name], dtype=np.float64) for name in names], axis=1)[rows]
         out = np.full((len(rows), len(names)), np.nan)
-        for j, name in enumerate(names):
-            if name in cols:
-                out[:, j] = np.asarray(cols[name], dtype=np.float64)[rows]
+        if present:
+            out[:, present] = np.stack([np.asarray(cols[names[j]], dtype=np.float64) for j in present], axis=1)[rows]
         return out
 
     def _window_means(self, cols: Columns, names: list[str], starts: np.ndarray) -> np.ndarray:
@@ -621,9 +633,10 @@ class FeatureCalculator:
             if not any(name in cols for name in mean_names):
                 continue
             if period == "record":  # the seed's records carry their own baseline (baseline_hrv_mean / _std)
-                mean_vals, std_vals = (self._window_means(cols, names, starts) for names in (mean_names, std_names))
+                both = self._window_means(cols, mean_names + std_names, starts)
             else:
-                mean_vals, std_vals = (self._columns_at(cols, names, ends) for names in (mean_names, std_names))
+                both = self._columns_at(cols, mean_names + std_names, ends)
+            mean_vals, std_vals = both[:, :M], both[:, M:]
             where = has[None, :] if period in ("all", "record") else (periods == period)[:, None] & has[None, :]
             use = where & np.isnan(mean) & np.isfinite(mean_vals) & np.isfinite(std_vals)
             mean[use], std[use] = mean_vals[use], std_vals[use]
