@@ -334,8 +334,13 @@ class MetricState:
         if values.size == 0:
             return 0
         lo, hi = self.winsor_bounds(guard, min_std)
-        raw = _moments(values)
-        win = raw if lo <= values.min() and values.max() <= hi else _moments(np.clip(values, lo, hi))
+        if values.size == 1:  # the realtime case (one new record): the same moments without array calls
+            x = float(values[0])
+            raw = (1.0, x, 0.0)
+            win = raw if lo <= x <= hi else (1.0, min(max(x, lo), hi), 0.0)
+        else:
+            raw = _moments(values)
+            win = raw if lo <= values.min() and values.max() <= hi else _moments(np.clip(values, lo, hi))
         n, self.t_mean, self.t_m2 = _merge((self.t_count, self.t_mean, self.t_m2), raw)
         _, self.t_wmean, self.t_wm2 = _merge((self.t_count, self.t_wmean, self.t_wm2), win)
         self.t_count = n
