@@ -6,6 +6,7 @@ Scores come from whatever checkpoint is shipped, so tests assert shapes, ranges 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from tests.conftest import write_case
 from wearable_monitor.app.i18n import STRINGS, t
 from wearable_monitor.app.service import AppConfig, MonitorService, derive_daily, json_safe, rethreshold
 from wearable_monitor.app.ui import Handlers, build_ui
+from wearable_monitor.vitals import VitalsConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -215,6 +217,11 @@ def test_derived_resting_hr_uses_heart_rate_at_rest_when_the_device_gives_none()
                           "hr": np.where(steps > 0, 95.0, 58.0), "hr_resting": np.nan})
     d = derive_daily(frame, {"awake": 0, "light": 1})
     assert d["resting_hr"].tolist() == [58.0]  # the walking hours' heart rate is not resting HR
+    # the detector's vitals config decides the signal: without the fallback, no resting HR at all
+    config = VitalsConfig()
+    no_fallback = replace(config, signals={**config.signals,
+                                           "resting_hr": replace(config.signals["resting_hr"], fallback=None)})
+    assert derive_daily(frame, {"awake": 0, "light": 1}, vitals=no_fallback).empty
 
 
 def test_rules_on_derived_values_and_feedback(h, app_service):

@@ -122,11 +122,13 @@ def rethreshold(result: dict, threshold: float | None) -> dict:
     return out
 
 
-def derive_daily(frame: pd.DataFrame, sleep_codes: dict[str, int], sampling_minutes: int = 5) -> pd.DataFrame:
+def derive_daily(frame: pd.DataFrame, sleep_codes: dict[str, int], sampling_minutes: int = 5,
+                 vitals: VitalsConfig | None = None) -> pd.DataFrame:
     """Daily values the rule engine can use, derived honestly from 5-minute records.
 
-    - resting_hr: median of the day's resting 5-minute HR (vitals.signal_values: the device's
-      `hr_resting`, else HR of records without steps), if at least MIN_RESTING_VALUES exist;
+    - resting_hr: median of the day's resting 5-minute HR (vitals.signal_values with the
+      `resting_hr` signal of `vitals`, the detector's config: the device's `hr_resting`, else HR of
+      records without steps), if at least MIN_RESTING_VALUES exist;
     - sleep_hours: asleep records (light/deep/rem) x sampling minutes over the noon-to-noon
       "sleep day" labelled by the morning it ends, if MIN_SLEEP_COVERAGE of it was observed.
     Anything else (weight, blood pressure, nutrition, exercise minutes) is not derivable: NaN.
@@ -135,7 +137,7 @@ def derive_daily(frame: pd.DataFrame, sleep_codes: dict[str, int], sampling_minu
     if frame.empty:
         return pd.DataFrame(columns=cols)
     parts = []
-    resting = pd.Series(signal_values(frame, VitalsConfig().signals["resting_hr"]), index=frame.index)
+    resting = pd.Series(signal_values(frame, (vitals or VitalsConfig()).signals["resting_hr"]), index=frame.index)
     if resting.notna().any():
         g = resting.groupby([frame[USER], frame[TIME].dt.normalize().rename("date")])
         parts.append(g.median().where(g.count() >= MIN_RESTING_VALUES).rename("resting_hr"))
@@ -366,7 +368,7 @@ class MonitorService:
         step(0.85, "rules")
         daily_values = derive_daily(frame, self.feature_config.features["sleep_state"].categories
                                     if "sleep_state" in self.feature_config.features else {},
-                                    self.feature_config.sampling_minutes)
+                                    self.feature_config.sampling_minutes, self.detector.vitals_config)
         findings = self.run_rules(daily_values, users)
         step(0.95, "export")
         csv_path = self.data_dir / "exports" / f"scores_{uuid.uuid4().hex[:10]}.csv"
