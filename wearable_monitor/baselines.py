@@ -515,9 +515,6 @@ class UserRow:
         return UserRow(self.user_id, dict(self.profile), self.days, self.open_day, self.open_has_data, self.last_ts)
 
 
-Snapshot = tuple[UserRow, dict[tuple[str, str], MetricState]]  # a user's row and stored states
-
-
 class BaselineStorage:
     """Durable per-user baseline state in one SQLite file (":memory:" for tests).
 

@@ -64,7 +64,9 @@ class TracedScorer:
     - the trace itself, frozen (`torch.jit.freeze`: weights become constants, so the interpreter
       no longer fetches ~280 attributes per call).
     Both are keyed by the parameters' version counters, which every in-place change bumps
-    (`load_state_dict`, an optimiser step), so a changed weight is seen at the next call.
+    (`load_state_dict`, an optimiser step), so a changed weight is seen at the next call. A
+    parameter replaced by a new tensor object (`load_state_dict(..., assign=True)`) is not: make a
+    new scorer then.
     """
 
     def __init__(self, model: nn.Module, max_layouts: int = 8, max_contexts: int = 256, atol: float = 1e-5):
