@@ -33,7 +33,8 @@ class ConfigError(ValueError):
 def _category_code(categories: dict[str, int], value: Any) -> int | None:
     """Categories are given by label (case-insensitive) or by integer code, as the seed's records do."""
     if isinstance(value, str):
-        return categories.get(value.strip().lower())
+        code = categories.get(value)  # labels are stored lower-case: most inputs match as given
+        return code if code is not None else categories.get(value.strip().lower())
     if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
         code = int(value)
         return code if code in categories.values() else None
