@@ -157,8 +157,8 @@ class ColumnNormaliser:
         checked = self.checked
         bad = ~np.isfinite(x[:, checked]) & ~np.isnan(values[:, checked])
         if bad.any():
-            j = checked[int(np.flatnonzero(bad.any(axis=0))[0])]
-            row = int(np.flatnonzero(~np.isfinite(x[:, j]) & ~np.isnan(values[:, j]))[0])
+            row, k = _first_true(bad)
+            j = checked[k]
             raise ValueError(f"{self.specs[j].name}: value {values[row, j]!r} at frame row {row} cannot be "
                              f"{self.methods[j]}-normalised (log needs a positive argument)")
         return (x - self.mean) / self.std
@@ -179,6 +179,13 @@ def _ns(times: np.ndarray) -> np.ndarray:
     """Naive timestamps (datetime64 of any unit, or int64 ns) as int64 nanoseconds."""
     times = np.asarray(times)
     return times if times.dtype == np.int64 else times.astype("datetime64[ns]").astype(np.int64)
+
+
+def _first_true(mask: np.ndarray) -> tuple[int, int]:
+    """(row, column) of the first True of [R, K] `mask` in column order (the first column with
+    any, then its first row): an error names the first bad feature, then where it went wrong."""
+    col = int(np.flatnonzero(mask.any(axis=0))[0])
+    return int(np.flatnonzero(mask[:, col])[0]), col
 
 
 def _window_sums(x: np.ndarray, starts: np.ndarray, size: int) -> np.ndarray:
@@ -487,8 +494,7 @@ class FeatureCalculator:
         missing = np.isnan(v)
         bad = ~missing & ((v < 0) | (v >= card) | (v != np.round(v)))
         if bad.any():
-            j = int(np.flatnonzero(bad.any(axis=0))[0])
-            r = int(np.flatnonzero(bad[:, j])[0])
+            r, j = _first_true(bad)
             raise ValueError(f"frame row {r}: {self.categorical_names[j]} code {v[r, j]} is not in 0..{card[j] - 1}")
         v[missing] = np.broadcast_to(card, v.shape)[missing]
         return v.astype(np.int64)
@@ -503,8 +509,7 @@ class FeatureCalculator:
             card = self._static_cards[present]
             bad = (v < 0) | (v >= card)
             if bad.any():
-                k = int(np.flatnonzero(bad.any(axis=0))[0])
-                r = int(np.flatnonzero(bad[:, k])[0])
+                r, k = _first_true(bad)
                 raise ValueError(f"frame row {r}: {self._static_columns[present[k]]} code {v[r, k]} is not in "
                                  f"0..{card[k] - 1}")
             out[:, present] = v
@@ -606,11 +611,13 @@ class FeatureCalculator:
     def _columns_at(self, cols: Columns, names: list[str], rows: np.ndarray) -> np.ndarray:
         """[len(rows), K] float values of the named columns at the given rows (NaN where absent)."""
         present = [j for j, name in enumerate(names) if name in cols]
-        if len(present) == len(names):  # the usual case: one stacked gather
-            return np.stack([np.asarray(cols[name], dtype=np.float64) for name in names], axis=1)[rows]
+        if not present:
+            return np.full((len(rows), len(names)), np.nan)
+        values = np.stack([np.asarray(cols[names[j]], dtype=np.float64) for j in present], axis=1)[rows]
+        if len(present) == len(names):  # the usual case: one stacked gather is the answer
+            return values
         out = np.full((len(rows), len(names)), np.nan)
-        if present:
-            out[:, present] = np.stack([np.asarray(cols[names[j]], dtype=np.float64) for j in present], axis=1)[rows]
+        out[:, present] = values
         return out
 
     def _window_means(self, cols: Columns, names: list[str], starts: np.ndarray) -> np.ndarray:

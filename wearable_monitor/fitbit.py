@@ -101,6 +101,11 @@ class FitbitImport:
 
 # ---------------------------------------------------------------- reading
 
+def is_fitbit_file(path: str | Path) -> bool:
+    """True for a file named as one half of a Fitbit pair (<ID>_hr.csv[.zip], <ID>_steps.csv[.zip])."""
+    return bool(_PAIR.match(Path(path).name))
+
+
 def find_pair(path: str | Path) -> tuple[Path, Path]:
     """(hr, steps) paths from either file of a pair; the sibling may be .csv or .csv.zip."""
     path = Path(path)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import FeatureConfig, default_feature_config, load_feature_config
+from .fitbit import find_pair, import_fitbit, is_fitbit_file
 from .records import ANONYMOUS_PREFIX
 from .validation import (
     IGNORED,
@@ -387,8 +388,6 @@ def load_history(source: Source, config: FeatureConfig | None = None,
 def load_fitbit(hr_path: str | Path, steps_path: str | Path | None = None, config: FeatureConfig | None = None,
                 limits: Limits | None = None) -> ValidationResult:
     """Fitbit CSV pair -> 5-minute records, validated (line = record index in the converted JSONL)."""
-    from .fitbit import find_pair, import_fitbit
-
     limits = limits or Limits()
     hr_path, steps_path = find_pair(hr_path) if steps_path is None else (Path(hr_path), Path(steps_path))
     for p in (hr_path, steps_path):
@@ -399,13 +398,6 @@ def load_fitbit(hr_path: str | Path, steps_path: str | Path | None = None, confi
                             anonymous_id=anonymous_id(name=str(hr_path)), limits=limits)
     result.counts["fitbit_steps_only_bins"] = imported.summary.steps_only_bins
     return result
-
-
-def is_fitbit_file(path: str | Path) -> bool:
-    """True for a file named as one half of a Fitbit pair (<ID>_hr.csv[.zip], <ID>_steps.csv[.zip])."""
-    from .fitbit import _PAIR
-
-    return bool(_PAIR.match(Path(path).name))
 
 
 def load_any(path: str | Path, config: FeatureConfig | None = None, limits: Limits | None = None) -> ValidationResult:

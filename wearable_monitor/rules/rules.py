@@ -78,7 +78,6 @@ def confirmation(trig: np.ndarray, valid: np.ndarray, supports: Callable[[np.nda
     return state, at
 
 
-
 def two_sided_confirmation(high: np.ndarray, low: np.ndarray, valid: np.ndarray, cfg: Confirm, last: int
                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A reference range with a ladder on each side (blood pressure, resting HR): per reading the
@@ -89,6 +88,7 @@ def two_sided_confirmation(high: np.ndarray, low: np.ndarray, valid: np.ndarray,
     supports = lambda i, j: (rank[j] >= 0) & (side[j] == side[i])  # the next reading is out of range too
     state, at = confirmation(rank >= 0, valid, supports, cfg, last)
     return rank, side, state, at
+
 
 def keeps_deviation(x: np.ndarray, ref: np.ndarray, keep: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """The next reading j supports i when it deviates from i's reference in the same direction by
