@@ -291,15 +291,15 @@ class FeatureCalculator:
         self._numeric_norm = ColumnNormaliser(self._numeric_specs)
         self._metric_norm = ColumnNormaliser(cfg.features[src] for src in self._metric_sources)
         # where a window's baseline comes from, in order of precedence (class docstring): per source
-        # (period, bl_ mean column names, bl_ std column names, which metrics have it)
+        # (period, the mean column names then the std column names, which metrics have it)
         metrics = list(cfg.baseline_metrics)
         periods = dict.fromkeys(p for spec in cfg.baseline_metrics.values() for p in spec.periods if p != "all")
         self._baseline_column_names = [
-            (p, [f"bl_{m}_{p}_mean" for m in metrics], [f"bl_{m}_{p}_std" for m in metrics],
+            (p, [f"bl_{m}_{p}_{stat}" for stat in ("mean", "std") for m in metrics],
              np.array([p in cfg.baseline_metrics[m].periods for m in metrics])) for p in periods]
         self._baseline_column_names += [
-            ("all", [f"bl_{m}_mean" for m in metrics], [f"bl_{m}_std" for m in metrics], np.ones(len(metrics), bool)),
-            ("record", [f"baseline_{m}_mean" for m in metrics], [f"baseline_{m}_std" for m in metrics],
+            ("all", [f"bl_{m}_{stat}" for stat in ("mean", "std") for m in metrics], np.ones(len(metrics), bool)),
+            ("record", [f"baseline_{m}_{stat}" for stat in ("mean", "std") for m in metrics],
              np.ones(len(metrics), bool))]
         # what window_summary reports, and time-period lookups by hour and by category code
         self._summary_names = [n for n, spec in cfg.features.items() if spec.is_numeric and spec.channel != "baseline"]
@@ -634,15 +634,15 @@ class FeatureCalculator:
         """Baseline mean/std [N, M] per window and metric, by the precedence in the class docstring."""
         N, M = len(ends), len(self._metric_sources)
         mean, std = np.full((N, M), np.nan), np.full((N, M), np.nan)
-        for period, mean_names, std_names, has in self._baseline_column_names:
+        for period, names, has in self._baseline_column_names:
             if not mean.size or not np.isnan(mean).any():
                 break  # every window and metric has its baseline already
-            if not any(name in cols for name in mean_names):
+            if not any(name in cols for name in names[:M]):
                 continue
             if period == "record":  # the seed's records carry their own baseline (baseline_hrv_mean / _std)
-                both = self._window_means(cols, mean_names + std_names, starts)
+                both = self._window_means(cols, names, starts)
             else:
-                both = self._columns_at(cols, mean_names + std_names, ends)
+                both = self._columns_at(cols, names, ends)
             mean_vals, std_vals = both[:, :M], both[:, M:]
             where = has[None, :] if period in ("all", "record") else (periods == period)[:, None] & has[None, :]
             use = where & np.isnan(mean) & np.isfinite(mean_vals) & np.isfinite(std_vals)
