@@ -32,9 +32,13 @@ from .detectors.base import BaseDetector
 from .features import Columns, FeatureCalculator, Windows, frame_columns
 from .model import WearableAnomalyNet
 from .model.traced import TracedScorer
+from .findings import Level, decide
 from .patterns import PatternConfig, daily_pattern_table, summarize_pattern, trend_of
-from .vitals import VitalsConfig, nightly_vitals
+from .red_flags import RedFlagConfig, default_red_flag_config
 from .records import TIME, USER, records_to_columns, static_column
+from .verdict import (StreamEvidence, VerdictConfig, combine_levels, day_verdicts, level_labels, model_finding,
+                      pattern_finding)
+from .vitals import VitalsConfig, nightly_vitals
 
 DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints" / "phase2" / "exp_factor_balanced"
 TOP_K = 5
@@ -131,7 +135,8 @@ class WearableAnomalyDetector:
 
     def __init__(self, model_dir: str | Path | None = None, threshold: float | None = None, device: str = "cpu",
                  storage: BaselineStorage | str | Path | None = None, feature_config: FeatureConfig | None = None,
-                 pattern_config: PatternConfig | None = None, vitals_config: VitalsConfig | None = None):
+                 pattern_config: PatternConfig | None = None, vitals_config: VitalsConfig | None = None,
+                 red_flag_config: RedFlagConfig | None = None, verdict_config: VerdictConfig | None = None):
         model_dir = model_dir or DEFAULT_MODEL_DIR
         self.model = WearableAnomalyNet.from_pretrained(model_dir).to(device).eval()
         self.checkpoint = dict(self.model.checkpoint_config)
@@ -147,6 +152,8 @@ class WearableAnomalyDetector:
         self.users = UserDataManager(storage, self.config)
         self.pattern_config = pattern_config or PatternConfig()
         self.vitals_config = vitals_config or VitalsConfig()
+        self.red_flag_config = red_flag_config or default_red_flag_config()
+        self.verdict_config = verdict_config or VerdictConfig()
         self.device = device
 
     def _check_layout(self) -> None:
@@ -276,16 +283,22 @@ class WearableAnomalyDetector:
             score = float(out["probability"][i])
             summary = self.calculator.summary_from_columns(rows)
             weights = out["variable_weights"][i]
+            top = self._explain(weights, observed[i], summary, baseline)
+            verdict = self._window_verdict(rows, prepared[i], baseline, score, top)
             results.append({
-                "is_anomaly": bool(score >= self.threshold),
+                "is_anomaly": verdict.is_anomaly,
+                "level": verdict.level.label,
+                "reasons": [f.to_dict() for f in verdict.reasons],
+                "advice": verdict.to_dict()["advice"],
                 "anomaly_score": round(score, 4),
                 "threshold": round(self.threshold, 4),
                 "details": {"window_size": self.window_size, "model_output": round(score, 4),
+                            "model_anomalous": bool(score >= self.threshold),
                             "prediction_confidence": round(abs(score - self.threshold), 4),
                             "variable_importance": {n: round(float(w), 4) for n, w in zip(names, weights)}},
                 "user_id": user,
                 **summary,
-                "top_features": self._explain(weights, observed[i], summary, baseline),
+                "top_features": top,
                 "baseline": baseline,
                 "static": {n: self.config.static[n].label(int(rows[static_column(n)][-1]))
                            for n in self.config.static if static_column(n) in rows},
@@ -294,6 +307,15 @@ class WearableAnomalyDetector:
             if update_baseline:
                 self.users.ingest(user, rows)
         return results
+
+    def _window_verdict(self, rows: Columns, window: Windows, baseline: dict, score: float, top: list[dict]):
+        """The leveled verdict of one window: red flags and baseline deviations on its rows, the model's score."""
+        columns = {f"bl_{name}_{stat}": b[stat] for name, b in baseline["metrics"].items() for stat in ("mean", "std")}
+        evidence = StreamEvidence.of({**rows, **columns}, self.config, self.red_flag_config,
+                                     self.verdict_config.deviations)
+        findings = evidence.window_findings()
+        model = model_finding(score, self.threshold, self.verdict_config, top[0]["feature"] if top else None)
+        return decide(findings + ([model] if model else []))
 
     def predict(self, data_points: Iterable[Mapping] | pd.DataFrame, return_score: bool = True,
                 return_details: bool = True, update_baseline: bool = False) -> dict:
@@ -305,9 +327,46 @@ class WearableAnomalyDetector:
             result.pop("anomaly_score", None)
         return result
 
-    def detect_realtime(self, window: Iterable[Mapping] | pd.DataFrame, update_baseline: bool = True) -> dict:
-        """Score the newest window and then (by default) feed it to the user's baseline."""
-        return self.predict(window, update_baseline=update_baseline)
+    def detect_realtime(self, window: Iterable[Mapping] | pd.DataFrame, update_baseline: bool = True,
+                        history: Any = None) -> dict:
+        """Score the newest window and then (by default) feed it to the user's baseline.
+
+        `history`: the same user's earlier records (any input `score_history` takes). With it, the
+        multi-day pattern of history + window (nightly vitals, day scores; patterns.py) joins the
+        window's verdict as `pattern` evidence for the window's day.
+        """
+        result = self.predict(window, update_baseline=update_baseline)
+        if history is not None:
+            found = self.pattern_findings(history, window, result)
+            if found:
+                self._add_findings(result, found)
+        return result
+
+    def pattern_findings(self, history: Any, window: Any, result: dict) -> list:
+        """Findings of the multi-day pattern on the window's day, from history + window (no store writes)."""
+        frame = pd.concat([self._frame(history), self._frame(window)], ignore_index=True)
+        frame = frame[frame[USER] == result["user_id"]]
+        frame = frame.drop_duplicates([USER, TIME], keep="last").sort_values(TIME, kind="stable")
+        if len(frame) < self.window_size:
+            return []
+        scored = self._score_frame(causal_baseline_columns(frame.reset_index(drop=True), self.config, self.users.bcfg))
+        days = self.daily(scored)
+        day = days[days["date"] == pd.Timestamp(result["window"]["end"]).normalize()]
+        if day.empty or not (bool(day["alert"].iat[-1]) or bool(day["is_anomalous_day"].iat[-1])):
+            return []
+        return [pattern_finding(day.iloc[-1], self.verdict_config)]
+
+    @staticmethod
+    def _add_findings(result: dict, extra: list) -> None:
+        """Merge findings into a result's verdict (level, reasons, is_anomaly)."""
+        from .findings import Finding
+
+        current = [Finding(source=f["source"], code=f["code"], level=f["level"], title=f["title"],
+                           evidence=f.get("evidence", {}), advice=f.get("advice", {}), citation=f.get("citation"))
+                   for f in result["reasons"]]
+        verdict = decide(current + list(extra))
+        result.update(is_anomaly=verdict.is_anomaly, level=verdict.level.label,
+                      reasons=[f.to_dict() for f in verdict.reasons], advice=verdict.to_dict()["advice"])
 
     def predict_batch(self, windows: Iterable[Iterable[Mapping] | pd.DataFrame], update_baseline: bool = False) -> list[dict]:
         """Many users' windows in one forward pass (one result per window, same order)."""
@@ -353,9 +412,16 @@ class WearableAnomalyDetector:
         is_night, is_resting = _is_night_and_resting(frame, windows, self.config)
         names = np.array(self.model.config.variable_names, dtype=object)
         score = out["probability"].astype(np.float64)
+        evidence = StreamEvidence.of(frame, self.config, self.red_flag_config, self.verdict_config.deviations)
+        levels = evidence.window_levels(windows.end_index, windows.window_size)
+        model_flags = score >= self.threshold
+        level = combine_levels(levels, model_flags, self.verdict_config)
         return pd.DataFrame({
             USER: windows.user_ids, TIME: pd.DatetimeIndex(windows.end_times),
-            "anomaly_score": np.round(score, 5), "is_anomaly": score >= self.threshold,
+            "anomaly_score": np.round(score, 5), "is_anomaly": level >= int(Level.ALERT),
+            "level": level_labels(level), "reasons": levels["reasons"],
+            "level_red_flag": levels["level_red_flag"], "level_baseline": levels["level_baseline"],
+            "model_anomalous": model_flags,
             "is_night": is_night, "is_resting": is_resting,
             "baseline_alpha": frame["bl_alpha"].to_numpy()[windows.end_index] if "bl_alpha" in frame else np.nan,
             "top_feature": names[np.argmax(np.where(self._observed_variables(windows), out["variable_weights"], -1.0),
@@ -372,7 +438,8 @@ class WearableAnomalyDetector:
         Days with heart rate and steps only (`limited_channels`) need a higher day score (patterns.py).
         """
         nights = nightly_vitals(scored, self.vitals_config)
-        days = daily_pattern_table(scored[TIME], scored["is_anomaly"], scored["is_night"], scored["is_resting"],
+        model_flags = scored["model_anomalous"] if "model_anomalous" in scored else scored["is_anomaly"]
+        days = daily_pattern_table(scored[TIME], model_flags, scored["is_night"], scored["is_resting"],
                                    scored[USER], self.pattern_config, scores=scored["anomaly_score"], nights=nights,
                                    limited=self._heart_rate_and_steps_only(scored))
         trends = []
@@ -380,7 +447,7 @@ class WearableAnomalyDetector:
             shares = g["day_score"].where(g["sufficient"]).to_numpy()
             trends += [trend_of(shares[max(0, i - 6):i + 1], self.pattern_config)[0] for i in range(len(g))]
         days["trend"] = trends
-        return days
+        return day_verdicts(days, scored, self.verdict_config)
 
     def _heart_rate_and_steps_only(self, scored: pd.DataFrame) -> np.ndarray | None:
         """Per window: its newest record carried none of the vitals beyond heart rate (HRV,

@@ -95,12 +95,13 @@ def daily_table(end_times, is_anomaly, is_night, is_resting, user_ids=None,
 
 def _with_vitals(days: pd.DataFrame, nights: pd.DataFrame | None) -> pd.DataFrame:
     if nights is None or nights.empty:
-        return days.assign(vitals_anomalous=False, vitals_sustained=False, vitals_flags="")
-    cols = nights[["user_id", "date", "vitals_anomalous", "vitals_sustained", "vitals_flags"]].astype(
-        {"date": "datetime64[ns]"})
+        return days.assign(vitals_anomalous=False, vitals_sustained=False, vitals_deviant_count=0, vitals_flags="")
+    cols = nights[["user_id", "date", "vitals_anomalous", "vitals_sustained", "vitals_deviant_count",
+                   "vitals_flags"]].astype({"date": "datetime64[ns]"})
     merged = days.astype({"date": "datetime64[ns]"}).merge(cols, on=["user_id", "date"], how="left")
     for flag in ("vitals_anomalous", "vitals_sustained"):
         merged[flag] = merged[flag].fillna(False).astype(bool)
+    merged["vitals_deviant_count"] = merged["vitals_deviant_count"].fillna(0).astype(np.int64)
     merged["vitals_flags"] = merged["vitals_flags"].fillna("").astype(object)
     return merged
 

@@ -195,6 +195,7 @@ def score_nights(nights: pd.DataFrame, config: VitalsConfig = VitalsConfig()) ->
     sustained = [f"{n}_sustained" for n, s in signals.items() if s.sustained_nights > 1]
     table["vitals_sustained"] = table[sustained].notna().to_numpy().any(axis=1) if sustained else False
     table["vitals_anomalous"] = deviant.any(axis=1) | table["vitals_sustained"].to_numpy(dtype=bool)
+    table["vitals_deviant_count"] = deviant.sum(axis=1)  # a stand-in never counts beside its night signal
     table["vitals_flags"] = [_describe(row, signals) for row in table.to_dict("records")]
     return table
 
@@ -265,4 +266,4 @@ def _empty(signals: dict[str, VitalSignal]) -> pd.DataFrame:
     cols = ["user_id", "date"] + [f"{n}{suffix}" for n in signals
                                   for suffix in ("", "_reference", "_deviation", "_deviant")]
     cols += [f"{n}_sustained" for n, s in signals.items() if s.sustained_nights > 1]
-    return pd.DataFrame(columns=cols + ["vitals_anomalous", "vitals_sustained", "vitals_flags"])
+    return pd.DataFrame(columns=cols + ["vitals_anomalous", "vitals_sustained", "vitals_deviant_count", "vitals_flags"])

@@ -1,0 +1,146 @@
+"""Context on the 5-minute stream: at rest, asleep or awake, and sustained runs of records.
+
+Shared by the red flags (absolute thresholds) and the personal-baseline deviations. Everything
+works on one user's rows, sorted by time, as numpy columns (records.records_to_columns or the
+columns of a frame), so the realtime window and the batch replay share one code path.
+
+- At rest: no steps in the record and in those of the `rest_minutes` before it (Apple Watch's
+  heart-rate notifications wait for 10 inactive minutes). Rows of a user whose records carry
+  no step count at all have *unknown* activity (-1), never "at rest" by default.
+- Awake: `sleep_state` says awake; without a sleep stage, the local hours `awake_hours`.
+- A sustained run: consecutive qualifying records, no two further apart than `max_gap_minutes`,
+  at least `min_records` of them (never fewer than two: one record is never sustained).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import FeatureConfig
+from .records import TIME
+
+REST, ACTIVE, UNKNOWN = 1, 0, -1
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    sampling_minutes: float = 5.0
+    rest_minutes: float = 10.0
+    max_gap_minutes: float = 10.0
+    skip_low_quality: bool = True
+    awake_hours: tuple[int, int] = (9, 21)
+
+    def min_records(self, minutes: float) -> int:
+        return max(2, int(math.ceil(minutes / self.sampling_minutes - 1e-9)))
+
+
+@dataclass
+class StreamContext:
+    """Per-row context of one user's rows (arrays of the same length)."""
+    minutes: np.ndarray      # float64 minutes since the first row
+    rest: np.ndarray         # int8: REST / ACTIVE / UNKNOWN
+    awake: np.ndarray        # bool
+    usable: np.ndarray       # bool: not a low-quality record
+    times: np.ndarray        # datetime64[ns]
+
+    def __len__(self) -> int:
+        return len(self.minutes)
+
+
+def _column(cols: Mapping[str, Any], name: str, n: int) -> np.ndarray:
+    v = cols.get(name)
+    if v is None:
+        return np.full(n, np.nan)
+    v = np.asarray(v, dtype=np.float64)
+    return np.full(n, float(v)) if v.ndim == 0 else v
+
+
+def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: StreamSettings) -> StreamContext:
+    times = np.asarray(cols[TIME]).astype("datetime64[ns]")
+    n = len(times)
+    minutes = (times - times[0]).astype("timedelta64[s]").astype(np.float64) / 60.0 if n else np.zeros(0)
+    steps = _column(cols, "steps", n)
+    if np.isfinite(steps).any():
+        # steps in (t - rest_minutes, t]: a cumulative sum and one binary search per row
+        csum = np.r_[0.0, np.cumsum(np.nan_to_num(steps, nan=0.0))]
+        lo = np.searchsorted(minutes, minutes - settings.rest_minutes, side="right")
+        rest = np.where(csum[np.arange(n) + 1] - csum[lo] <= 0, REST, ACTIVE).astype(np.int8)
+    else:
+        rest = np.full(n, UNKNOWN, np.int8)
+    hours = ((times - times.astype("datetime64[D]")).astype("timedelta64[h]").astype(np.int64)) if n else np.zeros(0, int)
+    by_hour = (hours >= settings.awake_hours[0]) & (hours < settings.awake_hours[1])
+    sleep = _column(cols, "sleep_state", n)
+    spec = config.features.get("sleep_state")
+    awake_code = spec.categories.get("awake") if spec is not None and spec.categories else None
+    awake = np.where(np.isfinite(sleep), sleep == awake_code, by_hour) if awake_code is not None else by_hour
+    usable = np.ones(n, bool)
+    quality = config.features.get("data_quality")
+    if settings.skip_low_quality and quality is not None and quality.categories and "low" in quality.categories:
+        usable = _column(cols, "data_quality", n) != quality.categories["low"]
+    return StreamContext(minutes=minutes, rest=rest, awake=np.asarray(awake, bool), usable=usable, times=times)
+
+
+def runs(mask: np.ndarray, minutes: np.ndarray, max_gap_minutes: float, min_records: int) -> list[tuple[int, int]]:
+    """(first, last) row index of each sustained run of True rows (see the module docstring)."""
+    idx = np.flatnonzero(mask)
+    if len(idx) < min_records:
+        return []
+    # a new run starts where the previous qualifying row is not the row before, or is too long ago
+    breaks = (np.diff(idx) != 1) | (np.diff(minutes[idx]) > max_gap_minutes)
+    starts = np.r_[0, np.flatnonzero(breaks) + 1]
+    ends = np.r_[starts[1:] - 1, len(idx) - 1]
+    return [(int(idx[s]), int(idx[e])) for s, e in zip(starts, ends) if e - s + 1 >= min_records]
+
+
+@dataclass
+class EvidenceRun:
+    """A sustained run of one finding kind over rows [first, last] of one user."""
+    source: str
+    code: str
+    level: int
+    first: int
+    last: int
+    min_records: int
+    evidence: dict[str, Any] = field(default_factory=dict)
+    family: str = ""          # runs of one family (e.g. "hr>=") shadow their lower levels in a window
+
+
+def window_runs(runs_: list[EvidenceRun], end_index: np.ndarray, window_size: int,
+                last_row: int | None = None) -> list[list[EvidenceRun]]:
+    """Per window (ending at row `end_index[i]`, `window_size` rows): the runs that hold for at least
+    their `min_records` rows inside it. A window sees a run only once the run is sustained within
+    the window itself, so the realtime window and the batch replay agree."""
+    end_index = np.asarray(end_index, np.int64)
+    out: list[list[EvidenceRun]] = [[] for _ in range(len(end_index))]
+    if not runs_ or not len(end_index):
+        return out
+    order = np.argsort(end_index, kind="stable")
+    sorted_ends = end_index[order]
+    for run in runs_:
+        lo_end = run.first + run.min_records - 1
+        hi_end = run.last - run.min_records + window_size
+        if last_row is not None:
+            hi_end = min(hi_end, last_row)
+        a = np.searchsorted(sorted_ends, lo_end, side="left")
+        b = np.searchsorted(sorted_ends, hi_end, side="right")
+        for j in order[a:b]:
+            out[j].append(run)
+    return out
+
+
+def strongest_per_family(runs_: list[EvidenceRun]) -> list[EvidenceRun]:
+    """Within each family keep the highest level (a 135 bpm run is not also "above 100" and "above 120")."""
+    best: dict[str, int] = {}
+    for r in runs_:
+        best[r.family or r.code] = max(best.get(r.family or r.code, -1), r.level)
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for r in sorted(runs_, key=lambda r: -r.level):
+        if r.level == best[r.family or r.code] and (r.source, r.code) not in seen:
+            seen.add((r.source, r.code))
+            out.append(r)
+    return out
