@@ -32,12 +32,12 @@ from .detectors.base import BaseDetector
 from .features import Columns, FeatureCalculator, Windows, frame_columns
 from .model import WearableAnomalyNet
 from .model.traced import TracedScorer
-from .findings import Level, decide
+from .findings import Finding, Level, decide
 from .patterns import PatternConfig, daily_pattern_table, summarize_pattern, trend_of
 from .red_flags import RedFlagConfig, default_red_flag_config
 from .records import TIME, USER, records_to_columns, static_column
-from .verdict import (StreamEvidence, VerdictConfig, combine_levels, day_verdicts, level_labels, model_finding,
-                      pattern_finding)
+from .verdict import (StreamEvidence, VerdictConfig, apply_verdict, combine_levels, day_verdicts, level_labels,
+                      model_finding, pattern_finding)
 from .vitals import VitalsConfig, nightly_vitals
 
 DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints" / "phase2" / "exp_factor_balanced"
@@ -359,14 +359,7 @@ class WearableAnomalyDetector:
     @staticmethod
     def _add_findings(result: dict, extra: list) -> None:
         """Merge findings into a result's verdict (level, reasons, is_anomaly)."""
-        from .findings import Finding
-
-        current = [Finding(source=f["source"], code=f["code"], level=f["level"], title=f["title"],
-                           evidence=f.get("evidence", {}), advice=f.get("advice", {}), citation=f.get("citation"))
-                   for f in result["reasons"]]
-        verdict = decide(current + list(extra))
-        result.update(is_anomaly=verdict.is_anomaly, level=verdict.level.label,
-                      reasons=[f.to_dict() for f in verdict.reasons], advice=verdict.to_dict()["advice"])
+        apply_verdict(result, decide([Finding.from_dict(f) for f in result["reasons"]] + list(extra)))
 
     def predict_batch(self, windows: Iterable[Iterable[Mapping] | pd.DataFrame], update_baseline: bool = False) -> list[dict]:
         """Many users' windows in one forward pass (one result per window, same order)."""

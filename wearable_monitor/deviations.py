@@ -163,16 +163,16 @@ def deviation_finding(run: EvidenceRun, cols: Mapping[str, Any], sampling_minute
     if run.code == "multi_channel":
         names = {lang: ", ".join(f"{NAMES.get(c[:-1], {}).get(lang, c[:-1])} {'↑' if c.endswith('+') else '↓'}"
                                  for c in ev["channels"]) for lang in ("en", "zh")}
-        title = {"en": f"Several vitals off the personal baseline at once for {int(round(minutes))} min at rest: "
+        title = {"en": f"Several vitals off the baseline at once for {int(round(minutes))} min at rest: "
                        f"{names['en']}",
-                 "zh": f"静息时多项指标同时偏离个人基线 {int(round(minutes))} 分钟：{names['zh']}"}
+                 "zh": f"静息时多项指标同时偏离基线 {int(round(minutes))} 分钟：{names['zh']}"}
     else:
         metric, d = ev["metric"], int(ev["direction"])
         name = NAMES.get(metric, {"en": metric, "zh": metric})
         z = abs(ev["z"])
-        title = {"en": f"{name['en']} {ev['value']:.1f} {ev['unit']}, {z:.1f} sd {WORDS[d]['en']} the personal "
+        title = {"en": f"{name['en']} {ev['value']:.1f} {ev['unit']}, {z:.1f} sd {WORDS[d]['en']} the "
                        f"baseline ({ev['baseline_mean']:.1f}) for {int(round(minutes))} min at rest",
-                 "zh": f"{name['zh']} {ev['value']:.1f} {ev['unit']}，{WORDS[d]['zh']}个人基线"
+                 "zh": f"{name['zh']} {ev['value']:.1f} {ev['unit']}，{WORDS[d]['zh']}基线"
                        f"（{ev['baseline_mean']:.1f}）{z:.1f} 个标准差，静息时持续 {int(round(minutes))} 分钟"}
     return Finding(source="baseline", code=run.code, level=level, title=title, evidence=ev,
                    advice=dict(ADVICE[level]), start=times[run.first].astype("datetime64[s]").item(),

@@ -47,6 +47,10 @@ class Level(IntEnum):
 #: absolute physiology first, then the person's own baseline, then multi-day and learned evidence
 SOURCES = ("red_flag", "baseline", "pattern", "rule", "model")
 
+#: the level's name as a person reads it (en / zh)
+LEVEL_NAMES = {Level.NORMAL: {"en": "normal", "zh": "正常"}, Level.WATCH: {"en": "watch", "zh": "留意"},
+               Level.ALERT: {"en": "alert", "zh": "警示"}, Level.URGENT: {"en": "urgent", "zh": "紧急"}}
+
 #: what a person is advised at each level (en / zh); the finding's own advice comes first
 LEVEL_TEXT = {
     Level.NORMAL: {"en": "Within the expected range for this person.", "zh": "处于此人的预期范围内。"},
@@ -99,6 +103,12 @@ class Finding:
 
     def sort_key(self) -> tuple:
         return -int(self.level), SOURCES.index(self.source), self.code
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Finding":
+        return cls(source=d["source"], code=d["code"], level=d["level"], title=dict(d.get("title", {})),
+                   evidence=dict(d.get("evidence", {})), advice=dict(d.get("advice", {})), start=d.get("start"),
+                   end=d.get("end"), citation=d.get("citation"))
 
     def to_dict(self) -> dict[str, Any]:
         out = {"source": self.source, "code": self.code, "level": self.level.label, "title": dict(self.title),

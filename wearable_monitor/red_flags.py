@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .config import CONFIG_DIR, ConfigError, FeatureConfig
 from .findings import Finding, Level
-from .stream_context import UNKNOWN, EvidenceRun, StreamContext, StreamSettings, runs, stream_context
+from .stream_context import UNKNOWN, EvidenceRun, StreamContext, StreamSettings, runs, stream_context, stuck_values
 
 DEFAULT_RED_FLAGS = CONFIG_DIR / "red_flags.json"
 CONTEXT_TEXT = {"rest": {"en": "at rest", "zh": "静息"}, "awake_rest": {"en": "awake at rest", "zh": "清醒静息"},
@@ -129,7 +129,7 @@ def red_flag_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: RedFlagCo
         if spec.signal not in cols:
             continue
         x = np.asarray(cols[spec.signal], dtype=np.float64)
-        mask = spec.beyond(x) & np.isfinite(x) & ctx.usable & _context_mask(spec, ctx)
+        mask = spec.beyond(x) & np.isfinite(x) & ctx.usable & ~stuck_values(x) & _context_mask(spec, ctx)
         k = settings.min_records(spec.min_minutes)
         for first, last in runs(mask, ctx.minutes, settings.max_gap_minutes, k):
             seg = x[first:last + 1]

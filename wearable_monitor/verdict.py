@@ -185,3 +185,34 @@ def pattern_finding(day, cfg: VerdictConfig = VerdictConfig()) -> Finding:
 
 def _pattern_code(alert: bool, multi_vital: bool) -> str:
     return "multi_day_alert" if alert else "multi_vital_night" if multi_vital else "anomalous_day"
+
+
+def apply_verdict(result: dict, verdict: Verdict) -> dict:
+    """Write a verdict into a realtime result dict (is_anomaly, level, reasons, advice)."""
+    result.update(is_anomaly=verdict.is_anomaly, level=verdict.level.label,
+                  reasons=[f.to_dict() for f in verdict.reasons], advice=verdict.to_dict()["advice"])
+    return result
+
+
+def rejudge(result: dict, threshold: float, cfg: VerdictConfig = VerdictConfig()) -> dict:
+    """A copy of a realtime result with the model read at another threshold (a visitor's choice):
+    only the model's finding changes; red flags, deviations and the pattern stay as they were."""
+    out = dict(result, threshold=round(float(threshold), 4))
+    score = float(result["anomaly_score"])
+    out["details"] = dict(result.get("details", {}), model_anomalous=bool(score >= threshold),
+                          prediction_confidence=round(abs(score - threshold), 4))
+    kept = [Finding.from_dict(f) for f in result.get("reasons", []) if f.get("source") != "model"]
+    top = result.get("top_features") or []
+    model = model_finding(score, float(threshold), cfg, top[0]["feature"] if top else None)
+    return apply_verdict(out, decide(kept + ([model] if model else [])))
+
+
+def rejudge_table(scored, threshold: float, cfg: VerdictConfig = VerdictConfig()):
+    """The per-window table with the model read at another threshold (level and is_anomaly follow)."""
+    scored = scored.copy()
+    scored["model_anomalous"] = scored["anomaly_score"].to_numpy() >= threshold
+    levels = {f"level_{s}": scored[f"level_{s}"].to_numpy() for s in EVIDENCE_SOURCES}
+    level = combine_levels(levels, scored["model_anomalous"].to_numpy(), cfg)
+    scored["level"] = level_labels(level)
+    scored["is_anomaly"] = level >= int(Level.ALERT)
+    return scored

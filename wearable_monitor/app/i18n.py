@@ -48,9 +48,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     # verdicts
     "anomaly": ("🔴 Anomaly flagged", "🔴 检测到异常"),
     "normal": ("🟢 Within the expected range", "🟢 在预期范围内"),
-    "score_line": ("score **{score:.3f}** vs threshold **{threshold:.3f}** · user `{user}` · {start} → {end} "
+    "level_normal": ("🟢 Normal: within the expected range", "🟢 正常：在预期范围内"),
+    "level_watch": ("🟡 Watch: something is off the usual range", "🟡 留意：有指标偏离平常范围"),
+    "level_alert": ("🔴 Alert: clear deviation", "🔴 警示：明显偏离"),
+    "level_urgent": ("🚨 Urgent: far outside the clinical range", "🚨 紧急：远超临床范围"),
+    "reasons": ("Why", "原因"),
+    "screening_note": ("Screening aid, not a diagnosis.", "筛查辅助工具，并非诊断。"),
+    "score_line": ("model score **{score:.3f}** vs threshold **{threshold:.3f}** · user `{user}` · {start} → {end} "
                    "({period}) · baseline: {source} (personal weight {alpha:.0%}, {days} days of history)",
-                   "得分 **{score:.3f}**，阈值 **{threshold:.3f}** · 用户 `{user}` · {start} → {end}（{period}）"
+                   "模型得分 **{score:.3f}**，阈值 **{threshold:.3f}** · 用户 `{user}` · {start} → {end}（{period}）"
                    " · 基线：{source}（个人权重 {alpha:.0%}，历史 {days} 天）"),
     "quality_line": ("Data quality: {missing:.0%} of values missing, longest gap {gap:g} min.",
                      "数据质量：缺失 {missing:.0%}，最长间隔 {gap:g} 分钟。"),

@@ -38,6 +38,7 @@ from ..readers import (
 )
 from ..records import TIME, USER
 from ..validation import InputFileError, Limits, ValidationResult, validate_items
+from ..verdict import rejudge, rejudge_table
 from ..vitals import VitalsConfig, signal_values
 
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "app_config.json"
@@ -115,11 +116,7 @@ def rethreshold(result: dict, threshold: float | None) -> dict:
     the visitor's threshold is applied here rather than by mutating it)."""
     if threshold is None:
         return result
-    thr = float(threshold)
-    score = result["anomaly_score"]
-    out = dict(result, is_anomaly=bool(score >= thr), threshold=round(thr, 4))
-    out["details"] = dict(result.get("details", {}), prediction_confidence=round(abs(score - thr), 4))
-    return out
+    return rejudge(result, float(threshold))
 
 
 def derive_daily(frame: pd.DataFrame, sleep_codes: dict[str, int], sampling_minutes: int = 5,
@@ -291,9 +288,10 @@ class MonitorService:
                 threshold: float | None) -> WindowOutcome:
         if not window.records:
             raise InputError("no valid record in the window:\n" + window.summary(max_issues=10))
-        if history is not None and history.records and len(history.records) >= self.detector.window_size:
+        with_history = history is not None and history.records and len(history.records) >= self.detector.window_size
+        if with_history:
             self.detector.score_history(history)
-        result = self.detector.detect_realtime(window)
+        result = self.detector.detect_realtime(window, history=history if with_history else None)
         frame = window.frame
         rows = frame[frame[USER] == result["user_id"]].iloc[-self.detector.window_size:].reset_index(drop=True)
         report = ""
@@ -357,7 +355,7 @@ class MonitorService:
                 self.detector.storage.reset(user)
             scored = self.detector.score_history(validation)
             thr = self.threshold if threshold is None else float(threshold)
-            scored["is_anomaly"] = scored["anomaly_score"] >= thr
+            scored = rejudge_table(scored, thr)
             step(0.7, "daily pattern")
             days = self.detector.daily(scored)
             patterns, latest = {}, {}

@@ -21,6 +21,7 @@ import gradio as gr
 import pandas as pd
 
 from ..detector import InputError
+from ..findings import LEVEL_NAMES, Level
 from ..formatter import FormatterInputError
 from ..records import USER
 from ..validation import InputFileError
@@ -57,8 +58,20 @@ def error_message(exc: BaseException, lang: str) -> str:
 
 # ----------------------------------------------------------------------------- formatting helpers
 
+def level_name(level: str | None, lang: str) -> str:
+    try:
+        return LEVEL_NAMES[Level.parse(level)]["zh" if lang == "zh" else "en"]
+    except (ValueError, TypeError):
+        return str(level)
+
+
 def verdict_markdown(result: dict, lang: str) -> str:
-    head = t("anomaly" if result["is_anomaly"] else "normal", lang)
+    level = result.get("level") or ("alert" if result["is_anomaly"] else "normal")
+    head = t(f"level_{level}", lang)
+    reasons = [f"- **{level_name(r.get('level'), lang)}** · {(r.get('title') or {}).get(lang) or (r.get('title') or {}).get('en', '')}"
+               for r in result.get("reasons", [])]
+    advice = (result.get("advice") or {}).get(lang, "")
+    why = f"\n\n**{t('reasons', lang)}**\n\n" + "\n".join(reasons) if reasons else ""
     w, b = result.get("window", {}), result.get("baseline", {})
     line = t("score_line", lang, score=result["anomaly_score"], threshold=result["threshold"],
              user=result.get("user_id", "?"), start=str(w.get("start", "?")).replace("T", " "),
@@ -67,7 +80,8 @@ def verdict_markdown(result: dict, lang: str) -> str:
              days=b.get("days_of_history", 0))
     q = result.get("data_quality") or {}
     quality = t("quality_line", lang, missing=q.get("missing_fraction") or 0.0, gap=q.get("max_gap_minutes") or 0)
-    return f"## {head}\n\n{line}\n\n{quality}"
+    note = f"{advice} {t('screening_note', lang)}".strip()
+    return f"## {head}{why}\n\n{note}\n\n{line}\n\n{quality}"
 
 
 def drivers_table(result: dict) -> pd.DataFrame:
