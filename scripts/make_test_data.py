@@ -128,6 +128,11 @@ def missing_window(seed0: int = 500):
     raise RuntimeError("no missing-data window found")
 
 
+# The verdict each preset must get (tests/test_app_service.py holds it): an anomaly preset is flagged,
+# normal and missing data are not.
+VERDICT = {"normal": "normal", "short_term": "alert", "long_term": "alert", "missing": "normal"}
+
+
 def _preset(name, title, description, seed, kind, w, history=None):
     body = {"name": name, "title": title, "description": description, "seed": seed,
             "user_id": str(w.user_id.iloc[0]), "window": _records(w),
@@ -135,7 +140,7 @@ def _preset(name, title, description, seed, kind, w, history=None):
     path = OUT / f"preset_{name}.json"
     path.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
     return {"name": name, "title": title, "description": description, "seed": seed,
-            "file": f"test_data/{path.name}", "kind": kind}
+            "file": f"test_data/{path.name}", "kind": kind, "verdict": VERDICT[kind]}
 
 
 def main() -> int:
@@ -145,7 +150,7 @@ def main() -> int:
     index = [{"name": "example", "title": "Example window", "seed": seed, "file": "test_data/example_window.json",
               "kind": "normal", "description": "12 records of a quiet daytime hour (plain list), all main channels present. "
               "simulate_user('demo-user', 4, seed, events=[]) with SimConfig(p_no_spo2=0, p_no_resp=0, p_no_hrv=0, "
-              "p_night_only=0, p_static_unknown=0)."}]
+              "p_night_only=0, p_static_unknown=0).", "verdict": "normal"}]
     seed, _, w = normal_window()
     index.append(_preset("normal", "Normal day", "An ordinary late-morning hour including a short walk: HR rises "
                          "with steps, which is activity, not an anomaly. No labelled event.", seed, "normal", w))

@@ -52,10 +52,16 @@ def test_config_rejects_unknown_keys_and_env_overrides(tmp_path, monkeypatch):
 def test_json_safe_and_rethreshold():
     assert json_safe({"a": np.float32(np.nan), "b": [np.int64(3), pd.Timestamp("2024-01-01")]}) == \
         {"a": None, "b": [3, "2024-01-01T00:00:00"]}
-    r = {"anomaly_score": 0.4, "is_anomaly": False, "threshold": 0.5, "details": {"prediction_confidence": 0.1}}
+    r = {"anomaly_score": 0.4, "is_anomaly": False, "threshold": 0.5, "level": "normal", "reasons": [],
+         "details": {"prediction_confidence": 0.1}}
     low, high = rethreshold(r, 0.3), rethreshold(r, 0.9)
-    assert low["is_anomaly"] and not high["is_anomaly"]
+    # the visitor's threshold moves the model's finding (watch), never the alert verdict by itself
+    assert low["details"]["model_anomalous"] and not high["details"]["model_anomalous"]
+    assert (low["level"], high["level"]) == ("watch", "normal") and not low["is_anomaly"]
     assert low["details"]["prediction_confidence"] == pytest.approx(0.1) and rethreshold(r, None) is r
+    flagged = dict(r, level="alert", is_anomaly=True, reasons=[
+        {"source": "red_flag", "code": "hr_high_rest", "level": "alert", "title": {"en": "x", "zh": "x"}}])
+    assert rethreshold(flagged, 0.9)["is_anomaly"] and rethreshold(flagged, 0.9)["level"] == "alert"
 
 
 def test_strings_have_both_languages():
@@ -73,7 +79,9 @@ def test_every_preset_runs_with_a_verdict_chart_and_llm_text(h, app_service):
         assert len(json.loads(text)) == 12 and desc
         verdict, result, fig, drivers, llm, state = h.run_preset(p["name"], None, "en")
         assert 0.0 <= result["anomaly_score"] <= 1.0
-        assert result["is_anomaly"] == (result["anomaly_score"] >= result["threshold"])
+        assert result["is_anomaly"] == (result["level"] in ("alert", "urgent"))
+        assert result["details"]["model_anomalous"] == (result["anomaly_score"] >= result["threshold"])
+        assert result["level"] == p["verdict"], p["name"]  # every preset states the verdict it must get
         assert verdict.startswith("## ") and f"{result['anomaly_score']:.3f}" in verdict
         assert isinstance(fig, go.Figure) and len(fig.data) >= 2
         assert list(drivers.columns)[:2] == ["feature", "importance"] and len(drivers) > 0
@@ -92,10 +100,13 @@ def test_pasted_window_and_threshold(h):
     text, _ = h.on_preset("normal")
     for thr in (0.0, 1.0):
         _, result, *_ = h.run_window(text, thr, "en")
-        assert result["threshold"] == thr and result["is_anomaly"] == (result["anomaly_score"] >= thr)
+        assert result["threshold"] == thr and result["details"]["model_anomalous"] == (result["anomaly_score"] >= thr)
+        # the visitor's threshold moves only the model's finding, which is never more than "watch"
+        assert result["level"] in ("normal", "watch") and not result["is_anomaly"]
+        assert any(r["source"] == "model" for r in result["reasons"]) == (result["anomaly_score"] >= thr)
     verdict_zh, result, _, _, llm_zh, _ = h.run_window(text, None, "zh")
     llm_en = h.run_window(text, None, "en")[4]
-    assert t("anomaly" if result["is_anomaly"] else "normal", "zh") in verdict_zh
+    assert t(f"level_{result['level']}", "zh") in verdict_zh
     assert llm_zh != llm_en and any("\u4e00" <= ch <= "\u9fff" for ch in llm_zh)
 
 
@@ -312,9 +323,10 @@ def test_api_handlers_return_json(h, history_jsonl):
     report = h.api_analyze_history(str(history_jsonl), 0.5)
     json.dumps(report, allow_nan=False)
     assert report["threshold"] == 0.5 and len(report["windows"]) > 0 and len(report["patterns"]) == 2
-    assert all(w["is_anomaly"] == (w["anomaly_score"] >= 0.5) for w in report["windows"])
+    assert all(w["model_anomalous"] == (w["anomaly_score"] >= 0.5) for w in report["windows"])
+    assert all(w["is_anomaly"] == (w["level"] in ("alert", "urgent")) for w in report["windows"])
     flagged = pd.DataFrame(report["windows"]).assign(date=lambda d: d["timestamp"].str[:10])
-    per_day = flagged.groupby(["user_id", "date"])["is_anomaly"].sum()
+    per_day = flagged.groupby(["user_id", "date"])["model_anomalous"].sum()
     days = pd.DataFrame(report["days"]).set_index(["user_id", "date"])["anomalous_windows"]
     assert (per_day.loc[days.index] == days).all()  # the day table follows the visitor's threshold
     assert "error" in h.api_analyze_history(None)

@@ -34,7 +34,8 @@ def test_predict_has_the_seed_shape_and_explanations(detector):
     result = detector.predict(window, return_score=True, return_details=True)
     assert set(result) >= {"is_anomaly", "anomaly_score", "threshold", "details", "top_features", "baseline"}
     assert 0.0 <= result["anomaly_score"] <= 1.0
-    assert result["is_anomaly"] == (result["anomaly_score"] >= result["threshold"])
+    assert result["is_anomaly"] == (result["level"] in ("alert", "urgent"))
+    assert result["details"]["model_anomalous"] == (result["anomaly_score"] >= result["threshold"])
     details = result["details"]
     assert details["window_size"] == 12
     assert details["model_output"] == result["anomaly_score"]
@@ -49,7 +50,9 @@ def test_predict_has_the_seed_shape_and_explanations(detector):
 def test_threshold_argument_overrides_the_checkpoint():
     det = WearableAnomalyDetector(threshold=0.0)
     assert det.threshold == 0.0
-    assert det.predict(json.loads(EXAMPLE.read_text()))["is_anomaly"] is True
+    result = det.predict(json.loads(EXAMPLE.read_text()))
+    assert result["details"]["model_anomalous"] is True
+    assert [r["code"] for r in result["reasons"] if r["source"] == "model"] == ["window_score"]
 
 
 def test_batch_scoring_matches_single_calls(detector, healthy_user):
@@ -237,7 +240,7 @@ def test_cli_score_writes_window_and_day_tables(tmp_path, healthy_user):
     assert proc.returncode == 0, proc.stderr
     scores = pd.read_csv(tmp_path / "scores.csv")
     daily = pd.read_csv(tmp_path / "daily.csv")
-    assert list(scores.columns) == ["user_id", "timestamp", "anomaly_score", "is_anomaly"]
+    assert list(scores.columns) == ["user_id", "timestamp", "anomaly_score", "is_anomaly", "level", "reasons"]
     assert set(scores["user_id"]) == {"healthy", "second"}
     assert {"user_id", "date", "windows", "anomalous_windows", "anomaly_share", "alert", "pattern_days", "trend"} <= set(daily.columns)
     assert daily.groupby("user_id")["windows"].sum().to_dict() == scores.groupby("user_id").size().to_dict()

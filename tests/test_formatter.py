@@ -28,6 +28,16 @@ LANGS = ("en", "zh")
 
 ANOMALY = {
     "is_anomaly": True, "anomaly_score": 0.8134, "threshold": 0.5,
+    "level": "alert",
+    "reasons": [
+        {"source": "baseline", "code": "hr_resting_high", "level": "alert",
+         "title": {"en": "Resting heart rate 78.2 bpm, 5.4 sd above the baseline (62.0) for 30 min at rest",
+                   "zh": "静息心率 78.2 bpm，高于基线（62.0）5.4 个标准差，静息时持续 30 分钟"},
+         "advice": {"en": "Far off this person's usual range at rest.", "zh": "静息时明显偏离此人的平常范围。"}},
+        {"source": "model", "code": "window_score", "level": "watch",
+         "title": {"en": "Learned model: window score 0.813 reaches its threshold 0.500",
+                   "zh": "学习模型：窗口得分 0.813 达到阈值 0.500"}},
+    ],
     "details": {"window_size": 12, "model_output": 0.8134, "prediction_confidence": 0.3134},
     "user_id": "u001",
     "window": {"start": "2024-01-03T22:00:00", "end": "2024-01-03T22:55:00", "time_period": "night",
@@ -233,7 +243,7 @@ def test_case_is_json_with_stable_keys():
     llm = fmt("en", **SCENARIOS["realtime_anomaly"])
     assert list(llm.case) == ["schema", "kind", "user_id", "person", "verdict", "window", "drivers", "measurements",
                               "baseline", "pattern", "findings", "findings_total", "data_quality", "caveats",
-                              "red_flags"]
+                              "red_flags", "attention"]
     assert json.loads(llm.case_json()) == llm.case
     assert [m["feature"] for m in llm.case["measurements"]] == ["hr", "spo2"]     # config order, not input order
 
@@ -277,7 +287,7 @@ def test_messages_and_markdown_shape():
 def test_medical_honesty_in_both_parts(lang, phrase):
     llm = fmt(lang, **SCENARIOS["realtime_anomaly"])
     assert phrase in llm.system_prompt and phrase in llm.user_content
-    assert "90 %" in llm.system_prompt and "120 bpm" in llm.system_prompt and "40 bpm" in llm.system_prompt
+    assert "91 %" in llm.system_prompt and "120 bpm" in llm.system_prompt and "40 bpm" in llm.system_prompt
 
 
 def test_too_many_findings_are_capped_with_a_note():

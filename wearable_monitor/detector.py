@@ -525,13 +525,13 @@ def configure_score(parser: argparse.ArgumentParser):
             print(loaded.summary(max_issues=10), file=sys.stderr)
         det = WearableAnomalyDetector(args.model_dir, threshold=args.threshold, storage=args.db)
         scored = det.score_history(loaded, progress=True)
-        scored[[USER, TIME, "anomaly_score", "is_anomaly"]].to_csv(args.out, index=False)
+        scored[[USER, TIME, "anomaly_score", "is_anomaly", "level", "reasons"]].to_csv(args.out, index=False)
         print(f"wrote {len(scored)} windows of {scored[USER].nunique()} users to {args.out}")
         if args.daily:
             days = det.daily(scored)
             days["date"] = days["date"].dt.strftime("%Y-%m-%d")
             days[["user_id", "date", "windows", "anomalous_windows", "anomaly_share", "alert", "pattern_days",
-                  "trend"]].to_csv(args.daily, index=False)
+                  "trend", "level", "reasons"]].to_csv(args.daily, index=False)
             print(f"wrote {len(days)} user-days to {args.daily} ({int(days['alert'].sum())} alert days)")
         return 0
 

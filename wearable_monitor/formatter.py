@@ -30,6 +30,7 @@ from typing import Annotated, Any, Optional
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from wearable_monitor.config import FeatureConfig, default_feature_config
+from wearable_monitor.findings import LEVEL_NAMES, Level
 
 CASE_SCHEMA = "wearable_monitor.case/1"
 LANGUAGES = ("en", "zh")
@@ -151,8 +152,18 @@ class DetailsIn(_In):
     prediction_confidence: Num = None
 
 
+class ReasonIn(_In):
+    source: Any = None
+    code: Any = None
+    level: Any = None
+    title: Any = None
+    advice: Any = None
+
+
 class ResultIn(_In):
     is_anomaly: Optional[bool] = None
+    level: Any = None
+    reasons: list[ReasonIn] = []
     anomaly_score: Num = None
     threshold: Num = None
     details: Optional[DetailsIn] = None
@@ -439,6 +450,7 @@ class AnomalyFormatter:
             "max_gap_minutes": _r(dq.max_gap_minutes, 1)}
         case["caveats"] = self._caveats(case, res)
         case["red_flags"] = _red_flags(case)
+        case["attention"] = _attention(case)
         return case
 
     def _verdict(self, res: ResultIn) -> dict:
@@ -448,8 +460,9 @@ class AnomalyFormatter:
             is_anom = score >= thr  # same rule as BaseDetector.predict
         margin = _r(score - thr, 3) if score is not None and thr is not None else None
         size = res.details.window_size if res.details is not None else None
-        return {"is_anomaly": is_anom, "anomaly_score": score, "threshold": thr,
-                "margin": margin, "window_size": _r(size, 0)}
+        return {"is_anomaly": is_anom, "level": _level(res.level), "anomaly_score": score, "threshold": thr,
+                "margin": margin, "window_size": _r(size, 0),
+                "reasons": [_reason(r) for r in res.reasons if _level(r.level) is not None]}
 
     def _window(self, res: ResultIn) -> dict:
         w = res.window
@@ -583,6 +596,28 @@ class AnomalyFormatter:
         return out
 
 
+def _level(value: Any) -> str | None:
+    """A verdict level as written by the detector ('normal', 'watch', 'alert', 'urgent'), else None."""
+    try:
+        return Level.parse(value).label if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _reason(r: "ReasonIn") -> dict:
+    """One reason of the verdict, cleaned like any other text from the data."""
+    return {"source": clean_text(r.source, 16) if r.source is not None else None,
+            "code": clean_text(r.code, MAX_NAME) if r.code is not None else None,
+            "level": _level(r.level), "title": _bilingual(r.title, MAX_TITLE),
+            "advice": _bilingual(r.advice, MAX_ADVICE)}
+
+
+def _attention(case: dict) -> list[dict]:
+    """The verdict's reasons a person should act on: every red flag, and anything at alert or urgent."""
+    v = case.get("verdict") or {}
+    return [r for r in v.get("reasons") or [] if r["source"] == "red_flag" or r["level"] in ("alert", "urgent")]
+
+
 def _bilingual(value: Any, max_len: int) -> dict | None:
     """Rule titles/advice come as {"en","zh"} (or a plain string): keep both, cleaned."""
     if value is None:
@@ -607,8 +642,12 @@ def _finding_key(f: dict) -> tuple:
 
 
 def _red_flags(case: dict) -> list[str]:
-    """Facts in the data that match the doctor-advice rules of the system prompt."""
+    """Facts in the data that match the doctor-advice rules of the system prompt. A result with a verdict
+    level carries its own red flags (`_attention`); the window means are read only for older results."""
     values: dict[str, list[float]] = {}
+    if (case.get("verdict") or {}).get("level") is not None:
+        return ["critical_finding"] if any(f["severity"] == "CRITICAL" and f["status"] == "finding"
+                                           for f in case["findings"]) else []
     for m in case["measurements"]:
         if m["mean"] is not None:
             values.setdefault(m["feature"], []).append(m["mean"])
@@ -670,6 +709,8 @@ T = {
         "cav_no_baseline": "no personal baseline was available",
         "cav_rule_data_problem": "some rules could not be evaluated reliably (insufficient data or data problems)",
         "attention": "Points for medical attention",
+        "level": "Verdict", "paren": " ({s})", "src_red_flag": "red flag", "src_baseline": "personal baseline",
+        "src_pattern": "multi-day pattern", "src_rule": "rule", "src_model": "learned model",
         "rf_spo2_below_90": "SpO2 below {v} % in this window: if it stays below {v} %, advise seeing a doctor promptly.",
         "rf_resting_hr_above_120": "Resting heart rate above {v} bpm: advise seeing a doctor if it comes with symptoms.",
         "rf_resting_hr_below_40": "Resting heart rate below {v} bpm: advise seeing a doctor if it comes with symptoms.",
@@ -679,7 +720,7 @@ T = {
                    "the system prompt.",
         # summary pieces
         "s_anomaly": "Anomaly: score {s} ≥ threshold {t}", "s_normal": "No anomaly: score {s} < threshold {t}",
-        "s_score": "Score {s}, threshold {t}", "s_window": "{p} window, {n} points",
+        "s_score": "Score {s}, threshold {t}", "s_model": "model score {s} (threshold {t})", "s_window": "{p} window, {n} points",
         "s_driver": "top driver {f} {v} (z {z})", "s_driver_noz": "top driver {f} {v}",
         "s_baseline": "{src} baseline α {a}, {d} days", "s_baseline_nodays": "{src} baseline α {a}",
         "s_pattern": "{k} anomalous days in a row ({a} of {d} days), trend {t}",
@@ -728,6 +769,8 @@ T = {
         "cav_no_baseline": "没有可用的个人基线",
         "cav_rule_data_problem": "部分规则无法可靠评估（数据不足或数据问题）",
         "attention": "需要医疗关注的要点",
+        "level": "结论", "paren": "（{s}）", "src_red_flag": "红旗指标", "src_baseline": "个人基线",
+        "src_pattern": "多日模式", "src_rule": "规则", "src_model": "学习模型",
         "rf_spo2_below_90": "本窗口 SpO2 低于 {v} %：如持续低于 {v} %，建议尽快就医。",
         "rf_resting_hr_above_120": "静息心率高于 {v} bpm：如伴有症状，建议就医。",
         "rf_resting_hr_below_40": "静息心率低于 {v} bpm：如伴有症状，建议就医。",
@@ -735,7 +778,7 @@ T = {
         "rf_none": "这些数据未达到任何就医建议阈值；此处未记录症状。",
         "closing": "提醒：这是筛查辅助工具，不是诊断。请按系统提示中的结构回答。",
         "s_anomaly": "异常：分数 {s} ≥ 阈值 {t}", "s_normal": "无异常：分数 {s} < 阈值 {t}",
-        "s_score": "分数 {s}，阈值 {t}", "s_window": "{p}窗口 {n} 个点",
+        "s_score": "分数 {s}，阈值 {t}", "s_model": "模型得分 {s}（阈值 {t}）", "s_window": "{p}窗口 {n} 个点",
         "s_driver": "主要驱动 {f} {v}（z {z}）", "s_driver_noz": "主要驱动 {f} {v}",
         "s_baseline": "{src}基线 α {a}，{d} 天", "s_baseline_nodays": "{src}基线 α {a}",
         "s_pattern": "连续 {k} 天异常（{d} 天中 {a} 天），趋势{t}",
@@ -832,6 +875,13 @@ class _Renderer:
             return []
         verdict = {True: t["anomaly"], False: t["normal"], None: t["verdict_unknown"]}[v["is_anomaly"]]
         out = [f"### {t['score']}", f"- {t['result']}{t['colon']}{verdict}"]
+        if v.get("level") is not None:
+            out.append(f"- {t['level']}{t['colon']}**{LEVEL_NAMES[Level.parse(v['level'])][self.lang]}**")
+            for r in v["reasons"]:
+                title = _pick(r["title"], self.lang) or quote(r["code"] or "?")
+                src = t.get(f"src_{r['source']}") or quote(r["source"] or "?")
+                out.append(f"  - {LEVEL_NAMES[Level.parse(r['level'])][self.lang]}{t['colon']}{title}"
+                           + t["paren"].format(s=src))
         if v["anomaly_score"] is not None or v["threshold"] is not None:
             out.append("- " + t["score_line"].format(s=_f(v["anomaly_score"], 3), t=_f(v["threshold"], 3),
                                                      m=_f(v["margin"], 3, sign=True)))
@@ -992,8 +1042,13 @@ class _Renderer:
 
     def attention(self, case: dict) -> list[str]:
         t = self.t
-        flags = case["red_flags"]
-        body = [t["rf_" + f].format(v=_f(RED_FLAG_LIMIT[f], 0) if RED_FLAG_LIMIT[f] else "") for f in flags]
+        body = []
+        for r in case.get("attention") or []:
+            title, advice = _pick(r["title"], self.lang) or quote(r["code"] or "?"), _pick(r["advice"], self.lang)
+            body.append(f"**{LEVEL_NAMES[Level.parse(r['level'])][self.lang]}**{t['colon']}{title}"
+                        + (f"{t['colon']}{advice}" if advice else ""))
+        body += [t["rf_" + f].format(v=_f(RED_FLAG_LIMIT[f], 0) if RED_FLAG_LIMIT[f] else "")
+                 for f in case["red_flags"]]
         return [f"### {t['attention']}"] + [f"- {b}" for b in (body or [t["rf_none"]])]
 
 
@@ -1013,7 +1068,13 @@ def _pick(texts: dict | None, lang: str) -> str | None:
 def _summary_parts(case: dict, config: FeatureConfig, lang: str) -> list[tuple[int, str]]:
     """(priority, text) pieces of the short summary, in reading order; lower priority = kept first."""
     t, v, parts = T[lang], case["verdict"], []
-    if v is not None and v["anomaly_score"] is not None and v["threshold"] is not None:
+    if v is not None and v.get("level") is not None:
+        top = v["reasons"][0] if v["reasons"] else None
+        why = (_pick(top["title"], lang) or "") if top else ""
+        parts.append((0, f"{t['level']} {LEVEL_NAMES[Level.parse(v['level'])][lang]}" + (f"{t['colon']}{why}" if why else "")))
+        if v["anomaly_score"] is not None and v["threshold"] is not None:
+            parts.append((1, t["s_model"].format(s=_f(v["anomaly_score"], 3), t=_f(v["threshold"], 3))))
+    elif v is not None and v["anomaly_score"] is not None and v["threshold"] is not None:
         key = {True: "s_anomaly", False: "s_normal", None: "s_score"}[v["is_anomaly"]]
         parts.append((0, t[key].format(s=_f(v["anomaly_score"], 3), t=_f(v["threshold"], 3))))
     w = case["window"]
@@ -1079,9 +1140,12 @@ data are too thin to judge.
 ### When to advise seeing a doctor
 - Urgently (emergency services): chest pain or pressure, fainting or near-fainting, severe shortness of breath, \
 confusion.
-- Promptly: SpO2 persistently below 90 %; resting heart rate above 120 bpm or below 40 bpm together with symptoms \
-(dizziness, breathlessness, chest discomfort, palpitations); a CRITICAL rule finding; an anomaly pattern lasting \
-several days together with symptoms or feeling unwell.
+- Promptly: a verdict of level "urgent"; SpO2 at or below 91 % for a sustained time; heart rate at or above 120 bpm \
+at rest, or at or below 40 bpm awake at rest, for 10 minutes or more, above all with symptoms (dizziness, \
+breathlessness, chest discomfort, palpitations); breathing at or above 25 or at or below 8 per minute at rest; \
+a CRITICAL rule finding; an anomaly pattern lasting several days together with symptoms or feeling unwell.
+- The verdict level (normal / watch / alert / urgent) and its reasons come first: explain them in that order. \
+"Watch" is not an alarm; the learned model's score alone never raises an alert.
 - Otherwise suggest self-observation and re-measuring, and seeing a doctor if symptoms appear or the pattern persists.
 
 ### Answer structure
@@ -1104,8 +1168,10 @@ Answer in English, briefly and calmly, without alarming or dismissive language."
 
 ### 何时建议就医
 - 紧急（呼叫急救）：胸痛或胸闷、晕厥或接近晕厥、严重气短、意识混乱。
-- 尽快就医：SpO2 持续低于 90 %；静息心率高于 120 bpm 或低于 40 bpm 且伴有症状\
-（头晕、气短、胸部不适、心悸）；CRITICAL 级规则发现；异常模式持续数天且伴有症状或身体不适。
+- 尽快就医：结论等级为"紧急"；SpO2 持续 ≤ 91 %；静息时心率 ≥ 120 bpm，或清醒静息时 ≤ 40 bpm，\
+持续 10 分钟以上，尤其伴有症状（头晕、气短、胸部不适、心悸）；静息时呼吸 ≥ 25 或 ≤ 8 次/分；\
+CRITICAL 级规则发现；异常模式持续数天且伴有症状或身体不适。
+- 先说明结论等级（正常 / 留意 / 警示 / 紧急）及其原因，按顺序解释。"留意"不是警报；学习模型的分数本身不会触发警示。
 - 其他情况建议自我观察并复测，如出现症状或模式持续则就医。
 
 ### 回答结构

@@ -222,7 +222,7 @@ class MonitorService:
     # ------------------------------------------------------------------ presets
 
     def presets(self) -> list[dict]:
-        """[{"name", "title", "description", "file"}]: presets.json's entries (order kept), else preset_*.json."""
+        """[{"name", "title", "description", "file", "verdict"}]: presets.json's entries (order kept), else preset_*.json."""
         entries: list[dict] = []
         index = self.presets_dir / "presets.json"
         if index.is_file():
@@ -241,7 +241,8 @@ class MonitorService:
             path = next((p for p in (self.config.path(rel), self.presets_dir / Path(rel).name) if p.is_file()), None)
             if path is not None:
                 out.append({"name": e["name"], "title": e.get("title", e["name"]),
-                            "description": e.get("description", ""), "file": str(path)})
+                            "description": e.get("description", ""), "file": str(path),
+                            "verdict": e.get("verdict")})  # the verdict the preset must get (tested)
         return out
 
     def preset(self, name: str) -> dict:
@@ -394,7 +395,7 @@ class MonitorService:
         except (InputFileError, InputError, ValueError) as exc:
             return {"error": str(exc)}
         v = out.validation.to_dict()
-        windows = out.scored[[USER, TIME, "anomaly_score", "is_anomaly"]].copy()
+        windows = out.scored[[USER, TIME, "anomaly_score", "is_anomaly", "level", "reasons", "model_anomalous"]].copy()
         windows[TIME] = windows[TIME].dt.strftime("%Y-%m-%dT%H:%M:%S")
         days = out.days.copy()
         days["date"] = days["date"].dt.strftime("%Y-%m-%d")
