@@ -71,3 +71,13 @@ def app_url(app_service):
                             quiet=True, css=CSS, max_file_size=app_service.config.max_upload_bytes)
     yield url.rstrip("/")
     demo.close()
+
+
+# ----------------------------------------------------------------------------- detector
+
+@pytest.fixture(scope="session")
+def shared_detector():
+    """One shipped-checkpoint detector for tests that only read (update_baseline=False)."""
+    from wearable_monitor import WearableAnomalyDetector
+
+    return WearableAnomalyDetector()

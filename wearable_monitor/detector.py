@@ -311,6 +311,7 @@ class WearableAnomalyDetector:
     def _window_verdict(self, rows: Columns, window: Windows, baseline: dict, score: float, top: list[dict]):
         """The leveled verdict of one window: red flags and baseline deviations on its rows, the model's score."""
         columns = {f"bl_{name}_{stat}": b[stat] for name, b in baseline["metrics"].items() for stat in ("mean", "std")}
+        columns["bl_alpha"] = baseline["alpha"]
         evidence = StreamEvidence.of({**rows, **columns}, self.config, self.red_flag_config,
                                      self.verdict_config.deviations)
         findings = evidence.window_findings()

@@ -136,12 +136,17 @@ def configure_evaluate(parser: argparse.ArgumentParser):
     parser.add_argument("--model-dir", default=None, help="checkpoint folder (default: the shipped one)")
     parser.add_argument("--fitbit-dir", default=str(DEFAULT_FITBIT_DIR), help="shared Fitbit data folder ('' to skip)")
     parser.add_argument("--out", default=str(REPO_ROOT / "docs" / "evaluation.json"), help="results JSON")
+    parser.add_argument("--heldout-users", type=int, default=40, help="users of the second simulator (heldout_sim.py)")
+    parser.add_argument("--heldout-days", type=int, default=30)
+    parser.add_argument("--heldout-seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true")
 
     def run(args) -> int:
         from .evaluation_report import run_evaluation
 
-        results = run_evaluation(args.config, args.model_dir, args.fitbit_dir or None, progress=not args.quiet)
+        results = run_evaluation(args.config, args.model_dir, args.fitbit_dir or None, progress=not args.quiet,
+                                 heldout_users=args.heldout_users, heldout_days=args.heldout_days,
+                                 heldout_seed=args.heldout_seed)
         Path(args.out).write_text(json.dumps(results, indent=2, default=str) + "\n")
         print(json.dumps(results["simulated"]["summary"], indent=2))
         print(f"wrote {args.out}")

@@ -25,6 +25,8 @@ from .detector import WearableAnomalyDetector
 from .detectors.reference import IsolationForestDetector, NightSignalDetector, ThreeSigmaDetector
 from .evaluation import (calibrate_event_threshold, day_level_report, day_variants, evaluate_fitbit,
                          seed_week_report, window_and_event_metrics)
+from .evaluation_verdict import fitbit_report, pooled_fitbit, population_report
+from .evaluation_verdict import render as render_verdict
 from .features import FeatureCalculator
 from .patterns import PatternConfig
 from .training import TrainConfig
@@ -47,7 +49,7 @@ def _patchtrad_scores(frame: pd.DataFrame, windows) -> tuple[np.ndarray, float] 
 
 
 def run_evaluation(config_path: str, model_dir: str | None = None, fitbit_dir: str | None = None,
-                   progress: bool = True) -> dict:
+                   progress: bool = True, heldout_users: int = 40, heldout_days: int = 30, heldout_seed: int = 0) -> dict:
     t0 = time.time()
     cfg = TrainConfig.from_json(config_path)
     torch.manual_seed(cfg.seed)
@@ -110,10 +112,27 @@ def run_evaluation(config_path: str, model_dir: str | None = None, fitbit_dir: s
         "threshold": det.threshold,
     }
     out["seed_week"] = seed_week_report(det)
+    out["verdict"] = verdict_report(det, test, fitbit_dir, heldout_users, heldout_days, heldout_seed)
     if fitbit_dir and Path(fitbit_dir).exists():
         out["fitbit"] = evaluate_fitbit(det, Path(fitbit_dir), progress=progress)
     out["seconds"] = round(time.time() - t0, 1)
     EVAL_DOC.write_text(render_markdown(out))
+    return out
+
+
+def verdict_report(det, test, fitbit_dir, heldout_users: int, heldout_days: int, heldout_seed: int) -> dict:
+    """The verdict and each evidence source alone on our held-out users, the second simulator and real users."""
+    from .heldout_sim import simulate_heldout
+
+    heldout = simulate_heldout(n_users=heldout_users, days=heldout_days, seed=heldout_seed)
+    out = {"own_sim": population_report(det, test.frame, test.events),
+           "own_sim_hr_steps": population_report(det, hide_channels(test.frame, test.users, FITBIT_MISSING),
+                                                 test.events),
+           "heldout_sim": {**population_report(det, heldout.frame(), heldout.labels),
+                           "config": {"users": heldout_users, "days": heldout_days, "seed": heldout_seed}}}
+    if fitbit_dir and Path(fitbit_dir).exists():
+        users = fitbit_report(det, Path(fitbit_dir))
+        out["fitbit"] = {"users": users, "pooled": pooled_fitbit(users)}
     return out
 
 
@@ -139,7 +158,9 @@ def render_markdown(res: dict) -> str:
         f"run time {res['seconds']} s.", "",
         "This is a screening aid, not a diagnosis. Simulated figures are on users the model never saw, "
         "from our own simulator: an independent simulator or real people will score lower.", "",
-        "## Held-out simulated users", "",
+        *(render_verdict(res["verdict"]) if "verdict" in res else []),
+        "## The learned model and the references, window by window", "",
+        "### Held-out simulated users", "",
         f"Training configuration `{d['config']}` (seed {d['seed']}): {d['test_users']} test users, "
         f"{d['test_user_days']:.0f} user-days, events {d['test_events']}. Window = 12 five-minute records; "
         "positive when an event is inside it or starts within 30 minutes. Event level: consecutive "
@@ -155,7 +176,7 @@ def render_markdown(res: dict) -> str:
         if not dets:
             continue
         kinds = sorted({k for m in dets.values() for k in m["per_kind"]})
-        lines += [f"### {title}", "",
+        lines += [f"#### {title}", "",
                   "| detector | threshold | window PR-AUC | window P / R / F1 | event recall | event precision | "
                   "event F1 | false alarms / user-day | " + " | ".join(f"recall {k}" for k in kinds) + " |",
                   "|---|---|---|---|---|---|---|---|" + "---|" * len(kinds)]

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .config import CONFIG_DIR, ConfigError, FeatureConfig
 from .findings import Finding, Level
-from .stream_context import UNKNOWN, EvidenceRun, StreamContext, StreamSettings, runs, stream_context, stuck_values
+from .stream_context import UNKNOWN, EvidenceRun, StreamContext, StreamSettings, runs, stream_context
 
 DEFAULT_RED_FLAGS = CONFIG_DIR / "red_flags.json"
 CONTEXT_TEXT = {"rest": {"en": "at rest", "zh": "静息"}, "awake_rest": {"en": "awake at rest", "zh": "清醒静息"},
@@ -48,6 +48,10 @@ class FlagSpec(_Strict):
     context: Literal["rest", "awake_rest", "asleep", "any"]
     level: Literal["watch", "alert", "urgent"]
     source: str = Field(min_length=10)  # every threshold says where it comes from
+    # a low heart rate inside the person's own established range (personal weight >= 0.5, within
+    # `personal_sd` sd of their baseline for the period) is their normal (trained athletes), not a red flag
+    personal_exempt: bool = False
+    personal_sd: float = Field(default=3.0, gt=0)
     title: Texts
     advice: Texts
 
@@ -118,6 +122,26 @@ def _context_mask(spec: FlagSpec, ctx: StreamContext) -> np.ndarray:
     return np.ones(len(ctx), bool)
 
 
+def _within_personal_range(cols: Mapping[str, Any], x: np.ndarray, spec: FlagSpec, ctx: StreamContext) -> np.ndarray:
+    """Rows whose value lies inside the person's own established range (see FlagSpec.personal_exempt)."""
+    n = len(x)
+
+    def col(name: str) -> np.ndarray:
+        v = cols.get(name)
+        v = np.full(n, np.nan) if v is None else np.asarray(v, dtype=np.float64)
+        return np.full(n, float(v)) if v.ndim == 0 else v
+
+    metric = "hr_resting" if spec.signal in ("hr", "hr_resting") else spec.signal
+    mean, std = col(f"bl_{metric}_mean"), col(f"bl_{metric}_std")
+    night_mean, night_std = col(f"bl_{metric}_night_mean"), col(f"bl_{metric}_night_std")
+    use_night = ~ctx.awake & np.isfinite(night_mean) & (night_std > 0)
+    mean, std = np.where(use_night, night_mean, mean), np.where(use_night, night_std, std)
+    personal = col("bl_alpha") >= 0.5
+    with np.errstate(invalid="ignore"):
+        inside = (x >= mean - spec.personal_sd * std) if spec.op == "<=" else (x <= mean + spec.personal_sd * std)
+    return personal & np.isfinite(mean) & inside
+
+
 def red_flag_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: RedFlagConfig | None = None,
                   ctx: StreamContext | None = None) -> list[EvidenceRun]:
     """Sustained runs of every red flag in one user's rows (sorted by time)."""
@@ -129,7 +153,9 @@ def red_flag_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: RedFlagCo
         if spec.signal not in cols:
             continue
         x = np.asarray(cols[spec.signal], dtype=np.float64)
-        mask = spec.beyond(x) & np.isfinite(x) & ctx.usable & ~stuck_values(x) & _context_mask(spec, ctx)
+        mask = spec.beyond(x) & np.isfinite(x) & ctx.usable & _context_mask(spec, ctx)
+        if spec.personal_exempt:
+            mask &= ~_within_personal_range(cols, x, spec, ctx)
         k = settings.min_records(spec.min_minutes)
         for first, last in runs(mask, ctx.minutes, settings.max_gap_minutes, k):
             seg = x[first:last + 1]

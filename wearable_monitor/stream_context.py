@@ -84,22 +84,6 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
     return StreamContext(minutes=minutes, rest=rest, awake=np.asarray(awake, bool), usable=usable, times=times)
 
 
-def stuck_values(x: np.ndarray, repeats: int = 3) -> np.ndarray:
-    """Rows inside a run of `repeats` or more identical consecutive values: a sensor holding or
-    carrying forward its last reading (a 5-minute mean of real beats almost never repeats exactly)."""
-    x = np.asarray(x, dtype=np.float64)
-    out = np.zeros(len(x), bool)
-    if len(x) < repeats:
-        return out
-    same = np.r_[False, x[1:] == x[:-1]]          # equal to the row before
-    start = np.flatnonzero(~same)
-    length = np.diff(np.r_[start, len(x)])
-    for s, n in zip(start, length):
-        if n >= repeats and np.isfinite(x[s]):
-            out[s:s + n] = True
-    return out
-
-
 def runs(mask: np.ndarray, minutes: np.ndarray, max_gap_minutes: float, min_records: int) -> list[tuple[int, int]]:
     """(first, last) row index of each sustained run of True rows (see the module docstring)."""
     idx = np.flatnonzero(mask)

@@ -38,7 +38,7 @@ class VerdictConfig:
     anomalous_day_level: str = "watch"
     # ... unless this many different vitals deviate that night (e.g. resting HR up, HRV down and
     # respiration up together): several systems at once is the persistence a second night would show
-    multi_vital_night: int = 2
+    multi_vital_night: int = 3
     deviations: DeviationConfig = field(default_factory=DeviationConfig)
 
 
