@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..config import ConfigError
 from .config import RulesConfig, deep_merge, parse_rules_config, read_rules_dict
-from .finding import AWAITING, DATA_PROBLEM, FINDING, INSUFFICIENT, Context, Finding
+from .finding import AWAITING, DATA_PROBLEM, FINDING, INSUFFICIENT, Context, Finding, danger_mask
 from .logs import DailyLog, UserProfile, logs_to_frame, normalise_frame, user_days
 from .reference import age_of, named_age_group
 from .rules import RULE_INPUTS, RULES, confirmation, keeps_deviation, REFUTED
@@ -91,10 +91,46 @@ def _age_group_name(profile: UserProfile, groups: dict) -> tuple[float | None, s
     return age, named_age_group(age, groups)
 
 
+def implausible_changes(x: np.ndarray, abs_kg: float, per_day: float, shift_readings: int
+                        ) -> tuple[dict[int, tuple[float, int]], list[tuple[int, float, int]]]:
+    """Plausibility of a change ("检查数据合理性"): a reading is implausible when it differs from the
+    last accepted reading by more than abs + per_day x days between them (what a body can do in
+    that time), whatever the fixed plausible range says. Returns ({position: (accepted value, its
+    position)} of implausible readings, [(position, previous level, readings dropped)] of level
+    shifts): when `shift_readings` implausible readings in a row agree with each other, the new
+    level is the series from then on (another scale or person, a unit change, or a first reading
+    that was the typo) and the readings before it are no longer this series' history."""
+    flagged: dict[int, tuple[float, int]] = {}
+    shifts: list[tuple[int, float, int]] = []
+    anchor: tuple[float, int] | None = None
+    pending: list[int] = []
+    for i in np.flatnonzero(np.isfinite(x)):
+        i = int(i)
+        if anchor is None or abs(x[i] - anchor[0]) <= abs_kg + per_day * (i - anchor[1]):
+            anchor, pending = (float(x[i]), i), []
+            continue
+        if pending and abs(x[i] - x[pending[-1]]) <= abs_kg + per_day * (i - pending[-1]):
+            pending.append(i)
+        else:
+            pending = [i]
+        flagged[i] = anchor
+        if len(pending) >= shift_readings:
+            for p in pending:
+                flagged.pop(p, None)
+            dropped = [k for k in flagged if k < pending[0]]
+            for k in dropped:
+                flagged.pop(k)
+            shifts.append((pending[0], anchor[0], int(np.isfinite(x[:pending[0]]).sum())))
+            anchor, pending = (float(x[i]), i), []
+    return flagged, shifts
+
+
 def clean(days: pd.DataFrame, cfg: RulesConfig, user_id: str) -> tuple[pd.DataFrame, list[Finding]]:
-    """Flag and exclude measurement errors (the document's "测量误差"): implausible values, device
-    inconsistencies, and isolated spikes contradicted by the next reading. Returns the cleaned
-    frame (excluded values set to NaN) and one `data_problem` finding per excluded reading."""
+    """Flag and exclude measurement errors (the document's "测量误差"): implausible values,
+    implausible changes (faster than a body can change), device inconsistencies, and isolated
+    spikes contradicted by the next reading. A reading in a clinically dangerous range (the
+    `safety` block) is never excluded as a spike: safety first. Returns the cleaned frame
+    (excluded values set to NaN) and one `data_problem` finding per excluded reading."""
     dq = cfg.data_quality
     days = days.copy()
     problems: list[Finding] = []
@@ -113,6 +149,22 @@ def clean(days: pd.DataFrame, cfg: RulesConfig, user_id: str) -> tuple[pd.DataFr
     for metric, (lo, hi) in dq.plausible.items():
         x = days[metric].to_numpy(dtype=np.float64)
         flag(np.isfinite(x) & ((x < lo) | (x > hi)), metric, "implausible", lambda i: {"plausible_range": [lo, hi]})
+
+    for metric, mc in dq.max_change.items():
+        x = days[metric].to_numpy(dtype=np.float64)
+        bad, shifts = implausible_changes(x, mc.abs, mc.per_day, dq.level_shift_readings)
+        mask = np.zeros(len(x), dtype=bool)
+        mask[list(bad)] = True
+        flag(mask, metric, "implausible_change",
+             lambda i: {"accepted_value": bad[i][0], "accepted_date": days.index[bad[i][1]],
+                        "change": x[i] - bad[i][0], "allowed_change": mc.abs + mc.per_day * (i - bad[i][1]),
+                        "advice": "re-measure"})
+        for pos, level, n_dropped in shifts:
+            d = days.index[pos]
+            problems.append(Finding(user_id, DATA_QUALITY, metric, DATA_PROBLEM, None, _num(x[pos]), d, d,
+                                    {"reason": "level_shift", "previous_level": level, "new_level": x[pos],
+                                     "earlier_readings_dropped": n_dropped, "advice": "re-measure"}))
+            days.iloc[:pos, days.columns.get_loc(metric)] = np.nan
 
     sy, di = days["systolic"].to_numpy(dtype=np.float64), days["diastolic"].to_numpy(dtype=np.float64)
     flag(np.isfinite(sy) & np.isfinite(di) & (sy - di < dq.min_pulse_pressure), "systolic",
@@ -137,9 +189,11 @@ def clean(days: pd.DataFrame, cfg: RulesConfig, user_id: str) -> tuple[pd.DataFr
         x = s.to_numpy(dtype=np.float64)
         ref = prior_median(s, dq.spike_reference_days).to_numpy()
         trig = np.isfinite(x) & np.isfinite(ref) & (np.abs(x - ref) >= jump)
-        state, at = confirmation(trig, np.isfinite(x), keeps_deviation(x, ref, dq.spike_confirm.keep_fraction),
+        # a follow-up still a jump away from the reference confirms the reading (it is still abnormal)
+        state, at = confirmation(trig, np.isfinite(x), keeps_deviation(x, ref, dq.spike_confirm.keep_fraction, jump),
                                  dq.spike_confirm, len(x) - 1)
-        flag(state == REFUTED, metric, "isolated_spike",
+        dangerous = danger_mask(cfg, metric, x)
+        flag((state == REFUTED) & ~dangerous, metric, "isolated_spike",
              lambda i: {"reference": ref[i], "next_value": x[at[i]], "jump": jump})
     return days, problems
 
