@@ -84,6 +84,12 @@ def confirmation(trig: np.ndarray, valid: np.ndarray, supports: Callable[[np.nda
     state[i[still_open]], at[i[still_open]] = OPEN, i[still_open]
     expired = ~has & ~still_open
     state[i[expired]], at[i[expired]] = EXPIRED, i[expired] + cfg.within_days
+    # a reading that confirmed the one before it is part of a confirmed run, whatever follows it
+    # (the last day of a two-day rise is not "refuted" by the return to normal)
+    confirmers = np.unique(at[state == CONFIRMED])
+    confirmers = confirmers[(confirmers >= 0) & (confirmers < n)]
+    run = confirmers[trig[confirmers] & (state[confirmers] != CONFIRMED)]
+    state[run], at[run] = CONFIRMED, run
     if urgent is not None:
         u = i[np.asarray(urgent, dtype=bool)[i] & (state[i] != CONFIRMED)]
         j_u = next_valid(valid)[u]
@@ -124,12 +130,16 @@ def keeps_deviation(x: np.ndarray, ref: np.ndarray, keep: float, still_abnormal:
 
 
 def emit_confirmed(ctx: Context, rule: str, metric: str, state: np.ndarray, at: np.ndarray, rank: np.ndarray,
-                   x: np.ndarray, evidence: Callable[[int], dict]) -> list[Finding]:
+                   x: np.ndarray, evidence: Callable[[int], dict], dangerous: np.ndarray | None = None
+                   ) -> list[Finding]:
     """Findings from confirmation states. An episode is the abnormal readings: it starts at the
-    triggering reading (never at the baseline window before it) and ends at the confirming one."""
+    triggering reading (never at the baseline window before it) and ends at the confirming one.
+    A reading in a dangerous range is marked `dangerous_range` (the store never holds it back)."""
     out = []
     for i in np.flatnonzero(state):
         ev = evidence(int(i))
+        if dangerous is not None and dangerous[i]:
+            ev["dangerous_range"] = True
         st, j = state[i], int(at[i])
         if st in (CONFIRMED, EXPIRED):
             ev.update(confirmed=bool(st == CONFIRMED), reading_date=ctx.dates[i])
@@ -154,7 +164,7 @@ def window_count(s: pd.Series, days: int) -> int:
     return int(s.iloc[-days:].count())
 
 
-def history_gate(ctx: Context, rule: str, metrics: str | tuple[str, ...], out: list[Finding], what: str
+def history_gate(ctx: Context, rule: str, metrics: str | tuple[str, ...], out: list[Finding], metric_name: str
                  ) -> np.ndarray:
     """The document's minimum data ("最小数据要求": weight 7 days, blood pressure 5 measurements)
     for every rule reading the metric: per day, whether enough readings have been logged so far
@@ -162,9 +172,9 @@ def history_gate(ctx: Context, rule: str, metrics: str | tuple[str, ...], out: l
     ms = (metrics,) if isinstance(metrics, str) else metrics
     need = max(ctx.history_need(m) for m in ms)
     have = ctx.history_count(ms)
-    if len(have) and have[-1] < need:
-        out.append(ctx.insufficient(rule, ms[0] if len(ms) == 1 else what, int(have[-1]), need, len(have),
-                                    f"{need} {what} readings logged (the document's minimum data)"))
+    if len(have) and have[-1] < need and need > 1:
+        out.append(ctx.insufficient(rule, metric_name, int(have[-1]), need, len(have),
+                                    f"{need} {' and '.join(ms)} readings logged (the document's minimum data)"))
     return have >= need
 
 
@@ -242,7 +252,7 @@ def sudden_change(ctx: Context) -> list[Finding]:
                     "direction": "up" if x[i] > mean[i] else "down", "sparse_window": bool(sparse[i]),
                     "sensitivity": float(sens[i]), "baseline_start": ctx.dates[max(0, i - int(win[i]))]}
 
-        out += emit_confirmed(ctx, rule, metric, state, at, rank, x, evidence)
+        out += emit_confirmed(ctx, rule, metric, state, at, rank, x, evidence, danger >= 0)
         # enough baseline? For a reading today: the readings before it (today excluded); else the
         # readings a reading tomorrow would be compared with
         last_logged = bool(len(x)) and bool(np.isfinite(x[-1]))
@@ -262,7 +272,7 @@ def weight_daily_change(ctx: Context) -> list[Finding]:
     s = ctx.days["weight_kg"]
     x = s.to_numpy(dtype=np.float64)
     out: list[Finding] = []
-    enough = history_gate(ctx, rule, "weight_kg", out, "weight")
+    enough = history_gate(ctx, rule, "weight_kg", out, "weight_kg")
     # previous logged reading within max_gap_days ("yesterday", lengthened when a day is missing)
     prev = s.shift(1).ffill(limit=c.max_gap_days - 1).to_numpy()
     prev_pos = pd.Series(np.where(np.isfinite(x), np.arange(len(x)), np.nan)).shift(1).ffill().to_numpy()
@@ -292,7 +302,7 @@ def weight_weekly_change(ctx: Context) -> list[Finding]:
     s = ctx.days["weight_kg"]
     x = s.to_numpy(dtype=np.float64)
     out: list[Finding] = []
-    enough = history_gate(ctx, rule, "weight_kg", out, "weight")
+    enough = history_gate(ctx, rule, "weight_kg", out, "weight_kg")
     # reference: median of the readings one week earlier (+-1 day, so one missed day does not blind it)
     ref = s.shift(c.days - 1).rolling(3, min_periods=1).median().to_numpy()
     n = s.rolling(c.days + 1, min_periods=1).count().to_numpy()
@@ -339,7 +349,7 @@ def blood_pressure_range(ctx: Context) -> list[Finding]:
                 "direction": "high" if side[i] > 0 else "low",
                 "personal_range_learned": bool(learned_s[i] or learned_d[i])}
 
-    out += emit_confirmed(ctx, rule, "blood_pressure", state, at, rank, sy, evidence)
+    out += emit_confirmed(ctx, rule, "blood_pressure", state, at, rank, sy, evidence, danger >= 0)
     have = int((s_sys.iloc[-c.recent_days:].notna() & s_dia.iloc[-c.recent_days:].notna()).sum())
     if have < 1:
         out.append(ctx.insufficient(rule, "blood_pressure", have, 1, c.recent_days,
@@ -369,7 +379,7 @@ def resting_hr_range(ctx: Context) -> list[Finding]:
     out += emit_confirmed(ctx, rule, "resting_hr", state, at, rank, x,
                           lambda i: {"direction": "high" if side[i] > 0 else "low", "reference_range": [lo, hi],
                                      "personal_range_learned": bool(learned_lo[i] or learned_hi[i]),
-                                     "low_threshold": float(pthr_lo[i])})
+                                     "low_threshold": float(pthr_lo[i])}, danger >= 0)
     have = window_count(s, c.recent_days)
     if have < 1:
         out.append(ctx.insufficient(rule, "resting_hr", have, 1, c.recent_days,
@@ -689,9 +699,10 @@ def bmi_category_rule(ctx: Context) -> list[Finding]:
     height = ctx.profile.height_cm if ctx.profile else None
     s = ctx.days["weight_kg"]
     med = s.rolling(c.window_days, min_periods=c.min_points).median().to_numpy()
-    out = []
+    out: list[Finding] = []
+    enough = history_gate(ctx, rule, "weight_kg", out, "bmi")
     if height:
-        for i in np.flatnonzero(np.isfinite(med) & s.notna().to_numpy()):
+        for i in np.flatnonzero(np.isfinite(med) & s.notna().to_numpy() & enough):
             value = bmi(med[i], height)
             cat = bmi_category(value, ref)
             sev = c.severity.get(cat)
