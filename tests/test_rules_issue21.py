@@ -184,6 +184,17 @@ def test_a_true_change_from_the_personal_range_still_fires_and_danger_is_never_s
     assert late and late[0].severity == "HIGH" and late[0].evidence["urgent"] is True
 
 
+def test_steady_low_blood_pressure_learns_its_personal_range_too():
+    rng = np.random.default_rng(7)
+    sy, di = list(rng.choice([87.0, 88.0, 89.0], 30)), list(rng.choice([57.0, 58.0, 59.0], 30))
+    found = evaluate(frame(30, systolic=sy, diastolic=di), "blood_pressure_range")
+    assert all(f.end <= START + pd.Timedelta(days=8) for f in found)      # quiet once the range is learned
+    found = evaluate(frame(33, systolic=sy + [78.0, 78.0, 88.0], diastolic=di + [52.0, 52.0, 58.0]),
+                     "blood_pressure_range")
+    late = [f for f in found if f.start >= START + pd.Timedelta(days=30)]
+    assert late and late[0].evidence["personal_range_learned"] is True
+
+
 def test_personal_range_needs_stability_and_leaves_the_high_side_alone():
     noisy = list(np.random.default_rng(4).choice([40.5, 44.0, 48.0, 52.0, 56.0], 40))  # robust sd > 3 bpm
     late = [f for f in evaluate(frame(40, resting_hr=noisy), "resting_hr_range") if f.end > START + pd.Timedelta(days=10)]
