@@ -25,7 +25,6 @@ from .stats import (compare, exceeds_above, exceeds_below, last_logged_window, l
                     prior_robust, prior_stats, reached_above, reached_below, rolling_slope, streaks)
 
 CONFIRMED, REFUTED, OPEN, EXPIRED, URGENT = 1, 2, 3, 4, 5
-ALL = ("LOW", "MEDIUM", "HIGH", "CRITICAL")  # "every level strict"
 
 
 # ---------------------------------------------------------------- helpers
