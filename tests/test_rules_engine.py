@@ -21,7 +21,7 @@ def test_insufficient_data_is_reported_not_silent():
     six = frame(6, weight_kg=[70.0, 71.0] * 3)  # weight needs 7 readings
     found = evaluate(six, "sudden_change", status="insufficient_data")
     w = [f for f in found if f.metric == "weight_kg"]
-    assert w and w[0].evidence["have"] == 6 and w[0].evidence["need"] == 7
+    assert w and w[0].evidence["have"] == 5 and w[0].evidence["need"] == 7  # today's reading is not its own baseline
     assert not evaluate(six, "sudden_change")                       # and no finding
     bp = frame(4, systolic=120.0, diastolic=80.0)                   # blood pressure needs 5 readings
     assert ("systolic", "insufficient_data") in statuses(bp, "sudden_change")

@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("wearable_monitor.evaluation", "evaluate the detectors on held-out simulated users and real Fitbit data"),
     "bench": ("wearable_monitor.bench", "print scoring throughput and realtime latency on this machine"),
     "rules": ("wearable_monitor.rules.cli", "run the rule engine over daily logs and print findings as JSON lines"),
+    "rules-feedback": ("wearable_monitor.rules.cli", "confirm a stored rule finding, mark it a false alarm, or report "
+                                                     "a missed anomaly (updates precision / recall / F1)"),
     "rules-ab": ("wearable_monitor.rules.cli", "compare two rule configurations on one simulated population"),
     "cases": ("wearable_monitor.cases", "run the PatchTrAD prescreen + official precheck case pipeline"),
     "app": ("wearable_monitor.app.ui", "start the Gradio app"),

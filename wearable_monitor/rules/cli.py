@@ -1,4 +1,4 @@
-"""`wearable-monitor rules` and `wearable-monitor rules-ab` (see wearable_monitor/cli.py COMMANDS)."""
+"""`wearable-monitor rules`, `rules-feedback` and `rules-ab` (see wearable_monitor/cli.py COMMANDS)."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,7 @@ from .logs import InputError
 
 
 def configure_rules(p: argparse.ArgumentParser):
-    p.add_argument("input", help="daily logs, one JSON object per user and day (JSONL)")
+    p.add_argument("input", nargs="?", help="daily logs, one JSON object per user and day (JSONL)")
     p.add_argument("--config", default=None, help="rules config JSON (default configs/rules_config.json)")
     p.add_argument("--profiles", default=None, help="users.jsonl: user_id, age_group, sex, height_cm, conditions, "
                                                    "medications, customThresholds")
@@ -20,29 +20,121 @@ def configure_rules(p: argparse.ArgumentParser):
     p.add_argument("--notifications", choices=["en", "zh", "both"], default=None,
                    help="print notifications (title, description, severity, ...) for new findings instead")
     p.add_argument("--thresholds", metavar="USER_ID", default=None, help="print the user's effective thresholds")
+    p.add_argument("--watch", metavar="DIR", default=None,
+                   help="keep running: rules on every new/changed DIR/*.jsonl (data entry) and the periodic job; "
+                        "notifications printed as JSON lines (use with --db)")
+    p.add_argument("--interval-hours", type=float, default=6.0, help="periodic job interval for --watch (document: 6)")
+    p.add_argument("--poll-seconds", type=float, default=30.0, help="how often --watch looks at DIR")
+    p.add_argument("--max-cycles", type=int, default=None, help=argparse.SUPPRESS)  # tests: stop after n polls
+    p.add_argument("--scheduled", action="store_true",
+                   help="run the periodic job once over the logs stored in --db (for cron: 0 */6 * * *)")
 
     def handler(args) -> int:
         from .engine import RuleEngine
         from .logs import read_daily_logs, read_profiles
         from .notifications import to_notification
 
+        if not (args.input or args.watch or args.scheduled or args.thresholds):
+            print("error: give daily logs (INPUT), --watch DIR or --scheduled", file=sys.stderr)
+            return 2
+        if (args.watch or args.scheduled) and not args.db:
+            print("error: --watch / --scheduled need --db (findings and logs must outlive the run)", file=sys.stderr)
+            return 2
         try:
-            logs = read_daily_logs(args.input)
+            logs = read_daily_logs(args.input) if args.input else []
             profiles = read_profiles(args.profiles) if args.profiles else {}
-            engine = RuleEngine(args.config, store=args.db, profiles=profiles)
+            lang = args.notifications or "en"
+            notifier = (lambda n: print(json.dumps(n, ensure_ascii=False), flush=True)) \
+                if (args.watch or args.scheduled) else None
+            engine = RuleEngine(args.config, store=args.db, profiles=profiles, notifier=notifier, lang=lang)
             if args.thresholds:
                 print(json.dumps(engine.effective_thresholds(args.thresholds), ensure_ascii=False, indent=1))
+                return 0
+            if args.watch:
+                from .scheduler import watch
+
+                if logs:
+                    engine.load(logs)
+                return watch(engine, args.watch, args.interval_hours, args.poll_seconds, args.max_cycles)
+            if args.scheduled:
+                if logs:
+                    engine.load(logs)
+                engine.run_scheduled()
                 return 0
             found = engine.run(logs)
         except (InputError, ConfigError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
+        for uid in sorted({f.user_id for f in found if f.rule == "profile"}):
+            print(f"warning: user {uid}: {engine.profile_error(uid)} (analysed without customThresholds)",
+                  file=sys.stderr)
         for f in found:
             if args.notifications:
                 if f.status == "finding" and f.action in ("new", "escalated"):
                     print(json.dumps(to_notification(f, engine.config, args.notifications), ensure_ascii=False))
             elif not args.status or f.status in args.status:
                 print(json.dumps(f.to_dict(), ensure_ascii=False))
+        return 0
+
+    return handler
+
+
+def configure_rules_feedback(p: argparse.ArgumentParser):
+    p.add_argument("finding_id", nargs="?", type=int, help="id of a stored finding (the `id` of `rules --db` output)")
+    verdict = p.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--confirmed", action="store_true", help="the finding was a real anomaly")
+    verdict.add_argument("--false-alarm", action="store_true", help="the finding was a false alarm")
+    verdict.add_argument("--missed", action="store_true", help="an anomaly no finding reported (needs --user, "
+                                                               "--rule, --start)")
+    p.add_argument("--db", required=True, help="the SQLite findings file the rules command wrote")
+    p.add_argument("--source", choices=["user", "clinician"], default="user")
+    p.add_argument("--note", default=None)
+    p.add_argument("--user", default=None, help="--missed: user id")
+    p.add_argument("--rule", default=None, help="--missed: the rule that should have fired")
+    p.add_argument("--start", default=None, help="--missed: first day (YYYY-MM-DD)")
+    p.add_argument("--end", default=None, help="--missed: last day (default: --start)")
+    p.add_argument("--config", default=None, help="rules config JSON (feedback settings for the adjustment)")
+
+    def handler(args) -> int:
+        import pandas as pd
+
+        from .config import load_rules_config
+        from .feedback import adjust_sensitivity
+        from .store import FindingStore
+
+        try:
+            cfg = load_rules_config(args.config)
+            store = FindingStore(args.db)
+            if args.missed:
+                if not (args.user and args.rule and args.start):
+                    print("error: --missed needs --user, --rule and --start", file=sys.stderr)
+                    return 2
+                if args.rule not in cfg.rule_names:
+                    print(f"error: unknown rule {args.rule!r}; rules: {cfg.rule_names}", file=sys.stderr)
+                    return 2
+                start = pd.Timestamp(args.start)
+                store.add_missed_event(args.user, args.rule, start, pd.Timestamp(args.end or args.start),
+                                       args.source, args.note)
+                rule = args.rule
+            else:
+                if args.finding_id is None:
+                    print("error: give the FINDING_ID to confirm or mark as a false alarm", file=sys.stderr)
+                    return 2
+                store.add_feedback(args.finding_id, "confirmed" if args.confirmed else "false_alarm", args.source,
+                                   args.note)
+                rule = store.conn.execute("SELECT rule FROM findings WHERE id=?", (args.finding_id,)).fetchone()[0]
+            adjusted = adjust_sensitivity(store, cfg.feedback)
+        except KeyError as err:
+            print(f"error: {err.args[0]}", file=sys.stderr)
+            return 2
+        except (ConfigError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        stats = store.rule_stats().set_index("rule")
+        row = stats.loc[rule].to_dict() if rule in stats.index else {}
+        print(json.dumps({"rule": rule, **{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()},
+                          "sensitivity": store.sensitivities().get(rule, 1.0),
+                          "adjusted": [a.__dict__ for a in adjusted]}, ensure_ascii=False))
         return 0
 
     return handler

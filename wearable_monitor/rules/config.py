@@ -54,6 +54,18 @@ class Confirm(Strict):
     keep_fraction: float = Field(gt=0, le=1)  # next reading must keep this share of the deviation
 
 
+class PersonalRange(Strict):
+    """The document's "个人差异 / 个人正常范围": learn a person's own normal range from their history
+    when they sit stably outside the population range (see docs/rules.md, personal normal range)."""
+    enabled: bool
+    sides: list[Literal["low", "high"]]
+    window_days: int = Field(ge=2)      # prior days the range is learned from (today excluded)
+    min_points: int = Field(ge=2)       # readings needed in that window
+    max_sd: dict[str, float]            # robust sd at most this (per metric): "stable"
+    k_sd: float = Field(gt=0)           # personal bound = median -/+ max(k_sd x robust sd, min_band)
+    min_band: dict[str, float]
+
+
 class RuleBase(Strict):
     enabled: bool
     cooldown_days: int = Field(ge=0)
@@ -111,6 +123,7 @@ class BloodPressureRange(RuleBase):
     diastolic_low: Ladder
     recent_days: int = Field(ge=1)  # no reading this recent -> insufficient data
     confirm: Confirm
+    personal_range: PersonalRange
 
     @model_validator(mode="after")
     def _check(self):
@@ -126,6 +139,7 @@ class RestingHrRange(RuleBase):
     low: Ladder
     recent_days: int = Field(ge=1)
     confirm: Confirm
+    personal_range: PersonalRange
 
     @model_validator(mode="after")
     def _check(self):
@@ -219,9 +233,8 @@ class SleepDuration(RuleBase):
 
 
 class SleepQualityDecline(RuleBase):
-    days: int = Field(ge=3)
-    min_total_drop: float = Field(gt=0)
-    max_rebound: float = Field(ge=0)
+    days: int = Field(ge=3)             # nights in a row, each scored lower than the night before
+    min_total_drop: float = Field(ge=0)  # total fall over them must exceed this (document: none, 0)
     severity: Severity
 
 
@@ -305,6 +318,13 @@ class Reference(Strict):
     body_fat_per_decade: float
 
 
+class MaxChange(Strict):
+    """What a body can do: a change larger than abs + per_day x days since the last accepted
+    reading is implausible (a typo or another person on the scale), not a health event."""
+    abs: float = Field(gt=0)
+    per_day: float = Field(ge=0)
+
+
 class DataQuality(Strict):
     plausible: dict[str, tuple[float, float]]
     min_pulse_pressure: float = Field(ge=0)
@@ -312,10 +332,12 @@ class DataQuality(Strict):
     spike_jump: dict[str, float]
     spike_reference_days: int = Field(ge=1)
     spike_confirm: Confirm
+    max_change: dict[str, MaxChange]
+    level_shift_readings: int = Field(ge=2)
 
     @model_validator(mode="after")
     def _check(self):
-        for key in ("plausible", "spike_jump"):
+        for key in ("plausible", "spike_jump", "max_change"):
             bad = [m for m in getattr(self, key) if m not in DAILY_NUMERIC]
             if bad:
                 raise ValueError(f"{key}: unknown daily metric(s) {bad}")
@@ -328,6 +350,34 @@ class DataQuality(Strict):
 class MissingData(Strict):
     sparse_window_factor: float = Field(ge=1)
     sparse_sensitivity: float = Field(gt=0, le=1)
+    min_history: dict[str, int]  # the document's minimum data: readings logged so far, per metric, for every rule
+
+    @model_validator(mode="after")
+    def _check(self):
+        bad = [m for m in self.min_history if m not in DAILY_NUMERIC]
+        if bad:
+            raise ValueError(f"min_history: unknown daily metric(s) {bad}")
+        return self
+
+
+class Danger(Strict):
+    """A clinically dangerous range of one metric: told at once, never silenced."""
+    high: float | None = None   # at or above
+    low: float | None = None    # at or below
+    severity: Severity          # at least this severity, whatever personalisation says
+
+
+class Safety(Strict):
+    comment: str = Field("", alias="_comment")
+    dangerous: dict[str, Danger]
+    notify_unconfirmed: bool    # a dangerous reading is notified before any confirmation
+
+    @model_validator(mode="after")
+    def _check(self):
+        bad = [m for m in self.dangerous if m not in DAILY_NUMERIC]
+        if bad:
+            raise ValueError(f"dangerous: unknown daily metric(s) {bad}")
+        return self
 
 
 class Feedback(Strict):
@@ -358,6 +408,7 @@ class RulesConfig(Strict):
     feedback: Feedback
     notifications: Notifications
     personalisation: Personalisation
+    safety: Safety
 
     def rule(self, name: str) -> RuleBase:
         return getattr(self.rules, name)

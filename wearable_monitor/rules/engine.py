@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..config import ConfigError
 from .config import RulesConfig, deep_merge, parse_rules_config, read_rules_dict
-from .finding import AWAITING, DATA_PROBLEM, FINDING, INSUFFICIENT, Context, Finding
+from .finding import AWAITING, DATA_PROBLEM, FINDING, INSUFFICIENT, Context, Finding, danger_mask
 from .logs import DailyLog, UserProfile, logs_to_frame, normalise_frame, user_days
 from .reference import age_of, named_age_group
 from .rules import RULE_INPUTS, RULES, confirmation, keeps_deviation, REFUTED
@@ -70,9 +70,23 @@ def _nest(flat: dict[str, Any]) -> dict:
     return out
 
 
-def translate_custom(custom: dict, user_id: str) -> dict:
+def _get(d: dict, path: str) -> Any:
+    for p in path.split("."):
+        if not isinstance(d, dict) or p not in d:
+            return None
+        d = d[p]
+    return d
+
+
+def translate_custom(custom: dict, user_id: str, current: dict | None = None) -> dict:
     """customThresholds in the document's shape (weight.dailyChange, ...) -> config keys.
-    A document-shaped key without a daily-log counterpart is an error, not silently ignored."""
+    A document-shaped key without a daily-log counterpart is an error, not silently ignored.
+
+    A document key names one number (`weight.dailyChange: 3.0`: "alert above 3 kg"); where the
+    engine grades it with a severity ladder (2 / 3 / 5 kg), the number moves the ladder's first
+    level and the higher levels move in proportion (3.0 on 2/3/5 -> 3/4.5/7.5; on the elderly
+    1.5/2.5/4 -> 3/5/8), so a document-shaped value can never make the ladder inconsistent.
+    `current` is the config dict the value applies to (defaults plus the profile's other layers)."""
     doc = {k: v for k, v in custom.items() if k in _DOC_ROOTS}
     rest = {k: v for k, v in custom.items() if k not in _DOC_ROOTS}
     flat = _flatten(doc)
@@ -80,7 +94,19 @@ def translate_custom(custom: dict, user_id: str) -> dict:
     if unknown:
         raise ConfigError(f"user {user_id}: customThresholds key(s) {unknown} have no rule in this engine; "
                           f"supported document keys: {sorted(DOC_ALIASES)}")
-    return deep_merge(rest, _nest({DOC_ALIASES[k]: v for k, v in flat.items()}))
+    mapped: dict[str, Any] = {}
+    for k, v in flat.items():
+        path = DOC_ALIASES[k]
+        ladder_path, level = path.rsplit(".", 1)
+        ladder = _get(current or {}, ladder_path)
+        old = ladder.get(level) if isinstance(ladder, dict) else None
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and isinstance(old, (int, float)) and old > 0 \
+                and len(ladder) > 1:
+            for sev, t in ladder.items():
+                mapped[f"{ladder_path}.{sev}"] = round(t * v / old, 6) if isinstance(t, (int, float)) else t
+        else:
+            mapped[path] = v
+    return deep_merge(rest, _nest(mapped))
 
 
 def _age_group_name(profile: UserProfile, groups: dict) -> tuple[float | None, str | None]:
@@ -91,10 +117,46 @@ def _age_group_name(profile: UserProfile, groups: dict) -> tuple[float | None, s
     return age, named_age_group(age, groups)
 
 
+def implausible_changes(x: np.ndarray, abs_kg: float, per_day: float, shift_readings: int
+                        ) -> tuple[dict[int, tuple[float, int]], list[tuple[int, float, int]]]:
+    """Plausibility of a change ("检查数据合理性"): a reading is implausible when it differs from the
+    last accepted reading by more than abs + per_day x days between them (what a body can do in
+    that time), whatever the fixed plausible range says. Returns ({position: (accepted value, its
+    position)} of implausible readings, [(position, previous level, readings dropped)] of level
+    shifts): when `shift_readings` implausible readings in a row agree with each other, the new
+    level is the series from then on (another scale or person, a unit change, or a first reading
+    that was the typo) and the readings before it are no longer this series' history."""
+    flagged: dict[int, tuple[float, int]] = {}
+    shifts: list[tuple[int, float, int]] = []
+    anchor: tuple[float, int] | None = None
+    pending: list[int] = []
+    for i in np.flatnonzero(np.isfinite(x)):
+        i = int(i)
+        if anchor is None or abs(x[i] - anchor[0]) <= abs_kg + per_day * (i - anchor[1]):
+            anchor, pending = (float(x[i]), i), []
+            continue
+        if pending and abs(x[i] - x[pending[-1]]) <= abs_kg + per_day * (i - pending[-1]):
+            pending.append(i)
+        else:
+            pending = [i]
+        flagged[i] = anchor
+        if len(pending) >= shift_readings:
+            for p in pending:
+                flagged.pop(p, None)
+            dropped = [k for k in flagged if k < pending[0]]
+            for k in dropped:
+                flagged.pop(k)
+            shifts.append((pending[0], anchor[0], int(np.isfinite(x[:pending[0]]).sum())))
+            anchor, pending = (float(x[i]), i), []
+    return flagged, shifts
+
+
 def clean(days: pd.DataFrame, cfg: RulesConfig, user_id: str) -> tuple[pd.DataFrame, list[Finding]]:
-    """Flag and exclude measurement errors (the document's "测量误差"): implausible values, device
-    inconsistencies, and isolated spikes contradicted by the next reading. Returns the cleaned
-    frame (excluded values set to NaN) and one `data_problem` finding per excluded reading."""
+    """Flag and exclude measurement errors (the document's "测量误差"): implausible values,
+    implausible changes (faster than a body can change), device inconsistencies, and isolated
+    spikes contradicted by the next reading. A reading in a clinically dangerous range (the
+    `safety` block) is never excluded as a spike: safety first. Returns the cleaned frame
+    (excluded values set to NaN) and one `data_problem` finding per excluded reading."""
     dq = cfg.data_quality
     days = days.copy()
     problems: list[Finding] = []
@@ -113,6 +175,22 @@ def clean(days: pd.DataFrame, cfg: RulesConfig, user_id: str) -> tuple[pd.DataFr
     for metric, (lo, hi) in dq.plausible.items():
         x = days[metric].to_numpy(dtype=np.float64)
         flag(np.isfinite(x) & ((x < lo) | (x > hi)), metric, "implausible", lambda i: {"plausible_range": [lo, hi]})
+
+    for metric, mc in dq.max_change.items():
+        x = days[metric].to_numpy(dtype=np.float64)
+        bad, shifts = implausible_changes(x, mc.abs, mc.per_day, dq.level_shift_readings)
+        mask = np.zeros(len(x), dtype=bool)
+        mask[list(bad)] = True
+        flag(mask, metric, "implausible_change",
+             lambda i: {"accepted_value": bad[i][0], "accepted_date": days.index[bad[i][1]],
+                        "change": x[i] - bad[i][0], "allowed_change": mc.abs + mc.per_day * (i - bad[i][1]),
+                        "advice": "re-measure"})
+        for pos, level, n_dropped in shifts:
+            d = days.index[pos]
+            problems.append(Finding(user_id, DATA_QUALITY, metric, DATA_PROBLEM, None, _num(x[pos]), d, d,
+                                    {"reason": "level_shift", "previous_level": level, "new_level": x[pos],
+                                     "earlier_readings_dropped": n_dropped, "advice": "re-measure"}))
+            days.iloc[:pos, days.columns.get_loc(metric)] = np.nan
 
     sy, di = days["systolic"].to_numpy(dtype=np.float64), days["diastolic"].to_numpy(dtype=np.float64)
     flag(np.isfinite(sy) & np.isfinite(di) & (sy - di < dq.min_pulse_pressure), "systolic",
@@ -137,9 +215,11 @@ def clean(days: pd.DataFrame, cfg: RulesConfig, user_id: str) -> tuple[pd.DataFr
         x = s.to_numpy(dtype=np.float64)
         ref = prior_median(s, dq.spike_reference_days).to_numpy()
         trig = np.isfinite(x) & np.isfinite(ref) & (np.abs(x - ref) >= jump)
-        state, at = confirmation(trig, np.isfinite(x), keeps_deviation(x, ref, dq.spike_confirm.keep_fraction),
+        # a follow-up still a jump away from the reference confirms the reading (it is still abnormal)
+        state, at = confirmation(trig, np.isfinite(x), keeps_deviation(x, ref, dq.spike_confirm.keep_fraction, jump),
                                  dq.spike_confirm, len(x) - 1)
-        flag(state == REFUTED, metric, "isolated_spike",
+        dangerous = danger_mask(cfg, metric, x)
+        flag((state == REFUTED) & ~dangerous, metric, "isolated_spike",
              lambda i: {"reference": ref[i], "next_value": x[at[i]], "jump": jump})
     return days, problems
 
@@ -209,21 +289,35 @@ class RuleEngine:
         self._effective = {}
 
     def effective_config(self, user_id: str) -> RulesConfig:
+        """The user's config; raises ConfigError for a bad profile (`evaluate` reports it instead)."""
         return self._personalise(user_id)[0]
 
     def effective_thresholds(self, user_id: str) -> dict:
         """The thresholds this user's rules actually use, and which overrides produced them."""
-        cfg, layers = self._personalise(user_id)
-        return {"user_id": user_id, "applied_overrides": layers,
+        cfg, layers, error = self._personalise_safe(user_id)
+        return {"user_id": user_id, "applied_overrides": layers, "profile_error": error,
                 "sensitivity": self.store.sensitivities(),
                 "rules": cfg.rules.model_dump(mode="json")}
 
     def _personalise(self, user_id: str) -> tuple[RulesConfig, list[str]]:
+        """The user's config; raises ConfigError (naming the user and key) for a bad profile."""
+        cfg, applied, error = self._personalise_safe(user_id)
+        if error:
+            raise ConfigError(error)
+        return cfg, applied
+
+    def profile_error(self, user_id: str) -> str | None:
+        return self._personalise_safe(user_id)[2]
+
+    def _personalise_safe(self, user_id: str) -> tuple[RulesConfig, list[str], str | None]:
+        """(config, applied layers, error). A bad customThresholds never stops anyone: the user is
+        analysed without it (defaults plus the other layers) and the error is reported for that
+        user (`evaluate` adds a `profile` data problem). The `safety` block is not personalisable."""
         if user_id in self._effective:
             return self._effective[user_id]
         profile = self.profiles.get(user_id)
         if profile is None:
-            result = (self.config, [])
+            result = (self.config, [], None)
         else:
             ov = self.config.personalisation.overrides
             _, group = _age_group_name(profile, self.config.personalisation.age_groups)
@@ -235,11 +329,24 @@ class RuleEngine:
                 if name and name in ov.get(kind, {}):
                     d = deep_merge(d, ov[kind][name])
                     applied.append(f"{kind}:{name}")
-            if profile.custom_thresholds:
-                d = deep_merge(d, translate_custom(profile.custom_thresholds, user_id))
-                applied.append("customThresholds")
-            cfg = parse_rules_config(d, where=f"user {user_id} ({', '.join(applied) or 'defaults'})")
-            result = (cfg, applied)
+            d["safety"] = self.base_dict["safety"]  # dangerous ranges are the same for everyone
+            error = None
+            try:
+                cfg = parse_rules_config(d, where=f"user {user_id} ({', '.join(applied) or 'defaults'})")
+            except ConfigError as err:  # a shipped override the config made inconsistent: defaults
+                cfg, error, applied = self.config, str(err), []
+            if profile.custom_thresholds and error is None:
+                try:
+                    if "safety" in profile.custom_thresholds:
+                        raise ConfigError(f"user {user_id}: customThresholds key 'safety': the dangerous ranges "
+                                          f"are not personalisable")
+                    dc = deep_merge(d, translate_custom(profile.custom_thresholds, user_id, d))
+                    where = f"user {user_id} ({', '.join(applied + ['customThresholds'])})"
+                    cfg, applied = parse_rules_config(dc, where=where), applied + ["customThresholds"]
+                except ConfigError as err:
+                    error = str(err)
+                    log.warning("user %s: customThresholds rejected, analysed without them: %s", user_id, err)
+            result = (cfg, applied, error)
         self._effective[user_id] = result
         return result
 
@@ -249,15 +356,25 @@ class RuleEngine:
         """All findings for one user's contiguous daily frame (pure: nothing stored)."""
         if days.empty:
             return []
-        cfg, _ = self._personalise(user_id)
+        cfg, _, error = self._personalise_safe(user_id)
         profile = self.profiles.get(user_id)
         age = _age_group_name(profile, cfg.personalisation.age_groups)[0] if profile else None
         cleaned, problems = clean(days, cfg, user_id)
+        if error:
+            problems.append(Finding(user_id, "profile", "customThresholds", DATA_PROBLEM, None, None, days.index[-1],
+                                    days.index[-1], {"reason": "profile_error", "error": error,
+                                                     "analysed_with": "defaults and the profile's other layers"}))
         ctx = Context(user_id, cleaned, cfg, profile, age, self.store.sensitivities())
         found: list[Finding] = []
         for name in rules or RULES:
             if cfg.rule(name).enabled:
-                found += RULES[name](ctx)
+                seen: set[str] = set()
+                for f in RULES[name](ctx):  # one insufficient_data per rule and metric (the first reason)
+                    if f.status == INSUFFICIENT:
+                        if f.metric in seen:
+                            continue
+                        seen.add(f.metric)
+                    found.append(f)
         return merge_episodes(problems + found)
 
     def load(self, daily: pd.DataFrame | Iterable[DailyLog | dict]) -> None:
@@ -310,7 +427,9 @@ class RuleEngine:
 
         for f in sorted(findings, key=lambda f: (f.start, f.end)):
             if f.status == FINDING:
-                cooldown = self.effective_config(f.user_id).rule(f.rule).cooldown_days
+                # a reading in a dangerous range is never held back by a cooldown (safety first)
+                cooldown = -1 if f.evidence.get("dangerous_range") else \
+                    self._personalise_safe(f.user_id)[0].rule(f.rule).cooldown_days
                 f.id, f.action = self.store.upsert_episode(f, cooldown)
                 if f.action in ("new", "escalated") and self.notifier:
                     self.notifier(to_notification(f, self.config, self.lang))

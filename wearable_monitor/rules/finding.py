@@ -66,6 +66,20 @@ class Finding:
         return out
 
 
+def danger_mask(cfg: RulesConfig, metric: str, x: np.ndarray, side: str | None = None) -> np.ndarray:
+    """Readings in the clinically dangerous range of `metric` (config `safety.dangerous`): at or
+    above `high`, at or below `low`; `side` "high" / "low" looks at one side only."""
+    x = np.asarray(x, dtype=np.float64)
+    hit = np.zeros(x.shape, dtype=bool)
+    d = cfg.safety.dangerous.get(metric)
+    if d is not None:
+        if d.high is not None and side in (None, "high"):
+            hit |= np.isfinite(x) & (x >= d.high)
+        if d.low is not None and side in (None, "low"):
+            hit |= np.isfinite(x) & (x <= d.low)
+    return hit
+
+
 @dataclass
 class Context:
     """Everything a rule function sees for one user: the cleaned contiguous daily frame
@@ -88,6 +102,26 @@ class Context:
 
     def sens(self, rule: str) -> float:
         return self.sensitivity.get(rule, 1.0)
+
+    def danger_rank(self, metric: str, x: np.ndarray, side: str | None = None) -> np.ndarray:
+        """Per reading: the severity index the safety block gives it (-1: not in a dangerous range).
+        Not personalisable: the safety block is the same for every user."""
+        hit = danger_mask(self.cfg, metric, x, side)
+        out = np.full(hit.shape, -1, dtype=np.int64)
+        if hit.any():
+            out[hit] = SEVERITIES.index(self.cfg.safety.dangerous[metric].severity)
+        return out
+
+    def history_need(self, metric: str) -> int:
+        return self.cfg.missing_data.min_history.get(metric, 1)
+
+    def history_count(self, metric: str | tuple[str, ...]) -> np.ndarray:
+        """Readings logged so far, up to and including each day (all metrics present for a tuple)."""
+        cols = (metric,) if isinstance(metric, str) else metric
+        ok = np.ones(len(self.days), dtype=bool)
+        for c in cols:
+            ok &= self.days[c].notna().to_numpy()
+        return np.cumsum(ok)
 
     def finding(self, rule: str, metric: str, severity: str | None, start: int, end: int, value: Any,
                 evidence: dict, status: str = FINDING) -> Finding:

@@ -63,7 +63,7 @@ TEXTS: dict[str, tuple[str, str, str, str]] = {
                               "Reduce screens and caffeine before bed", "睡前减少电子屏幕和咖啡因"),
     "bedtime_irregular": ("Irregular bedtime (spread {value} h)", "作息不规律（入睡时间标准差 {value} 小时）",
                           "Go to bed at about the same time every day", "尽量每天同一时间入睡"),
-    "health_score_drop": ("Health score fell about {fitted_drop} points in a week", "健康评分一周下降约{fitted_drop}分",
+    "health_score_drop": ("Health score fell {drop} points in a week", "健康评分一周下降{drop}分",
                           "Look at sleep, activity and stress this week", "关注本周的睡眠、运动和压力"),
     "health_score_volatility": ("Health score swinging more than usual", "健康评分波动异常",
                                 "Look for what changed in your routine", "留意近期作息或生活习惯的变化"),
@@ -129,12 +129,32 @@ def finding_texts(f: Finding) -> dict[str, dict[str, str]]:
                           "zh": "待确认：" + t_zh.format_map(fields)},
                 "advice": {"en": "Take another reading; the alert is held until it confirms the change.",
                            "zh": "请再测量一次；确认变化后才会发出提醒。"}}
+    if f.status == DATA_PROBLEM and f.evidence.get("reason") == "profile_error":
+        return {"title": {"en": "Personal thresholds rejected; analysed with the standard ones",
+                          "zh": "个性化阈值无效，已按标准阈值分析"},
+                "advice": {"en": f"Fix the profile: {f.evidence.get('error', '')}",
+                           "zh": f"请修正个人配置：{f.evidence.get('error', '')}"}}
+    if f.status == DATA_PROBLEM and f.evidence.get("reason") in ("implausible_change", "level_shift"):
+        return {"title": {"en": f"{en_metric} reading changed faster than a body can: probably a typo or "
+                                f"another device/person; not used",
+                          "zh": f"{zh_metric}读数变化超出生理可能，疑似录入错误或换了设备/人员，未采用"},
+                "advice": {"en": "Please re-measure and correct the entry.", "zh": "请重新测量并更正记录。"}}
     if f.status == DATA_PROBLEM:
         reason = f.evidence.get("reason", "")
         return {"title": {"en": f"{en_metric} reading excluded as a likely measurement error ({reason})",
                           "zh": f"{zh_metric}读数疑似测量误差，已排除（{reason}）"},
                 "advice": {"en": "Check the device and re-measure.", "zh": "请检查设备并重新测量。"}}
     t_en, t_zh, a_en, a_zh = TEXTS[f.rule]
+    if f.evidence.get("urgent") and f.evidence.get("confirmed") is False:
+        return {"title": {"en": "Unconfirmed, re-measure now: " + t_en.format_map(fields),
+                          "zh": "未确认，请立即复测：" + t_zh.format_map(fields)},
+                "advice": {"en": "This reading is in a dangerous range and has not been confirmed by a second "
+                                 "measurement. Re-measure now; if it is confirmed, or you feel unwell (chest pain, "
+                                 "shortness of breath, severe headache, fainting), seek medical care immediately.",
+                           "zh": "该读数处于危险范围，尚未经第二次测量确认。请立即复测；若复测仍异常或出现胸痛、气短、"
+                                 "剧烈头痛、晕厥等不适，请立即就医。"}}
+    if f.evidence.get("confirmed") is False:
+        t_en, t_zh = "Unconfirmed (no re-measurement came): " + t_en, "未确认（无复测读数）：" + t_zh
     return {"title": {"en": t_en.format_map(fields), "zh": t_zh.format_map(fields)},
             "advice": {"en": a_en.replace(" | ", ". ") + ".", "zh": a_zh.replace(" | ", "；") + "。"}}
 
@@ -146,14 +166,18 @@ def _description(f: Finding, lang: str) -> str:
         parts = [f"时间：{p}。", f"严重程度：{f.severity}。"]
         if "mean" in ev and "sigma" in ev:
             parts.append(f"偏离个人30天均值 {ev['sigma']:.1f} 个标准差（均值 {ev['mean']:.1f}）。")
-        if ev.get("confirmed") is False:
+        if ev.get("urgent") and ev.get("confirmed") is False:
+            parts.append("读数处于危险范围，未经确认即时通知：请立即复测。")
+        elif ev.get("confirmed") is False:
             parts.append("尚无后续读数确认。")
         parts.append(DISCLAIMER[1])
         return "".join(parts)
     parts = [f"Period {p}.", f"Severity {f.severity}."]
     if "mean" in ev and "sigma" in ev:
         parts.append(f"{ev['sigma']:.1f} standard deviations from your recent mean {ev['mean']:.1f}.")
-    if ev.get("confirmed") is False:
+    if ev.get("urgent") and ev.get("confirmed") is False:
+        parts.append("Told at once because the reading is in a dangerous range: unconfirmed, re-measure now.")
+    elif ev.get("confirmed") is False:
         parts.append("No later reading has confirmed it yet.")
     parts.append(DISCLAIMER[0])
     return " ".join(parts)
@@ -164,6 +188,8 @@ def to_notification(f: Finding, cfg: RulesConfig, lang: str = "en", timestamp: d
     texts = finding_texts(f)
     _, _, a_en, a_zh = TEXTS.get(f.rule, ("", "", "", ""))
     recs = {"en": [s for s in a_en.split(" | ") if s], "zh": [s for s in a_zh.split(" | ") if s]}
+    if f.evidence.get("urgent") and f.evidence.get("confirmed") is False:
+        recs = {"en": ["Re-measure now (unconfirmed reading)"] + recs["en"], "zh": ["请立即复测（读数未确认）"] + recs["zh"]}
     desc = {"en": _description(f, "en"), "zh": _description(f, "zh")}
     pick = (lambda d: d) if lang == "both" else (lambda d: d[lang])
     return {"title": pick(texts["title"]), "description": pick(desc), "severity": f.severity,

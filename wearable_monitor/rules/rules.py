@@ -13,29 +13,32 @@ above t" threshold becomes t / s, an "at or below t" one becomes t * s.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import numpy as np
 import pandas as pd
 
-from .config import SEVERITIES, Confirm
+from .config import SEVERITIES, Confirm, PersonalRange
 from .finding import AWAITING, DATA_PROBLEM, Context, Finding
 from .reference import body_fat_category, body_fat_range, bmi, bmi_category, bp_category, target_zone
-from .stats import (last_logged_window, linear_trend, next_valid, prior_robust, prior_stats, reached_above,
-                    reached_below, rolling_slope, streaks)
+from .stats import (compare, exceeds_above, exceeds_below, last_logged_window, linear_trend, next_valid,
+                    prior_robust, prior_stats, reached_above, reached_below, rolling_slope, streaks)
 
-CONFIRMED, REFUTED, OPEN, EXPIRED = 1, 2, 3, 4
+CONFIRMED, REFUTED, OPEN, EXPIRED, URGENT = 1, 2, 3, 4, 5
 
 
 # ---------------------------------------------------------------- helpers
 
-def ladder_rank(x: np.ndarray, ladder: dict[str, float], above: bool) -> np.ndarray:
-    """Index in SEVERITIES of the highest level reached by each x (-1: none, NaN: none)."""
+def ladder_rank(x: np.ndarray, ladder: dict[str, float | np.ndarray], above: bool,
+                strict: Collection[str] = ()) -> np.ndarray:
+    """Index in SEVERITIES of the highest level reached by each x (-1: none, NaN: none).
+    Levels named in `strict` must be exceeded (the document's ">" / "<"); the others are reached
+    at equality (">=", a severity table's lower bound). A threshold may be a per-day array."""
     x = np.asarray(x, dtype=np.float64)
     rank = np.full(x.shape, -1, dtype=np.int64)
     finite = np.isfinite(x)
     for sev, t in ladder.items():
-        hit = (reached_above(x, t) if above else reached_below(x, t)) & finite
+        hit = compare(x, t, above, sev in strict) & finite
         rank = np.where(hit, np.maximum(rank, SEVERITIES.index(sev)), rank)
     return rank
 
@@ -53,11 +56,16 @@ def sparse_choice(short: pd.DataFrame, long: pd.DataFrame, key: str, s: float, s
 
 
 def confirmation(trig: np.ndarray, valid: np.ndarray, supports: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                 cfg: Confirm, last: int) -> tuple[np.ndarray, np.ndarray]:
-    """Secondary verification ("等待后续数据确认"): each triggered reading i waits for the next
-    logged reading j within `within_days`. Returns (state, j) per position: CONFIRMED (j supports i),
-    REFUTED (j contradicts i: likely a measurement error), OPEN (still waiting), EXPIRED (no reading
-    came in time; reported, marked unconfirmed, on the deadline)."""
+                 cfg: Confirm, last: int, urgent: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Secondary verification ("等待后续数据确认"), shared by every rule and by the spike cleaner:
+    each triggered reading i waits for the next logged reading j within `within_days`. Returns
+    (state, j) per position: CONFIRMED (j supports i: still abnormal the same way), REFUTED (j
+    contradicts i: likely a measurement error), OPEN (still waiting), EXPIRED (no reading came in
+    time; reported, marked unconfirmed, on the deadline).
+
+    Safety first: an `urgent` reading (in a clinically dangerous range) is never held and never
+    thrown out: unless a follow-up already confirmed it, its state is URGENT (reported at once,
+    unconfirmed; `at` = the follow-up if one came, else i)."""
     n = len(trig)
     state = np.zeros(n, dtype=np.int64)
     at = np.full(n, -1, dtype=np.int64)
@@ -75,43 +83,75 @@ def confirmation(trig: np.ndarray, valid: np.ndarray, supports: Callable[[np.nda
     state[i[still_open]], at[i[still_open]] = OPEN, i[still_open]
     expired = ~has & ~still_open
     state[i[expired]], at[i[expired]] = EXPIRED, i[expired] + cfg.within_days
+    # a reading that confirmed the one before it is part of a confirmed run, whatever follows it
+    # (the last day of a two-day rise is not "refuted" by the return to normal)
+    confirmers = np.unique(at[state == CONFIRMED])
+    confirmers = confirmers[(confirmers >= 0) & (confirmers < n)]
+    run = confirmers[trig[confirmers] & (state[confirmers] != CONFIRMED)]
+    state[run], at[run] = CONFIRMED, run
+    if urgent is not None:
+        u = i[np.asarray(urgent, dtype=bool)[i] & (state[i] != CONFIRMED)]
+        j_u = next_valid(valid)[u]
+        state[u] = URGENT
+        at[u] = np.where((j_u < n) & (j_u - u <= cfg.within_days), j_u, u)  # the follow-up, if one came
     return state, at
 
 
-def two_sided_confirmation(high: np.ndarray, low: np.ndarray, valid: np.ndarray, cfg: Confirm, last: int
+def two_sided_confirmation(high: np.ndarray, low: np.ndarray, valid: np.ndarray, cfg: Confirm, last: int,
+                           urgent: np.ndarray | None = None
                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A reference range with a ladder on each side (blood pressure, resting HR): per reading the
     rank (-1: in range or not valid) and side (+1 high, -1 low), confirmed by the next reading
-    being out of range on the same side. Returns (rank, side, state, at), see `confirmation`."""
+    being still out of range on the same side. Returns (rank, side, state, at), see `confirmation`."""
     rank = np.where(valid, np.maximum(high, low), -1)
     side = np.where(high >= low, 1, -1)
     supports = lambda i, j: (rank[j] >= 0) & (side[j] == side[i])  # the next reading is out of range too
-    state, at = confirmation(rank >= 0, valid, supports, cfg, last)
+    state, at = confirmation(rank >= 0, valid, supports, cfg, last, urgent)
     return rank, side, state, at
 
 
-def keeps_deviation(x: np.ndarray, ref: np.ndarray, keep: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+def keeps_deviation(x: np.ndarray, ref: np.ndarray, keep: float, still_abnormal: np.ndarray | float | None = None
+                    ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """The next reading j supports i when it deviates from i's reference in the same direction by
-    at least `keep` of i's deviation (a real change persists; a mis-reading does not)."""
+    at least `keep` of i's deviation (a real change persists; a mis-reading does not), or when it
+    is still abnormal by itself: its deviation from i's reference still reaches i's trigger
+    (`still_abnormal`, per position or scalar). A still-abnormal follow-up confirms, never refutes."""
+    trig_dev = None if still_abnormal is None else np.broadcast_to(np.asarray(still_abnormal, dtype=np.float64),
+                                                                  np.shape(x))
+
     def supports(i: np.ndarray, j: np.ndarray) -> np.ndarray:
         dev_i, dev_j = x[i] - ref[i], x[j] - ref[i]
-        return (np.sign(dev_j) == np.sign(dev_i)) & (np.abs(dev_j) >= keep * np.abs(dev_i))
+        need = keep * np.abs(dev_i)
+        if trig_dev is not None:
+            need = np.fmin(need, trig_dev[i])
+        return (np.sign(dev_j) == np.sign(dev_i)) & reached_above(np.abs(dev_j), need)
     return supports
 
 
 def emit_confirmed(ctx: Context, rule: str, metric: str, state: np.ndarray, at: np.ndarray, rank: np.ndarray,
-                   x: np.ndarray, start: Callable[[int], int], evidence: Callable[[int], dict]) -> list[Finding]:
+                   x: np.ndarray, evidence: Callable[[int], dict], dangerous: np.ndarray | None = None
+                   ) -> list[Finding]:
+    """Findings from confirmation states. An episode is the abnormal readings: it starts at the
+    triggering reading (never at the baseline window before it) and ends at the confirming one.
+    A reading in a dangerous range is marked `dangerous_range` (the store never holds it back)."""
     out = []
     for i in np.flatnonzero(state):
         ev = evidence(int(i))
+        if dangerous is not None and dangerous[i]:
+            ev["dangerous_range"] = True
         st, j = state[i], int(at[i])
         if st in (CONFIRMED, EXPIRED):
             ev.update(confirmed=bool(st == CONFIRMED), reading_date=ctx.dates[i])
             if st == CONFIRMED and j != i:
                 ev["confirming_value"] = x[j]
-            out.append(ctx.finding(rule, metric, sev_name(rank[i]), start(int(i)), j, x[i], ev))
+            out.append(ctx.finding(rule, metric, sev_name(rank[i]), int(i), j, x[i], ev))
+        elif st == URGENT:
+            ev.update(confirmed=False, urgent=True, re_measure=True, reading_date=ctx.dates[i])
+            if j != i:
+                ev.update(follow_up_value=x[j], follow_up_date=ctx.dates[j], follow_up="back_in_range")
+            out.append(ctx.finding(rule, metric, sev_name(rank[i]), int(i), int(i), x[i], ev))
         elif st == OPEN:
-            out.append(ctx.finding(rule, metric, sev_name(rank[i]), start(int(i)), int(i), x[i], ev, AWAITING))
+            out.append(ctx.finding(rule, metric, sev_name(rank[i]), int(i), int(i), x[i], ev, AWAITING))
         else:
             ev.update(reason="not_confirmed", contradicting_value=x[j], reading_date=ctx.dates[i])
             out.append(ctx.finding(rule, metric, None, int(i), j, x[i], ev, DATA_PROBLEM))
@@ -123,12 +163,72 @@ def window_count(s: pd.Series, days: int) -> int:
     return int(s.iloc[-days:].count())
 
 
+def history_gate(ctx: Context, rule: str, metrics: str | tuple[str, ...], out: list[Finding], metric_name: str
+                 ) -> np.ndarray:
+    """The document's minimum data ("最小数据要求": weight 7 days, blood pressure 5 measurements)
+    for every rule reading the metric: per day, whether enough readings have been logged so far
+    (today included). Reports `insufficient_data` at the last day when not."""
+    ms = (metrics,) if isinstance(metrics, str) else metrics
+    need = max(ctx.history_need(m) for m in ms)
+    have = ctx.history_count(ms)
+    if len(have) and have[-1] < need and need > 1:
+        out.append(ctx.insufficient(rule, metric_name, int(have[-1]), need, len(have),
+                                    f"{need} {' and '.join(ms)} readings logged (the document's minimum data)"))
+    return have >= need
+
+
+def personal_threshold(ctx: Context, metric: str, pr: PersonalRange, side: str, population: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """The document's personal normal range ("个人差异: 个人正常范围, 学习个人模式"), for one side of a
+    range rule. Learned per day from the `window_days` before it (today excluded): when the person
+    has >= `min_points` readings there, their robust sd (MAD x 1.4826) is <= `max_sd` (stable), and
+    their median lies beyond the population threshold on this side, the threshold moves to
+    median -/+ max(k_sd x robust sd, min_band) (only ever away from normal, never towards it).
+    Returns (threshold per day, learned per day). Dangerous readings fire regardless (safety)."""
+    n = len(ctx.days)
+    thr = np.full(n, float(population))
+    learned = np.zeros(n, dtype=bool)
+    if not pr.enabled or side not in pr.sides or metric not in pr.max_sd:
+        return thr, learned
+    base = prior_robust(ctx.days[metric], pr.window_days, pr.min_points)
+    med, sd = base["median"].to_numpy(), base["sd"].to_numpy()
+    band = np.maximum(pr.k_sd * sd, pr.min_band.get(metric, 0.0))
+    stable = np.isfinite(med) & np.isfinite(sd) & (sd <= pr.max_sd[metric])
+    if side == "low":
+        learned = stable & (med < population)
+        thr = np.where(learned, np.minimum(population, med - band), population)
+    else:
+        learned = stable & (med > population)
+        thr = np.where(learned, np.maximum(population, med + band), population)
+    return thr, learned
+
+
+def range_side(ctx: Context, metric: str, x: np.ndarray, ladder: dict[str, float], above: bool,
+               pr: PersonalRange, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rank of each reading on one side of a reference range: the document's closed normal range
+    (a value equal to a bound is normal, fires strictly beyond it), the first level possibly
+    replaced by the person's learned threshold. Returns (rank, learned)."""
+    first = min(ladder, key=SEVERITIES.index)
+    thr, learned = personal_threshold(ctx, metric, pr, "high" if above else "low", ladder[first])
+    lad: dict[str, float | np.ndarray] = dict(ladder)
+    if len(ladder) > 1:  # a learned first level never passes the next level
+        nxt = ladder[sorted(ladder, key=SEVERITIES.index)[1]]
+        thr = np.minimum(thr, nxt) if above else np.maximum(thr, nxt)
+    lad[first] = thr
+    # the normal range's bound is strict; higher levels (ESC / AHA grades) are reached at equality
+    rank = ladder_rank(x * k if above else x / k, lad, above, strict={first})
+    return rank, learned
+
+
 # ---------------------------------------------------------------- 1. sudden change (3 sigma)
 
 def sudden_change(ctx: Context) -> list[Finding]:
+    """|x - mean of the previous 30 days| > 3 sd (strict, the document's ">"); severity table
+    3-3.5 MEDIUM, >= 3.5 HIGH, >= 4 CRITICAL."""
     c, rule = ctx.cfg.rules.sudden_change, "sudden_change"
     md = ctx.cfg.missing_data
     out: list[Finding] = []
+    first = min(c.sigma, key=SEVERITIES.index)
     for metric in c.metrics:
         s = ctx.days[metric]
         need = c.min_points_for(metric)
@@ -139,41 +239,55 @@ def sudden_change(ctx: Context) -> list[Finding]:
         mean, n = st["mean"].to_numpy(), st["n"].to_numpy()
         std = np.maximum(st["std"].to_numpy(), c.min_std_for(metric))
         sigma = np.abs(x - mean) / np.where(std > 0, std, np.nan)
-        rank = ladder_rank(sigma * sens, c.sigma, above=True)
-        state, at = confirmation(rank >= 0, np.isfinite(x), keeps_deviation(x, mean, c.confirm.keep_fraction),
-                                 c.confirm, ctx.last)
+        rank = ladder_rank(sigma * sens, c.sigma, above=True, strict={first})
+        danger = ctx.danger_rank(metric, x)
+        state, at = confirmation(rank >= 0, np.isfinite(x),
+                                 keeps_deviation(x, mean, c.confirm.keep_fraction, c.sigma[first] * std / sens),
+                                 c.confirm, ctx.last, urgent=danger >= 0)
         win = np.where(sparse, long_days, c.window_days)
 
         def evidence(i: int) -> dict:
             return {"mean": mean[i], "std": std[i], "sigma": sigma[i], "n": int(n[i]), "window_days": int(win[i]),
                     "direction": "up" if x[i] > mean[i] else "down", "sparse_window": bool(sparse[i]),
-                    "sensitivity": float(sens[i])}
+                    "sensitivity": float(sens[i]), "baseline_start": ctx.dates[max(0, i - int(win[i]))]}
 
-        out += emit_confirmed(ctx, rule, metric, state, at, rank, x, lambda i: max(0, i - int(win[i])), evidence)
-        have = window_count(s, long_days)
+        out += emit_confirmed(ctx, rule, metric, state, at, rank, x, evidence, danger >= 0)
+        # enough baseline? For a reading today: the readings before it (today excluded); else the
+        # readings a reading tomorrow would be compared with
+        last_logged = bool(len(x)) and bool(np.isfinite(x[-1]))
+        have = window_count(s.iloc[:-1] if last_logged else s, long_days)
         if have < need:
-            out.append(ctx.insufficient(rule, metric, have, need, long_days, f"{need} readings in {long_days} days"))
+            out.append(ctx.insufficient(rule, metric, have, need, long_days,
+                                        f"{need} earlier readings in {long_days} days (today's not counted)"))
     return out
 
 
 # ---------------------------------------------------------------- 2. weight
 
 def weight_daily_change(ctx: Context) -> list[Finding]:
+    """|today - yesterday| > 2 kg (strict); the document's severities: "2-3kg" MEDIUM, "3-5kg" HIGH
+    (3 and 5 included), "> 5kg" CRITICAL (strict)."""
     c, rule = ctx.cfg.rules.weight_daily_change, "weight_daily_change"
     s = ctx.days["weight_kg"]
     x = s.to_numpy(dtype=np.float64)
+    out: list[Finding] = []
+    enough = history_gate(ctx, rule, "weight_kg", out, "weight_kg")
     # previous logged reading within max_gap_days ("yesterday", lengthened when a day is missing)
     prev = s.shift(1).ffill(limit=c.max_gap_days - 1).to_numpy()
     prev_pos = pd.Series(np.where(np.isfinite(x), np.arange(len(x)), np.nan)).shift(1).ffill().to_numpy()
     delta = x - prev
-    rank = ladder_rank(np.abs(delta) * ctx.sens(rule), c.severity, above=True)
-    state, at = confirmation(rank >= 0, np.isfinite(x), keeps_deviation(x, prev, c.confirm.keep_fraction),
+    k = ctx.sens(rule)
+    first = min(c.severity, key=SEVERITIES.index)
+    strict = {first, "CRITICAL"}
+    rank = np.where(enough, ladder_rank(np.abs(delta) * k, c.severity, above=True, strict=strict), -1)
+    state, at = confirmation(rank >= 0, np.isfinite(x),
+                             keeps_deviation(x, prev, c.confirm.keep_fraction, c.severity[first] / k),
                              c.confirm, ctx.last)
 
     def evidence(i: int) -> dict:
         return {"previous": prev[i], "change_kg": delta[i], "previous_date": ctx.dates[int(prev_pos[i])]}
 
-    out = emit_confirmed(ctx, rule, "weight_kg", state, at, rank, x, lambda i: int(prev_pos[i]), evidence)
+    out += emit_confirmed(ctx, rule, "weight_kg", state, at, rank, x, evidence)
     have = window_count(s, c.max_gap_days + 1)
     if have < 2:
         out.append(ctx.insufficient(rule, "weight_kg", have, 2, c.max_gap_days + 1,
@@ -182,17 +296,21 @@ def weight_daily_change(ctx: Context) -> list[Finding]:
 
 
 def weight_weekly_change(ctx: Context) -> list[Finding]:
+    """Change against a week earlier > weeklyChange (strict, as the daily rule's "> 2 kg")."""
     c, rule = ctx.cfg.rules.weight_weekly_change, "weight_weekly_change"
     s = ctx.days["weight_kg"]
     x = s.to_numpy(dtype=np.float64)
+    out: list[Finding] = []
+    enough = history_gate(ctx, rule, "weight_kg", out, "weight_kg")
     # reference: median of the readings one week earlier (+-1 day, so one missed day does not blind it)
     ref = s.shift(c.days - 1).rolling(3, min_periods=1).median().to_numpy()
     n = s.rolling(c.days + 1, min_periods=1).count().to_numpy()
     change = x - ref
-    hit = reached_above(np.abs(change) * ctx.sens(rule), c.limit_kg) & (n >= c.min_points) & np.isfinite(change)
-    out = [ctx.finding(rule, "weight_kg", c.severity, i - c.days, i, x[i],
-                       {"reference_kg": ref[i], "change_kg": change[i], "limit_kg": c.limit_kg, "n": int(n[i])})
-           for i in np.flatnonzero(hit)]
+    hit = (exceeds_above(np.abs(change) * ctx.sens(rule), c.limit_kg) & (n >= c.min_points) & np.isfinite(change)
+           & enough)
+    out += [ctx.finding(rule, "weight_kg", c.severity, i - c.days, i, x[i],
+                        {"reference_kg": ref[i], "change_kg": change[i], "limit_kg": c.limit_kg, "n": int(n[i])})
+            for i in np.flatnonzero(hit)]
     have = window_count(s, c.days + 1)
     if have < c.min_points or not np.isfinite(ref[-1]):
         out.append(ctx.insufficient(rule, "weight_kg", have, c.min_points, c.days + 1,
@@ -203,20 +321,34 @@ def weight_weekly_change(ctx: Context) -> list[Finding]:
 # ---------------------------------------------------------------- blood pressure and resting heart rate ranges
 
 def blood_pressure_range(ctx: Context) -> list[Finding]:
+    """Outside the document's closed normal ranges (systolic 90-140, diastolic 60-90): high side
+    from the medical reference's ">= 140 / >= 90" (stage 2), low side strictly below 90 / 60."""
     c, rule, ref = ctx.cfg.rules.blood_pressure_range, "blood_pressure_range", ctx.cfg.reference
     s_sys, s_dia = ctx.days["systolic"], ctx.days["diastolic"]
     sy, di = s_sys.to_numpy(dtype=np.float64), s_dia.to_numpy(dtype=np.float64)
     k = ctx.sens(rule)
+    out: list[Finding] = []
+    enough = history_gate(ctx, rule, ("systolic", "diastolic"), out, "blood_pressure")
     high = np.maximum(ladder_rank(sy * k, c.systolic_high, True), ladder_rank(di * k, c.diastolic_high, True))
-    low = np.maximum(ladder_rank(sy / k, c.systolic_low, False), ladder_rank(di / k, c.diastolic_low, False))
+    lo_s, learned_s = range_side(ctx, "systolic", sy, c.systolic_low, False, c.personal_range, k)
+    lo_d, learned_d = range_side(ctx, "diastolic", di, c.diastolic_low, False, c.personal_range, k)
+    low = np.maximum(lo_s, lo_d)
+    d_high = np.maximum(ctx.danger_rank("systolic", sy, "high"), ctx.danger_rank("diastolic", di, "high"))
+    d_low = np.maximum(ctx.danger_rank("systolic", sy, "low"), ctx.danger_rank("diastolic", di, "low"))
+    danger = np.maximum(d_high, d_low)
     valid = np.isfinite(sy) & np.isfinite(di)
-    rank, side, state, at = two_sided_confirmation(high, low, valid, c.confirm, ctx.last)
+    # minimum data, except for a dangerous reading; which fires at least at the safety severity,
+    # whatever the (personal) ladder says
+    high = np.maximum(np.where(enough, high, -1), d_high)
+    low = np.maximum(np.where(enough, low, -1), d_low)
+    rank, side, state, at = two_sided_confirmation(high, low, valid, c.confirm, ctx.last, urgent=danger >= 0)
 
     def evidence(i: int) -> dict:
         return {"systolic": sy[i], "diastolic": di[i], "category": bp_category(sy[i], di[i], ref),
-                "direction": "high" if side[i] > 0 else "low"}
+                "direction": "high" if side[i] > 0 else "low",
+                "personal_range_learned": bool(learned_s[i] or learned_d[i])}
 
-    out = emit_confirmed(ctx, rule, "blood_pressure", state, at, rank, sy, lambda i: i, evidence)
+    out += emit_confirmed(ctx, rule, "blood_pressure", state, at, rank, sy, evidence, danger >= 0)
     have = int((s_sys.iloc[-c.recent_days:].notna() & s_dia.iloc[-c.recent_days:].notna()).sum())
     if have < 1:
         out.append(ctx.insufficient(rule, "blood_pressure", have, 1, c.recent_days,
@@ -225,15 +357,28 @@ def blood_pressure_range(ctx: Context) -> list[Finding]:
 
 
 def resting_hr_range(ctx: Context) -> list[Finding]:
+    """Outside the document's closed resting range (heartRate.resting 50-100): fires strictly
+    beyond it; the low side uses the person's learned range when they are stably below 50."""
     c, rule = ctx.cfg.rules.resting_hr_range, "resting_hr_range"
     s = ctx.days["resting_hr"]
     x = s.to_numpy(dtype=np.float64)
     k = ctx.sens(rule)
-    high, low = ladder_rank(x * k, c.high, True), ladder_rank(x / k, c.low, False)
-    rank, side, state, at = two_sided_confirmation(high, low, np.isfinite(x), c.confirm, ctx.last)
+    out: list[Finding] = []
+    enough = history_gate(ctx, rule, "resting_hr", out, "resting_hr")
+    high, learned_hi = range_side(ctx, "resting_hr", x, c.high, True, c.personal_range, k)
+    low, learned_lo = range_side(ctx, "resting_hr", x, c.low, False, c.personal_range, k)
+    d_high, d_low = ctx.danger_rank("resting_hr", x, "high"), ctx.danger_rank("resting_hr", x, "low")
+    danger = np.maximum(d_high, d_low)
+    high = np.maximum(np.where(enough, high, -1), d_high)
+    low = np.maximum(np.where(enough, low, -1), d_low)
+    rank, side, state, at = two_sided_confirmation(high, low, np.isfinite(x), c.confirm, ctx.last,
+                                                   urgent=danger >= 0)
     lo, hi = ctx.cfg.reference.resting_hr_normal
-    out = emit_confirmed(ctx, rule, "resting_hr", state, at, rank, x, lambda i: i,
-                         lambda i: {"direction": "high" if side[i] > 0 else "low", "reference_range": [lo, hi]})
+    pthr_lo = personal_threshold(ctx, "resting_hr", c.personal_range, "low", c.low[min(c.low, key=SEVERITIES.index)])[0]
+    out += emit_confirmed(ctx, rule, "resting_hr", state, at, rank, x,
+                          lambda i: {"direction": "high" if side[i] > 0 else "low", "reference_range": [lo, hi],
+                                     "personal_range_learned": bool(learned_lo[i] or learned_hi[i]),
+                                     "low_threshold": float(pthr_lo[i])}, danger >= 0)
     have = window_count(s, c.recent_days)
     if have < 1:
         out.append(ctx.insufficient(rule, "resting_hr", have, 1, c.recent_days,
@@ -250,7 +395,8 @@ def _streak_ratio(ctx: Context, rule: str) -> list[Finding]:
     ratio = v / t
     valid = ratio.notna()
     k = ctx.sens(rule)
-    cond = (reached_below(ratio * 1.0, c.ratio * k) if c.direction == "below" else reached_above(ratio, c.ratio / k))
+    # the document: protein "< 50 %", calories "> 130 %"; min/maxRatio bound a closed normal range
+    cond = (exceeds_below(ratio, c.ratio * k) if c.direction == "below" else exceeds_above(ratio, c.ratio / k))
     end, start = streaks(pd.Series(cond, index=ratio.index), valid, c.days, c.max_missing_days)
     r = ratio.to_numpy()
     out = []
@@ -307,7 +453,7 @@ def macro_imbalance(ctx: Context) -> list[Finding]:
         share = tot / tot.sum()
         dev = np.abs(share - rec) / rec
         worst = int(np.argmax(dev))
-        if reached_above(dev[worst] * k, c.max_relative_deviation):
+        if exceeds_above(dev[worst] * k, c.max_relative_deviation):  # "超过30%": strictly more
             out.append(ctx.finding(rule, "macros", c.severity, int(f), int(i), float(dev[worst]),
                                    {"energy_share": dict(zip(names, share.tolist())),
                                     "recommended": dict(c.recommended_energy_share),
@@ -341,7 +487,7 @@ def exercise_drop(ctx: Context) -> list[Finding]:
     bmean = base["mean"].to_numpy()
     ok = (rn >= c.min_recent_points) & (bmean >= c.min_baseline_minutes)
     ratio = rmean / np.where(bmean > 0, bmean, np.nan)
-    hit = ok & reached_below(ratio / sens, c.ratio)
+    hit = ok & exceeds_below(ratio / sens, c.ratio)  # "< 历史平均 × 50%"
     out = [ctx.finding(rule, "exercise_minutes", c.severity, max(0, i - c.recent_days + 1), i, rmean[i],
                        {"recent_mean": rmean[i], "baseline_mean": bmean[i], "ratio": ratio[i],
                         "baseline_days": int(long_days if sparse[i] else c.baseline_days),
@@ -365,7 +511,7 @@ def exercise_surge(ctx: Context) -> list[Finding]:
     ratio = (s / base["mean"].where(base["mean"] >= c.min_baseline_minutes)).to_numpy()
     valid = s.notna()
     # each of the last n logged days >= ratio x the baseline before them
-    cond = pd.Series(reached_above(ratio * sens, c.ratio), index=s.index)
+    cond = pd.Series(exceeds_above(ratio * sens, c.ratio), index=s.index)  # "> 历史平均 × 200%"
     # compare every streak day with the baseline of the streak's *last* day (one reference per streak)
     end, start = streaks(cond, valid, c.days, c.max_missing_days)
     x = s.to_numpy()
@@ -373,7 +519,7 @@ def exercise_surge(ctx: Context) -> list[Finding]:
     for i in np.flatnonzero(end):
         days = x[start[i]:i + 1]
         days = days[np.isfinite(days)]
-        if not reached_above(days.min() * sens[i], c.ratio * bmean[i]):
+        if not exceeds_above(days.min() * sens[i], c.ratio * bmean[i]):
             continue
         out.append(ctx.finding(rule, "exercise_minutes", c.severity, int(start[i]), int(i), float(days.mean()),
                                {"days_minutes": days.tolist(), "baseline_mean": bmean[i],
@@ -422,9 +568,10 @@ def sleep_duration(ctx: Context) -> list[Finding]:
     s = ctx.days["sleep_hours"]
     valid = s.notna()
     k = ctx.sens(rule)
+    # the document: "< 5 h" severe, "5-6 h" short (6 h included), "> 10 h" too long
     short = pd.Series(reached_below(s.to_numpy(), c.short_h * k), index=s.index)
-    severe = pd.Series(reached_below(s.to_numpy(), c.severe_h * k), index=s.index)
-    long = pd.Series(reached_above(s.to_numpy(), c.long_h / k), index=s.index)
+    severe = pd.Series(exceeds_below(s.to_numpy(), c.severe_h * k), index=s.index)
+    long = pd.Series(exceeds_above(s.to_numpy(), c.long_h / k), index=s.index)
     out = []
     x = s.to_numpy()
     found: dict[int, tuple[str, int]] = {}
@@ -445,14 +592,16 @@ def sleep_duration(ctx: Context) -> list[Finding]:
 
 
 def sleep_quality_decline(ctx: Context) -> list[Finding]:
-    """Quality score falling over n consecutive nights: every night-to-night rise <= max_rebound and
-    the total fall >= min_total_drop."""
+    """The document: quality score "持续下降" over "连续5天": each of n consecutive nights scored lower
+    than the night before (strictly), and the total fall > min_total_drop (0: any fall, the document
+    names no size)."""
     c, rule = ctx.cfg.rules.sleep_quality_decline, "sleep_quality_decline"
     s = ctx.days["sleep_quality"]
     full = s.rolling(c.days, min_periods=1).count().to_numpy() >= c.days
     max_rise = s.diff().rolling(c.days - 1, min_periods=c.days - 1).max().to_numpy()
     drop = (s.shift(c.days - 1) - s).to_numpy()
-    hit = full & (max_rise <= c.max_rebound) & reached_above(drop * ctx.sens(rule), c.min_total_drop)
+    falling = np.nan_to_num(max_rise, nan=np.inf) < 0  # every night lower than the one before
+    hit = full & falling & exceeds_above(drop * ctx.sens(rule), c.min_total_drop)
     x = s.to_numpy()
     out = [ctx.finding(rule, "sleep_quality", c.severity, i - c.days + 1, i, x[i],
                        {"nights": x[i - c.days + 1:i + 1].tolist(), "total_drop": drop[i],
@@ -477,7 +626,7 @@ def bedtime_irregular(ctx: Context) -> list[Finding]:
                        "n": h.rolling(long_days, min_periods=1).count()})
     chosen, sens, sparse = sparse_choice(st, lt, "std", ctx.sens(rule), md.sparse_sensitivity)
     sd = chosen["std"].to_numpy()
-    hit = reached_above(sd * sens, c.max_std_hours) & h.notna().to_numpy()
+    hit = exceeds_above(sd * sens, c.max_std_hours) & h.notna().to_numpy()  # "标准差 > 2小时"
     out = []
     for i in np.flatnonzero(hit):
         w = long_days if sparse[i] else c.window_days
@@ -493,16 +642,24 @@ def bedtime_irregular(ctx: Context) -> list[Finding]:
 # ---------------------------------------------------------------- 6. health score
 
 def health_score_drop(ctx: Context) -> list[Finding]:
-    """Fitted (least-squares) fall over the last n days >= drop_points: a trend, not one bad day."""
+    """The document: over "连续7天" the score "下降 > 15分": the fall from the first score of the
+    n-day window to today's (strictly more than drop_points), with >= min_points scores in the
+    window. The fitted slope is reported as evidence, not used: a plunge on the last day counts."""
     c, rule = ctx.cfg.rules.health_score_drop, "health_score_drop"
     s = ctx.days["health_score"]
-    tr = rolling_slope(s, c.days, c.min_points)
-    drop = (-tr["slope"] * (c.days - 1)).to_numpy()
-    hit = reached_above(drop * ctx.sens(rule), c.drop_points) & s.notna().to_numpy()
-    x = s.to_numpy()
-    out = [ctx.finding(rule, "health_score", c.severity, max(0, i - c.days + 1), i, x[i],
-                       {"fitted_drop": drop[i], "slope_per_day": tr["slope"].iloc[i], "n": int(tr["n"].iloc[i]),
-                        "limit": c.drop_points})
+    x = s.to_numpy(dtype=np.float64)
+    n_pts = s.rolling(c.days, min_periods=1).count().to_numpy()
+    valid = np.isfinite(x)
+    # first logged day at or after the window start (i - days + 1)
+    after = np.minimum.accumulate(np.where(valid, np.arange(len(x)), len(x))[::-1])[::-1]
+    first = after[np.maximum(0, np.arange(len(x)) - c.days + 1)] if len(x) else np.zeros(0, dtype=np.int64)
+    ref = np.where(first < np.arange(len(x)), x[np.minimum(first, max(len(x) - 1, 0))], np.nan)
+    drop = ref - x
+    tr = rolling_slope(s, c.days, 2)
+    hit = exceeds_above(drop * ctx.sens(rule), c.drop_points) & valid & (n_pts >= c.min_points)
+    out = [ctx.finding(rule, "health_score", c.severity, int(first[i]), i, x[i],
+                       {"drop": drop[i], "from_score": ref[i], "from_date": ctx.dates[int(first[i])],
+                        "slope_per_day": tr["slope"].iloc[i], "n": int(n_pts[i]), "limit": c.drop_points})
            for i in np.flatnonzero(hit)]
     have = window_count(s, c.days)
     if have < c.min_points:
@@ -522,7 +679,7 @@ def health_score_volatility(ctx: Context) -> list[Finding]:
     base, sens, sparse = sparse_choice(short, long, "std", ctx.sens(rule), md.sparse_sensitivity)
     bstd = np.maximum(base["std"].to_numpy(), c.min_baseline_std)
     ratio = recent / bstd
-    hit = reached_above(ratio * sens, c.ratio)
+    hit = exceeds_above(ratio * sens, c.ratio)  # "> 历史标准差 × 2"
     out = [ctx.finding(rule, "health_score", c.severity, max(0, i - c.recent_days + 1), i, recent[i],
                        {"recent_change_std": recent[i], "usual_change_std": bstd[i], "ratio": ratio[i],
                         "sparse_window": bool(sparse[i])})
@@ -541,9 +698,10 @@ def bmi_category_rule(ctx: Context) -> list[Finding]:
     height = ctx.profile.height_cm if ctx.profile else None
     s = ctx.days["weight_kg"]
     med = s.rolling(c.window_days, min_periods=c.min_points).median().to_numpy()
-    out = []
+    out: list[Finding] = []
+    enough = history_gate(ctx, rule, "weight_kg", out, "bmi")
     if height:
-        for i in np.flatnonzero(np.isfinite(med) & s.notna().to_numpy()):
+        for i in np.flatnonzero(np.isfinite(med) & s.notna().to_numpy() & enough):
             value = bmi(med[i], height)
             cat = bmi_category(value, ref)
             sev = c.severity.get(cat)

@@ -24,6 +24,26 @@ def reached_below(x: np.ndarray | float, threshold: np.ndarray | float) -> np.nd
     return np.asarray(x) <= t + EPS * np.maximum(1.0, np.abs(t))
 
 
+def exceeds_above(x: np.ndarray | float, threshold: np.ndarray | float) -> np.ndarray | bool:
+    """x > threshold, strictly (the document's ">"), tolerant of float noise: 72.0 - 70.0 = 2.0 does
+    not exceed 2, 72.1 - 70.1 = 1.99999... does not either."""
+    t = np.asarray(threshold, dtype=np.float64)
+    return np.asarray(x) > t + EPS * np.maximum(1.0, np.abs(t))
+
+
+def exceeds_below(x: np.ndarray | float, threshold: np.ndarray | float) -> np.ndarray | bool:
+    """x < threshold, strictly (the document's "<", or below a closed normal range)."""
+    t = np.asarray(threshold, dtype=np.float64)
+    return np.asarray(x) < t - EPS * np.maximum(1.0, np.abs(t))
+
+
+def compare(x, threshold, above: bool, strict: bool):
+    """One comparator for every rule: above/below, strict (">", "<") or inclusive (">=", "<=")."""
+    if above:
+        return exceeds_above(x, threshold) if strict else reached_above(x, threshold)
+    return exceeds_below(x, threshold) if strict else reached_below(x, threshold)
+
+
 def moving_average(s: pd.Series, days: int, min_points: int = 1) -> pd.Series:
     """Trailing `days`-day mean including today (the document's 7-day moving average)."""
     return s.rolling(days, min_periods=min_points).mean()

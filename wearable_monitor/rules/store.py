@@ -88,7 +88,8 @@ class FindingStore:
 
     def upsert_episode(self, f: Finding, cooldown_days: int) -> tuple[int, str]:
         """Store a finding episode; returns (row id, action) with action one of
-        new / escalated / updated / unchanged / cooldown."""
+        new / escalated / updated / unchanged / cooldown. `cooldown_days` < 0: never held back
+        (a reading in a dangerous range), even when it extends an episode stored in cooldown."""
         start, end = _day(f.start), _day(f.end)
         touch_lo = _day(f.start - pd.Timedelta(days=1))
         touch_hi = _day(f.end + pd.Timedelta(days=1))
@@ -102,6 +103,12 @@ class FindingStore:
                 new_start, new_end = min(row["episode_start"], start), max(row["episode_end"], end)
                 old_rank = SEVERITIES.index(row["severity"]) if row["severity"] else -1
                 escalated = f.severity_rank > old_rank
+                if cooldown_days < 0 and row["status"] == "cooldown":  # a dangerous reading: tell it now
+                    c.execute("UPDATE findings SET status='notified', severity=?, value=?, evidence=?, episode_start=?, "
+                              "episode_end=?, updated_at=?, n_updates=n_updates+1 WHERE id=?",
+                              (f.severity if escalated else row["severity"], value, evidence,
+                               min(row["episode_start"], start), max(row["episode_end"], end), _now(), row["id"]))
+                    return row["id"], "escalated"
                 if (new_start, new_end) == (row["episode_start"], row["episode_end"]) and not escalated:
                     return row["id"], "unchanged"
                 sev = f.severity if escalated else row["severity"]
