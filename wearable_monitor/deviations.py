@@ -50,8 +50,8 @@ class DeviationConfig:
     z_watch: float = 3.0        # the rules document: |x - mean| > 3 sd is a sudden change (MEDIUM)
     # The document's 4 sd (CRITICAL) is meant for one reading a day; a person has ~100 at-rest 5-minute
     # readings a day, so 4 sd held for a quarter of an hour is crossed by chance on ordinary days. On our
-    # own simulator's held-out users (scripts/tune_verdict.py) 4 sd gave 1.6 false alert days per 30
-    # user-days, 5 sd 0.6 with the same desaturation recall and a few acute events fewer.
+    # own simulator's tuning population (scripts/tune_verdict.py, seed 1001) 4 sd gave 1.85 false alert
+    # days per 30 user-days, 5 sd 0.94, with the same illness and desaturation recall and fewer acute events.
     z_alert: float = 5.0
     min_minutes: float = 30.0   # watch: sustained half an hour at rest, longer than a meal, a coffee or a stair climb
     min_minutes_alert: float = 15.0  # alert (>= 4 sd, or several channels at once): a quarter of an hour at rest

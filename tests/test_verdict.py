@@ -1,0 +1,136 @@
+"""One verdict from all the evidence: levels, ordering, personal-baseline deviations, the model's
+place (watch, never an alert alone), the pattern's findings and the day table's verdict."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from wearable_monitor.config import default_feature_config
+from wearable_monitor.deviations import DeviationConfig, deviation_finding, deviation_runs
+from wearable_monitor.findings import LEVEL_TEXT, Finding, Level, decide
+from wearable_monitor.records import records_to_columns
+from wearable_monitor.validation import validate_items
+from wearable_monitor.verdict import (VerdictConfig, combine_levels, model_finding, pattern_finding, rejudge,
+                                      rejudge_table)
+
+CONFIG = default_feature_config()
+
+
+def finding(source, level, code="x"):
+    return Finding(source=source, code=code, level=level, title={"en": code, "zh": code})
+
+
+def test_decide_takes_the_highest_level_and_orders_reasons_by_level_then_source():
+    v = decide([finding("model", "watch"), finding("baseline", "alert", "b"), finding("red_flag", "alert", "r"),
+                finding("pattern", "urgent", "p"), finding("rule", "normal")])
+    assert v.level == Level.URGENT and v.is_anomaly
+    assert [f.code for f in v.reasons] == ["p", "r", "b", "x"]  # normal-level findings are not reasons
+    assert decide([]).level == Level.NORMAL and not decide([]).is_anomaly
+    assert not decide([finding("model", "watch")]).is_anomaly
+    d = v.to_dict()
+    assert d["level"] == "urgent" and d["advice"] == LEVEL_TEXT[Level.URGENT]
+    json.dumps(d, allow_nan=False)
+
+
+def test_finding_rejects_unknown_sources_and_levels_and_round_trips():
+    with pytest.raises(ValueError, match="source"):
+        finding("oracle", "alert")
+    with pytest.raises(ValueError, match="level"):
+        finding("model", "severe")
+    f = Finding(source="red_flag", code="spo2_low", level="alert", title={"en": "t", "zh": "t"},
+                evidence={"median": float("nan"), "n": np.int64(3)}, start=datetime(2024, 1, 1))
+    d = f.to_dict()
+    assert d["evidence"] == {"median": None, "n": 3} and d["start"] == "2024-01-01T00:00:00"
+    assert Finding.from_dict(d).to_dict() == d
+
+
+def window(hr, n=12, start=datetime(2024, 2, 1, 15, 0), **extra):
+    recs = [{"timestamp": (start + timedelta(minutes=5 * i)).isoformat(), "deviceId": "d",
+             "features": {"hr": hr[i] if isinstance(hr, list) else hr, "steps": 0, **extra}} for i in range(n)]
+    result = validate_items(enumerate(recs, start=1), CONFIG, source="<t>")
+    return dict(records_to_columns(result.records, CONFIG))
+
+
+def test_baseline_deviation_levels_and_direction():
+    base = {"bl_hr_resting_mean": 60.0, "bl_hr_resting_std": 4.0}
+    # z = +3.5 for an hour: watch (3 sd, 30 min), not alert (5 sd needed)
+    runs = deviation_runs({**window(74.0), **base}, CONFIG)
+    assert {(r.code, r.level) for r in runs} == {("hr_resting_high", Level.WATCH)}
+    # z = +5 for 15 minutes: alert
+    hr = [62.0] * 9 + [80.0] * 3
+    runs = deviation_runs({**window(hr), **base}, CONFIG)
+    assert ("hr_resting_high", Level.ALERT) in {(r.code, r.level) for r in runs}
+    # the same 15 minutes at +3.5 sd: nothing (watch needs 30 minutes)
+    assert not deviation_runs({**window([62.0] * 9 + [74.0] * 3), **base}, CONFIG)
+    # heart rate far below the person's baseline: a low deviation
+    runs = deviation_runs({**window(38.0), **base}, CONFIG)
+    assert ("hr_resting_low", Level.ALERT) in {(r.code, r.level) for r in runs}
+    # no baseline, no evidence
+    assert not deviation_runs(window(90.0), CONFIG)
+
+
+def test_two_channels_beyond_three_sd_at_once_are_an_alert():
+    base = {"bl_hr_resting_mean": 60.0, "bl_hr_resting_std": 4.0, "bl_hrv_mean": 50.0, "bl_hrv_std": 8.0}
+    cols = {**window(74.0, hrv_rmssd=24.0), **base}
+    runs = deviation_runs(cols, CONFIG)
+    multi = [r for r in runs if r.code == "multi_channel"]
+    assert multi and multi[0].level == Level.ALERT and set(multi[0].evidence["channels"]) == {"hr_resting+", "hrv-"}
+    f = deviation_finding(multi[0], cols)
+    assert "HRV" in f.title["en"] and "心率变异性" in f.title["zh"]
+    # one channel alone at the same size stays watch
+    assert max(r.level for r in deviation_runs({**window(74.0, hrv_rmssd=50.0), **base}, CONFIG)) == Level.WATCH
+
+
+def test_deviation_settings_are_honoured():
+    base = {"bl_hr_resting_mean": 60.0, "bl_hr_resting_std": 4.0}
+    strict = DeviationConfig(z_alert=3.0, min_minutes_alert=10.0)
+    assert max(r.level for r in deviation_runs({**window(74.0), **base}, CONFIG, strict)) == Level.ALERT
+
+
+def test_the_model_alone_is_only_watch_and_rejudge_moves_only_its_finding():
+    m = model_finding(0.99, 0.5)
+    assert m.level == Level.WATCH and m.source == "model"
+    assert model_finding(0.4, 0.5) is None
+    assert model_finding(0.99, 0.5, VerdictConfig(model_level="alert")).level == Level.ALERT
+    red = finding("red_flag", "alert", "hr_high_rest").to_dict()
+    result = {"anomaly_score": 0.7, "threshold": 0.9, "is_anomaly": True, "level": "alert", "reasons": [red],
+              "details": {}}
+    low = rejudge(result, 0.5)
+    assert low["level"] == "alert" and [r["source"] for r in low["reasons"]] == ["red_flag", "model"]
+    assert rejudge(low, 0.95)["reasons"] == [red]
+
+
+def test_combine_levels_and_rejudge_table():
+    levels = {"level_red_flag": np.array([0, 2, 0, 3]), "level_baseline": np.array([1, 0, 0, 0])}
+    assert combine_levels(levels, np.array([False, False, True, False])).tolist() == [1, 2, 1, 3]
+    scored = pd.DataFrame({"anomaly_score": [0.2, 0.8, 0.95], "level_red_flag": [0, 0, 2],
+                           "level_baseline": [0, 0, 0]})
+    out = rejudge_table(scored, 0.7)
+    assert out["level"].tolist() == ["normal", "watch", "alert"] and out["is_anomaly"].tolist() == [False, False, True]
+
+
+def test_pattern_findings_alert_on_a_multi_day_run_or_several_vitals_in_one_night():
+    day = {"date": pd.Timestamp("2024-01-12"), "alert": True, "pattern_days": 2, "vitals_flags": "resting_hr +5.0 bpm",
+           "vitals_deviant_count": 1}
+    assert pattern_finding(day).level == Level.ALERT and pattern_finding(day).code == "multi_day_alert"
+    one = dict(day, alert=False, pattern_days=1)
+    assert pattern_finding(one).level == Level.WATCH and pattern_finding(one).code == "anomalous_day"
+    three = dict(one, vitals_deviant_count=3, vitals_flags="resting_hr +8.2 bpm; hrv -33%; resp_rate +2.6 breaths/min")
+    assert pattern_finding(three).level == Level.ALERT and pattern_finding(three).code == "multi_vital_night"
+
+
+def test_day_table_carries_the_verdict_of_its_windows(shared_detector):
+    start = datetime(2024, 2, 1, 0, 0)
+    hr = [62.0] * (288 * 3)
+    day2 = 288 + 180  # 15:00 on the second day: 30 minutes at 130 bpm with no steps
+    hr[day2:day2 + 6] = [130.0] * 6
+    recs = [{"timestamp": (start + timedelta(minutes=5 * i)).isoformat(), "deviceId": "dayv",
+             "features": {"hr": hr[i], "steps": 0}} for i in range(len(hr))]
+    scored = shared_detector.score_history(recs, update_baseline=False)
+    days = shared_detector.daily(scored)
+    assert days["level"].tolist()[1] == "alert" and "red_flag:hr_high_rest" in days["reasons"].tolist()[1]
+    assert days["level"].tolist()[0] != "alert" and days["level"].tolist()[2] != "alert"
