@@ -99,8 +99,9 @@ def findings_table(findings: list[dict], lang: str) -> pd.DataFrame:
 
 
 def days_table(days: pd.DataFrame) -> pd.DataFrame:
-    cols = ["user_id", "date", "windows", "anomalous_windows", "anomaly_share", "day_score", "reference_score",
-            "sufficient", "limited_channels", "model_anomalous", "vitals_flags", "is_anomalous_day", "pattern_days", "alert", "trend"]
+    cols = ["user_id", "date", "level", "reasons", "windows", "anomalous_windows", "anomaly_share", "day_score",
+            "reference_score", "sufficient", "limited_channels", "model_anomalous", "vitals_flags", "is_anomalous_day",
+            "pattern_days", "alert", "trend"]
     out = days[[c for c in cols if c in days]].copy()
     out["date"] = out["date"].dt.strftime("%Y-%m-%d")
     return out.round({"anomaly_share": 3, "day_score": 3, "reference_score": 3})
