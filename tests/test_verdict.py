@@ -134,3 +134,19 @@ def test_day_table_carries_the_verdict_of_its_windows(shared_detector):
     days = shared_detector.daily(scored)
     assert days["level"].tolist()[1] == "alert" and "red_flag:hr_high_rest" in days["reasons"].tolist()[1]
     assert days["level"].tolist()[0] != "alert" and days["level"].tolist()[2] != "alert"
+
+
+def test_rule_findings_join_the_day_verdict():
+    from wearable_monitor.verdict import rule_finding, with_rule_findings
+
+    crit = {"user_id": "u", "rule": "blood_pressure_range", "metric": "systolic", "severity": "CRITICAL",
+            "status": "finding", "period": {"start": "2024-01-02", "end": "2024-01-02"},
+            "title": {"en": "BP 190/125", "zh": "血压 190/125"}}
+    assert rule_finding(crit).level == Level.URGENT
+    assert rule_finding(dict(crit, status="awaiting_confirmation")).level == Level.WATCH
+    assert rule_finding(dict(crit, status="insufficient_data")) is None
+    days = pd.DataFrame({"user_id": ["u", "u", "v"], "date": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-02"]),
+                         "level": ["normal", "watch", "normal"], "reasons": ["", "baseline:hrv_low", ""]})
+    out = with_rule_findings(days, [crit])
+    assert out["level"].tolist() == ["normal", "urgent", "normal"]
+    assert out["reasons"].tolist()[1] == "baseline:hrv_low; rule:blood_pressure_range:systolic"

@@ -216,3 +216,45 @@ def rejudge_table(scored, threshold: float, cfg: VerdictConfig = VerdictConfig()
     scored["level"] = level_labels(level)
     scored["is_anomaly"] = level >= int(Level.ALERT)
     return scored
+
+
+#: a daily-log rule's severity as a verdict level (rules document: CRITICAL "needs immediate attention")
+RULE_LEVELS = {"CRITICAL": Level.URGENT, "HIGH": Level.ALERT, "MEDIUM": Level.WATCH, "LOW": Level.WATCH}
+
+
+def rule_finding(d: Mapping[str, Any]) -> Finding | None:
+    """A daily-log rule finding (rules/finding.py's dict) as verdict evidence; None when it is not a
+    finding about the person (insufficient data, a data problem). Unconfirmed readings count as watch."""
+    status, severity = d.get("status"), d.get("severity")
+    if status not in ("finding", "awaiting_confirmation") or severity not in RULE_LEVELS:
+        return None
+    level = RULE_LEVELS[severity] if status == "finding" else Level.WATCH
+    period = d.get("period") or {}
+    return Finding(source="rule", code=f"{d.get('rule')}:{d.get('metric')}", level=level,
+                   title=dict(d.get("title") or {}), advice=dict(d.get("advice") or {}),
+                   evidence={"severity": severity, "status": status, "value": d.get("value")},
+                   start=period.get("start"), end=period.get("end"), citation="Rules document (daily-log rules)")
+
+
+def with_rule_findings(days, findings: list[Mapping[str, Any]]):
+    """The day table with each rule finding's level on the last day of its period (per user)."""
+    import pandas as pd
+
+    if days.empty or not findings:
+        return days
+    days = days.copy()
+    rank = {lv.label: int(lv) for lv in Level}
+    level = days["level"].map(rank).to_numpy().copy()
+    reasons = days["reasons"].tolist()
+    dates = pd.DatetimeIndex(days["date"]).normalize()
+    for d in findings:
+        f = rule_finding(d)
+        if f is None or f.end is None:
+            continue
+        hit = np.flatnonzero((days["user_id"].to_numpy() == d.get("user_id")) & (dates == pd.Timestamp(f.end)))
+        for i in hit:
+            level[i] = max(level[i], int(f.level))
+            reasons[i] = "; ".join(x for x in (reasons[i], f"rule:{f.code}") if x)
+    days["level"] = level_labels(level)
+    days["reasons"] = reasons
+    return days

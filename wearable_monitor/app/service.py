@@ -38,7 +38,7 @@ from ..readers import (
 )
 from ..records import TIME, USER
 from ..validation import InputFileError, Limits, ValidationResult, validate_items
-from ..verdict import rejudge, rejudge_table
+from ..verdict import rejudge, rejudge_table, with_rule_findings
 from ..vitals import VitalsConfig, signal_values
 
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "app_config.json"
@@ -369,6 +369,7 @@ class MonitorService:
                                     if "sleep_state" in self.feature_config.features else {},
                                     self.feature_config.sampling_minutes, self.detector.vitals_config)
         findings = self.run_rules(daily_values, users)
+        days = with_rule_findings(days, findings)  # one verdict per day: the rules' findings count too
         step(0.95, "export")
         csv_path = self.data_dir / "exports" / f"scores_{uuid.uuid4().hex[:10]}.csv"
         export = scored.copy()
