@@ -491,10 +491,11 @@ def configure_detect(parser: argparse.ArgumentParser):
         if loaded is None:
             return 2
         det = WearableAnomalyDetector(args.model_dir, threshold=args.threshold)
-        if loaded.history is not None and loaded.history.records:
-            det.score_history(loaded.history)
+        history = loaded.history if loaded.history is not None and loaded.history.records else None
+        if history is not None:
+            det.score_history(history)
         try:
-            result = det.detect_realtime(loaded)
+            result = det.detect_realtime(loaded, history=history)
         except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

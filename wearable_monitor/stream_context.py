@@ -6,7 +6,8 @@ columns of a frame), so the realtime window and the batch replay share one code 
 
 - At rest: no steps in the record and in those of the `rest_minutes` before it (Apple Watch's
   heart-rate notifications wait for 10 inactive minutes). Rows of a user whose records carry
-  no step count at all have *unknown* activity (-1), never "at rest" by default.
+  no step count at all have *unknown* activity (-1), unless the record holds the device's own
+  resting-HR estimate (`hr_resting`), which is taken at rest by definition.
 - Awake: `sleep_state` says awake; without a sleep stage, the local hours `awake_hours`.
 - A sustained run: consecutive qualifying records, no two further apart than `max_gap_minutes`,
   at least `min_records` of them (never fewer than two: one record is never sustained).
@@ -70,7 +71,8 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
         lo = np.searchsorted(minutes, minutes - settings.rest_minutes, side="right")
         rest = np.where(csum[np.arange(n) + 1] - csum[lo] <= 0, REST, ACTIVE).astype(np.int8)
     else:
-        rest = np.full(n, UNKNOWN, np.int8)
+        # no step count: a record with the device's own resting-HR estimate was taken at rest by definition
+        rest = np.where(np.isfinite(_column(cols, "hr_resting", n)), REST, UNKNOWN).astype(np.int8)
     hours = ((times - times.astype("datetime64[D]")).astype("timedelta64[h]").astype(np.int64)) if n else np.zeros(0, int)
     by_hour = (hours >= settings.awake_hours[0]) & (hours < settings.awake_hours[1])
     sleep = _column(cols, "sleep_state", n)
