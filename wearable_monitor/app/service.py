@@ -38,6 +38,7 @@ from ..readers import (
 )
 from ..records import TIME, USER
 from ..validation import InputFileError, Limits, ValidationResult, validate_items
+from ..history_report import history_case, render_history
 from ..verdict import rejudge, rejudge_table, with_rule_findings
 from ..vitals import VitalsConfig, signal_values
 
@@ -408,6 +409,8 @@ class MonitorService:
             "days": days.to_dict("records"),
             "patterns": out.patterns,
             "rule_findings": out.findings,
+            "llm_text": {user: {length: self.history_llm_text(out, user, "en", length) for length in ("short", "full")}
+                         for user in out.users},
             "disclaimer": "Screening aid, not a diagnosis.",
         })
 
@@ -419,6 +422,13 @@ class MonitorService:
             return {"error": str(exc)}
 
     # ------------------------------------------------------------------ LLM text
+
+    def history_llm_text(self, outcome: "HistoryOutcome", user: str, lang: str = "en", length: str = "full") -> str:
+        """History-first LLM text of one uploaded user (alert periods first, then flags, baseline, latest window)."""
+        case = history_case(outcome.days[outcome.days[USER] == user], outcome.frame[outcome.frame[USER] == user],
+                            [f for f in outcome.findings if f.get("user_id") == user], outcome.latest.get(user),
+                            self.feature_config)
+        return render_history(case, lang, length, self.feature_config).as_markdown()
 
     def llm_text(self, result: dict | None = None, pattern: dict | None = None,
                  findings: list[dict] | None = None, lang: str = "en") -> str:

@@ -208,7 +208,7 @@ class Handlers:
         findings = [f for f in o.findings if f.get("user_id") == user]
         timeline = plots.timeline_figure(frame, scored, days, o.threshold, self.s.feature_config, lang,
                                          self.s.config.max_chart_points)
-        llm = self.s.llm_text(result=o.latest.get(user), pattern=o.patterns.get(user), findings=findings, lang=lang)
+        llm = self.s.history_llm_text(o, user, lang)
         status = status or t("analysis_done", lang, windows=len(o.scored), users=len(o.users), days=len(o.days),
                               alerts=int(o.days["alert"].sum()))
         note = t("derived_note", lang, min_rest=12, cov=0.7)
