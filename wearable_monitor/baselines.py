@@ -52,7 +52,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from . import sqlite_store
-from .config import CONFIG_DIR, ConfigError, FeatureConfig, default_feature_config
+from .config import CONFIG_DIR, ConfigError, FeatureConfig, default_feature_config, strip_comments
 from .records import TIME, USER, static_column
 
 DEFAULT_BASELINE_CONFIG = CONFIG_DIR / "baseline_config.json"
@@ -182,16 +182,9 @@ class BaselineConfig(_Strict):
                 raise ConfigError(f"{where}: group.period_adjust.{period} is not a time period")
 
 
-def _strip_comments(obj: Any) -> Any:
-    """Drop keys starting with '_' (the config's "_source" notes) at every level."""
-    if isinstance(obj, dict):
-        return {k: _strip_comments(v) for k, v in obj.items() if not str(k).startswith("_")}
-    return obj
-
-
 def parse_baseline_config(raw: dict, where: str = "baseline_config") -> BaselineConfig:
     try:
-        return BaselineConfig.model_validate({**_strip_comments(raw), "path": where})
+        return BaselineConfig.model_validate({**strip_comments(raw), "path": where})
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])

@@ -150,6 +150,13 @@ class FeatureConfig:
         raise ConfigError(f"time_periods do not cover hour {hour}")
 
 
+def strip_comments(obj: Any) -> Any:
+    """Drop keys starting with '_' (the configs' "_source" notes) at every level."""
+    if isinstance(obj, dict):
+        return {k: strip_comments(v) for k, v in obj.items() if not str(k).startswith("_")}
+    return obj
+
+
 def check_known_keys(cls: type, raw: dict, where: str) -> None:
     """Refuse keys a dataclass does not have: a typo in a config file must not be silently ignored."""
     known = {f.name for f in fields(cls)}

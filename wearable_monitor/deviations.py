@@ -22,7 +22,7 @@ import numpy as np
 
 from .config import FeatureConfig
 from .findings import Finding, Level
-from .stream_context import REST, EvidenceRun, StreamContext, StreamSettings, runs, stream_context
+from .stream_context import REST, EvidenceRun, StreamContext, StreamSettings, column, runs, stream_context
 
 
 @dataclass(frozen=True)
@@ -73,30 +73,22 @@ ADVICE = {
 }
 
 
-def _col(cols: Mapping[str, Any], name: str, n: int) -> np.ndarray | None:
-    v = cols.get(name)
-    if v is None:
-        return None
-    v = np.asarray(v, dtype=np.float64)
-    return np.full(n, float(v)) if v.ndim == 0 else v
-
-
 def channel_z(cols: Mapping[str, Any], ch: DeviationChannel, ctx: StreamContext,
               is_night: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(value, baseline mean, z) per row for one channel at rest; None when the rows have neither
     the channel nor its baseline. z is signed (value - mean) / std, NaN where not defined."""
     n = len(ctx)
-    x = _col(cols, ch.signal, n)
+    x = column(cols, ch.signal, n)
     if ch.fallback is not None:
-        fb = _col(cols, ch.fallback, n)
+        fb = column(cols, ch.fallback, n)
         if fb is not None:
             fb = np.where(ctx.rest == REST, fb, np.nan)
             x = fb if x is None else np.where(np.isfinite(x), x, fb)
-    mean, std = _col(cols, f"bl_{ch.metric}_mean", n), _col(cols, f"bl_{ch.metric}_std", n)
+    mean, std = column(cols, f"bl_{ch.metric}_mean", n), column(cols, f"bl_{ch.metric}_std", n)
     if x is None or mean is None or std is None:
         return None
     if ch.night_metric:
-        nm, ns = _col(cols, f"bl_{ch.metric}_night_mean", n), _col(cols, f"bl_{ch.metric}_night_std", n)
+        nm, ns = column(cols, f"bl_{ch.metric}_night_mean", n), column(cols, f"bl_{ch.metric}_night_std", n)
         if nm is not None and ns is not None:
             use = is_night & np.isfinite(nm) & (ns > 0)
             mean, std = np.where(use, nm, mean), np.where(use, ns, std)

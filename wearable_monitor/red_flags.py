@@ -20,9 +20,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .config import CONFIG_DIR, ConfigError, FeatureConfig
+from .config import CONFIG_DIR, ConfigError, FeatureConfig, strip_comments
 from .findings import Finding, Level
-from .stream_context import UNKNOWN, EvidenceRun, StreamContext, StreamSettings, runs, stream_context
+from .stream_context import UNKNOWN, EvidenceRun, StreamContext, StreamSettings, column_or_nan, runs, stream_context
 
 DEFAULT_RED_FLAGS = CONFIG_DIR / "red_flags.json"
 CONTEXT_TEXT = {"rest": {"en": "at rest", "zh": "静息"}, "awake_rest": {"en": "awake at rest", "zh": "清醒静息"},
@@ -81,15 +81,9 @@ class RedFlagConfig(_Strict):
                               awake_hours=tuple(self.awake_hours))
 
 
-def _strip_comments(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _strip_comments(v) for k, v in obj.items() if not str(k).startswith("_")}
-    return obj
-
-
 def parse_red_flag_config(raw: Mapping, where: str = "red_flags") -> RedFlagConfig:
     try:
-        return RedFlagConfig.model_validate(_strip_comments(dict(raw)))
+        return RedFlagConfig.model_validate(strip_comments(dict(raw)))
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
@@ -127,9 +121,7 @@ def _within_personal_range(cols: Mapping[str, Any], x: np.ndarray, spec: FlagSpe
     n = len(x)
 
     def col(name: str) -> np.ndarray:
-        v = cols.get(name)
-        v = np.full(n, np.nan) if v is None else np.asarray(v, dtype=np.float64)
-        return np.full(n, float(v)) if v.ndim == 0 else v
+        return column_or_nan(cols, name, n)
 
     metric = "hr_resting" if spec.signal in ("hr", "hr_resting") else spec.signal
     mean, std = col(f"bl_{metric}_mean"), col(f"bl_{metric}_std")

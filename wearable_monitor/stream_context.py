@@ -52,19 +52,26 @@ class StreamContext:
         return len(self.minutes)
 
 
-def _column(cols: Mapping[str, Any], name: str, n: int) -> np.ndarray:
+def column(cols: Mapping[str, Any], name: str, n: int) -> np.ndarray | None:
+    """Column `name` as float64 rows (a scalar, e.g. a realtime window's baseline, is broadcast);
+    None when the rows do not have it."""
     v = cols.get(name)
     if v is None:
-        return np.full(n, np.nan)
+        return None
     v = np.asarray(v, dtype=np.float64)
     return np.full(n, float(v)) if v.ndim == 0 else v
+
+
+def column_or_nan(cols: Mapping[str, Any], name: str, n: int) -> np.ndarray:
+    v = column(cols, name, n)
+    return np.full(n, np.nan) if v is None else v
 
 
 def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: StreamSettings) -> StreamContext:
     times = np.asarray(cols[TIME]).astype("datetime64[ns]")
     n = len(times)
     minutes = (times - times[0]).astype("timedelta64[s]").astype(np.float64) / 60.0 if n else np.zeros(0)
-    steps = _column(cols, "steps", n)
+    steps = column_or_nan(cols, "steps", n)
     if np.isfinite(steps).any():
         # steps in (t - rest_minutes, t]: a cumulative sum and one binary search per row
         csum = np.r_[0.0, np.cumsum(np.nan_to_num(steps, nan=0.0))]
@@ -72,17 +79,17 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
         rest = np.where(csum[np.arange(n) + 1] - csum[lo] <= 0, REST, ACTIVE).astype(np.int8)
     else:
         # no step count: a record with the device's own resting-HR estimate was taken at rest by definition
-        rest = np.where(np.isfinite(_column(cols, "hr_resting", n)), REST, UNKNOWN).astype(np.int8)
+        rest = np.where(np.isfinite(column_or_nan(cols, "hr_resting", n)), REST, UNKNOWN).astype(np.int8)
     hours = ((times - times.astype("datetime64[D]")).astype("timedelta64[h]").astype(np.int64)) if n else np.zeros(0, int)
     by_hour = (hours >= settings.awake_hours[0]) & (hours < settings.awake_hours[1])
-    sleep = _column(cols, "sleep_state", n)
+    sleep = column_or_nan(cols, "sleep_state", n)
     spec = config.features.get("sleep_state")
     awake_code = spec.categories.get("awake") if spec is not None and spec.categories else None
     awake = np.where(np.isfinite(sleep), sleep == awake_code, by_hour) if awake_code is not None else by_hour
     usable = np.ones(n, bool)
     quality = config.features.get("data_quality")
     if settings.skip_low_quality and quality is not None and quality.categories and "low" in quality.categories:
-        usable = _column(cols, "data_quality", n) != quality.categories["low"]
+        usable = column_or_nan(cols, "data_quality", n) != quality.categories["low"]
     return StreamContext(minutes=minutes, rest=rest, awake=np.asarray(awake, bool), usable=usable, times=times)
 
 
