@@ -66,9 +66,12 @@ def test_baseline_deviation_levels_and_direction():
     assert ("hr_resting_high", Level.ALERT) in {(r.code, r.level) for r in runs}
     # the same 15 minutes at +3.5 sd: nothing (watch needs 30 minutes)
     assert not deviation_runs({**window([62.0] * 9 + [74.0] * 3), **base}, CONFIG)
-    # heart rate far below the person's baseline: a low deviation
+    # heart rate far below the person's baseline: a low deviation; a fall alerts from 4 sd (a rise needs 5)
     runs = deviation_runs({**window(38.0), **base}, CONFIG)
     assert ("hr_resting_low", Level.ALERT) in {(r.code, r.level) for r in runs}
+    fall = deviation_runs({**window([60.0] * 9 + [43.0] * 3), **base}, CONFIG)     # z = -4.25 for 15 min
+    rise = deviation_runs({**window([60.0] * 9 + [77.0] * 3), **base}, CONFIG)     # z = +4.25 for 15 min
+    assert ("hr_resting_low", Level.ALERT) in {(r.code, r.level) for r in fall} and not rise
     # no baseline, no evidence
     assert not deviation_runs(window(90.0), CONFIG)
 

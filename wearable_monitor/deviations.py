@@ -33,11 +33,14 @@ class DeviationChannel:
     unit: str
     fallback: str | None = None  # read this column at rest where `signal` is missing
     night_metric: bool = False   # night rows use bl_<metric>_night_* when present
+    z_alert_fall: float | None = None  # a lower alert bar for a fall (None: the config's z_alert)
 
 
 def _default_channels() -> tuple[DeviationChannel, ...]:
     return (
-        DeviationChannel("hr_resting", "hr_resting", 0, "bpm", fallback="hr", night_metric=True),
+        # A resting heart rate far *below* the person's own (period-matched) level has few everyday causes,
+        # unlike a rise (stress, caffeine, a meal, heat): its alert bar is the document's CRITICAL 4 sd.
+        DeviationChannel("hr_resting", "hr_resting", 0, "bpm", fallback="hr", night_metric=True, z_alert_fall=4.0),
         DeviationChannel("hrv_rmssd", "hrv", -1, "ms", night_metric=True),
         DeviationChannel("resp_rate", "resp_rate", +1, "breaths/min"),
         DeviationChannel("spo2", "spo2", -1, "%"),
@@ -125,9 +128,10 @@ def deviation_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: Deviatio
             beyond_watch += watch
             per_channel.append((ch, direction, x, mean, dz))
     for ch, direction, x, mean, dz in per_channel:
+        z_alert = ch.z_alert_fall if (direction < 0 and ch.z_alert_fall is not None) else cfg.z_alert
         with np.errstate(invalid="ignore"):
             watch = dz >= cfg.z_watch
-            strong = dz >= cfg.z_alert
+            strong = dz >= z_alert
         for level, mask, need in ((Level.WATCH, watch, k), (Level.ALERT, strong, k_alert)):
             for first, last in runs(mask, ctx.minutes, settings.max_gap_minutes, need):
                 out.append(_run(ch, direction, level, first, last, need, x, mean, dz))
