@@ -312,7 +312,7 @@ def build_sleep(rng, person, cfg, plan, illness: np.ndarray, phase: np.ndarray, 
     nights = []
     for night in range(-1, cfg.days):
         wake_day = start + pd.Timedelta(days=night + 1)
-        weekend = wake_day.dayofweek >= 5            # Saturday / Sunday mornings
+        weekend = wake_day.day_of_week >= 5            # Saturday / Sunday mornings
         wake_h = person["wake_h"] + (rng.uniform(0.5, 2.0) if weekend else 0) + rng.normal(0, 0.35)
         dur_h = person["sleep_h"] + rng.normal(0, 0.45) - (0.3 if weekend is False and rng.random() < 0.2 else 0)
         wake = (night + 1) * PER_DAY + int(wake_h * 12)
@@ -420,7 +420,7 @@ def plan_short(rng, person, cfg, tl: Timeline, kinds: list[str], stage, nights, 
         def sessions():
             for _ in range(15):
                 day = int(rng.integers(days))
-                weekend = (pd.Timestamp(cfg.start) + pd.Timedelta(days=day)).dayofweek >= 5
+                weekend = (pd.Timestamp(cfg.start) + pd.Timedelta(days=day)).day_of_week >= 5
                 h0, h1 = (9, 12) if weekend else ((6.5, 7.5) if rng.random() < 0.3 else (17.5, 20))
                 dur = int(rng.uniform(25, 90) / EPOCH_MIN)
                 s = _day_slot(rng, day, h0, h1)
@@ -444,13 +444,14 @@ def plan_short(rng, person, cfg, tl: Timeline, kinds: list[str], stage, nights, 
 
 
 def _is_fri_sat(cfg, epoch: int) -> bool:
-    return (pd.Timestamp(cfg.start) + pd.Timedelta(minutes=EPOCH_MIN * epoch)).dayofweek in (4, 5)
+    return (pd.Timestamp(cfg.start) + pd.Timedelta(minutes=EPOCH_MIN * epoch)).day_of_week in (4, 5)
 
 
-def _envelope(n_ep: int, ramp: int, rng=None) -> np.ndarray:
-    """Trapezoid 0..1 over an event: `ramp` epochs up and down (0 = abrupt)."""
+def _envelope(n_ep: int, ramp: int) -> np.ndarray:
+    """Trapezoid 0..1 over an event: `ramp` epochs up and down (0 = abrupt), at most a quarter each."""
     w = np.ones(n_ep)
-    if ramp > 0 and n_ep > 2 * ramp:
+    ramp = min(ramp, n_ep // 4)
+    if ramp > 0:
         r = np.arange(1, ramp + 1) / (ramp + 1)
         w[:ramp], w[-ramp:] = r, r[::-1]
     return w
@@ -462,7 +463,7 @@ def build_activity(rng, person, cfg, stage, illness, plan_short_, plan_multi, st
     """Activity state and steps per epoch (out of bed only)."""
     n = stage.size
     hours = (np.arange(n) % PER_DAY) / 12
-    dow = np.asarray((start + pd.to_timedelta(np.arange(n) // PER_DAY, unit="D")).dayofweek)
+    dow = np.asarray((start + pd.to_timedelta(np.arange(n) // PER_DAY, unit="D")).day_of_week)
     weekend = dow >= 5
     # how likely a resting person starts moving, by hour: desk hours quiet, lunch and evening busier
     move = np.where(weekend, np.where((hours >= 10) & (hours < 18), 1.2, 0.8),
@@ -476,7 +477,7 @@ def build_activity(rng, person, cfg, stage, illness, plan_short_, plan_multi, st
         if stage[i] != OUT_OF_BED:
             s = REST
         elif s == REST:
-            p_go = 0.09 * move[i]
+            p_go = 0.06 * move[i]
             s = WALK if u[i] < 0.35 * p_go else (LIGHT_ACT if u[i] < p_go else REST)
         elif s == LIGHT_ACT:
             s = REST if u[i] < 0.40 else (WALK if u[i] < 0.40 + 0.12 * move[i] else LIGHT_ACT)
@@ -718,7 +719,8 @@ def emit_records(rng, person, cfg, sig, stage, state, steps, worn, artefact_idx,
     static = ({"age_group": person["age_group"], "sex": person["sex"], "exercise": person["exercise"]}
               if person["static_known"] else {})
     t0 = start.to_datetime64()
-    jitter = rng.integers(-15, 16, n) + person["clock_offset_s"]
+    # a per-user clock offset plus per-record jitter, always late (0-59 s) so a record stays inside its epoch
+    jitter = rng.integers(0, 15, n) + person["clock_offset_s"]
     times = (t0 + np.arange(n) * np.timedelta64(EPOCH_MIN * 60, "s") + jitter.astype("timedelta64[s]"))
     stamps = np.datetime_as_string(times, unit="s").tolist()
     uid = person["user_id"]
