@@ -665,7 +665,9 @@ def emit_records(rng, person, cfg, sig, stage, state, steps, worn, artefact_idx,
     hr += np.where(moving & (rng.random(n) < 0.01), rng.normal(0, 15, n), 0)   # cadence lock-in, mild
     art_hi = rng.random(len(artefact_idx)) < 0.6
     for i, hi in zip(artefact_idx, art_hi):
-        hr[i] = rng.uniform(185, 215) if hi else rng.uniform(28, 38)
+        # a low glitch must still be absurd for this person: 20+ bpm under the neighbouring samples
+        low_ok = min(hr[i - 1], hr[i + 1]) - 20 >= 28
+        hr[i] = rng.uniform(185, 215) if hi or not low_ok else rng.uniform(28, min(38, min(hr[i - 1], hr[i + 1]) - 20))
     hr = np.clip(hr, 26, 228)
     cols: dict[str, np.ndarray] = {"hr": np.round(hr, 1), "steps": steps.astype(float)}
     still = ~moving
