@@ -314,14 +314,16 @@ def build_sleep(rng, person, cfg, plan, illness: np.ndarray, phase: np.ndarray, 
         wake_day = start + pd.Timedelta(days=night + 1)
         weekend = wake_day.day_of_week >= 5            # Saturday / Sunday mornings
         wake_h = person["wake_h"] + (rng.uniform(0.5, 2.0) if weekend else 0) + rng.normal(0, 0.35)
-        dur_h = person["sleep_h"] + rng.normal(0, 0.45) - (0.3 if weekend is False and rng.random() < 0.2 else 0)
+        dur_h = person["sleep_h"] + rng.normal(0, 0.45)
+        if not weekend and rng.random() < 0.2:      # the odd short work night
+            dur_h -= rng.uniform(0.5, 1.5)
         wake = (night + 1) * PER_DAY + int(wake_h * 12)
         ill = illness[min(max(wake - 1, 0), n - 1)]
         dur_h += ill * max((info["extra_sleep_h"] for *_, info in plan["illness"]), default=0)
         # jet lag: local sleep drifts towards the body clock, partly held by alarms and daylight
         ph = phase[min(max(wake - 1, 0), n - 1)]
-        if ph != 0:
-            onset_shift, wake_shift = -0.6 * ph, -0.3 * ph if ph < 0 else -0.8 * ph
+        if ph != 0:  # ph < 0 after flying east (sleep later, alarm holds the wake time), > 0 after west
+            onset_shift, wake_shift = (-0.5 * ph, -0.25 * ph) if ph < 0 else (-0.4 * ph, -0.5 * ph)
             wake += int(wake_shift * 12)
             dur_h += wake_shift - onset_shift
         onset = wake - int(max(dur_h, 3.5) * 12)
