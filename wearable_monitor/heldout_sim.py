@@ -114,7 +114,7 @@ class HeldoutSimConfig:
     events_per_month: float = 1.0
     max_events: int = 3
     event_weights: dict = field(default_factory=lambda: {"acute": 1.0, "bradycardia": 1.0,
-                                                         "desaturation": 1.5, "illness": 1.0})
+                                                         "desaturation": 2.0, "illness": 1.0})
     # confounders per user per 30 days (exercise comes from the person's habit instead)
     alcohol_per_month: float = 0.7
     travel_per_month: float = 0.12
