@@ -136,7 +136,7 @@ def configure_evaluate(parser: argparse.ArgumentParser):
     parser.add_argument("--model-dir", default=None, help="checkpoint folder (default: the shipped one)")
     parser.add_argument("--fitbit-dir", default=str(DEFAULT_FITBIT_DIR), help="shared Fitbit data folder ('' to skip)")
     parser.add_argument("--out", default=str(REPO_ROOT / "docs" / "evaluation.json"), help="results JSON")
-    parser.add_argument("--heldout-users", type=int, default=40, help="users of the second simulator (heldout_sim.py)")
+    parser.add_argument("--heldout-users", type=int, default=80, help="users of the second simulator (heldout_sim.py)")
     parser.add_argument("--heldout-days", type=int, default=30)
     parser.add_argument("--heldout-seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true")

@@ -49,7 +49,7 @@ def _patchtrad_scores(frame: pd.DataFrame, windows) -> tuple[np.ndarray, float] 
 
 
 def run_evaluation(config_path: str, model_dir: str | None = None, fitbit_dir: str | None = None,
-                   progress: bool = True, heldout_users: int = 40, heldout_days: int = 30, heldout_seed: int = 0) -> dict:
+                   progress: bool = True, heldout_users: int = 80, heldout_days: int = 30, heldout_seed: int = 0) -> dict:
     t0 = time.time()
     cfg = TrainConfig.from_json(config_path)
     torch.manual_seed(cfg.seed)
