@@ -106,7 +106,7 @@ class AppleHealth:
         rep = ctx.report
         binner = Binner()
         used, skipped = rep.used, rep.skipped
-        n = 0
+        n = n_other = 0
         root = None
         saw_root = False
         parser = ET.iterparse(stream, events=("start", "end"))
@@ -128,6 +128,7 @@ class AppleHealth:
                 elif tag in ("Workout", "ActivitySummary", "Correlation", "ClinicalRecord", "Audiogram",
                              "VisionPrescription"):
                     skipped[f"<{tag}>: not read"] += 1
+                    n_other += 1
                     elem.clear()
                 if n % 2000 == 0 and root is not None and elem is not root and len(root) > 64:
                     del root[:]  # the processed children
@@ -135,11 +136,11 @@ class AppleHealth:
             line, col = exc.position
             if not saw_root:
                 raise InputFileError(f"{where}: not an XML file ({exc})") from None
-            raise InputFileError(f"{where}: the XML breaks at line {line}, column {col} ({exc.msg if hasattr(exc, 'msg') else exc}); "
+            raise InputFileError(f"{where}: the XML breaks at line {line}, column {col} ({str(exc).split(':')[0]}); "
                                  f"the export is truncated or damaged ({n} records were read before it)") from None
         if not saw_root:
             raise InputFileError(f"{where}: the file is empty")
-        rep.read = n
+        rep.read = n + n_other
         return binner
 
     @staticmethod
