@@ -211,7 +211,117 @@ def make_takeout(rng: random.Random) -> None:
             zf.writestr(name, text)
 
 
-MAKERS = {"apple": make_apple, "takeout": make_takeout}
+# ---------------------------------------------------------------- Google Health Connect
+
+HC_SCHEMA = """
+CREATE TABLE application_info_table (row_id INTEGER PRIMARY KEY, package_name TEXT, app_name TEXT);
+CREATE TABLE heart_rate_record_table (row_id INTEGER PRIMARY KEY, uuid BLOB, app_info_id INTEGER,
+  start_time INTEGER, start_zone_offset INTEGER, end_time INTEGER, end_zone_offset INTEGER, local_date INTEGER);
+CREATE TABLE heart_rate_record_series_table (beats_per_minute INTEGER, epoch_millis INTEGER, parent_key INTEGER);
+CREATE TABLE resting_heart_rate_record_table (row_id INTEGER PRIMARY KEY, app_info_id INTEGER, time INTEGER,
+  zone_offset INTEGER, beats_per_minute INTEGER);
+CREATE TABLE heart_rate_variability_rmssd_record_table (row_id INTEGER PRIMARY KEY, app_info_id INTEGER,
+  time INTEGER, zone_offset INTEGER, heart_rate_variability_millis REAL);
+CREATE TABLE oxygen_saturation_record_table (row_id INTEGER PRIMARY KEY, app_info_id INTEGER, time INTEGER,
+  zone_offset INTEGER, percentage REAL);
+CREATE TABLE respiratory_rate_record_table (row_id INTEGER PRIMARY KEY, app_info_id INTEGER, time INTEGER,
+  zone_offset INTEGER, rate REAL);
+CREATE TABLE steps_record_table (row_id INTEGER PRIMARY KEY, app_info_id INTEGER, start_time INTEGER,
+  start_zone_offset INTEGER, end_time INTEGER, end_zone_offset INTEGER, count INTEGER);
+CREATE TABLE sleep_session_record_table (row_id INTEGER PRIMARY KEY, app_info_id INTEGER, start_time INTEGER,
+  start_zone_offset INTEGER, end_time INTEGER, end_zone_offset INTEGER, title TEXT);
+CREATE TABLE sleep_stages_table (parent_key INTEGER, stage_start_time INTEGER, stage_end_time INTEGER,
+  stage_type INTEGER);
+CREATE TABLE weight_record_table (row_id INTEGER PRIMARY KEY, time INTEGER, zone_offset INTEGER, weight REAL);
+"""
+HC_OFFSET = 3600  # Europe/Berlin in winter: UTC+1
+
+
+def hc_database(path: Path, rng: random.Random) -> None:
+    conn = sqlite3.connect(path)
+    conn.executescript(HC_SCHEMA)
+    conn.execute("PRAGMA user_version = 10")
+    conn.executemany("INSERT INTO application_info_table VALUES (?, ?, ?)",
+                     [(1, "com.google.android.apps.fitness", "Fit"), (2, "com.fitbit.FitbitMobile", "Fitbit"),
+                      (3, "com.sec.android.app.shealth", "Samsung Health")])
+    t0 = int(datetime(2024, 1, 15, 5, 0, tzinfo=timezone.utc).timestamp() * 1000)  # 06:00 local
+    # heart rate: one series record per hour, a sample every 30 s, 4 hours, a 20-minute gap
+    for h in range(4):
+        conn.execute("INSERT INTO heart_rate_record_table VALUES (?, ?, 2, ?, ?, ?, ?, 0)",
+                     (h + 1, b"u", t0 + h * 3600_000, HC_OFFSET, t0 + (h + 1) * 3600_000, HC_OFFSET))
+        for k in range(120):
+            ms = t0 + h * 3600_000 + k * 30_000
+            if h == 2 and k < 40:
+                continue
+            conn.execute("INSERT INTO heart_rate_record_series_table VALUES (?, ?, ?)",
+                         (int(58 + 10 * (h == 3) + rng.gauss(0, 2)), ms, h + 1))
+    conn.execute("INSERT INTO heart_rate_record_series_table VALUES (?, ?, ?)", (400, t0 + 5_000, 1))  # out of range
+    conn.execute("INSERT INTO resting_heart_rate_record_table VALUES (1, 2, ?, ?, 57)", (t0 + 60_000, HC_OFFSET))
+    for k in range(6):
+        ms = t0 + k * 300_000 + 30_000
+        conn.execute("INSERT INTO heart_rate_variability_rmssd_record_table VALUES (?, 2, ?, ?, ?)",
+                     (k + 1, ms, HC_OFFSET, round(rng.uniform(30, 45), 1)))
+        conn.execute("INSERT INTO oxygen_saturation_record_table VALUES (?, 2, ?, ?, ?)",
+                     (k + 1, ms, HC_OFFSET, rng.choice([95.0, 96.0, 97.0])))
+        conn.execute("INSERT INTO respiratory_rate_record_table VALUES (?, 2, ?, ?, ?)",
+                     (k + 1, ms, HC_OFFSET, round(rng.uniform(13, 16), 1)))
+    # steps: Fitbit per minute and Samsung Health in 10-minute chunks for the same walk (07:00-07:30 local)
+    walk = t0 + 3 * 3600_000
+    for m in range(30):
+        conn.execute("INSERT INTO steps_record_table (app_info_id, start_time, start_zone_offset, end_time, "
+                     "end_zone_offset, count) VALUES (2, ?, ?, ?, ?, ?)",
+                     (walk + m * 60_000, HC_OFFSET, walk + (m + 1) * 60_000, HC_OFFSET, rng.randint(95, 110)))
+    for m in range(3):
+        conn.execute("INSERT INTO steps_record_table (app_info_id, start_time, start_zone_offset, end_time, "
+                     "end_zone_offset, count) VALUES (3, ?, ?, ?, ?, ?)",
+                     (walk + m * 600_000, HC_OFFSET, walk + (m + 1) * 600_000, HC_OFFSET, rng.randint(900, 1000)))
+    # sleep until 06:40 local with stages
+    s0 = t0 - 3600_000
+    conn.execute("INSERT INTO sleep_session_record_table VALUES (1, 2, ?, ?, ?, ?, 'night')",
+                 (s0, HC_OFFSET, t0 + 40 * 60_000, HC_OFFSET))
+    t = s0
+    for stage, minutes in ((4, 30), (5, 30), (6, 20), (1, 5), (2, 15)):
+        conn.execute("INSERT INTO sleep_stages_table VALUES (1, ?, ?, ?)", (t, t + minutes * 60_000, stage))
+        t += minutes * 60_000
+    conn.execute("INSERT INTO weight_record_table VALUES (1, ?, ?, 70.5)", (t0, HC_OFFSET))
+    conn.commit()
+    conn.close()
+
+
+def make_health_connect(rng: random.Random) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "health_connect_export.db"
+        hc_database(db, rng)
+        with zipfile.ZipFile(OUT / "health_connect.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.write(db, "health_connect_export.db")
+
+
+# ---------------------------------------------------------------- Oura
+
+def make_oura(rng: random.Random) -> None:
+    start = datetime(2024, 2, 10, 22, 0, tzinfo=timezone.utc)  # 23:00 in Europe/Paris (UTC+1)
+    rows = []
+    for k in range(0, 12 * 12):  # 12 hours, about every 5 minutes
+        t = start + timedelta(minutes=5 * k, seconds=rng.randint(0, 50))
+        hour_local = (t.hour + 1) % 24
+        source = ("sleep" if hour_local >= 23 or hour_local < 7 else "rest" if hour_local < 8
+                  else "workout" if 9 <= hour_local < 10 else "awake")
+        if k in (50, 51, 52):  # ring off the finger: a gap
+            continue
+        bpm = {"sleep": 52, "rest": 58, "workout": 120, "awake": 72}[source] + rng.randint(-3, 3)
+        rows.append({"bpm": bpm, "source": source, "timestamp": t.isoformat()})
+    hr = {"data": rows, "next_token": None}
+    spo2 = {"data": [{"id": "a1", "day": "2024-02-11", "spo2_percentage": {"average": 96.4}},
+                     {"id": "a2", "day": "2024-02-12", "spo2_percentage": {"average": 97.1}}], "next_token": None}
+    (OUT / "oura_heartrate.json").write_text(json.dumps(hr, indent=1))
+    with zipfile.ZipFile(OUT / "oura_api.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("heartrate.json", json.dumps(hr))
+        zf.writestr("daily_spo2.json", json.dumps(spo2))
+    lines = ["timestamp;bpm;source"] + [f"{r['timestamp']};{r['bpm']};{r['source']}" for r in rows[:60]]
+    (OUT / "oura_heartrate.csv").write_text("\n".join(lines) + "\n")
+
+
+MAKERS = {"apple": make_apple, "takeout": make_takeout, "health_connect": make_health_connect, "oura": make_oura}
 
 
 def main(argv: list[str]) -> None:
