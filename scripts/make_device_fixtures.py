@@ -321,7 +321,94 @@ def make_oura(rng: random.Random) -> None:
     (OUT / "oura_heartrate.csv").write_text("\n".join(lines) + "\n")
 
 
-MAKERS = {"apple": make_apple, "takeout": make_takeout, "health_connect": make_health_connect, "oura": make_oura}
+# ---------------------------------------------------------------- Garmin FIT (hand-encoded)
+
+_CRC = [0x0000, 0xCC01, 0xD801, 0x1400, 0xF001, 0x3C00, 0x2800, 0xE401,
+        0xA001, 0x6C00, 0x7800, 0xB401, 0x5000, 0x9C01, 0x8801, 0x4400]
+FIT_EPOCH = 631065600
+# base types: (code, struct format)
+ENUM, UINT8, SINT16, UINT16, UINT32, UINT32Z = (0x00, "B"), (0x02, "B"), (0x83, "h"), (0x84, "H"), (0x86, "I"), (0x8C, "I")
+
+
+def fit_crc(data: bytes, crc: int = 0) -> int:
+    for byte in data:
+        tmp = _CRC[crc & 0xF]
+        crc = (crc >> 4) & 0x0FFF
+        crc = crc ^ tmp ^ _CRC[byte & 0xF]
+        tmp = _CRC[crc & 0xF]
+        crc = (crc >> 4) & 0x0FFF
+        crc = crc ^ tmp ^ _CRC[(byte >> 4) & 0xF]
+    return crc
+
+
+class FitWriter:
+    """Minimal FIT encoder: definition messages, data messages, header and file CRC (FIT protocol 2.0)."""
+
+    def __init__(self):
+        self.body = bytearray()
+        self.defs: dict[int, list] = {}
+
+    def define(self, local: int, global_num: int, fields: list[tuple[int, tuple[int, str]]]) -> None:
+        self.defs[local] = fields
+        self.body += struct.pack("<BBBHB", 0x40 | local, 0, 0, global_num, len(fields))
+        for num, (base, fmt) in fields:
+            self.body += struct.pack("<BBB", num, struct.calcsize(fmt), base)
+
+    def data(self, local: int, *values) -> None:
+        fields = self.defs[local]
+        self.body += struct.pack("<B", local)
+        for (_, (_, fmt)), v in zip(fields, values):
+            self.body += struct.pack("<" + fmt, v)
+
+    def bytes(self) -> bytes:
+        head = struct.pack("<BBHI4s", 14, 0x20, 2132, len(self.body), b".FIT")
+        head += struct.pack("<H", fit_crc(head))
+        out = head + bytes(self.body)
+        return out + struct.pack("<H", fit_crc(out))
+
+
+def garmin_monitoring(rng: random.Random, day_utc: datetime, offset_s: int = -7 * 3600) -> bytes:
+    """One day-part of a monitoring file: HR each minute (timestamp_16 between full timestamps),
+    cumulative walking steps, stress every 3 minutes. Local = UTC + offset_s (PDT: -7 h)."""
+    w = FitWriter()
+    t0 = int(day_utc.replace(tzinfo=timezone.utc).timestamp()) - FIT_EPOCH
+    w.define(0, 0, [(0, ENUM), (1, UINT16), (2, UINT16), (3, UINT32Z), (4, UINT32)])  # file_id
+    w.data(0, 32, 1, 3113, 123456789, t0)
+    w.define(1, 103, [(253, UINT32), (0, UINT32)])  # monitoring_info: timestamp, local_timestamp
+    w.data(1, t0, t0 + offset_s)
+    w.define(2, 55, [(253, UINT32), (5, ENUM), (3, UINT32), (27, UINT8)])  # full timestamp, activity, cycles, hr
+    w.define(3, 55, [(26, UINT16), (27, UINT8)])  # timestamp_16, heart_rate
+    w.define(4, 227, [(0, SINT16), (1, UINT32)])  # stress_level value, time
+    cum = 1000  # steps so far today (before the file): only a starting point
+    for m in range(0, 180):
+        t = t0 + m * 60 + rng.randint(0, 5)
+        walking = 90 <= m < 110
+        hr = int((105 if walking else 60) + rng.gauss(0, 2))
+        if m in range(40, 55):  # watch off the wrist: a gap
+            continue
+        if m % 15 == 0:
+            cum += rng.randint(0, 5) if not walking else 0
+            w.data(2, t, 6, cum, hr)
+        elif walking and m % 5 == 0:
+            cum += rng.randint(480, 560)
+            w.data(2, t, 6, cum, hr)
+        else:
+            w.data(3, t & 0xFFFF, hr)
+        if m % 3 == 0:
+            w.data(4, -1 if m < 3 else (15 if not walking else 60) + rng.randint(0, 8), t)
+    return w.bytes()
+
+
+def make_garmin(rng: random.Random) -> None:
+    data = garmin_monitoring(rng, datetime(2024, 6, 3, 14, 0))  # 07:00 local (PDT)
+    (OUT / "garmin_monitoring.fit").write_bytes(data)
+    with zipfile.ZipFile(OUT / "garmin_wellness.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("DI_CONNECT/DI-Connect-Wellness/garmin_monitoring.fit", data)
+        zf.writestr("DI_CONNECT/DI-Connect-Wellness/garmin_monitoring_2.fit",
+                    garmin_monitoring(random.Random(5), datetime(2024, 6, 4, 14, 0)))
+
+
+MAKERS = {"apple": make_apple, "takeout": make_takeout, "health_connect": make_health_connect, "oura": make_oura, "garmin": make_garmin}
 
 
 def main(argv: list[str]) -> None:
