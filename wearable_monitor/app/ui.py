@@ -113,6 +113,7 @@ def about_markdown(card: dict, lang: str) -> str:
             lines += ["", "**Test metrics (held-out simulated users)**", "",
                       "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys),
                       "| " + " | ".join("n/a" if m.get(k) is None else f"{m[k]:.3g}" for k in keys) + " |"]
+    lines += ["", f"### {t('byod_title', lang)}", "", t("byod_table", lang)]
     lines += ["", f"### {t('client_usage', lang)}", "", CLIENT_SNIPPET, "",
               "Endpoints: `/detect_window` (window JSON text, threshold or None -> result JSON), "
               "`/analyze_history` (JSONL file, threshold or None -> per-window scores, per-day pattern, rule findings).",
@@ -505,7 +506,8 @@ def launch(config_path: str | Path | None = None, data_dir: str | None = None, *
     service = create_service(config_path, **overrides)
     demo = build_ui(service)
     demo.queue(default_concurrency_limit=service.config.concurrency_limit, max_size=service.config.max_queue_size)
-    kwargs.setdefault("max_file_size", service.config.max_upload_bytes)
+    # device exports (a 2 GB Apple export.zip) are streamed; other files keep max_upload_bytes (service.read_upload)
+    kwargs.setdefault("max_file_size", max(service.config.max_upload_bytes, service.config.max_export_bytes))
     return demo.launch(css=CSS, **kwargs)
 
 
