@@ -3,13 +3,11 @@
 The binning is checked against an independent pandas computation from the fixture's raw data."""
 from __future__ import annotations
 
-import io
 import json
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 

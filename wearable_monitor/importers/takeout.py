@@ -37,8 +37,7 @@ import pandas as pd
 
 from ..fitbit import fitbit_to_bins
 from ..validation import InputFileError
-from .base import (BIN_S, UTC, Binner, Context, Input, assemble, bad_zip, iso_wall, utc_to_wall, wall_seconds,
-                   zone)
+from .base import BIN_S, Binner, Context, Input, assemble, bad_zip, utc_to_wall, wall_seconds, zone
 
 HR_FILE = re.compile(r"(^|/)heart_rate-\d{4}-\d{2}-\d{2}\.json$")
 STEPS_FILE = re.compile(r"(^|/)steps-\d{4}-\d{2}-\d{2}\.json$")
@@ -98,10 +97,6 @@ def _json(files: _Files, name: str) -> list:
     if not isinstance(doc, list):
         raise InputFileError(f"{files.where(name)}: expected a JSON list of entries, got {type(doc).__name__}")
     return doc
-
-
-def _fitbit_time(text: str) -> datetime:
-    return datetime.strptime(text, "%m/%d/%y %H:%M:%S")
 
 
 class FitbitTakeout:
