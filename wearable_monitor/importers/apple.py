@@ -63,6 +63,11 @@ def _short(t: str) -> str:
     return t.replace(Q, "").replace("HKCategoryTypeIdentifier", "")
 
 
+# type -> (kind, feature, units, short name): one dict lookup per record on the hot path
+SPECS = {**{t: ("rate", f, u, _short(t)) for t, (f, u) in RATES.items()},
+         **{t: ("count", f, u, _short(t)) for t, (f, u) in COUNTS.items()}}
+
+
 class AppleHealth:
     name = "apple_health"
     label = "Apple Health export (export.zip / export.xml)"
@@ -146,11 +151,7 @@ class AppleHealth:
     @staticmethod
     def _record(a: dict, binner: Binner, used, skipped) -> None:
         t = a.get("type", "")
-        spec = RATES.get(t)
-        kind = "rate"
-        if spec is None:
-            spec = COUNTS.get(t)
-            kind = "count"
+        spec = SPECS.get(t)
         if spec is None:
             if t == SLEEP_TYPE:
                 stage = SLEEP_VALUES.get(a.get("value", ""))
@@ -170,19 +171,19 @@ class AppleHealth:
                 return
             skipped[f"{_short(t) or '<no type>'}: type not read"] += 1
             return
-        feature, units = spec
+        kind, feature, units, short = spec
         unit = a.get("unit", "")
         if unit not in units:
-            skipped[f"{_short(t)}: unit {unit!r} not understood"] += 1
+            skipped[f"{short}: unit {unit!r} not understood"] += 1
             return
         try:
             value = float(a["value"])
             start = wall_seconds(a["startDate"])
         except (KeyError, ValueError, IndexError):
-            skipped[f"{_short(t)}: unreadable value or startDate"] += 1
+            skipped[f"{short}: unreadable value or startDate"] += 1
             return
         if value != value or value < 0:
-            skipped[f"{_short(t)}: negative or NaN value"] += 1
+            skipped[f"{short}: negative or NaN value"] += 1
             return
         factor = units[unit]
         if factor is None:  # degF
@@ -198,10 +199,10 @@ class AppleHealth:
             try:
                 end = wall_seconds(a["endDate"])
             except (KeyError, ValueError, IndexError):
-                skipped[f"{_short(t)}: unreadable endDate"] += 1
+                skipped[f"{short}: unreadable endDate"] += 1
                 return
             if end < start or end - start > 86400:
-                skipped[f"{_short(t)}: end before start or longer than a day"] += 1
+                skipped[f"{short}: end before start or longer than a day"] += 1
                 return
             binner.count(feature, start, end, value, a.get("sourceName"))
-        used[_short(t)] += 1
+        used[short] += 1
