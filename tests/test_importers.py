@@ -251,3 +251,12 @@ def test_cli_import_writes_records(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "source: apple_health" in text and "source: fitbit_takeout" in text
     assert main(["import", str(tmp_path / "nothing.zip"), "--out", str(out)]) == 2
+
+
+def test_cli_import_shows_progress_and_json_report(tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    assert main(["import", str(APPLE_ZIP), "--out", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "apple_export.zip" in captured.err and "%" in captured.err  # tqdm progress on stderr
+    report = json.loads(captured.out)["reports"][0]
+    assert report["source"] == "apple_health" and report["skipped"]["BodyMassIndex: type not read"] == 3

@@ -62,7 +62,11 @@ class Input:
     @property
     def head(self) -> bytes:
         if self._head is None:
-            self._head = b"" if self.is_dir else self.path.open("rb").read(4096)
+            if self.is_dir:
+                self._head = b""
+            else:
+                with self.path.open("rb") as f:
+                    self._head = f.read(4096)
         return self._head
 
     @property

@@ -66,9 +66,12 @@ class HealthConnect:
     def detect(self, src: Input) -> bool:
         if src.looks_zip:
             return any(n.rsplit("/", 1)[-1] == DB_NAME for n in src.zip_names)
-        return src.head.startswith(SQLITE_MAGIC) and (src.lower.endswith((".db", ".sqlite"))
-                                                      and b"heart_rate" in src.path.read_bytes()[:1 << 20]
-                                                      or src.lower == DB_NAME)
+        if not src.head.startswith(SQLITE_MAGIC):
+            return False
+        if src.lower == DB_NAME:
+            return True
+        with src.path.open("rb") as f:  # the schema (sqlite_master) is at the start of the file
+            return src.lower.endswith((".db", ".sqlite")) and b"heart_rate_record" in f.read(1 << 20)
 
     def read(self, src: Input, ctx: Context) -> Iterator[dict]:
         with tempfile.TemporaryDirectory(prefix="hc_") as tmp:
