@@ -15,7 +15,8 @@ Read:
 - ``Heart Rate Variability/Heart Rate Variability Details - *.csv`` (timestamp, rmssd, ...) ->
   ``hrv_rmssd`` (Fitbit measures RMSSD during sleep).
 
-Times: the heart-rate and steps files are written in UTC (Fitbit's export convention); they are
+Times: the heart-rate and steps files are read as UTC (as commonly reported for Fitbit's account
+export; there is no official format document, so this is an assumption the report states); they are
 converted to local time with the account's time zone from ``Profile.csv`` (column ``timezone``)
 or the ``--timezone`` option; without either they stay UTC and the report says so. Sleep, SpO2
 and HRV times are local already. Other files (calories, distance, weight, daily summaries...) are
