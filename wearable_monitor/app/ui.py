@@ -384,7 +384,8 @@ def build_ui(service: MonitorService | None = None) -> gr.Blocks:
                   fn=lambda g: t("upload_help", g, mb=mb, records=max_records))
             with gr.Row():
                 files = L.lab(gr.File, "files", file_count="multiple",
-                              file_types=[".jsonl", ".ndjson", ".json", ".csv", ".zip"], elem_id="upload-files")
+                              file_types=[".jsonl", ".ndjson", ".json", ".csv", ".zip", ".xml", ".fit", ".db"],
+                              elem_id="upload-files")
                 with gr.Column():
                     threshold_up = L.lab(gr.Slider, "threshold", minimum=0.0, maximum=1.0, step=0.001,
                                          value=round(service.threshold, 3))
