@@ -25,6 +25,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "test_data" / "devices"
 
+
+def _zput(zf: zipfile.ZipFile, name: str, data: str | bytes) -> None:
+    """A member with a fixed date, so that the fixtures are byte-for-byte reproducible."""
+    info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    zf.writestr(info, data)
+
 # ---------------------------------------------------------------- Apple Health
 
 APPLE_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
@@ -158,8 +165,8 @@ def make_apple(rng: random.Random) -> None:
     xml = xml.replace("</HealthData>\n", extra + "</HealthData>\n")
     (OUT / "apple_export.xml").write_text(xml, encoding="utf-8")
     with zipfile.ZipFile(OUT / "apple_export.zip", "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("apple_health_export/export.xml", xml)
-        zf.writestr("apple_health_export/export_cda.xml", '<?xml version="1.0"?><ClinicalDocument/>')
+        _zput(zf, "apple_health_export/export.xml", xml)
+        _zput(zf, "apple_health_export/export_cda.xml", '<?xml version="1.0"?><ClinicalDocument/>')
     (OUT / "apple_export.xml").unlink()  # the zip is the fixture; tests unpack what they need
 
 
@@ -208,7 +215,7 @@ def make_takeout(rng: random.Random) -> None:
     files[root + "Heart Rate Variability/Heart Rate Variability Details - 2023-05-01.csv"] = hrv
     with zipfile.ZipFile(OUT / "fitbit_takeout.zip", "w", zipfile.ZIP_DEFLATED) as zf:
         for name, text in files.items():
-            zf.writestr(name, text)
+            _zput(zf, name, text)
 
 
 # ---------------------------------------------------------------- Google Health Connect
@@ -293,7 +300,7 @@ def make_health_connect(rng: random.Random) -> None:
         db = Path(tmp) / "health_connect_export.db"
         hc_database(db, rng)
         with zipfile.ZipFile(OUT / "health_connect.zip", "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.write(db, "health_connect_export.db")
+            _zput(zf, "health_connect_export.db", db.read_bytes())
 
 
 # ---------------------------------------------------------------- Oura
@@ -315,8 +322,8 @@ def make_oura(rng: random.Random) -> None:
                      {"id": "a2", "day": "2024-02-12", "spo2_percentage": {"average": 97.1}}], "next_token": None}
     (OUT / "oura_heartrate.json").write_text(json.dumps(hr, indent=1))
     with zipfile.ZipFile(OUT / "oura_api.zip", "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("heartrate.json", json.dumps(hr))
-        zf.writestr("daily_spo2.json", json.dumps(spo2))
+        _zput(zf, "heartrate.json", json.dumps(hr))
+        _zput(zf, "daily_spo2.json", json.dumps(spo2))
     lines = ["timestamp;bpm;source"] + [f"{r['timestamp']};{r['bpm']};{r['source']}" for r in rows[:60]]
     (OUT / "oura_heartrate.csv").write_text("\n".join(lines) + "\n")
 
@@ -403,8 +410,8 @@ def make_garmin(rng: random.Random) -> None:
     data = garmin_monitoring(rng, datetime(2024, 6, 3, 14, 0))  # 07:00 local (PDT)
     (OUT / "garmin_monitoring.fit").write_bytes(data)
     with zipfile.ZipFile(OUT / "garmin_wellness.zip", "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("DI_CONNECT/DI-Connect-Wellness/garmin_monitoring.fit", data)
-        zf.writestr("DI_CONNECT/DI-Connect-Wellness/garmin_monitoring_2.fit",
+        _zput(zf, "DI_CONNECT/DI-Connect-Wellness/garmin_monitoring.fit", data)
+        _zput(zf, "DI_CONNECT/DI-Connect-Wellness/garmin_monitoring_2.fit",
                     garmin_monitoring(random.Random(5), datetime(2024, 6, 4, 14, 0)))
 
 
