@@ -455,7 +455,11 @@ def configure_validate(parser: argparse.ArgumentParser):
         except InputFileError as exc:
             print(json.dumps({"error": str(exc)}) if args.json else f"error: {exc}")
             return 2
-        print(json.dumps(result.to_dict(), indent=1) if args.json else result.summary(args.max_issues))
+        report = getattr(result, "import_report", None)  # device exports: what was read, used, skipped
+        if args.json:
+            print(json.dumps({**result.to_dict(), **({"import_report": report.to_dict()} if report else {})}, indent=1))
+        else:
+            print((report.text() + "\n\n" if report else "") + result.summary(args.max_issues))
         ok = result.ok and (result.history is None or result.history.ok)
         return 0 if ok else 1
 

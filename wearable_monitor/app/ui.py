@@ -199,7 +199,9 @@ class Handlers:
                               alerts=int(o.days["alert"].sum()))
         note = t("derived_note", lang, min_rest=12, cov=0.7)
         status += f"\n\n{note}" + ("" if findings else f"\n\n{t('no_findings', lang)}")
-        return (status, report or o.validation.summary(max_issues=50), gr.update(choices=o.users, value=user),
+        imported = getattr(o.validation, "import_report", None)  # device exports: read / used / skipped per source
+        report = report or ((imported.text() + "\n\n" if imported else "") + o.validation.summary(max_issues=50))
+        return (status, report, gr.update(choices=o.users, value=user),
                 timeline, days_table(days), plots.alpha_figure(scored, lang), findings_table(findings, lang), llm,
                 str(o.csv_path), view)
 
