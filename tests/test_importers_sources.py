@@ -216,3 +216,13 @@ def test_app_upload_takes_a_device_export(tmp_path):
     assert res.ok and len(res.records) == 44 and res.import_report.source == "health_connect"
     assert seen and max(seen) == 1.0
     assert svc.config.max_export_bytes >= 2 * 2**30
+
+
+def test_app_analyzes_an_apple_export_end_to_end(tmp_path):
+    from wearable_monitor.app.service import AppConfig, MonitorService
+    svc = MonitorService(AppConfig.load(data_dir=str(tmp_path)))
+    steps = []
+    outcome = svc.analyze_history([str(DEV / "apple_export.zip")], progress=lambda f, d: steps.append((f, d)))
+    assert outcome.users == ["apple-health"] and len(outcome.scored) > 800
+    importing = [f for f, d in steps if d.startswith("importing")]
+    assert importing and 0.05 <= min(importing) and max(importing) <= 0.2  # import progress inside its share
