@@ -260,3 +260,20 @@ def test_cli_import_shows_progress_and_json_report(tmp_path, capsys):
     assert "apple_export.zip" in captured.err and "%" in captured.err  # tqdm progress on stderr
     report = json.loads(captured.out)["reports"][0]
     assert report["source"] == "apple_health" and report["skipped"]["BodyMassIndex: type not read"] == 3
+
+
+def test_wrong_root_and_empty_files_of_every_kind(tmp_path):
+    wrong = tmp_path / "export.xml"
+    wrong.write_text("<?xml version='1.0'?><Foo><Record type='x'/></Foo>")
+    with pytest.raises(InputFileError, match="not recognised as a device export"):
+        import_file(wrong)
+    with pytest.raises(InputFileError, match=r"root element is <Foo>, expected <HealthData>"):
+        import_file(wrong, source="apple_health")
+    for name in ("export.zip", "export.xml", "heart_rate-2023-05-01.json", "x.fit", "health_connect_export.db",
+                 "heartrate.json"):
+        empty = tmp_path / name
+        empty.write_bytes(b"")
+        with pytest.raises(InputFileError, match="empty"):
+            import_file(empty)
+        with pytest.raises(InputFileError):
+            load_any(empty)
