@@ -226,3 +226,11 @@ def test_app_analyzes_an_apple_export_end_to_end(tmp_path):
     assert outcome.users == ["apple-health"] and len(outcome.scored) > 800
     importing = [f for f, d in steps if d.startswith("importing")]
     assert importing and 0.05 <= min(importing) and max(importing) <= 0.2  # import progress inside its share
+
+
+def test_app_upload_takes_several_device_exports(tmp_path):
+    from wearable_monitor.app.service import AppConfig, MonitorService
+    svc = MonitorService(AppConfig.load(data_dir=str(tmp_path)))
+    res = svc.read_upload([str(DEV / "garmin_monitoring.fit"), str(DEV / "health_connect.zip")])
+    assert res.ok and res.users == {"garmin": 33, "health-connect": 44}
+    assert "source: garmin_fit" in res.import_report.text() and "source: health_connect" in res.import_report.text()

@@ -400,19 +400,35 @@ def load_fitbit(hr_path: str | Path, steps_path: str | Path | None = None, confi
     return result
 
 
-def load_device_export(path: str | Path, config: FeatureConfig | None = None, limits: Limits | None = None,
+def load_device_export(path: str | Path | list, config: FeatureConfig | None = None, limits: Limits | None = None,
                        progress=None) -> ValidationResult:
     """A device export (Apple Health, Fitbit Takeout, Health Connect, Garmin FIT, Oura; see `importers`)
     -> 5-minute records, validated (line = record index); the per-source import report is kept as the
     result's `import_report` attribute."""
     from .importers import import_file
     limits = limits or Limits()
-    imported = import_file(path, progress=progress)
-    result = validate_items(enumerate(imported.records, start=1), config,
-                            source=f"{imported.report.source}:{Path(path).name}",
-                            anonymous_id=anonymous_id(name=str(path)), limits=limits)
-    result.import_report = imported.report
+    paths = list(path) if isinstance(path, (list, tuple)) else [path]  # several files: imported one by one
+    records, reports = [], []
+    for i, p in enumerate(paths):
+        step = None if progress is None else (lambda f, d, i=i: progress((i + f) / len(paths), d))
+        imported = import_file(p, progress=step)
+        records += imported.records
+        reports.append(imported.report)
+    result = validate_items(enumerate(records, start=1), config,
+                            source=", ".join(f"{r.source}:{Path(p).name}" for r, p in zip(reports, paths)),
+                            anonymous_id=anonymous_id(name=str(paths[0])), limits=limits)
+    result.import_report = reports[0] if len(reports) == 1 else _Reports(reports)
     return result
+
+
+class _Reports(list):
+    """Several import reports shown together."""
+
+    def text(self) -> str:
+        return "\n\n".join(r.text() for r in self)
+
+    def to_dict(self) -> list:
+        return [r.to_dict() for r in self]
 
 
 def load_any(path: str | Path, config: FeatureConfig | None = None, limits: Limits | None = None) -> ValidationResult:

@@ -316,12 +316,12 @@ class MonitorService:
         paths = [str(p) for p in (paths or []) if p]
         if not paths:
             raise InputFileError("no file uploaded")
-        if len(paths) == 1 and is_device_export(paths[0]):
-            size = Path(paths[0]).stat().st_size
+        if all(is_device_export(p) for p in paths):
+            size = sum(Path(p).stat().st_size for p in paths)
             if size > self.config.max_export_bytes:
-                raise InputFileError(f"{Path(paths[0]).name}: {size:,} bytes is over the export size limit of "
-                                     f"{self.config.max_export_bytes:,} bytes")
-            return load_device_export(paths[0], self.feature_config, self.limits, progress=progress)
+                raise InputFileError(f"{', '.join(Path(p).name for p in paths)}: {size:,} bytes is over the export "
+                                     f"size limit of {self.config.max_export_bytes:,} bytes")
+            return load_device_export(paths, self.feature_config, self.limits, progress=progress)
         csvs = [p for p in paths if p.lower().endswith(CSV_SUFFIXES)]
         if (len(paths) == 1 and is_fitbit_file(paths[0])) or len(csvs) > 1:
             if len(csvs) != 2 or len(paths) != 2:
