@@ -40,6 +40,7 @@ BIN_S = BIN_MINUTES * 60
 SLEEP_CODES = ("awake", "light", "deep", "rem", "asleep", "in_bed")
 _SLEEP_ASLEEP = (1, 2, 3, 4)
 _EPOCH = date(1970, 1, 1)
+_SRC = 1 << 20  # (bin, source) packed in one int64: bin * _SRC + source id
 Progress = Callable[[float, str], None]
 
 
@@ -270,10 +271,10 @@ class Binner:
             s = np.frombuffer(sids, dtype=np.int64)
             b = np.frombuffer(bins, dtype=np.int64)
             v = np.frombuffer(values, dtype=np.float64)
-            key = b * 1024 + s
+            key = b * _SRC + s
             uk, inv = np.unique(key, return_inverse=True)
             sums = np.bincount(inv, weights=v)
-            kb = uk // 1024
+            kb = uk // _SRC
             # per bin the source with the largest sum: sort by (bin, sum) and take each bin's last
             order = np.lexsort((sums, kb))
             kb_sorted = kb[order]
@@ -282,13 +283,13 @@ class Binner:
         src, bins, codes, mins = (np.frombuffer(a, dtype=np.int64 if i < 3 else np.float64)
                                   for i, a in enumerate(self._sleep))
         if len(bins):
-            key = bins * 1024 + src
+            key = bins * _SRC + src
             uk, inv = np.unique(key, return_inverse=True)
             per = np.zeros((len(uk), len(SLEEP_CODES)))
             np.add.at(per, (inv, codes), mins)
             asleep = per[:, list(_SLEEP_ASLEEP)].sum(1)
             total = per[:, :5].sum(1)  # in bed alone does not pick a source
-            kb = uk // 1024
+            kb = uk // _SRC
             order = np.lexsort((total, kb))
             kb_sorted = kb[order]
             last = np.r_[kb_sorted[1:] != kb_sorted[:-1], True]
