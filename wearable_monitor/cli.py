@@ -13,6 +13,7 @@ import sys
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "import": ("wearable_monitor.importers", "convert device exports (Apple Health, Fitbit Takeout, Health Connect, Garmin FIT, Oura) into 5-minute JSONL records"),
     "import-fitbit": ("wearable_monitor.fitbit", "convert a Fitbit heart-rate + steps CSV pair into 5-minute JSONL records"),
     "validate": ("wearable_monitor.readers", "validate a JSON window / JSONL history and print the per-line report"),
     "simulate": ("wearable_monitor.simulator", "write realistic simulated users (5-minute JSONL, daily logs, labels)"),

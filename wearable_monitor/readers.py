@@ -400,10 +400,44 @@ def load_fitbit(hr_path: str | Path, steps_path: str | Path | None = None, confi
     return result
 
 
+def load_device_export(path: str | Path | list, config: FeatureConfig | None = None, limits: Limits | None = None,
+                       progress=None) -> ValidationResult:
+    """A device export (Apple Health, Fitbit Takeout, Health Connect, Garmin FIT, Oura; see `importers`)
+    -> 5-minute records, validated (line = record index); the per-source import report is kept as the
+    result's `import_report` attribute."""
+    from .importers import import_file
+    limits = limits or Limits()
+    paths = list(path) if isinstance(path, (list, tuple)) else [path]  # several files: imported one by one
+    records, reports = [], []
+    for i, p in enumerate(paths):
+        step = None if progress is None else (lambda f, d, i=i: progress((i + f) / len(paths), d))
+        imported = import_file(p, progress=step)
+        records += imported.records
+        reports.append(imported.report)
+    result = validate_items(enumerate(records, start=1), config,
+                            source=", ".join(f"{r.source}:{Path(p).name}" for r, p in zip(reports, paths)),
+                            anonymous_id=anonymous_id(name=str(paths[0])), limits=limits)
+    result.import_report = reports[0] if len(reports) == 1 else _Reports(reports)
+    return result
+
+
+class _Reports(list):
+    """Several import reports shown together."""
+
+    def text(self) -> str:
+        return "\n\n".join(r.text() for r in self)
+
+    def to_dict(self) -> list:
+        return [r.to_dict() for r in self]
+
+
 def load_any(path: str | Path, config: FeatureConfig | None = None, limits: Limits | None = None) -> ValidationResult:
     """Dispatch by name: .json window, .jsonl/.ndjson history, a Fitbit <ID>_hr/_steps.csv[.zip]
-    pair, any other .csv a records CSV."""
+    pair, a device export an importer recognises (`importers`), any other .csv a records CSV."""
+    from .importers import is_device_export
     name = str(path).lower()
+    if not name.endswith(JSONL_SUFFIXES) and not is_fitbit_file(path) and is_device_export(path):
+        return load_device_export(path, config, limits)
     if name.endswith(JSON_SUFFIXES):
         return load_window(Path(path), config, limits)
     if name.endswith(JSONL_SUFFIXES):
@@ -412,15 +446,16 @@ def load_any(path: str | Path, config: FeatureConfig | None = None, limits: Limi
         return load_fitbit(path, None, config, limits)
     if name.endswith(".csv"):
         return load_records_csv(Path(path), config, limits)
-    raise InputFileError(f"{path}: unsupported file type (expected .json, .jsonl/.ndjson, a records .csv, or a "
-                         "Fitbit <ID>_hr.csv[.zip] / <ID>_steps.csv[.zip] pair)")
+    raise InputFileError(f"{path}: unsupported file type (expected .json, .jsonl/.ndjson, a records .csv, a "
+                         "Fitbit <ID>_hr.csv[.zip] / <ID>_steps.csv[.zip] pair, or a device export: Apple Health "
+                         "export.zip, Fitbit Takeout .zip, Health Connect .zip, Garmin .fit, Oura JSON)")
 
 
 # ---------------------------------------------------------------- CLI
 
 def configure_validate(parser: argparse.ArgumentParser):
-    parser.add_argument("file", help=".json window, .jsonl history, records .csv, or one file of a Fitbit "
-                                     "<ID>_hr/_steps CSV pair")
+    parser.add_argument("file", help=".json window, .jsonl history, records .csv, one file of a Fitbit "
+                                     "<ID>_hr/_steps CSV pair, or a device export (see `import`)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--config", default=None, help="features config (default: configs/features_config.json)")
     parser.add_argument("--max-bytes", type=int, default=Limits.max_bytes, help="refuse larger files")
@@ -436,7 +471,11 @@ def configure_validate(parser: argparse.ArgumentParser):
         except InputFileError as exc:
             print(json.dumps({"error": str(exc)}) if args.json else f"error: {exc}")
             return 2
-        print(json.dumps(result.to_dict(), indent=1) if args.json else result.summary(args.max_issues))
+        report = getattr(result, "import_report", None)  # device exports: what was read, used, skipped
+        if args.json:
+            print(json.dumps({**result.to_dict(), **({"import_report": report.to_dict()} if report else {})}, indent=1))
+        else:
+            print((report.text() + "\n\n" if report else "") + result.summary(args.max_issues))
         ok = result.ok and (result.history is None or result.history.ok)
         return 0 if ok else 1
 

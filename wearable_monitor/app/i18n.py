@@ -64,10 +64,40 @@ STRINGS: dict[str, tuple[str, str]] = {
     "upload_help": ("Upload a JSONL history (one record per line, one or many users by `deviceId`), a CSV "
                     "with one record per row (`timestamp`, `deviceId`, one column per feature), or a "
                     "Fitbit pair `<ID>_hr.csv` + `<ID>_steps.csv` (select both files). Limits: {mb} MB, "
-                    "{records:,} records.",
+                    "{records:,} records. Or drop a device export as it came from the phone (Apple Health "
+                    "`export.zip` up to 2.5 GB, Fitbit Takeout `.zip`, `Health Connect.zip`, Garmin `.fit`, "
+                    "Oura JSON): see About.",
                     "上传 JSONL 历史（每行一条记录，可含多位用户，按 `deviceId` 区分）、每行一条记录的 CSV"
                     "（`timestamp`、`deviceId`、每个特征一列），或 Fitbit 文件对 "
-                    "`<ID>_hr.csv` + `<ID>_steps.csv`（同时选择两个文件）。限制：{mb} MB，{records:,} 条记录。"),
+                    "`<ID>_hr.csv` + `<ID>_steps.csv`（同时选择两个文件）。限制：{mb} MB，{records:,} 条记录。"
+                    "也可直接上传手机导出的设备数据（Apple 健康 `export.zip`，最大 2.5 GB；Fitbit Takeout `.zip`；"
+                    "`Health Connect.zip`；Garmin `.fit`；Oura JSON），详见“关于”。"),
+    "byod_title": ("Bring your own data", "使用您自己的数据"),
+    "byod_table": (
+        "| Device | What to export, and how | What is read | What is not |\n|---|---|---|---|\n"
+        "| Apple Watch / iPhone | Health app > profile > Export All Health Data; upload `export.zip` as is | "
+        "heart rate, resting HR, HRV (SDNN), SpO2, respiratory rate, steps, distance, active energy, sleeping "
+        "wrist temperature, sleep stages | workouts, ECG, other types (listed in the import report) |\n"
+        "| Fitbit (Google account) | takeout.google.com > Fitbit; upload the Takeout `.zip` | heart rate, steps "
+        "(resting HR by the no-steps rule), sleep stages, minute SpO2, HRV (RMSSD) | calories, distance, "
+        "weight, daily summaries |\n"
+        "| Android (Pixel Watch, Samsung, ...) | Health Connect > Export; upload `Health Connect.zip` | heart rate, "
+        "resting HR, HRV (RMSSD), SpO2, respiratory rate, steps, sleep stages | other tables |\n"
+        "| Garmin | Garmin Connect account export (`DI-Connect-Wellness` .fit files) or a device's `Monitor` .fit | "
+        "heart rate, steps, HR at rest by stress level | activities, sleep, SpO2 in FIT |\n"
+        "| Oura | API v2 `heartrate` (+ `daily_spo2`) JSON, or the heart-rate CSV | heart rate (rest/sleep "
+        "also as resting HR), nightly SpO2 | readiness, daily trend CSV |",
+        "| 设备 | 导出什么、如何导出 | 读取 | 不读取 |\n|---|---|---|---|\n"
+        "| Apple Watch / iPhone | 健康 App > 头像 > 导出所有健康数据；直接上传 `export.zip` | 心率、静息心率、HRV（SDNN）、"
+        "血氧、呼吸频率、步数、距离、活动能量、睡眠手腕温度、睡眠阶段 | 体能训练、心电图及其他类型（见导入报告） |\n"
+        "| Fitbit（Google 帐号） | takeout.google.com > Fitbit；上传 Takeout `.zip` | 心率、步数（静息心率按无步数规则）、"
+        "睡眠阶段、每分钟血氧、HRV（RMSSD） | 卡路里、距离、体重、每日汇总 |\n"
+        "| Android（Pixel Watch、三星等） | Health Connect > 导出；上传 `Health Connect.zip` | 心率、静息心率、"
+        "HRV（RMSSD）、血氧、呼吸频率、步数、睡眠阶段 | 其他数据表 |\n"
+        "| Garmin | Garmin Connect 帐号导出（`DI-Connect-Wellness` 中的 .fit）或设备 `Monitor` 目录 .fit | 心率、步数、"
+        "按压力水平判定的静息心率 | 运动记录、FIT 中的睡眠与血氧 |\n"
+        "| Oura | API v2 `heartrate`（及 `daily_spo2`）JSON，或心率 CSV | 心率（rest/sleep 亦作静息心率）、夜间血氧 | "
+        "准备度、每日趋势 CSV |"),
     "files": ("History file(s)", "历史文件"),
     "analyze": ("Validate and score", "校验并评分"),
     "status": ("Status", "状态"),

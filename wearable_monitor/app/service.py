@@ -31,11 +31,13 @@ from ..readers import (
     anonymous_id,
     decode_bytes,
     is_fitbit_file,
+    load_device_export,
     load_fitbit,
     parse_csv_text,
     parse_jsonl_text,
     parse_window_text,
 )
+from ..importers import is_device_export
 from ..records import TIME, USER
 from ..validation import InputFileError, Limits, ValidationResult, validate_items
 from ..history_report import history_case, render_history
@@ -59,6 +61,7 @@ class AppConfig:
     Precedence: keyword overrides > environment `WM_APP_<KEY>` > the file > these defaults."""
 
     max_upload_bytes: int = 50 * 2**20
+    max_export_bytes: int = 2560 * 2**20  # device exports (Apple export.zip 0.5-2 GB) are streamed, not read whole
     max_records: int = 500_000
     concurrency_limit: int = 2
     max_queue_size: int = 32
@@ -82,7 +85,7 @@ class AppConfig:
         cfg = cls(**{**raw, **env, **overrides})
         if cfg.default_language not in ("en", "zh"):
             raise ValueError(f"{path}: default_language must be 'en' or 'zh', got {cfg.default_language!r}")
-        if min(cfg.max_upload_bytes, cfg.max_records, cfg.concurrency_limit, cfg.max_queue_size) < 1:
+        if min(cfg.max_upload_bytes, cfg.max_export_bytes, cfg.max_records, cfg.concurrency_limit, cfg.max_queue_size) < 1:
             raise ValueError(f"{path}: limits must be positive")
         return cfg
 
@@ -303,14 +306,22 @@ class MonitorService:
 
     # ------------------------------------------------------------------ upload
 
-    def read_upload(self, paths: list[str] | str | None) -> ValidationResult:
-        """A JSONL/JSON history file, a records CSV, or a Fitbit `<ID>_hr.csv` + `<ID>_steps.csv` pair
-        -> validated records. Whole-input problems raise InputFileError with a readable message."""
+    def read_upload(self, paths: list[str] | str | None, progress: Progress | None = None) -> ValidationResult:
+        """A JSONL/JSON history file, a records CSV, a Fitbit `<ID>_hr.csv` + `<ID>_steps.csv` pair, or a
+        device export as it came from the phone (Apple Health export.zip, Fitbit Takeout .zip, Health
+        Connect .zip, Garmin .fit, Oura JSON: `importers`) -> validated records. Whole-input problems
+        raise InputFileError with a readable message."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
         paths = [str(p) for p in (paths or []) if p]
         if not paths:
             raise InputFileError("no file uploaded")
+        if all(is_device_export(p) for p in paths):
+            size = sum(Path(p).stat().st_size for p in paths)
+            if size > self.config.max_export_bytes:
+                raise InputFileError(f"{', '.join(Path(p).name for p in paths)}: {size:,} bytes is over the export "
+                                     f"size limit of {self.config.max_export_bytes:,} bytes")
+            return load_device_export(paths, self.feature_config, self.limits, progress=progress)
         csvs = [p for p in paths if p.lower().endswith(CSV_SUFFIXES)]
         if (len(paths) == 1 and is_fitbit_file(paths[0])) or len(csvs) > 1:
             if len(csvs) != 2 or len(paths) != 2:
@@ -346,7 +357,7 @@ class MonitorService:
         """
         step = progress or (lambda frac, desc: None)
         step(0.05, "validating")
-        validation = self.read_upload(paths)
+        validation = self.read_upload(paths, progress=lambda frac, desc: step(0.05 + 0.15 * frac, f"importing: {desc}"))
         if not validation.records:
             raise InputFileError("no valid record to score:\n" + validation.summary(max_issues=10))
         frame = validation.frame

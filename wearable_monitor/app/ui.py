@@ -128,6 +128,7 @@ def about_markdown(card: dict, lang: str) -> str:
             lines += ["", "**Test metrics (held-out simulated users)**", "",
                       "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys),
                       "| " + " | ".join("n/a" if m.get(k) is None else f"{m[k]:.3g}" for k in keys) + " |"]
+    lines += ["", f"### {t('byod_title', lang)}", "", t("byod_table", lang)]
     lines += ["", f"### {t('client_usage', lang)}", "", CLIENT_SNIPPET, "",
               "Endpoints: `/detect_window` (window JSON text, threshold or None -> result JSON), "
               "`/analyze_history` (JSONL file, threshold or None -> per-window scores, per-day pattern, rule findings).",
@@ -213,7 +214,9 @@ class Handlers:
                               alerts=int(o.days["alert"].sum()))
         note = t("derived_note", lang, min_rest=12, cov=0.7)
         status += f"\n\n{note}" + ("" if findings else f"\n\n{t('no_findings', lang)}")
-        return (status, report or o.validation.summary(max_issues=50), gr.update(choices=o.users, value=user),
+        imported = getattr(o.validation, "import_report", None)  # device exports: read / used / skipped per source
+        report = report or ((imported.text() + "\n\n" if imported else "") + o.validation.summary(max_issues=50))
+        return (status, report, gr.update(choices=o.users, value=user),
                 timeline, days_table(days), plots.alpha_figure(scored, lang), findings_table(findings, lang), llm,
                 str(o.csv_path), view)
 
@@ -398,7 +401,8 @@ def build_ui(service: MonitorService | None = None) -> gr.Blocks:
                   fn=lambda g: t("upload_help", g, mb=mb, records=max_records))
             with gr.Row():
                 files = L.lab(gr.File, "files", file_count="multiple",
-                              file_types=[".jsonl", ".ndjson", ".json", ".csv", ".zip"], elem_id="upload-files")
+                              file_types=[".jsonl", ".ndjson", ".json", ".csv", ".zip", ".xml", ".fit", ".db"],
+                              elem_id="upload-files")
                 with gr.Column():
                     threshold_up = L.lab(gr.Slider, "threshold", minimum=0.0, maximum=1.0, step=0.001,
                                          value=round(service.threshold, 3))
@@ -520,7 +524,8 @@ def launch(config_path: str | Path | None = None, data_dir: str | None = None, *
     service = create_service(config_path, **overrides)
     demo = build_ui(service)
     demo.queue(default_concurrency_limit=service.config.concurrency_limit, max_size=service.config.max_queue_size)
-    kwargs.setdefault("max_file_size", service.config.max_upload_bytes)
+    # device exports (a 2 GB Apple export.zip) are streamed; other files keep max_upload_bytes (service.read_upload)
+    kwargs.setdefault("max_file_size", max(service.config.max_upload_bytes, service.config.max_export_bytes))
     return demo.launch(css=CSS, **kwargs)
 
 
