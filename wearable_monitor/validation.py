@@ -226,6 +226,8 @@ def _fmt(value: Any) -> str:
     """Show a value as the user wrote it (260, 97.5, 'deep'), short."""
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return str(int(value))
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        return f"an integer of {len(str(abs(value))) if value.bit_length() < 14000 else 'over 4,300'} digits"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 

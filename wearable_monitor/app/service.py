@@ -331,7 +331,7 @@ class MonitorService:
         if size > self.limits.max_bytes:  # refuse before reading it into memory
             raise InputFileError(f"{path.name}: {size:,} bytes is over the size limit of "
                                  f"{self.limits.max_bytes:,} bytes")
-        text = decode_bytes(path.read_bytes(), path.name, self.limits)
+        text = decode_bytes(path.read_bytes(), path.name, self.limits, lines=True)
         parse = parse_csv_text if path.name.lower().endswith(".csv") else parse_jsonl_text
         return parse(text, config=self.feature_config, source=path.name, anon_id=anonymous_id(name=path.name),
                      limits=self.limits)

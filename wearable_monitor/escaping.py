@@ -1,0 +1,43 @@
+"""Two escaping helpers, used wherever visitor-supplied text (ids, file names, messages) leaves the
+program: `markdown_text` for Markdown/HTML the app renders, `csv_cell` / `csv_safe_frame` for CSV
+files a spreadsheet may open. One helper per output kind, not one patch per call site.
+"""
+from __future__ import annotations
+
+import html
+import re
+
+import pandas as pd
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def markdown_text(value: object, max_len: int = 200) -> str:
+    """Plain text safe inside Markdown and HTML: control characters (newlines included) become
+    one space, HTML is escaped (&, <, >, quotes) and every Markdown punctuation character is
+    backslash-escaped, so `![i](http://host/x.png)` shows as those characters, never an image,
+    and no id can open or close a code fence, a table or a heading."""
+    text = _CONTROL.sub(" ", str(value))
+    if len(text) > max_len:
+        text = text[:max_len - 1] + "…"
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=True))
+
+
+def csv_cell(value: object) -> object:
+    """A cell a spreadsheet will not run: text starting with = + - @ (or tab/CR) gets a leading
+    apostrophe (the OWASP CSV-injection rule). Numbers are left alone (-3.5 stays a number)."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with `csv_cell` applied to every text (object) column; call just before `to_csv`."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(csv_cell)
+    out.columns = [csv_cell(c) if isinstance(c, str) else c for c in out.columns]
+    return out
