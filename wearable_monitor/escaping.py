@@ -52,7 +52,7 @@ def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy with `csv_cell` applied to every text (object) column; call just before `to_csv`."""
     out = frame.copy()
     for col in out.columns:
-        if out[col].dtype == object:
+        if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(csv_cell)
     out.columns = [csv_cell(c) if isinstance(c, str) else c for c in out.columns]
     return out

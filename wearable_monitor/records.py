@@ -43,7 +43,7 @@ FeatureValue = float | int | str | None
 # far-future record would sit at the end of a baseline's timeline and stop every later window.
 TIMESTAMP_MIN = datetime(2000, 1, 1)
 TIMESTAMP_MAX = datetime(2100, 1, 1)
-MAX_JSON_INT_DIGITS = 300  # integers longer than this (beyond any float) are read as +-inf
+MAX_JSON_INT_DIGITS = 4000  # longer integers (Python refuses int() past 4,300 digits) are read as +-inf
 
 
 def safe_json_int(text: str) -> int | float:
