@@ -324,7 +324,7 @@ def validate_item(line: int, item: Any, config: FeatureConfig, report: _Report) 
             report.alias(line, str(key), target)
             continue
         hint = f"; the record's own '{KEY_HINTS[key]}' is used" if key in KEY_HINTS else ""
-        report.warning(line, str(key), f"unknown top-level field{hint}")
+        report.warning(line, str(key) or "<empty name>", f"unknown top-level field{hint}")
     if renamed:
         item = {**item, **{target: item[key] for key, target in renamed.items()}}
     ts = item.get("timestamp")
