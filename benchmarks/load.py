@@ -69,6 +69,43 @@ def stats(latencies: list[float], failures: list[str]) -> dict:
             "max_s": round(float(a.max()), 3)}
 
 
+class RawClient:
+    """Gradio's documented HTTP API (POST /gradio_api/call/<name>, then read the event stream): the
+    same queue as gradio_client, without its per-call threads and polling, which cost this machine
+    more CPU than the server's own work (measured: ~56 ms of client CPU vs ~15-25 ms of server CPU
+    per /detect_window call). Use --client gradio to load with gradio_client instead."""
+
+    def __init__(self, url: str):
+        import httpx
+
+        self.url = url.rstrip("/") + "/gradio_api"
+        self.http = httpx.Client(timeout=120)
+
+    def upload(self, path: Path) -> dict:
+        with path.open("rb") as fh:
+            r = self.http.post(f"{self.url}/upload", files={"files": (path.name, fh)})
+        r.raise_for_status()
+        return {"path": r.json()[0], "meta": {"_type": "gradio.FileData"}, "orig_name": path.name}
+
+    def predict(self, *data, api_name: str):
+        name = api_name.strip("/")
+        data = [self.upload(d) if isinstance(d, Path) else d for d in data]
+        r = self.http.post(f"{self.url}/call/{name}", json={"data": data})
+        r.raise_for_status()
+        event_id = r.json()["event_id"]
+        event = None
+        with self.http.stream("GET", f"{self.url}/call/{name}/{event_id}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    payload = json.loads(line.split(":", 1)[1])
+                    if event == "error":
+                        raise RuntimeError(f"server error: {payload}")
+                    return payload[0]
+        raise RuntimeError("the event stream ended without a result")
+
+
 def start_server(port: int, data_dir: str) -> subprocess.Popen:
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     env.pop("SPACE_ID", None)
@@ -104,20 +141,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--history-clients", type=int, default=10)
     ap.add_argument("--history-days", type=int, default=30)
     ap.add_argument("--uploads", type=int, default=100)
+    ap.add_argument("--client", choices=("raw", "gradio"), default="raw",
+                    help="raw: Gradio's HTTP API with httpx (light); gradio: gradio_client (heavier on this machine)")
     ap.add_argument("--time-limit", type=float, default=900, help="stop starting new work after this many seconds")
     args = ap.parse_args(argv)
     for name in ("clients", "calls", "history_clients", "uploads"):
         if not 0 <= getattr(args, name) <= 200:
             ap.error(f"--{name.replace('_', '-')} must be within 0..200 (this is a bounded test)")
 
-    from gradio_client import Client, handle_file
-
+    if args.client == "gradio":
+        from gradio_client import Client, handle_file
+    else:
+        Client = lambda url, verbose=False: RawClient(url)  # noqa: E731
+        handle_file = Path
     tmp = Path(tempfile.mkdtemp(prefix="wm_load_"))
     port = free_port()
     server = start_server(port, str(tmp / "data"))
     url = f"http://{HOST}:{port}/"
     t_start = time.time()
-    out: dict = {"host": HOST, "cpus": os.cpu_count(), "loadavg_before": os.getloadavg()}
+    out: dict = {"host": HOST, "client": args.client, "cpus": os.cpu_count(), "loadavg_before": os.getloadavg()}
     try:
         window = (REPO / "test_data" / "example_window.json").read_text()
         warm = Client(url, verbose=False)

@@ -555,7 +555,10 @@ def launch(config_path: str | Path | None = None, data_dir: str | None = None, *
     except ImportError:
         pass
     demo = build_ui(service)
-    demo.queue(default_concurrency_limit=service.config.concurrency_limit, max_size=service.config.max_queue_size)
+    # status_update_rate as a number: queue positions are sent to waiting clients every 10 s instead of
+    # to every waiting client each time any event starts (quadratic in the number of waiting clients)
+    demo.queue(default_concurrency_limit=service.config.concurrency_limit, max_size=service.config.max_queue_size,
+               status_update_rate=10)
     kwargs.setdefault("max_file_size", service.config.max_upload_bytes)
     kwargs.setdefault("server_name", default_host())
     return demo.launch(css=CSS, **kwargs)
