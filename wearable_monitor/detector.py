@@ -442,7 +442,7 @@ def configure_detect(parser: argparse.ArgumentParser):
             from .formatter import AnomalyFormatter
 
             print(AnomalyFormatter().format(result).as_markdown())
-        return 0
+        return 0 if loaded.ok else 1  # cli.py exit codes: 1 = done, with records or fields removed
 
     return run
 
