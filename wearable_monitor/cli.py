@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # command -> (module, one-line help)
@@ -46,15 +47,52 @@ def build_parser(command: str | None = None) -> tuple[argparse.ArgumentParser, d
     return parser, handlers
 
 
+# Exit codes, the same for every command (README "Exit codes"):
+EXIT_OK = 0          # done, nothing to report
+EXIT_FINDINGS = 1    # done, with findings or with records/fields removed by validation
+EXIT_BAD_INPUT = 2   # bad input or usage: the message says what; nothing was written
+EXIT_INTERNAL = 3    # a bug: a one-line message (WM_DEBUG=1 shows the traceback)
+
+
+def _bad_input_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "the input (file, option, config) is unusable", never a bug."""
+    import zipfile
+
+    from .config import ConfigError
+    from .validation import InputFileError
+
+    errors: list[type[BaseException]] = [InputFileError, ConfigError, zipfile.BadZipFile, FileNotFoundError,
+                                         IsADirectoryError, NotADirectoryError, PermissionError, UnicodeError]
+    try:
+        from .detector import InputError
+        errors.append(InputError)
+    except Exception:  # noqa: BLE001 - torch missing: the command that needs it reports that itself
+        pass
+    return tuple(errors)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser, handlers = build_parser(command if command in COMMANDS else None)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # usage errors exit 2 (argparse)
     if not args.command:
         parser.print_help()
-        return 2
-    return int(handlers[args.command](args) or 0)
+        return EXIT_BAD_INPUT
+    try:
+        return int(handlers[args.command](args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place a CLI error becomes an exit code
+        if os.environ.get("WM_DEBUG"):
+            raise
+        if isinstance(exc, _bad_input_errors()):
+            print(f"error: {str(exc).strip()[:2000]}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"internal error: {type(exc).__name__}: {str(exc)[:500]} (rerun with WM_DEBUG=1 for the "
+              "traceback; please report it)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

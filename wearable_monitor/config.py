@@ -35,7 +35,11 @@ def _category_code(categories: dict[str, int], value: Any) -> int | None:
     if isinstance(value, str):
         code = categories.get(value)  # labels are stored lower-case: most inputs match as given
         return code if code is not None else categories.get(value.strip().lower())
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):  # compared as an int: float() of a 400-digit integer overflows
+        return value if value in categories.values() else None
+    if isinstance(value, float) and value.is_integer():  # inf and NaN are not integers
         code = int(value)
         return code if code in categories.values() else None
     return None

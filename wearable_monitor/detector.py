@@ -504,7 +504,7 @@ def configure_detect(parser: argparse.ArgumentParser):
             from .formatter import AnomalyFormatter
 
             print(AnomalyFormatter().format(result).as_markdown())
-        return 0
+        return 0 if loaded.ok else 1  # cli.py exit codes: 1 = done, with records or fields removed
 
     return run
 
@@ -525,16 +525,23 @@ def configure_score(parser: argparse.ArgumentParser):
             return 2
         if loaded.errors or any(w.line is None for w in loaded.warnings):  # per-source notes: aliases, columns
             print(loaded.summary(max_issues=10), file=sys.stderr)
+        from .escaping import csv_safe_frame
+
         det = WearableAnomalyDetector(args.model_dir, threshold=args.threshold, storage=args.db)
+        sizes = loaded.frame[USER].value_counts()
+        short = {str(u): int(n) for u, n in sizes.items() if n < det.window_size}
+        if short:  # score_history skips them: say so instead of letting them vanish
+            print(f"not scored ({len(short)} user(s) with fewer than the {det.window_size} records one window needs): "
+                  + ", ".join(f"{u} ({n})" for u, n in list(short.items())[:20]), file=sys.stderr)
         scored = det.score_history(loaded, progress=True)
-        scored[[USER, TIME, "anomaly_score", "is_anomaly", "level", "reasons"]].to_csv(args.out, index=False)
+        csv_safe_frame(scored[[USER, TIME, "anomaly_score", "is_anomaly", "level", "reasons"]]).to_csv(args.out, index=False)
         print(f"wrote {len(scored)} windows of {scored[USER].nunique()} users to {args.out}")
         if args.daily:
             days = det.daily(scored)
             days["date"] = days["date"].dt.strftime("%Y-%m-%d")
-            days[["user_id", "date", "windows", "anomalous_windows", "anomaly_share", "alert", "pattern_days",
-                  "trend", "level", "reasons"]].to_csv(args.daily, index=False)
+            csv_safe_frame(days[["user_id", "date", "windows", "anomalous_windows", "anomaly_share", "alert",
+                                 "pattern_days", "trend", "level", "reasons"]]).to_csv(args.daily, index=False)
             print(f"wrote {len(days)} user-days to {args.daily} ({int(days['alert'].sum())} alert days)")
-        return 0
+        return 1 if (loaded.errors or short) else 0  # cli.py exit codes: 1 = done, records removed/not scored
 
     return run

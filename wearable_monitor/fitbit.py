@@ -30,6 +30,8 @@ import argparse
 import json
 import re
 import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,12 +39,14 @@ import numpy as np
 import pandas as pd
 
 from .config import FeatureConfig, default_feature_config
-from .records import TIME, USER
+from .records import TIME, TIMESTAMP_MAX, TIMESTAMP_MIN, USER
 from .validation import InputFileError
 
 HR_COLUMN, STEPS_COLUMN = "heartrate", "steps"
 _PAIR = re.compile(r"^(?P<id>.+)_(?P<kind>hr|steps)\.csv(?P<zip>\.zip)?$", re.IGNORECASE)
 QUALITY_LABELS = ("high", "medium", "low")
+MAX_UNZIPPED_BYTES = 1 << 30  # a zip inflating beyond this is refused before reading (zip bomb)
+SEGMENT_GAP_MINUTES = 24 * 60  # a user's timeline is binned in pieces split at gaps longer than this
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class FitbitImportSummary:
     hr_rows: int = 0
     steps_rows: int = 0
     bad_rows: int = 0               # unparsable datetime or value
+    out_of_range_dates: int = 0     # rows dated outside records.TIMESTAMP_MIN .. TIMESTAMP_MAX (dropped)
+    first_out_of_range: str = ""    # "<file> line N: <datetime>" of the first such row
     hr_out_of_range: int = 0
     negative_steps: int = 0
     hr_duplicates: int = 0
@@ -83,6 +89,7 @@ class FitbitImportSummary:
             f"gaps: {self.gaps} (total {self.gap_hours:.1f} h, longest {self.longest_gap_hours:.1f} h); "
             f"steps-only bins not exported: {self.steps_only_bins}",
             f"raw rows: {self.hr_rows} HR, {self.steps_rows} steps; dropped: {self.bad_rows} unparsable, "
+            f"{self.out_of_range_dates} dated outside {TIMESTAMP_MIN.year}..{TIMESTAMP_MAX.year - 1}, "
             f"{self.hr_out_of_range} HR out of range, {self.negative_steps} negative steps; "
             f"duplicate timestamps collapsed: {self.hr_duplicates} HR (mean), {self.steps_duplicates} steps (max)",
         ])
@@ -140,18 +147,49 @@ def read_fitbit_csv(path: str | Path, value_column: str) -> tuple[pd.DataFrame, 
     if times is None:  # another format (offsets, fractions, 'T'...): re-read as text, parse robustly
         times = _parse_times(_read_csv(path, usecols=["datetime"], dtype={"datetime": object})["datetime"])
     values = pd.to_numeric(raw[value_column], errors="coerce")
-    ok = times.notna() & values.notna() & raw["user"].notna()
+    # the contract's date range (records.py): a row dated 1600 or 9999 would otherwise make a
+    # minute grid of centuries (np.bincount asking for tens of GiB)
+    t64 = times.to_numpy(dtype="datetime64[s]")
+    in_range = (t64 >= np.datetime64(TIMESTAMP_MIN, "s")) & (t64 < np.datetime64(TIMESTAMP_MAX, "s"))
+    out_of_range = times.notna().to_numpy() & ~in_range
+    ok = times.notna() & values.notna() & raw["user"].notna() & ~out_of_range
     frame = pd.DataFrame({"user": raw["user"][ok].to_numpy(dtype=object),
-                          "datetime": times[ok].to_numpy(dtype="datetime64[s]"),
+                          "datetime": t64[ok.to_numpy()],
                           "value": values[ok].to_numpy(dtype=np.float64)})
-    return frame, int((~ok).sum())
+    n_out = int(out_of_range.sum())
+    first = ""
+    if n_out:
+        i = int(np.flatnonzero(out_of_range)[0])
+        first = f"{path.name} line {i + 2}: {str(t64[i])}"  # line 1 is the header
+    frame.attrs["out_of_range"] = (n_out, first)
+    return frame, int((~ok).sum()) - n_out
+
+
+def _check_zip(path: Path) -> None:
+    """A readable zip holding one file of a sane unpacked size; InputFileError otherwise."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        raise InputFileError(f"{path}: not a readable zip file ({exc})") from None
+    if len(infos) != 1:
+        raise InputFileError(f"{path}: a zipped Fitbit file must hold exactly one CSV, found {len(infos)} files")
+    if infos[0].file_size > MAX_UNZIPPED_BYTES:
+        raise InputFileError(f"{path}: unzips to {infos[0].file_size:,} bytes, over the limit of "
+                             f"{MAX_UNZIPPED_BYTES:,}")
 
 
 def _read_csv(path: Path, **kw) -> pd.DataFrame:
+    zipped = path.suffix.lower() == ".zip"
+    if zipped:
+        _check_zip(path)
     try:
-        return pd.read_csv(path, compression="zip" if path.suffix.lower() == ".zip" else None, **kw)
+        return pd.read_csv(path, compression="zip" if zipped else None, **kw)
     except pd.errors.EmptyDataError:
         raise InputFileError(f"{path}: the file is empty") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        # a corrupt, truncated, encrypted or oddly compressed zip member
+        raise InputFileError(f"{path}: not a readable zip file ({str(exc).splitlines()[0][:200]})") from None
     except (UnicodeDecodeError, pd.errors.ParserError, ValueError, OSError) as exc:
         raise InputFileError(f"{path}: not a readable CSV ({str(exc).splitlines()[0][:200]})") from None
 
@@ -211,6 +249,30 @@ def _per_minute(minutes: np.ndarray, values: np.ndarray, n: int, how: str) -> np
 
 
 def _user_bins(hr_t, hr_v, st_t, st_v, cfg: FitbitImportConfig) -> pd.DataFrame:
+    """Bins of one user's timeline, computed per stretch between gaps of over a day: the dense
+    minute grid then spans the data, never the empty years between two far-apart rows (one row
+    dated decades later cost seconds and gigabytes). Results equal one pass over the whole grid:
+    bins never straddle such a gap and the rest rule looks back far less than a day."""
+    both = np.unique(np.concatenate([hr_t, st_t]).astype("datetime64[m]"))
+    cuts = both[1:][np.diff(both) > np.timedelta64(SEGMENT_GAP_MINUTES, "m")]
+    if len(cuts) == 0:
+        return _segment_bins(hr_t, hr_v, st_t, st_v, cfg)
+    hr_m, st_m = hr_t.astype("datetime64[m]"), st_t.astype("datetime64[m]")
+    hr_seg, st_seg = np.searchsorted(cuts, hr_m, side="right"), np.searchsorted(cuts, st_m, side="right")
+    parts, steps_only = [], []
+    for k in range(len(cuts) + 1):
+        h, s_ = hr_seg == k, st_seg == k
+        if not h.any() and not s_.any():
+            continue
+        b = _segment_bins(hr_t[h], hr_v[h], st_t[s_], st_v[s_], cfg)
+        steps_only.append(b.attrs.pop("steps_only"))
+        parts.append(b)
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs["steps_only"] = np.concatenate(steps_only)
+    return out
+
+
+def _segment_bins(hr_t, hr_v, st_t, st_v, cfg: FitbitImportConfig) -> pd.DataFrame:
     B = cfg.bin_minutes
     bin_ns = np.timedelta64(B, "m")
     both = np.concatenate([hr_t, st_t]).astype("datetime64[m]")
@@ -324,6 +386,8 @@ def import_fitbit(hr_path: str | Path, steps_path: str | Path, start: str | None
     hr, bad_hr = read_fitbit_csv(hr_path, HR_COLUMN)
     steps, bad_st = read_fitbit_csv(steps_path, STEPS_COLUMN)
     summary.bad_rows = bad_hr + bad_st
+    (n_hr, first_hr), (n_st, first_st) = hr.attrs.pop("out_of_range"), steps.attrs.pop("out_of_range")
+    summary.out_of_range_dates, summary.first_out_of_range = n_hr + n_st, first_hr or first_st
     result = fitbit_to_bins(hr, steps, feature_config, cfg, summary)
     return restrict(result, start, end, cfg)
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import io
 import json
 import re
 from collections.abc import Iterator
@@ -35,10 +34,11 @@ from typing import Any
 
 from .config import FeatureConfig, default_feature_config, load_feature_config
 from .fitbit import find_pair, import_fitbit, is_fitbit_file
-from .records import ANONYMOUS_PREFIX
+from .records import ANONYMOUS_PREFIX, JSON_DECODER
 from .validation import (
     IGNORED,
     KEY_HINTS,
+    REJECTED,
     RECORD_KEYS,
     InputFileError,
     Issue,
@@ -70,12 +70,49 @@ def anonymous_id(name: str | None = None, text: str | None = None) -> str:
     return f"{ANONYMOUS_PREFIX}{digest}"
 
 
-def decode_bytes(data: bytes, name: str, limits: Limits) -> str:
-    """Bytes -> text, refusing oversize, empty and binary inputs with a clear message."""
+BAD_LINE = "\x00"  # prefix of a line `decode_bytes(lines=True)` could not decode; the message follows
+
+
+def _decode_lines(data: bytes, name: str) -> str:
+    """Line-oriented text (JSONL, CSV) with its undecodable lines kept as `BAD_LINE` + message, so
+    one bad byte costs its line, not the file. A file most of whose lines are bad is binary."""
+    out, bad, total = [], 0, 0
+    for i, raw in enumerate(data.split(b"\n")):
+        if i == 0 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        total += bool(raw.strip())
+        nul = raw.find(b"\x00")
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            out.append(f"{BAD_LINE}not UTF-8 text (invalid byte 0x{raw[exc.start]:02x} at column {exc.start + 1})")
+            bad += 1
+            continue
+        if nul >= 0:
+            out.append(f"{BAD_LINE}NUL byte at column {nul + 1}")
+            bad += 1
+            continue
+        out.append(line)
+    if bad * 2 > max(total, 1) or (bad and total < 2):
+        raise InputFileError(f"{name}: looks like a binary file ({bad} of {total} lines are not UTF-8 text), "
+                             "expected UTF-8 JSONL or CSV text")
+    return "\n".join(out)
+
+
+def decode_bytes(data: bytes, name: str, limits: Limits, lines: bool = False) -> str:
+    """Bytes -> text, refusing oversize, empty and binary inputs with a clear message.
+    `lines`: a line-oriented format (JSONL, CSV): a few bad lines are reported per line instead."""
     if len(data) > limits.max_bytes:
         raise InputFileError(f"{name}: {len(data):,} bytes is over the size limit of {limits.max_bytes:,} bytes")
     if not data.strip():
         raise InputFileError(f"{name}: the input is empty")
+    if lines:
+        try:
+            if b"\x00" not in data:
+                return data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+        return _decode_lines(data, name)
     nul = data.find(b"\x00", 0, 8192)
     if nul >= 0:
         raise InputFileError(f"{name}: looks like a binary file (NUL byte at offset {nul}), "
@@ -87,7 +124,7 @@ def decode_bytes(data: bytes, name: str, limits: Limits) -> str:
                              f"{exc.start}); expected JSON or JSONL") from None
 
 
-def read_path(path: str | Path, limits: Limits) -> str:
+def read_path(path: str | Path, limits: Limits, lines: bool = False) -> str:
     path = Path(path)
     if not path.exists():
         raise InputFileError(f"{path}: file not found")
@@ -96,7 +133,7 @@ def read_path(path: str | Path, limits: Limits) -> str:
     size = path.stat().st_size
     if size > limits.max_bytes:  # check before reading: a huge file must not be loaded at all
         raise InputFileError(f"{path}: {size:,} bytes is over the size limit of {limits.max_bytes:,} bytes")
-    return decode_bytes(path.read_bytes(), str(path), limits)
+    return decode_bytes(path.read_bytes(), str(path), limits, lines)
 
 
 def _is_path_like(source: Source) -> bool:
@@ -108,15 +145,15 @@ def _is_path_like(source: Source) -> bool:
     return False
 
 
-def _resolve(source: Source, limits: Limits) -> tuple[str, str, str]:
+def _resolve(source: Source, limits: Limits, lines: bool = False) -> tuple[str, str, str]:
     """(text, source name, anonymous id) for a path, JSON/JSONL text or bytes."""
     if _is_path_like(source):
-        text = read_path(source, limits)
+        text = read_path(source, limits, lines)
         return text, str(source), anonymous_id(name=str(source))
     if isinstance(source, bytes):
-        text = decode_bytes(source, "<bytes>", limits)
+        text = decode_bytes(source, "<bytes>", limits, lines)
     else:
-        text = decode_bytes(source.encode("utf-8"), "<text>", limits)
+        text = decode_bytes(source.encode("utf-8", "surrogatepass"), "<text>", limits, lines)
     return text, "<text>", anonymous_id(text=text)
 
 
@@ -140,7 +177,7 @@ def _skip(text: str, idx: int) -> int:
 
 def _array_items(text: str, idx: int, line_of: _LineCounter) -> tuple[list[tuple[int, Any]], int]:
     """Items of the JSON array starting at text[idx] == '[' with the line each starts on."""
-    dec, items = json.JSONDecoder(), []
+    dec, items = JSON_DECODER, []
     idx = _skip(text, idx + 1)
     if text[idx] == "]":
         return items, idx + 1
@@ -156,7 +193,7 @@ def _array_items(text: str, idx: int, line_of: _LineCounter) -> tuple[list[tuple
 
 def _object_parts(text: str, idx: int, line_of: _LineCounter) -> dict[str, list[tuple[int, Any]] | Any]:
     """Top-level object: arrays under 'window'/'history' keep line numbers, other values are decoded."""
-    dec, parts = json.JSONDecoder(), {}
+    dec, parts = JSON_DECODER, {}
     idx = _skip(text, idx + 1)
     if text[idx] == "}":
         return parts
@@ -175,17 +212,18 @@ def _object_parts(text: str, idx: int, line_of: _LineCounter) -> dict[str, list[
 
 def _parse_json(text: str, name: str) -> Any:
     try:
-        return json.loads(text)
+        return JSON_DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise InputFileError(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
     except RecursionError:
         raise InputFileError(f"{name}: JSON nested too deeply to be a record file") from None
 
 
-def _prepare_text(text: str | bytes, source: str, limits: Limits, anon_id: str | None) -> tuple[str, str]:
+def _prepare_text(text: str | bytes, source: str, limits: Limits, anon_id: str | None,
+                  lines: bool = False) -> tuple[str, str]:
     """Decoded, non-empty text and the anonymous id for its records without deviceId."""
     if isinstance(text, bytes):
-        text = decode_bytes(text, source, limits)
+        text = decode_bytes(text, source, limits, lines)
     elif not text.strip():
         raise InputFileError(f"{source}: the input is empty")
     return text, anon_id or anonymous_id(text=text)
@@ -234,24 +272,40 @@ def iter_jsonl(text: str) -> Iterator[tuple[int, Any]]:
         raw = raw.strip()
         if not raw:
             continue
+        if raw.startswith(BAD_LINE):
+            yield lineno, ParseFailure(raw[len(BAD_LINE):], "<line>")
+            continue
         try:
-            yield lineno, json.loads(raw)
+            yield lineno, JSON_DECODER.decode(raw)
         except json.JSONDecodeError as exc:
             yield lineno, ParseFailure(f"not valid JSON ({exc.msg} at column {exc.colno})")
         except RecursionError:
             yield lineno, ParseFailure("JSON nested too deeply")
 
 
+def _first_line_alone(text: str) -> bool:
+    """True when the first non-blank line is a whole JSON value and more lines follow: JSONL whose
+    first line happens to be a list (e.g. `[]`), not one JSON document spread over lines."""
+    body = text.strip()
+    first, sep, _ = body.partition("\n")
+    if not sep:
+        return False
+    try:
+        JSON_DECODER.decode(first)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 def parse_jsonl_text(text: str | bytes, *, config: FeatureConfig | None = None, source: str = "<text>",
                      anon_id: str | None = None, limits: Limits | None = None) -> ValidationResult:
     """JSONL history text (one record per line, any users) -> validated result."""
     limits = limits or Limits()
-    text, anon_id = _prepare_text(text, source, limits, anon_id)
-    if text.lstrip().startswith("["):  # a JSON list saved as .jsonl: read it as one
+    text, anon_id = _prepare_text(text, source, limits, anon_id, lines=True)
+    items = iter_jsonl(text)
+    if text.lstrip().startswith("[") and not _first_line_alone(text):  # a JSON list saved as .jsonl
         doc = _parse_json(text, source)
         items = _array_items(text, _skip(text, 0), _LineCounter(text))[0] if isinstance(doc, list) else []
-    else:
-        items = iter_jsonl(text)
     return validate_items(items, config, source=source, anonymous_id=anon_id, limits=limits)
 
 
@@ -297,15 +351,17 @@ def _csv_columns(header: list[str], config: FeatureConfig) -> tuple[list[tuple[s
 def iter_csv_records(text: str, config: FeatureConfig, source: str) -> tuple[list[tuple[int, Any]], list[str]]:
     """(line, record dict or ParseFailure) for each data row of a records CSV, and the header
     names of the columns that were skipped. Raises InputFileError for an unusable header."""
-    first_line = text.split("\n", 1)[0]
+    lines = text.split("\n")
+    first_line = lines[0].rstrip("\r")
     delimiter = max(",;\t", key=first_line.count)  # spreadsheets in some locales write ';', others tabs
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    if first_line.startswith(BAD_LINE):
+        raise InputFileError(f"{source}: not a readable CSV header ({first_line[len(BAD_LINE):]})")
     try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise InputFileError(f"{source}: the input is empty") from None
+        header = [h.strip() for h in _csv_row(first_line, delimiter)]
     except csv.Error as exc:
         raise InputFileError(f"{source}: not a readable CSV header ({exc})") from None
+    if not any(header):
+        raise InputFileError(f"{source}: the first line (the header) is empty")
     columns, skipped = _csv_columns(header, config)
     if not any(c and c[0] == "top" and "timestamp" in (c[1], KEY_HINTS.get(c[1])) for c in columns):
         raise InputFileError(f"{source}: the header has no 'timestamp' column (columns: {', '.join(header)}); "
@@ -314,18 +370,22 @@ def iter_csv_records(text: str, config: FeatureConfig, source: str) -> tuple[lis
         dup = sorted({h for h in header if header.count(h) > 1})
         raise InputFileError(f"{source}: column(s) {', '.join(dup)} appear more than once in the header")
     items: list[tuple[int, Any]] = []
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            items.append((reader.line_num, ParseFailure(f"not a readable CSV row ({exc})", "<csv>")))
+    for lineno, line in enumerate(lines[1:], start=2):
+        line = line.rstrip("\r")
+        if line.startswith(BAD_LINE):
+            items.append((lineno, ParseFailure(line[len(BAD_LINE):], "<line>")))
             continue
-        if not row or not any(cell.strip() for cell in row):
+        if not line.strip():
             continue  # blank line
+        try:
+            row = _csv_row(line, delimiter)
+        except csv.Error as exc:
+            items.append((lineno, ParseFailure(f"not a readable CSV row ({exc})", "<csv>")))
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
         if len(row) != len(header):
-            items.append((reader.line_num, ParseFailure(f"{len(row)} cells, the header has {len(header)}", "<csv>")))
+            items.append((lineno, ParseFailure(f"{len(row)} cells, the header has {len(header)}", "<csv>")))
             continue
         item: dict[str, Any] = {"features": {}, "static_features": {}}
         for column, cell in zip(columns, row):
@@ -339,8 +399,16 @@ def iter_csv_records(text: str, config: FeatureConfig, source: str) -> tuple[lis
                 item[name] = cell.strip()  # timestamps and ids stay text
             else:
                 item[section][name] = value
-        items.append((reader.line_num, item))
+        items.append((lineno, item))
     return items, skipped
+
+
+def _csv_row(line: str, delimiter: str) -> list[str]:
+    """One physical line as CSV cells. Each line is parsed on its own: a record never spans lines,
+    so an unclosed quote is an error at its line instead of swallowing the rest of the file."""
+    if '"' not in line and "\x00" not in line:
+        return line.split(delimiter)
+    return next(csv.reader([line], delimiter=delimiter, strict=True), [])
 
 
 def parse_csv_text(text: str | bytes, *, config: FeatureConfig | None = None, source: str = "<text>",
@@ -348,7 +416,7 @@ def parse_csv_text(text: str | bytes, *, config: FeatureConfig | None = None, so
     """Records CSV text (one record per row, any users) -> validated result (module docstring)."""
     limits = limits or Limits()
     config = config or default_feature_config()
-    text, anon_id = _prepare_text(text, source, limits, anon_id)
+    text, anon_id = _prepare_text(text, source, limits, anon_id, lines=True)
     items, skipped = iter_csv_records(text, config, source)
     result = validate_items(items, config, source=source, anonymous_id=anon_id, limits=limits)
     # In a CSV the field of an issue is its column: "features.hr" -> "hr"
@@ -365,7 +433,7 @@ def load_records_csv(source: Source, config: FeatureConfig | None = None,
                      limits: Limits | None = None) -> ValidationResult:
     """A records CSV (any number of users) from a path, text or bytes."""
     limits = limits or Limits()
-    text, name, anon = _resolve(source, limits)
+    text, name, anon = _resolve(source, limits, lines=True)
     return parse_csv_text(text, config=config, source=name, anon_id=anon, limits=limits)
 
 
@@ -381,7 +449,7 @@ def load_history(source: Source, config: FeatureConfig | None = None,
                  limits: Limits | None = None) -> ValidationResult:
     """A JSONL history (any number of users) from a path, text or bytes."""
     limits = limits or Limits()
-    text, name, anon = _resolve(source, limits)
+    text, name, anon = _resolve(source, limits, lines=True)
     return parse_jsonl_text(text, config=config, source=name, anon_id=anon, limits=limits)
 
 
@@ -397,6 +465,16 @@ def load_fitbit(hr_path: str | Path, steps_path: str | Path | None = None, confi
     result = validate_items(enumerate(imported.records, start=1), config, source=f"fitbit:{hr_path.name}",
                             anonymous_id=anonymous_id(name=str(hr_path)), limits=limits)
     result.counts["fitbit_steps_only_bins"] = imported.summary.steps_only_bins
+    s = imported.summary
+    dropped = [(s.bad_rows, "datetime", "row(s) with an unparsable datetime, value or user dropped")]
+    if s.out_of_range_dates:
+        dropped.append((s.out_of_range_dates, "datetime",
+                        f"row(s) dated outside the supported range dropped (first: {s.first_out_of_range})"))
+    for n, field_, message in dropped:
+        if n:
+            result.errors.insert(0, Issue(None, field_, f"{n:,} {message}", REJECTED))
+            result.counts["errors"] += 1
+    result.counts["fitbit_rows_dropped"] = s.bad_rows + s.out_of_range_dates
     return result
 
 

@@ -20,6 +20,7 @@ per record, sorted by (user_id, timestamp), columns
 """
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from datetime import datetime
@@ -37,6 +38,33 @@ ANONYMOUS_PREFIX = "anon-"
 
 FeatureValue = float | int | str | None
 
+# The supported timestamp range (wall-clock, inclusive start, exclusive end). Wearables with
+# 5-minute records did not exist before 2000; pandas cannot hold dates past 2262 at all, and a
+# far-future record would sit at the end of a baseline's timeline and stop every later window.
+TIMESTAMP_MIN = datetime(2000, 1, 1)
+TIMESTAMP_MAX = datetime(2100, 1, 1)
+MAX_JSON_INT_DIGITS = 4000  # longer integers (Python refuses int() past 4,300 digits) are read as +-inf
+
+
+def safe_json_int(text: str) -> int | float:
+    """`json` parse_int: Python refuses int() of more than 4,300 digits with a ValueError (and a
+    huge int overflows every float conversion later); such a number is read as +-inf, which
+    validation reports as "not a finite number" at its line and field."""
+    if len(text) > MAX_JSON_INT_DIGITS:
+        return -math.inf if text.startswith("-") else math.inf
+    return int(text)
+
+
+JSON_DECODER = json.JSONDecoder(parse_int=safe_json_int)
+
+
+def check_timestamp(ts: datetime) -> datetime:
+    """`ts` if within [TIMESTAMP_MIN, TIMESTAMP_MAX); ValueError naming the range otherwise."""
+    if not TIMESTAMP_MIN <= ts < TIMESTAMP_MAX:
+        raise ValueError(f"{ts.isoformat()} is outside the supported range {TIMESTAMP_MIN.year}-01-01 .. "
+                         f"{TIMESTAMP_MAX.year - 1}-12-31")
+    return ts
+
 
 class Record(BaseModel):
     """Structural validation of one record; config-driven checks live in `validation`."""
@@ -51,7 +79,16 @@ class Record(BaseModel):
     @field_validator("timestamp")
     @classmethod
     def _wall_clock(cls, ts: datetime) -> datetime:
-        return ts.replace(tzinfo=None)
+        return check_timestamp(ts.replace(tzinfo=None))
+
+    @field_validator("device_id")
+    @classmethod
+    def _printable_id(cls, device: str | None) -> str | None:
+        # a newline or other control character in an id would break every line-based output
+        # (a Markdown code fence, a CSV row, a log line)
+        if device is not None and any(ord(c) < 32 or ord(c) == 127 for c in device):
+            raise ValueError("contains a control character (newline, tab, NUL...)")
+        return device
 
     @field_validator("features")
     @classmethod

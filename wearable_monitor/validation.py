@@ -226,6 +226,8 @@ def _fmt(value: Any) -> str:
     """Show a value as the user wrote it (260, 97.5, 'deep'), short."""
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return str(int(value))
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        return f"an integer of {len(str(abs(value))) if value.bit_length() < 14000 else 'over 4,300'} digits"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -322,7 +324,7 @@ def validate_item(line: int, item: Any, config: FeatureConfig, report: _Report) 
             report.alias(line, str(key), target)
             continue
         hint = f"; the record's own '{KEY_HINTS[key]}' is used" if key in KEY_HINTS else ""
-        report.warning(line, str(key), f"unknown top-level field{hint}")
+        report.warning(line, str(key) or "<empty name>", f"unknown top-level field{hint}")
     if renamed:
         item = {**item, **{target: item[key] for key, target in renamed.items()}}
     ts = item.get("timestamp")

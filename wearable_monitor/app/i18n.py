@@ -54,9 +54,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "level_urgent": ("🚨 Urgent: far outside the clinical range", "🚨 紧急：远超临床范围"),
     "reasons": ("Why", "原因"),
     "screening_note": ("Screening aid, not a diagnosis.", "筛查辅助工具，并非诊断。"),
-    "score_line": ("model score **{score:.3f}** vs threshold **{threshold:.3f}** · user `{user}` · {start} → {end} "
+    "score_line": ("model score **{score:.3f}** vs threshold **{threshold:.3f}** · user **{user}** · {start} → {end} "
                    "({period}) · baseline: {source} (personal weight {alpha:.0%}, {days} days of history)",
-                   "模型得分 **{score:.3f}**，阈值 **{threshold:.3f}** · 用户 `{user}` · {start} → {end}（{period}）"
+                   "模型得分 **{score:.3f}**，阈值 **{threshold:.3f}** · 用户 **{user}** · {start} → {end}（{period}）"
                    " · 基线：{source}（个人权重 {alpha:.0%}，历史 {days} 天）"),
     "quality_line": ("Data quality: {missing:.0%} of values missing, longest gap {gap:g} min.",
                      "数据质量：缺失 {missing:.0%}，最长间隔 {gap:g} 分钟。"),
@@ -111,6 +111,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "download": ("Scores (CSV)", "评分（CSV）"),
     "analysis_done": ("✅ Scored {windows:,} windows of {users} user(s) over {days} user-days; {alerts} alert day(s).",
                       "✅ 已为 {users} 位用户的 {windows:,} 个窗口评分，共 {days} 个用户日；{alerts} 个提醒日。"),
+    "skipped_users": ("⚠️ Not scored, fewer than the {window} records one window needs: {users}.",
+                      "⚠️ 未评分（记录少于一个窗口所需的 {window} 条）：{users}。"),
     "derived_note": ("Derived daily values: resting HR = median of the day's resting 5-minute HR (≥ {min_rest} "
                      "values); sleep hours = asleep 5-minute records from noon to noon, labelled by the morning "
                      "(≥ {cov:.0%} of the night observed). Exercise minutes from steps are not reliable: not "
@@ -139,7 +141,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "baselines_table": ("Baselines per metric (personal / group / blend)", "各指标基线（个人 / 群体 / 混合）"),
     "baseline_history": ("Baseline history", "基线历史"),
     "reset": ("Reset this user", "重置该用户"),
-    "reset_done": ("User `{user}` was reset (baselines and history forgotten).", "用户 `{user}` 已重置（基线与历史已清除）。"),
+    "reset_done": ("User **{user}** was reset (baselines and history forgotten).", "用户 **{user}** 已重置（基线与历史已清除）。"),
     "findings_table": ("Rule findings of this user", "该用户的规则发现"),
     "finding_id": ("Finding id", "发现编号"),
     "confirm": ("Confirm", "确认属实"),

@@ -9,11 +9,14 @@ A screening aid, not a diagnosis.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
+import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..baselines import BaselineStorage, UserDataManager
 from ..config import REPO_ROOT, check_known_keys
+from ..escaping import csv_safe_frame
 from ..detector import InputError, WearableAnomalyDetector
 from ..readers import (
     CSV_SUFFIXES,
@@ -52,6 +57,14 @@ MIN_RESTING_VALUES = 12        # an hour of resting 5-minute HR before a day's r
 MIN_SLEEP_COVERAGE = 0.7       # share of the noon-to-noon sleep day with a sleep_state observation
 DERIVED_METRICS = ("resting_hr", "sleep_hours")
 
+# Visitor isolation (docs/security.md): each browser session gets its own workspace, an in-memory
+# baseline store plus a folder for its findings store and CSV exports, deleted when the session
+# ends, when idle for SESSION_IDLE_SECONDS, or when MAX_SESSIONS newer ones exist. The service's own
+# store (the shared demo users) is only read on behalf of visitors.
+LOCAL_SESSION = "local"        # the single session of in-process use (tests, notebooks)
+SESSION_IDLE_SECONDS = 3600
+MAX_SESSIONS = 200
+
 
 # ----------------------------------------------------------------------------- config
 
@@ -63,8 +76,9 @@ class AppConfig:
     max_upload_bytes: int = 50 * 2**20
     max_export_bytes: int = 2560 * 2**20  # device exports (Apple export.zip 0.5-2 GB) are streamed, not read whole
     max_records: int = 500_000
-    concurrency_limit: int = 2
-    max_queue_size: int = 32
+    concurrency_limit: int = 2          # uploads (/analyze_history) analysed at once
+    window_concurrency_limit: int = 8   # windows (/detect_window) scored at once: short, mostly waiting on the GIL
+    max_queue_size: int = 512           # requests waiting; beyond it a visitor sees "Queue is full"
     default_language: str = "en"
     model_dir: str | None = None       # None = the shipped checkpoint
     data_dir: str | None = None        # SQLite stores and CSV exports; None = a fresh temp dir
@@ -85,7 +99,8 @@ class AppConfig:
         cfg = cls(**{**raw, **env, **overrides})
         if cfg.default_language not in ("en", "zh"):
             raise ValueError(f"{path}: default_language must be 'en' or 'zh', got {cfg.default_language!r}")
-        if min(cfg.max_upload_bytes, cfg.max_export_bytes, cfg.max_records, cfg.concurrency_limit, cfg.max_queue_size) < 1:
+        if min(cfg.max_upload_bytes, cfg.max_export_bytes, cfg.max_records, cfg.concurrency_limit,
+               cfg.window_concurrency_limit, cfg.max_queue_size) < 1:
             raise ValueError(f"{path}: limits must be positive")
         return cfg
 
@@ -183,6 +198,25 @@ class HistoryOutcome:
     threshold: float
     csv_path: Path
     users: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # user -> records, too few for one window
+
+
+@dataclass
+class Workspace:
+    """One visitor's private state: a detector view sharing the model, with its own stores."""
+    key: str
+    dir: Path
+    detector: WearableAnomalyDetector
+    lock: threading.RLock
+    last_used: float
+
+    @property
+    def findings_path(self) -> Path:
+        return self.dir / "findings.sqlite"
+
+    @property
+    def exports(self) -> Path:
+        return self.dir / "exports"
 
 
 # ----------------------------------------------------------------------------- service
@@ -199,25 +233,89 @@ class MonitorService:
         self.detector = detector or WearableAnomalyDetector(self.config.model_dir,
                                                             storage=self.data_dir / "baselines.sqlite")
         self.feature_config = self.detector.config
-        self.findings_path = self.data_dir / "findings.sqlite"
+        self.findings_path = self.data_dir / "findings.sqlite"  # the shared store's findings (read-only to visitors)
+        self.sessions_dir = self.data_dir / "sessions"
+        self.sessions_dir.mkdir(exist_ok=True)
+        self.sessions: dict[str, Workspace] = {}
+        self._sessions_lock = threading.Lock()
         self.limits = Limits(max_bytes=self.config.max_upload_bytes, max_records=self.config.max_records)
         self.cases_dir = self.config.path(self.config.cases_dir)
         self.presets_dir = self.config.path(self.config.presets_dir)
-        # One model and one store serve every visitor: scoring and baseline updates of one
-        # request must not interleave with another's (the queue's concurrency limit bounds the wait).
+        # The shared store is only read for visitors; writes happen in their own workspaces, each
+        # with its own lock. This lock guards writes the operator makes to the shared store.
         self.lock = threading.RLock()
 
     @property
     def threshold(self) -> float:
         return self.detector.threshold
 
+    # ------------------------------------------------------------------ workspaces
+
+    def _new_workspace(self, key: str) -> Workspace:
+        folder = Path(tempfile.mkdtemp(prefix="s_", dir=self.sessions_dir))
+        (folder / "exports").mkdir()
+        view = copy.copy(self.detector)  # shares the (read-only) model, calculator and configs
+        view.storage = BaselineStorage(":memory:", self.detector.storage.config)
+        view.users = UserDataManager(view.storage, view.config)
+        return Workspace(key, folder, view, threading.RLock(), time.monotonic())
+
+    @staticmethod
+    def _delete(ws: Workspace) -> None:
+        try:
+            ws.detector.storage.close()
+        finally:
+            shutil.rmtree(ws.dir, ignore_errors=True)
+
+    def workspace(self, session: str | None = LOCAL_SESSION) -> Workspace:
+        """The session's workspace (created on first use); idle and surplus ones are deleted here."""
+        key = session or LOCAL_SESSION
+        now = time.monotonic()
+        with self._sessions_lock:
+            stale = [k for k, w in self.sessions.items() if now - w.last_used > SESSION_IDLE_SECONDS and k != key]
+            by_age = sorted((w.last_used, k) for k, w in self.sessions.items() if k not in stale and k != key)
+            stale += [k for _, k in by_age[:max(0, len(by_age) - MAX_SESSIONS + 1)]]
+            dropped = [self.sessions.pop(k) for k in stale]
+            ws = self.sessions.get(key)
+            if ws is None:
+                ws = self.sessions[key] = self._new_workspace(key)
+            ws.last_used = now
+        for old in dropped:
+            self._delete(old)
+        return ws
+
     @contextmanager
-    def rule_engine(self) -> Iterator[Any]:
-        """A RuleEngine over the shared findings file, opened per call: its sqlite connection
-        belongs to the calling thread (Gradio runs handlers in worker threads)."""
+    def scratch(self) -> Iterator[Workspace]:
+        """A workspace for one stateless call (the named API), deleted afterwards."""
+        ws = self._new_workspace("scratch")
+        try:
+            yield ws
+        finally:
+            self._delete(ws)
+
+    def close_session(self, session: str | None) -> None:
+        """Delete a session's workspace (the page was closed)."""
+        with self._sessions_lock:
+            ws = self.sessions.pop(session or LOCAL_SESSION, None)
+        if ws is not None:
+            self._delete(ws)
+
+    def _owner(self, user: str, session: str | None) -> tuple[WearableAnomalyDetector, bool]:
+        """(detector whose store holds `user`, writable): the session's own users first, then the
+        shared users (read-only)."""
+        ws = self.workspace(session)
+        if user in ws.detector.storage.list_users():
+            return ws.detector, True
+        if user in self.detector.storage.list_users():
+            return self.detector, False
+        raise InputFileError(f"unknown user {user!r}")
+
+    @contextmanager
+    def rule_engine(self, store: Path | None = None) -> Iterator[Any]:
+        """A RuleEngine over a findings file (the session's; default the shared one), opened per
+        call: its sqlite connection belongs to the calling thread (Gradio runs handlers in threads)."""
         from ..rules import RuleEngine
 
-        engine = RuleEngine(store=self.findings_path)
+        engine = RuleEngine(store=store or self.findings_path)
         try:
             yield engine
         finally:
@@ -262,9 +360,9 @@ class MonitorService:
         """The preset's window as editable JSON (its history stays on the server)."""
         return json.dumps(self.preset(name)["window"], indent=1, ensure_ascii=False)
 
-    def run_preset(self, name: str, threshold: float | None = None) -> WindowOutcome:
+    def run_preset(self, name: str, threshold: float | None = None, session: str | None = LOCAL_SESSION) -> WindowOutcome:
         """Replay the preset's history from an empty baseline (so every run is the same), then
-        score its window."""
+        score its window; in the session's workspace."""
         doc = self.preset(name)
         window = validate_items(enumerate(doc["window"], start=1), self.feature_config, source=f"preset:{name}",
                                 limits=self.limits)
@@ -272,33 +370,49 @@ class MonitorService:
         if doc.get("history"):
             history = validate_items(enumerate(doc["history"], start=1), self.feature_config,
                                      source=f"preset:{name} (history)", limits=self.limits)
-        with self.lock:
+        ws = self.workspace(session)
+        with ws.lock:
             for user in {*window.users, *(history.users if history else {})}:
-                self.detector.storage.reset(user)
-            return self._detect(window, history, threshold)
+                ws.detector.storage.reset(user)
+            return self._detect(ws.detector, window, history, threshold, update=True)
 
     # ------------------------------------------------------------------ real-time window
 
-    def detect_window_text(self, text: str | None, threshold: float | None = None) -> WindowOutcome:
-        """Window JSON text (list, {"window", "history"} object or one record) -> result."""
+    def detect_window_text(self, text: str | None, threshold: float | None = None,
+                           session: str | None = LOCAL_SESSION) -> WindowOutcome:
+        """Window JSON text (list, {"window", "history"} object or one record) -> result.
+
+        A window with a history, or of a user of the session's own store, is scored in the session's
+        workspace (session None: a scratch one); any other window against the shared baselines,
+        read-only (nothing a visitor sends changes them)."""
         if not text or not text.strip():
             raise InputFileError("the input is empty: paste a window (a JSON list of records)")
         if len(text.encode("utf-8")) > self.limits.max_bytes:
             raise InputFileError(f"the text is over the size limit of {self.limits.max_bytes:,} bytes")
         loaded = parse_window_text(text, config=self.feature_config, source="<window>", limits=self.limits)
-        with self.lock:
-            return self._detect(loaded, loaded.history, threshold)
+        has_history = loaded.history is not None and bool(loaded.history.records)
+        if session is None:
+            if not has_history:
+                return self._detect(self.detector, loaded, None, threshold, update=False)
+            with self.scratch() as ws:
+                return self._detect(ws.detector, loaded, loaded.history, threshold, update=False)
+        ws = self.workspace(session)
+        own = set(ws.detector.storage.list_users())
+        if has_history or any(u in own for u in loaded.users):
+            with ws.lock:
+                return self._detect(ws.detector, loaded, loaded.history, threshold, update=True)
+        return self._detect(self.detector, loaded, None, threshold, update=False)
 
-    def _detect(self, window: ValidationResult, history: ValidationResult | None,
-                threshold: float | None) -> WindowOutcome:
+    def _detect(self, detector: WearableAnomalyDetector, window: ValidationResult, history: ValidationResult | None,
+                threshold: float | None, update: bool) -> WindowOutcome:
         if not window.records:
             raise InputError("no valid record in the window:\n" + window.summary(max_issues=10))
-        with_history = history is not None and history.records and len(history.records) >= self.detector.window_size
+        with_history = history is not None and history.records and len(history.records) >= detector.window_size
         if with_history:
-            self.detector.score_history(history)
-        result = self.detector.detect_realtime(window, history=history if with_history else None)
+            detector.score_history(history)
+        result = detector.detect_realtime(window, update_baseline=update, history=history if with_history else None)
         frame = window.frame
-        rows = frame[frame[USER] == result["user_id"]].iloc[-self.detector.window_size:].reset_index(drop=True)
+        rows = frame[frame[USER] == result["user_id"]].iloc[-detector.window_size:].reset_index(drop=True)
         report = ""
         if not window.ok or window.warnings or (history is not None and (not history.ok or history.warnings)):
             report = window.summary(max_issues=20)
@@ -342,19 +456,23 @@ class MonitorService:
         if size > self.limits.max_bytes:  # refuse before reading it into memory
             raise InputFileError(f"{path.name}: {size:,} bytes is over the size limit of "
                                  f"{self.limits.max_bytes:,} bytes")
-        text = decode_bytes(path.read_bytes(), path.name, self.limits)
+        text = decode_bytes(path.read_bytes(), path.name, self.limits, lines=True)
         parse = parse_csv_text if path.name.lower().endswith(".csv") else parse_jsonl_text
         return parse(text, config=self.feature_config, source=path.name, anon_id=anonymous_id(name=path.name),
                      limits=self.limits)
 
     def analyze_history(self, paths: list[str] | str | None, threshold: float | None = None,
-                        progress: Progress | None = None) -> HistoryOutcome:
+                        progress: Progress | None = None, session: str | None = LOCAL_SESSION,
+                        workspace: Workspace | None = None) -> HistoryOutcome:
         """Validate, replay and score an uploaded history as the live service would (score_history),
         then the per-day pattern, derived daily values through the rule engine, and a CSV export.
 
-        Users in an upload are replayed from an empty baseline (their stored baselines are
-        replaced): replaying old data on top of a newer stored state would be look-ahead.
+        Users in an upload are replayed from an empty baseline in the session's own workspace
+        (never the shared store): replaying old data on top of a newer stored state would be
+        look-ahead. Users with fewer records than one window are listed in `skipped`.
         """
+        ws = workspace or self.workspace(session)
+        det = ws.detector
         step = progress or (lambda frac, desc: None)
         step(0.05, "validating")
         validation = self.read_upload(paths, progress=lambda frac, desc: step(0.05 + 0.15 * frac, f"importing: {desc}"))
@@ -362,49 +480,55 @@ class MonitorService:
             raise InputFileError("no valid record to score:\n" + validation.summary(max_issues=10))
         frame = validation.frame
         users = [str(u) for u in pd.unique(frame[USER])]
+        sizes = frame[USER].value_counts()
+        skipped = {str(u): int(n) for u, n in sizes.items() if n < det.window_size}
+        if len(skipped) == len(users):
+            raise InputFileError(f"no user has the {det.window_size} records one window needs: "
+                                 + ", ".join(f"{u} ({n})" for u, n in list(skipped.items())[:10]))
         step(0.2, f"scoring {len(users)} user(s)")
-        with self.lock:
+        with ws.lock:
             for user in users:
-                self.detector.storage.reset(user)
-            scored = self.detector.score_history(validation)
+                det.storage.reset(user)
+            scored = det.score_history(validation)
             thr = self.threshold if threshold is None else float(threshold)
             scored = rejudge_table(scored, thr)
             step(0.7, "daily pattern")
-            days = self.detector.daily(scored)
+            days = det.daily(scored)
             patterns, latest = {}, {}
             for user in pd.unique(scored[USER]):
-                patterns[str(user)] = json_safe(self.detector.detect_pattern(scored, user_id=user))
+                patterns[str(user)] = json_safe(det.detect_pattern(scored, user_id=user))
                 rows = frame[frame[USER] == user]
-                latest[str(user)] = json_safe(rethreshold(self.detector.predict(rows, update_baseline=False), thr))
+                latest[str(user)] = json_safe(rethreshold(det.predict(rows, update_baseline=False), thr))
         step(0.85, "rules")
         daily_values = derive_daily(frame, self.feature_config.features["sleep_state"].categories
                                     if "sleep_state" in self.feature_config.features else {},
-                                    self.feature_config.sampling_minutes, self.detector.vitals_config)
-        findings = self.run_rules(daily_values, users)
+                                    self.feature_config.sampling_minutes, det.vitals_config)
+        findings = self.run_rules(daily_values, users, ws.findings_path)
         days = with_rule_findings(days, findings)  # one verdict per day: the rules' findings count too
         step(0.95, "export")
-        csv_path = self.data_dir / "exports" / f"scores_{uuid.uuid4().hex[:10]}.csv"
+        csv_path = ws.exports / f"scores_{uuid.uuid4().hex[:10]}.csv"
         export = scored.copy()
         export[TIME] = export[TIME].dt.strftime("%Y-%m-%dT%H:%M:%S")
-        export.to_csv(csv_path, index=False)
+        csv_safe_frame(export).to_csv(csv_path, index=False)  # ids like "=cmd()" must not run in a spreadsheet
         return HistoryOutcome(validation, frame, scored, days, patterns, latest, daily_values, findings, thr,
-                              csv_path, users=[str(u) for u in pd.unique(scored[USER])])
+                              csv_path, users=[str(u) for u in pd.unique(scored[USER])], skipped=skipped)
 
-    def run_rules(self, daily_values: pd.DataFrame, users: list[str]) -> list[dict]:
+    def run_rules(self, daily_values: pd.DataFrame, users: list[str], store: Path | None = None) -> list[dict]:
         """The daily-log rules that apply to the derived values, through the engine (stored, so
         feedback can be given on them). Findings about metrics we could not derive are dropped:
         they would only say "no weight logged"."""
         if daily_values.empty:
             return []
         derived = [m for m in DERIVED_METRICS if daily_values[m].notna().any()]
-        with self.rule_engine() as engine:
+        with self.rule_engine(store or self.workspace(LOCAL_SESSION).findings_path) as engine:
             found = engine.run(daily_values, users=[u for u in users if u in set(daily_values[USER])])
         return [json_safe(f.to_dict()) for f in found if f.metric in derived]
 
     def history_api(self, path: str | None, threshold: float | None = None) -> dict:
         """/analyze_history: per-window scores and per-day pattern as JSON (errors as {"error": ...})."""
         try:
-            out = self.analyze_history(path, threshold)
+            with self.scratch() as ws:  # stateless: nothing of the call outlives it
+                out = self.analyze_history(path, threshold, workspace=ws)
         except (InputFileError, InputError, ValueError) as exc:
             return {"error": str(exc)}
         v = out.validation.to_dict()
@@ -422,13 +546,15 @@ class MonitorService:
             "rule_findings": out.findings,
             "llm_text": {user: {length: self.history_llm_text(out, user, "en", length) for length in ("short", "full")}
                          for user in out.users},
+            "skipped_users": [{"user_id": u, "records": n, "reason": f"fewer than the {self.detector.window_size} "
+                               "records one window needs"} for u, n in out.skipped.items()],
             "disclaimer": "Screening aid, not a diagnosis.",
         })
 
     def window_api(self, text: str, threshold: float | None = None) -> dict:
         """/detect_window: window JSON text -> result JSON (errors as {"error": ...})."""
         try:
-            return self.detect_window_text(text, threshold).result
+            return self.detect_window_text(text, threshold, session=None).result
         except (InputFileError, InputError, ValueError) as exc:
             return {"error": str(exc)}
 
@@ -497,13 +623,15 @@ class MonitorService:
 
     # ------------------------------------------------------------------ users and baselines
 
-    def users(self) -> list[str]:
-        return self.detector.storage.list_users()
+    def users(self, session: str | None = LOCAL_SESSION) -> list[str]:
+        """The session's own users, then the shared (read-only) users."""
+        own = self.workspace(session).detector.storage.list_users()
+        return own + [u for u in self.detector.storage.list_users() if u not in set(own)]
 
-    def user_baselines(self, user: str) -> tuple[dict, pd.DataFrame]:
+    def user_baselines(self, user: str, session: str | None = LOCAL_SESSION) -> tuple[dict, pd.DataFrame]:
         """(summary block, table metric x personal/group/blend mean and sd)."""
-        with self.lock:
-            block = self.detector.users.summary(user)
+        det, _ = self._owner(user, session)
+        block = det.users.summary(user)
         rows = [{"metric": name, "personal_mean": m["personal_mean"], "personal_std": m["personal_std"],
                  "group_mean": m["group_mean"], "group_std": m["group_std"], "blend_mean": m["mean"],
                  "blend_std": m["std"]} for name, m in block["metrics"].items()]
@@ -518,34 +646,44 @@ class MonitorService:
 
         return baseline_keys(self.feature_config)
 
-    def baseline_history(self, user: str, key_name: str) -> pd.DataFrame:
+    def baseline_history(self, user: str, key_name: str, session: str | None = LOCAL_SESSION) -> pd.DataFrame:
         key = next((k for k in self._keys() if k.name == key_name), None)
         if key is None:
             raise InputFileError(f"unknown baseline metric {key_name!r}")
-        return self.detector.storage.history(user, key.metric, key.period)
+        det, _ = self._owner(user, session)
+        return det.storage.history(user, key.metric, key.period)
 
-    def reset_user(self, user: str) -> None:
-        with self.lock:
-            self.detector.storage.reset(user)
+    def reset_user(self, user: str, session: str | None = LOCAL_SESSION) -> None:
+        """Forget one of the session's own users; the shared users are read-only."""
+        det, writable = self._owner(user, session)
+        if not writable:
+            raise InputFileError(f"{user!r} is a shared demo user: read-only (only your own uploads can be reset)")
+        with self.workspace(session).lock:
+            det.storage.reset(user)
 
-    def user_findings(self, user: str) -> pd.DataFrame:
-        with self.rule_engine() as engine:
+    def user_findings(self, user: str, session: str | None = LOCAL_SESSION) -> pd.DataFrame:
+        ws = self.workspace(session)
+        with self.rule_engine(ws.findings_path) as engine:  # the session's own findings first
             f = engine.store.findings(user_id=user)
             stats = engine.store.rule_stats()
+        if not len(f) and self.findings_path.is_file():  # then the shared (read-only) ones
+            with self.rule_engine() as engine:
+                f = engine.store.findings(user_id=user)
+                stats = engine.store.rule_stats()
         cols = ["id", "rule", "metric", "severity", "episode_start", "episode_end", "value", "status"]
         f = f[cols] if len(f) else pd.DataFrame(columns=cols)
         if len(stats):
             f = f.merge(stats[["rule", "tp", "fp", "precision"]], on="rule", how="left")
         return f
 
-    def feedback(self, finding_id: int, verdict: str) -> dict:
+    def feedback(self, finding_id: int, verdict: str, session: str | None = LOCAL_SESSION) -> dict:
         """Confirm a finding or mark it a false alarm; rule statistics (and, per the rules
         config, the rule's sensitivity) update at once."""
         from ..rules.feedback import adjust_sensitivity
 
         if verdict not in ("confirmed", "false_alarm"):
             raise ValueError(f"verdict must be 'confirmed' or 'false_alarm', got {verdict!r}")
-        with self.rule_engine() as engine:
+        with self.rule_engine(self.workspace(session).findings_path) as engine:  # only the session's findings
             engine.store.add_feedback(int(finding_id), verdict, source="user")
             adjusted = adjust_sensitivity(engine.store, engine.config.feedback)
             stats = engine.store.rule_stats()

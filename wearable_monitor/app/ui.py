@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,17 +22,20 @@ import gradio as gr
 import pandas as pd
 
 from ..detector import InputError
+from ..escaping import markdown_lines, markdown_text, preformatted
 from ..findings import LEVEL_NAMES, Level
 from ..formatter import FormatterInputError
 from ..records import USER
 from ..validation import InputFileError
 from . import plots
 from .i18n import PERIOD_WORDS, SOURCE_WORDS, VERDICT_WORDS, t, word
-from .service import AppConfig, HistoryOutcome, MonitorService, WindowOutcome, upload_limits_text
+from .service import LOCAL_SESSION, AppConfig, HistoryOutcome, MonitorService, WindowOutcome, upload_limits_text
 
 log = logging.getLogger(__name__)
 
 DISCLAIMER = t("disclaimer", "en")
+DELETE_CACHE_EVERY_S, DELETE_CACHE_AGE_S = 1800, 3600  # Gradio's temp files (uploads, CSV downloads)
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no usage reports to Gradio's servers
 EXPECTED_ERRORS = (InputFileError, InputError, FormatterInputError, ValueError, KeyError)
 
 CLIENT_SNIPPET = '''```python
@@ -48,12 +52,19 @@ print(report["patterns"])
 ```'''
 
 
+def session_of(request: gr.Request | None) -> str:
+    """The visitor's session key (its workspace in the service); in-process calls share one."""
+    return getattr(request, "session_hash", None) or LOCAL_SESSION
+
+
 def error_message(exc: BaseException, lang: str) -> str:
-    """A message for the page: what was wrong with the input, never a traceback."""
+    """A message for the page: what was wrong with the input, never a traceback. The message may
+    quote the input (ids, file names), so it is escaped for Markdown."""
     if isinstance(exc, EXPECTED_ERRORS):
-        return t("error", lang, msg=str(exc).strip().strip("'\""))
+        return t("error", lang, msg=markdown_lines(str(exc).strip().strip("'\""), max_len=4000))
     log.exception("unexpected error in an app handler")
-    return t("error", lang, msg=t("error_internal", lang, kind=type(exc).__name__, msg=str(exc)[:300]))
+    return t("error", lang, msg=t("error_internal", lang, kind=type(exc).__name__,
+                                  msg=markdown_text(str(exc), max_len=300)))
 
 
 # ----------------------------------------------------------------------------- formatting helpers
@@ -68,13 +79,14 @@ def level_name(level: str | None, lang: str) -> str:
 def verdict_markdown(result: dict, lang: str) -> str:
     level = result.get("level") or ("alert" if result["is_anomaly"] else "normal")
     head = t(f"level_{level}", lang)
-    reasons = [f"- **{level_name(r.get('level'), lang)}** · {(r.get('title') or {}).get(lang) or (r.get('title') or {}).get('en', '')}"
+    reasons = [f"- **{level_name(r.get('level'), lang)}** · "
+               + markdown_text((r.get("title") or {}).get(lang) or (r.get("title") or {}).get("en", ""))
                for r in result.get("reasons", [])]
-    advice = (result.get("advice") or {}).get(lang, "")
+    advice = markdown_text((result.get("advice") or {}).get(lang, ""))
     why = f"\n\n**{t('reasons', lang)}**\n\n" + "\n".join(reasons) if reasons else ""
     w, b = result.get("window", {}), result.get("baseline", {})
     line = t("score_line", lang, score=result["anomaly_score"], threshold=result["threshold"],
-             user=result.get("user_id", "?"), start=str(w.get("start", "?")).replace("T", " "),
+             user=markdown_text(result.get("user_id", "?")), start=str(w.get("start", "?")).replace("T", " "),
              end=str(w.get("end", "?")).replace("T", " "), period=word(PERIOD_WORDS, w.get("time_period"), lang),
              source=word(SOURCE_WORDS, b.get("source"), lang), alpha=b.get("alpha") or 0.0,
              days=b.get("days_of_history", 0))
@@ -175,24 +187,26 @@ class Handlers:
         r = outcome.result
         md = verdict_markdown(r, lang)
         if outcome.report:
-            md += f"\n\n<details><summary>validation</summary>\n\n```\n{outcome.report}\n```\n</details>"
+            md += f"\n\n<details><summary>validation</summary>\n\n{preformatted(outcome.report)}\n</details>"
         return (md, r, plots.window_figure(outcome.rows, r, self.s.feature_config, lang), drivers_table(r),
                 self.s.llm_text(result=r, lang=lang), outcome)
 
-    def run_preset(self, name: str | None, threshold: float | None, lang: str = "en") -> tuple:
+    def run_preset(self, name: str | None, threshold: float | None, lang: str = "en",
+                   request: gr.Request = None) -> tuple:
         """-> (verdict markdown, result JSON, window figure, drivers table, LLM text, state)"""
         try:
             if not name:
                 raise InputFileError(t("empty_input", lang))
-            return self._window_outputs(self.s.run_preset(name, threshold), lang)
+            return self._window_outputs(self.s.run_preset(name, threshold, session_of(request)), lang)
         except Exception as exc:  # noqa: BLE001
             return self._window_outputs(None, lang, error_message(exc, lang))
 
-    def run_window(self, text: str | None, threshold: float | None, lang: str = "en") -> tuple:
+    def run_window(self, text: str | None, threshold: float | None, lang: str = "en",
+                   request: gr.Request = None) -> tuple:
         try:
             if not text or not text.strip():
                 raise InputFileError(t("empty_input", lang))
-            return self._window_outputs(self.s.detect_window_text(text, threshold), lang)
+            return self._window_outputs(self.s.detect_window_text(text, threshold, session_of(request)), lang)
         except Exception as exc:  # noqa: BLE001
             return self._window_outputs(None, lang, error_message(exc, lang))
 
@@ -212,6 +226,9 @@ class Handlers:
         llm = self.s.history_llm_text(o, user, lang)
         status = status or t("analysis_done", lang, windows=len(o.scored), users=len(o.users), days=len(o.days),
                               alerts=int(o.days["alert"].sum()))
+        if o.skipped:
+            status += "\n\n" + t("skipped_users", lang, window=self.s.detector.window_size,
+                                     users=", ".join(f"{markdown_text(u, 60)} ({n})" for u, n in o.skipped.items()))
         note = t("derived_note", lang, min_rest=12, cov=0.7)
         status += f"\n\n{note}" + ("" if findings else f"\n\n{t('no_findings', lang)}")
         imported = getattr(o.validation, "import_report", None)  # device exports: read / used / skipped per source
@@ -220,12 +237,14 @@ class Handlers:
                 timeline, days_table(days), plots.alpha_figure(scored, lang), findings_table(findings, lang), llm,
                 str(o.csv_path), view)
 
-    def analyze(self, files: Any, threshold: float | None, lang: str = "en", progress=gr.Progress()) -> tuple:
+    def analyze(self, files: Any, threshold: float | None, lang: str = "en", progress=gr.Progress(),
+                request: gr.Request = None) -> tuple:
         try:
             if not files:
                 raise InputFileError(t("no_file", lang))
             paths = [getattr(f, "name", f) for f in (files if isinstance(files, list) else [files])]
-            outcome = self.s.analyze_history(paths, threshold, progress=lambda frac, desc: progress(frac, desc=desc))
+            outcome = self.s.analyze_history(paths, threshold, progress=lambda frac, desc: progress(frac, desc=desc),
+                                             session=session_of(request))
             return self._upload_outputs(UploadView(outcome, outcome.users[0]), lang)
         except Exception as exc:  # noqa: BLE001
             report = ""
@@ -264,47 +283,53 @@ class Handlers:
         return info, fig, c["case"], c["llm_input"]
 
     # ------------------------------------------------------------ users and baselines
-    def refresh_users(self, current: str | None = None, lang: str = "en") -> tuple:
+    def refresh_users(self, current: str | None = None, lang: str = "en", request: gr.Request = None) -> tuple:
         """-> (user dropdown update, message)"""
-        users = self.s.users()
+        users = self.s.users(session_of(request))
         value = current if current in users else (users[0] if users else None)
         return gr.update(choices=users, value=value), "" if users else t("no_user", lang)
 
-    def select_user(self, user: str | None, metric: str | None, lang: str = "en") -> tuple:
+    def select_user(self, user: str | None, metric: str | None, lang: str = "en", request: gr.Request = None) -> tuple:
         """-> (summary markdown, baselines table, history figure, findings table, finding-id dropdown)"""
         if not user:
             return t("no_user", lang), pd.DataFrame(), plots.empty_figure(), pd.DataFrame(), gr.update(choices=[], value=None)
+        session = session_of(request)
         try:
-            block, table = self.s.user_baselines(user)
+            block, table = self.s.user_baselines(user, session)
             metric = metric or "hr_resting"
-            hist = plots.baseline_history_figure(self.s.baseline_history(user, metric), metric, lang)
-            findings = self.s.user_findings(user)
+            hist = plots.baseline_history_figure(self.s.baseline_history(user, metric, session), metric, lang)
+            findings = self.s.user_findings(user, session)
+            profile = json.dumps(self.s._owner(user, session)[0].storage.get_profile(user))
         except Exception as exc:  # noqa: BLE001
             return error_message(exc, lang), pd.DataFrame(), plots.empty_figure(), pd.DataFrame(), gr.update()
-        md = (f"**{user}** · {word(SOURCE_WORDS, block['source'], lang)} · α = {block['alpha']:.2f} · "
-              f"{block['days_of_history']} days · profile {json.dumps(self.s.detector.storage.get_profile(user))}")
+        md = (f"**{markdown_text(user)}** · {word(SOURCE_WORDS, block['source'], lang)} · α = {block['alpha']:.2f} · "
+              f"{block['days_of_history']} days · profile {markdown_text(profile, 500)}")
         ids = [int(i) for i in findings["id"]] if len(findings) else []
         return md, table, hist, findings, gr.update(choices=ids, value=ids[0] if ids else None)
 
-    def reset_user(self, user: str | None, metric: str | None, lang: str = "en") -> tuple:
+    def reset_user(self, user: str | None, metric: str | None, lang: str = "en", request: gr.Request = None) -> tuple:
         """-> (message, user dropdown update)"""
         if not user:
             return t("no_user", lang), gr.update()
-        self.s.reset_user(user)
-        return t("reset_done", lang, user=user), self.refresh_users(None, lang)[0]
+        try:
+            self.s.reset_user(user, session_of(request))
+        except Exception as exc:  # noqa: BLE001 - a shared (read-only) or unknown user
+            return error_message(exc, lang), gr.update()
+        return t("reset_done", lang, user=markdown_text(user)), self.refresh_users(None, lang, request)[0]
 
-    def feedback(self, user: str | None, finding_id: Any, verdict: str, lang: str = "en") -> tuple:
+    def feedback(self, user: str | None, finding_id: Any, verdict: str, lang: str = "en",
+                 request: gr.Request = None) -> tuple:
         """-> (message, findings table)"""
         if finding_id in (None, ""):
             return t("pick_finding", lang), gr.update()
         try:
-            out = self.s.feedback(int(finding_id), verdict)
+            out = self.s.feedback(int(finding_id), verdict, session_of(request))
         except Exception as exc:  # noqa: BLE001
             return error_message(exc, lang), gr.update()
         msg = t("feedback_done", lang, id=out["finding_id"], verdict=word(VERDICT_WORDS, verdict, lang))
         for a in out["adjusted"]:
             msg += f"\n\nrule `{a['rule']}`: sensitivity {a['old']:.2f} → {a['new']:.2f} (precision {a['precision']:.2f})"
-        return msg, self.s.user_findings(user) if user else gr.update()
+        return msg, self.s.user_findings(user, session_of(request)) if user else gr.update()
 
     # ------------------------------------------------------------ about
     def about(self, lang: str = "en") -> str:
@@ -355,7 +380,9 @@ def build_ui(service: MonitorService | None = None) -> gr.Blocks:
     mb, max_records = upload_limits_text(service.config)
     private = dict(api_visibility="private")
 
-    with gr.Blocks(title=t("title", "en"), fill_width=False) as demo:
+    # analytics off (no calls home); Gradio's cached uploads and outputs deleted after an hour
+    with gr.Blocks(title=t("title", "en"), fill_width=False, analytics_enabled=False,
+                   delete_cache=(DELETE_CACHE_EVERY_S, DELETE_CACHE_AGE_S)) as demo:
         lang = gr.State(lang0)
         with gr.Row():
             L.add(gr.Markdown(f"# {t('title', lang0)}"), prop="value", fn=lambda g: f"# {t('title', g)}")
@@ -466,9 +493,12 @@ def build_ui(service: MonitorService | None = None) -> gr.Blocks:
             api_text, api_thr, api_out = gr.Textbox(), gr.Number(value=None), gr.JSON()
             api_file, api_thr2, api_out2 = gr.File(), gr.Number(value=None), gr.JSON()
             api_btn, api_btn2 = gr.Button(), gr.Button()
-        api_btn.click(h.api_detect_window, [api_text, api_thr], api_out, api_name="detect_window",
+        window_queue = dict(concurrency_id="window", concurrency_limit=service.config.window_concurrency_limit)
+        history_queue = dict(concurrency_id="history", concurrency_limit=service.config.concurrency_limit)
+        api_btn.click(h.api_detect_window, [api_text, api_thr], api_out, api_name="detect_window", **window_queue,
                       api_description="Window JSON text (+ optional threshold) -> detector result JSON")
         api_btn2.click(h.api_analyze_history, [api_file, api_thr2], api_out2, api_name="analyze_history",
+                       **history_queue,
                        api_description="JSONL history file (+ optional threshold) -> per-window scores, "
                                        "per-day pattern and rule findings as JSON")
 
@@ -476,11 +506,11 @@ def build_ui(service: MonitorService | None = None) -> gr.Blocks:
         window_outs = [verdict, result_json, window_plot, drivers, window_llm, window_state]
         preset.change(h.on_preset, preset, [window_json, preset_desc], **private)
         run_preset_btn.click(h.run_preset, [preset, threshold, lang], window_outs, **private)
-        run_window_btn.click(h.run_window, [window_json, threshold, lang], window_outs, **private)
+        run_window_btn.click(h.run_window, [window_json, threshold, lang], window_outs, **private, **window_queue)
 
         upload_outs = [status, validation, upload_user, timeline, days, alpha_plot, findings, upload_llm, csv_out,
                        upload_state]
-        analyze_btn.click(h.analyze, [files, threshold_up, lang], upload_outs, **private)
+        analyze_btn.click(h.analyze, [files, threshold_up, lang], upload_outs, **private, **history_queue)
         upload_user.input(h.select_upload_user, [upload_user, upload_state, lang], upload_outs, **private)
 
         cases_tab.select(h.refresh_cases, lang, [case_dd, case_msg], **private)
@@ -495,10 +525,19 @@ def build_ui(service: MonitorService | None = None) -> gr.Blocks:
         metric_dd.input(h.select_user, [user_dd, metric_dd, lang], user_outs, **private)
         reset_btn.click(h.reset_user, [user_dd, metric_dd, lang], [feedback_msg, user_dd], **private).then(
             h.select_user, [user_dd, metric_dd, lang], user_outs, **private)
-        confirm_btn.click(lambda u, f, g: h.feedback(u, f, "confirmed", g), [user_dd, finding_dd, lang],
-                          [feedback_msg, user_findings], **private)
-        false_btn.click(lambda u, f, g: h.feedback(u, f, "false_alarm", g), [user_dd, finding_dd, lang],
-                        [feedback_msg, user_findings], **private)
+        def confirm(u, f, g, request: gr.Request):
+            return h.feedback(u, f, "confirmed", g, request)
+
+        def false_alarm(u, f, g, request: gr.Request):
+            return h.feedback(u, f, "false_alarm", g, request)
+
+        confirm_btn.click(confirm, [user_dd, finding_dd, lang], [feedback_msg, user_findings], **private)
+        false_btn.click(false_alarm, [user_dd, finding_dd, lang], [feedback_msg, user_findings], **private)
+
+        def end_session(request: gr.Request):  # the visitor's workspace goes with the page
+            service.close_session(session_of(request))
+
+        demo.unload(end_session)
         about_tab.select(h.about, lang, about_md, **private)
 
         # language: labels, then everything whose content is text in that language
@@ -518,25 +557,43 @@ def create_service(config_path: str | Path | None = None, **overrides: Any) -> M
     return MonitorService(AppConfig.load(config_path, **overrides))
 
 
+def default_host() -> str:
+    """Where to listen: loopback unless told otherwise, by GRADIO_SERVER_NAME or by running in a
+    Hugging Face Space (which sets SPACE_ID and needs 0.0.0.0)."""
+    if os.environ.get("GRADIO_SERVER_NAME"):
+        return os.environ["GRADIO_SERVER_NAME"]
+    return "0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1"
+
+
 def launch(config_path: str | Path | None = None, data_dir: str | None = None, **kwargs: Any):
     """Build the service and the page, queue with the configured limits, and serve."""
     overrides = {"data_dir": data_dir} if data_dir else {}
     service = create_service(config_path, **overrides)
+    try:  # one intra-op thread per request: concurrent requests, not one request's threads, share the cores
+        import torch
+        torch.set_num_threads(int(os.environ.get("WM_TORCH_THREADS", "1")))
+    except ImportError:
+        pass
     demo = build_ui(service)
-    demo.queue(default_concurrency_limit=service.config.concurrency_limit, max_size=service.config.max_queue_size)
+    # status_update_rate as a number: queue positions are sent to waiting clients every 10 s instead of
+    # to every waiting client each time any event starts (quadratic in the number of waiting clients)
+    demo.queue(default_concurrency_limit=service.config.concurrency_limit, max_size=service.config.max_queue_size,
+               status_update_rate=10)
     # device exports (a 2 GB Apple export.zip) are streamed; other files keep max_upload_bytes (service.read_upload)
     kwargs.setdefault("max_file_size", max(service.config.max_upload_bytes, service.config.max_export_bytes))
+    kwargs.setdefault("server_name", default_host())
     return demo.launch(css=CSS, **kwargs)
 
 
 def configure_app(parser: argparse.ArgumentParser):
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1; 0.0.0.0 in a Space "
+                                                     "or as GRADIO_SERVER_NAME says)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--config", default=None, help="app config JSON (default: configs/app_config.json)")
     parser.add_argument("--data-dir", default=None, help="folder for the SQLite stores and exports (default: temp)")
 
     def run(args) -> int:
-        launch(args.config, args.data_dir, server_name=args.host, server_port=args.port)
+        launch(args.config, args.data_dir, server_name=args.host or default_host(), server_port=args.port)
         return 0
 
     return run
