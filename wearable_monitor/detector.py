@@ -515,10 +515,15 @@ def configure_score(parser: argparse.ArgumentParser):
     parser.add_argument("--model-dir", default=None)
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--db", default=None, help="SQLite baseline store to continue from and update")
+    from .distributed import add_engine_arguments, run_score
+
+    add_engine_arguments(parser)  # --engine dask [--workers N | --scheduler ADDRESS] (docs/scale.md)
 
     def run(args) -> int:
         from .readers import load_any
 
+        if args.engine == "dask":
+            return run_score(args)
         loaded = _load_or_none(load_any, args.input)
         if loaded is None:
             return 2
