@@ -79,7 +79,7 @@ def test_the_population_exercises_the_verdict(population):
     assert (d["level"] != "normal").any()
 
 
-def test_workers_run_this_checkout(cluster):
+def test_workers_run_this_checkout_on_one_torch_thread(cluster):
     import wearable_monitor
 
     _, client = cluster
@@ -90,6 +90,17 @@ def test_workers_run_this_checkout(cluster):
         return str(Path(wm.__file__).resolve())
 
     assert set(client.run(where).values()) == {here}
+
+    def env_and_threads():
+        import os
+
+        import torch
+        return os.environ.get("MALLOC_TRIM_THRESHOLD_"), torch.get_num_threads()
+
+    from wearable_monitor.distributed import warm_workers
+
+    warm_workers(client)  # loads the model on each worker: torch then runs on one thread
+    assert set(client.run(env_and_threads).values()) == {(None, 1)}
 
 
 def test_convert_writes_one_partition_per_user(population, tmp_path):

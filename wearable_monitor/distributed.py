@@ -354,14 +354,23 @@ def warm_workers(client, model_dir: str | None = None, threshold: float | None =
 
 # ---------------------------------------------------------------------- driver side
 
+# Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536 (to hand memory back to the OS).
+# Any explicit glibc trim threshold also freezes the mmap threshold, so each window batch's arrays
+# are mapped and unmapped afresh: measured here, scoring a user took twice as long in such a worker
+# (and in a plain process given that variable). Our workers keep glibc's adaptive default.
+WORKER_ENV_UNSET = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+
 def start_local_cluster(workers: int | None = None, memory_limit: str | float | None = "auto"):
     """A LocalCluster of `workers` processes with one thread each (loopback only, no dashboard)
     and a Client on it. Close both when done (`client.close(); cluster.close()`)."""
+    import dask
     from distributed import Client, LocalCluster
 
     n = int(workers or os.cpu_count() or 1)
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, memory_limit=memory_limit)
+    with dask.config.set(WORKER_ENV_UNSET):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None, memory_limit=memory_limit)
     return cluster, Client(cluster)
 
 
@@ -487,7 +496,7 @@ def score_population(input: Any, out: str | Path, *, workers: int | None = None,
         else:
             own_cluster, client = start_local_cluster(workers)
     try:
-        result.dashboard = _dashboard(client)
+        result.dashboard = _dashboard(client, local=own_cluster is not None)
         if progress and result.dashboard:
             print(f"Dask dashboard: {result.dashboard}", file=sys.stderr)
         n_threads = max(1, sum(client.nthreads().values()))
@@ -553,7 +562,12 @@ def score_population(input: Any, out: str | Path, *, workers: int | None = None,
     return result
 
 
-def _dashboard(client) -> str | None:
+def _dashboard(client, local: bool) -> str | None:
+    """The dashboard link, when there is one (a LocalCluster's needs bokeh installed here)."""
+    import importlib.util
+
+    if local and importlib.util.find_spec("bokeh") is None:
+        return None
     try:
         info = client.scheduler_info()
         return client.dashboard_link if info.get("services", {}).get("dashboard") else None
