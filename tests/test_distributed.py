@@ -14,7 +14,7 @@ pytest.importorskip("pyarrow")
 
 from wearable_monitor.distributed import (  # noqa: E402
     DONE_DIR, FAILURES_FILE, META_FILE, convert_to_parquet, dataset_users, done_users, partition_name,
-    read_user_records, score_population, start_local_cluster)
+    _score_task, read_results, read_user_records, score_population, start_local_cluster)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -190,3 +190,44 @@ def test_cli_convert_and_score_engine_dask_write_the_local_csvs(cluster, populat
 
     assert main(["score", jsonl, "--engine", "dask", "--scheduler", cluster_.scheduler_address, "--db",
                  str(tmp_path / "b.db"), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_batches_of_users_per_task_give_the_same_tables(cluster, population, tmp_path):
+    _, client = cluster
+    result = score_population(population["dataset"], tmp_path / "out", client=client, users_per_task=3)
+    assert len(result.done) == 4
+    assert_matches_reference(result, population)
+
+
+def test_fsspec_urls_and_user_ids_that_need_quoting(population, shared_detector):
+    """Object storage goes through fsspec: the same code on a memory:// filesystem (in this process),
+    with a user id holding a slash, a space and a non-ASCII letter."""
+    import fsspec
+
+    frame = population["frame"].copy()
+    odd = "alice/ü 1"
+    frame["user_id"] = frame["user_id"].replace({"u0001": odd})
+    fs = fsspec.filesystem("memory")
+    try:
+        for user, rows in frame.groupby("user_id"):  # what convert_to_parquet writes, on memory://
+            fs.makedirs(f"/wm-ds/{partition_name(user)}", exist_ok=True)
+            with fs.open(f"/wm-ds/{partition_name(user)}/part-00000.parquet", "wb") as fh:
+                rows.drop(columns=["user_id"]).to_parquet(fh, index=False)
+        assert partition_name(odd) == "user_id=alice%2F%C3%BC%201"
+        assert odd in dataset_users("memory://wm-ds")
+        got = read_user_records("memory://wm-ds", odd)
+        want = frame[frame["user_id"] == odd].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want)
+        infos = _score_task([(odd, None)], "memory://wm-ds", "memory://wm-out", None, None)
+        assert infos[0]["status"] == "ok", infos
+        assert done_users("memory://wm-out") == {odd}
+        windows = read_results("memory://wm-out", "windows")
+        ref = population["windows"]
+        ref = ref[ref["user_id"] == "u0001"].reset_index(drop=True)
+        assert (windows["user_id"] == odd).all() and len(windows) == len(ref)
+        np.testing.assert_allclose(windows["anomaly_score"], ref["anomaly_score"], atol=1e-5, rtol=0)
+        assert windows["level"].tolist() == ref["level"].tolist()
+    finally:
+        for root in ("/wm-ds", "/wm-out"):
+            if fs.exists(root):
+                fs.rm(root, recursive=True)

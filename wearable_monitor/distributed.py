@@ -225,7 +225,10 @@ def is_parquet_dataset(path: str | Path) -> bool:
 
 def dataset_users(path: str | Path) -> list[str]:
     """The users of a dataset partitioned by user, sorted (folder names only: no data is read)."""
-    fs, root = _fs(path)
+    return _list_users(*_fs(path))
+
+
+def _list_users(fs, root: str) -> list[str]:
     return sorted(u for u in (_user_of(p) for p in fs.ls(root, detail=False)) if u is not None)
 
 
@@ -416,7 +419,7 @@ def read_results(out: str | Path, kind: str = "windows", users: Iterable[str] | 
     fs, root = _fs(out)
     base = _join(root, kind)
     if users is None:
-        users = dataset_users(base) if fs.exists(base) else []
+        users = _list_users(fs, base) if fs.exists(base) else []
     parts = []
     for user in sorted(users):
         files = sorted(fs.glob(_join(base, partition_name(user), "*.parquet")))
@@ -444,7 +447,8 @@ def _source_id(input: Any) -> str:
 def score_population(input: Any, out: str | Path, *, workers: int | None = None, scheduler: str | None = None,
                      client=None, model_dir: str | Path | None = None, threshold: float | None = None,
                      resume: bool = True, users_per_task: int = 1, progress: bool = False,
-                     config: FeatureConfig | None = None, max_in_flight: int | None = None) -> ScoreResult:
+                     config: FeatureConfig | None = None, max_in_flight: int | None = None,
+                     input_name: str | None = None) -> ScoreResult:
     """Score a population on Dask and write Parquet windows and days to `out` (module docstring).
 
     input: a Parquet dataset partitioned by user (`convert_to_parquet`; local or fsspec URL), a
@@ -452,14 +456,15 @@ def score_population(input: Any, out: str | Path, *, workers: int | None = None,
         `ValidationResult` or a records frame.
     Cluster: `client` (an existing Client) or `scheduler` (its address), else a LocalCluster of
         `workers` processes (one thread each), closed at the end.
-    resume: skip users already written to `out`; False clears `out`'s results first.
+    resume: skip users already written to `out`; False clears `out`'s results first. A resume
+        refuses an `out` written from another input (`input_name`, default: the path), model or threshold.
     """
     from distributed import Client, as_completed
 
     config = config or default_feature_config()
     model_dir = str(model_dir) if model_dir is not None else None
     fs, root = _fs(out)
-    source = _source_id(input)
+    source = input_name or _source_id(input)
     manifest = _run_manifest(source, model_dir, threshold)
     run_path = _join(root, RUN_FILE)
     if fs.exists(root) and not resume:
@@ -476,6 +481,7 @@ def score_population(input: Any, out: str | Path, *, workers: int | None = None,
 
     # what to score: user -> rows (None: the task reads the user's partition itself)
     parquet = isinstance(input, (str, Path)) and is_parquet_dataset(input)
+    data_path = _source_id(input) if parquet else None  # what the workers read
     if parquet:
         check_dataset(input, config)
         users = dataset_users(input)
@@ -488,6 +494,8 @@ def score_population(input: Any, out: str | Path, *, workers: int | None = None,
     finished = done_users(out) if resume else set()
     result.resumed = [u for u in users if u in finished]
     todo = [u for u in users if u not in finished]
+    for user in result.resumed if frames is not None else ():
+        del frames[user]
 
     own_cluster = None
     if client is None:
@@ -514,7 +522,7 @@ def score_population(input: Any, out: str | Path, *, workers: int | None = None,
                 items = [(u, None) for u in batch]
             else:
                 items = [(u, client.scatter(frames.pop(u), hash=False)) for u in batch]
-            fut = client.submit(_score_task, items, source if parquet else None, str(out), model_dir, threshold,
+            fut = client.submit(_score_task, items, data_path, str(out), model_dir, threshold,
                                 pure=False, key=f"score-{quote(batch[0], safe='')}-{len(batch)}-{time.time_ns()}")
             pending[fut] = batch
             return fut
@@ -642,7 +650,7 @@ def run_score(args: argparse.Namespace) -> int:
     try:
         res = score_population(source, parquet_out, workers=args.workers, scheduler=args.scheduler,
                                model_dir=args.model_dir, threshold=args.threshold, resume=not args.no_resume,
-                               users_per_task=args.users_per_task, progress=True)
+                               users_per_task=args.users_per_task, progress=True, input_name=_source_id(args.input))
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
