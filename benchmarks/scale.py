@@ -7,7 +7,9 @@ Simulates a population, converts it to a Parquet dataset partitioned by user (`c
 then for each worker count starts a LocalCluster (processes, one thread each, torch on one thread),
 loads the model on every worker (untimed), and times `score_population` over the whole dataset
 (reading each user's partition, replay, daily table, writing Parquet windows and days) in `--rounds`
-rounds, each from scratch. Cluster start-up and model loading are reported apart, not in windows/s.
+rounds, each from scratch; the rounds alternate between the worker counts. Cluster start-up and
+model loading are reported apart, not in windows/s; so is the workers' CPU time per window (the
+figure for cost arithmetic: it moves less with the neighbours' load than wall time does).
 Also times the same per-user work in this process on one torch thread (no Dask), the reference
 for the per-task overhead.
 
@@ -77,27 +79,37 @@ def main(argv=None) -> int:
 
     results = {"users": len(users), "days": args.days, "windows": n_windows, "cpu_count": os.cpu_count(),
                "load_before": load_before, "in_process_windows_per_s": inproc, "dask": {}}
-    for n in args.workers:
-        t = time.perf_counter()
-        cluster, client = start_local_cluster(n)
-        try:
+    # every cluster up first, then the rounds alternate between them, so that a busy or quiet
+    # spell of the host falls on both worker counts alike
+    clusters = {}
+    try:
+        for n in args.workers:
+            t = time.perf_counter()
+            clusters[n] = start_local_cluster(n)
             started = time.perf_counter() - t
             t = time.perf_counter()
-            warm_workers(client)
-            warm = time.perf_counter() - t
-            rates = []
-            for r in range(args.rounds):
+            warm_workers(clusters[n][1])
+            results["dask"][n] = {"windows_per_s": [], "windows_per_worker_cpu_s": [], "cluster_start_s": started,
+                                  "model_load_s": time.perf_counter() - t}
+        for r in range(args.rounds):
+            for n, (_, client) in clusters.items():
+                cpu0 = sum(client.run(time.process_time).values())
                 res = score_population(dataset, tmp / f"out-{n}", client=client, resume=False)
+                cpu = sum(client.run(time.process_time).values()) - cpu0
                 assert not res.failures and res.windows_scored == n_windows, res.failures
-                rates.append(res.windows_per_second)
-        finally:
+                results["dask"][n]["windows_per_s"].append(res.windows_per_second)
+                results["dask"][n]["windows_per_worker_cpu_s"].append(n_windows / cpu)
+    finally:
+        for cluster, client in clusters.values():
             client.close()
             cluster.close()
-        results["dask"][n] = {"windows_per_s": rates, "median": statistics.median(rates),
-                              "cluster_start_s": started, "model_load_s": warm}
-        print(f"dask, {n} worker(s): {statistics.median(rates):,.0f} windows/s "
-              f"(rounds {', '.join(f'{r:,.0f}' for r in rates)}); cluster start {started:.1f} s, "
-              f"model load {warm:.1f} s")
+    for n, r in results["dask"].items():
+        rates = r["windows_per_s"]
+        r["median"] = statistics.median(rates)
+        r["median_per_worker_cpu_s"] = statistics.median(r["windows_per_worker_cpu_s"])
+        print(f"dask, {n} worker(s): {r['median']:,.0f} windows/s (rounds {', '.join(f'{x:,.0f}' for x in rates)}); "
+              f"{r['median_per_worker_cpu_s']:,.0f} windows per worker CPU-second; "
+              f"cluster start {r['cluster_start_s']:.1f} s, model load {r['model_load_s']:.1f} s")
     base = results["dask"].get(1, {}).get("median")
     for n, r in results["dask"].items():
         if base and n != 1:

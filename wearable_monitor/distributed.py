@@ -96,19 +96,30 @@ def _user_of(name: str) -> str | None:
     return unquote(name[len(prefix):]) if name.startswith(prefix) else None
 
 
-def _write_parquet(fs, path: str, frame: pd.DataFrame) -> None:
-    """Write one Parquet file; through a temporary name first, so a crash leaves no half file."""
+def _is_local(fs) -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in protocol or "local" in protocol
+
+
+def _write_bytes(fs, path: str, data: bytes) -> None:
+    """Write a whole file. Locally through a temporary name, so a crash leaves no half file;
+    object stores (s3, gcs, azure) make an object visible only once it is complete, so there a
+    rename (a copy and a delete, two more requests) would buy nothing."""
+    if not _is_local(fs):
+        fs.pipe_file(path, data)
+        return
     tmp = path + ".tmp"
     with fs.open(tmp, "wb") as fh:
-        frame.to_parquet(fh, index=False, engine="pyarrow")
+        fh.write(data)
     fs.mv(tmp, path)
+
+
+def _write_parquet(fs, path: str, frame: pd.DataFrame) -> None:
+    _write_bytes(fs, path, frame.to_parquet(index=False, engine="pyarrow"))
 
 
 def _write_json(fs, path: str, obj: Any) -> None:
-    tmp = path + ".tmp"
-    with fs.open(tmp, "w") as fh:
-        fh.write(json.dumps(obj, indent=1, default=str))
-    fs.mv(tmp, path)
+    _write_bytes(fs, path, json.dumps(obj, indent=1, default=str).encode("utf-8"))
 
 
 def _read_json(fs, path: str) -> Any:
