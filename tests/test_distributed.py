@@ -231,3 +231,22 @@ def test_fsspec_urls_and_user_ids_that_need_quoting(population, shared_detector)
         for root in ("/wm-ds", "/wm-out"):
             if fs.exists(root):
                 fs.rm(root, recursive=True)
+
+
+def test_convert_on_dask_one_task_per_file_and_a_bad_file_reported(cluster, population, tmp_path):
+    from wearable_monitor.simulator import frame_to_jsonl
+
+    _, client = cluster
+    frame = population["frame"]
+    users = sorted(frame["user_id"].unique())
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for k, part in enumerate((users[:2], users[2:])):
+        (inputs / f"part{k}.jsonl").write_text(frame_to_jsonl(frame[frame["user_id"].isin(part)]))
+    (inputs / "broken.jsonl").write_bytes(b"")  # an empty file: reported, the others converted
+    summary = convert_to_parquet([inputs], tmp_path / "ds", client=client)
+    assert summary.files == 3 and len(summary.failed_files) == 1 and "broken.jsonl" in summary.failed_files[0]
+    assert summary.users == 4 and summary.records == len(frame)
+    for user in users:
+        want = frame[frame["user_id"] == user].reset_index(drop=True)
+        pd.testing.assert_frame_equal(read_user_records(tmp_path / "ds", user), want)

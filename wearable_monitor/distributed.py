@@ -169,56 +169,101 @@ class ConvertSummary:
     users: int = 0
     records: int = 0
     rejected_lines: int = 0
+    failed_files: list[str] = field(default_factory=list)  # files that could not be read at all
     reports: list[str] = field(default_factory=list)  # validation summaries of files with problems
 
 
+def _convert_file(i: int, path: str | Path, out: str, config: FeatureConfig | None) -> dict:
+    """Validate one record file and write each of its users' rows as `OUT/user_id=<id>/part-<i>.parquet`."""
+    from .readers import load_any
+    from .validation import InputFileError
+
+    config = config or default_feature_config()
+    fs, root = _fs(out)
+    info: dict[str, Any] = {"file": str(path), "users": [], "records": 0, "rejected": 0, "report": None,
+                            "error": None}
+    try:
+        loaded = load_any(path, config)
+    except (InputFileError, OSError) as exc:
+        info["error"] = f"{path}: {exc}"
+        return info
+    info["rejected"] = len(loaded.errors)
+    if loaded.errors or any(w.line is None for w in loaded.warnings):
+        info["report"] = loaded.summary(max_issues=10)
+    if not loaded.records:
+        return info
+    for user, rows in loaded.frame.groupby(USER, sort=True):
+        fs.makedirs(_join(root, partition_name(user)), exist_ok=True)
+        _write_parquet(fs, _join(root, partition_name(user), f"part-{i:05d}.parquet"),
+                       rows.drop(columns=[USER]).reset_index(drop=True))
+        info["users"].append(str(user))
+        info["records"] += len(rows)
+    return info
+
+
 def convert_to_parquet(inputs: Iterable[str | Path], out: str | Path, config: FeatureConfig | None = None,
-                       overwrite: bool = False, progress: bool = False) -> ConvertSummary:
+                       overwrite: bool = False, progress: bool = False, client=None) -> ConvertSummary:
     """Validate record files (JSONL / CSV / Fitbit, as `score` reads them) and write a Parquet
     dataset partitioned by user: `OUT/user_id=<id>/part-<file number>.parquet`, the validated
     columnar frame (architecture.md section 2) without the user column, plus `OUT/_wearable_monitor.json`.
 
-    One input file is in memory at a time. A user found in several files gets one part per file;
-    the reader sorts that user's parts by time and keeps the first record of a duplicated timestamp
-    (the validator's rule within a file).
+    One input file is in memory at a time (per worker, with a Dask `client`: one task per file; the
+    files must then be readable by the workers). A file that cannot be read at all is reported in
+    `failed_files` and the others are converted. A user found in several files gets one part per
+    file; the reader sorts that user's parts by time and keeps the first record of a duplicated
+    timestamp (the validator's rule within a file).
     """
-    from .readers import load_any
-
-    config = config or default_feature_config()
     fs, root = _fs(out)
     if fs.exists(root) and fs.ls(root):
         if not overwrite:
             raise FileExistsError(f"{out} exists and is not empty (pass overwrite=True / --overwrite)")
         fs.rm(root, recursive=True)
     fs.makedirs(root, exist_ok=True)
-    files = _expand_inputs(inputs)
+    files = [str(f.resolve()) if client is not None else str(f) for f in _expand_inputs(inputs)]
     if not files:
         raise FileNotFoundError("no record files to convert")
-    summary = ConvertSummary(out=str(out))
-    users: set[str] = set()
-    it = files
+    out_url = str(out) if "://" in str(out) else os.path.abspath(str(out))
+    bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(files, desc="convert", unit="file")
-    for i, path in enumerate(it):
-        loaded = load_any(path, config)
+        bar = tqdm(total=len(files), desc="convert", unit="file")
+    if client is None:
+        def results():
+            for i, path in enumerate(files):
+                yield _convert_file(i, path, out_url, config)
+    else:
+        from distributed import as_completed
+
+        def results():
+            futures = [client.submit(_convert_file, i, path, out_url, config, pure=False)
+                       for i, path in enumerate(files)]
+            for fut in as_completed(futures):
+                try:
+                    yield fut.result()
+                except Exception as exc:
+                    yield {"file": "?", "users": [], "records": 0, "rejected": 0, "report": None,
+                           "error": f"{type(exc).__name__}: {exc}"}
+                fut.release()
+    summary = ConvertSummary(out=str(out))
+    users: set[str] = set()
+    for info in results():
         summary.files += 1
-        summary.rejected_lines += len(loaded.errors)
-        if loaded.errors or any(w.line is None for w in loaded.warnings):
-            summary.reports.append(loaded.summary(max_issues=10))
-        if not loaded.records:
-            continue
-        frame = loaded.frame
-        for user, rows in frame.groupby(USER, sort=True):
-            fs.makedirs(_join(root, partition_name(user)), exist_ok=True)
-            _write_parquet(fs, _join(root, partition_name(user), f"part-{i:05d}.parquet"),
-                           rows.drop(columns=[USER]).reset_index(drop=True))
-            users.add(str(user))
-            summary.records += len(rows)
+        if info["error"]:
+            summary.failed_files.append(info["error"])
+        summary.rejected_lines += info["rejected"]
+        if info["report"]:
+            summary.reports.append(info["report"])
+        users.update(info["users"])
+        summary.records += info["records"]
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
     summary.users = len(users)
-    _write_json(fs, _join(root, META_FILE), {"format": DATASET_FORMAT, "version": 1, **_frame_layout(config),
-                                             "inputs": [str(f) for f in files], "users": summary.users,
+    _write_json(fs, _join(root, META_FILE), {"format": DATASET_FORMAT, "version": 1,
+                                             **_frame_layout(config or default_feature_config()),
+                                             "inputs": files, "users": summary.users,
                                              "records": summary.records})
     return summary
 
@@ -690,19 +735,38 @@ def configure_convert(parser: argparse.ArgumentParser):
     parser.add_argument("--out", required=True, help="output folder (local path or fsspec URL): one partition per user")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--engine", choices=["local", "dask"], default="local",
+                        help="dask: one task per input file (the workers must see the input files)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, help="dask: LocalCluster processes (default: CPU count)")
+    where.add_argument("--scheduler", default=None, help="dask: address of an existing scheduler")
 
     def run(args: argparse.Namespace) -> int:
-        from .validation import InputFileError
-
+        own, client = None, None
         try:
-            s = convert_to_parquet(args.inputs, args.out, overwrite=args.overwrite, progress=not args.quiet)
-        except (InputFileError, FileExistsError, FileNotFoundError, ValueError) as exc:
+            if args.engine == "dask":
+                if args.scheduler:
+                    from distributed import Client
+
+                    client = Client(args.scheduler)
+                else:
+                    own, client = start_local_cluster(args.workers)
+            s = convert_to_parquet(args.inputs, args.out, overwrite=args.overwrite, progress=not args.quiet,
+                                   client=client)
+        except (FileExistsError, FileNotFoundError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        finally:
+            if client is not None:
+                client.close()
+            if own is not None:
+                own.close()
         for report in s.reports:
             print(report, file=sys.stderr)
-        print(f"wrote {s.records} records of {s.users} users from {s.files} files to {s.out} "
-              f"({s.rejected_lines} lines rejected)")
-        return 0 if s.records else 2
+        for error in s.failed_files:
+            print(f"error: {error}", file=sys.stderr)
+        print(f"wrote {s.records} records of {s.users} users from {s.files - len(s.failed_files)} of {s.files} "
+              f"files to {s.out} ({s.rejected_lines} lines rejected)")
+        return 2 if not s.records else (1 if s.failed_files else 0)
 
     return run
