@@ -126,6 +126,12 @@ def test_parquet_dataset_on_two_workers_matches_single_process(cluster, populati
     assert_matches_reference(result, population)
     assert len(pd.read_parquet(tmp_path / "out" / "windows")) == len(population["windows"])
 
+    def detectors_loaded():
+        from wearable_monitor import distributed
+        return sum(len(v) for v in distributed._POOL.values())
+
+    assert set(client.run(detectors_loaded).values()) == {1}  # each worker loaded the model once
+
 
 def test_jsonl_input_matches_and_resume_skips_written_users(cluster, population, tmp_path):
     _, client = cluster

@@ -48,6 +48,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -329,23 +330,31 @@ def read_user_records(path: str | Path, user: str, config: FeatureConfig | None 
 
 # ---------------------------------------------------------------------- worker side
 
-_LOCAL = threading.local()
+_POOL: dict[tuple, list] = {}
+_POOL_LOCK = threading.Lock()
 
 
+@contextmanager
 def worker_detector(model_dir: str | None = None, threshold: float | None = None):
-    """This worker thread's detector: loaded once, in-memory baselines, torch on one thread."""
-    import torch
-
-    cache = getattr(_LOCAL, "detectors", None)
-    if cache is None:
-        cache = _LOCAL.detectors = {}
+    """Borrow this worker process's detector (`with worker_detector() as det:`): loaded once per
+    process (once per concurrent thread, where a worker runs several), in-memory baselines, torch
+    on one thread. A detector is never used by two threads at once."""
     key = (model_dir, threshold)
-    if key not in cache:
+    with _POOL_LOCK:
+        free = _POOL.setdefault(key, [])
+        det = free.pop() if free else None
+    if det is None:
+        import torch
+
         torch.set_num_threads(1)
         from .detector import WearableAnomalyDetector
 
-        cache[key] = WearableAnomalyDetector(model_dir, threshold=threshold)
-    return cache[key]
+        det = WearableAnomalyDetector(model_dir, threshold=threshold)
+    try:
+        yield det
+    finally:
+        with _POOL_LOCK:
+            _POOL[key].append(det)
 
 
 def score_user(det, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
@@ -374,36 +383,39 @@ def _score_task(items: list[tuple[str, Any]], source: str | None, out: str, mode
     the user's partition of `source`). One user's failure is caught and reported, not raised."""
     fs, root = _fs(out)
     results = []
-    for user, rows in items:
-        t0 = time.perf_counter()
-        try:
-            det = worker_detector(model_dir, threshold)
-            if rows is None:
-                rows = read_user_records(source, user, det.config)
-            tables = score_user(det, rows)
-            n_records = len(rows)
-            rows = None  # let the frame go before writing
-            if tables is None:
-                info = {"user_id": user, "status": "skipped", "records": n_records, "windows": 0, "days": 0,
-                        "reason": f"fewer than {det.window_size} records"}
-                _write_user(fs, root, user, None, None, info)
-            else:
-                windows, days = tables
-                info = {"user_id": user, "status": "ok", "records": n_records, "windows": len(windows),
-                        "days": len(days), "alert_days": int(days["alert"].sum()),
-                        "alert_windows": int(windows["is_anomaly"].sum()),
-                        "seconds": round(time.perf_counter() - t0, 4)}
-                _write_user(fs, root, user, windows, days, info)
-        except Exception as exc:  # one user's failure must not lose the others
-            info = {"user_id": user, "status": "failed", "error": f"{type(exc).__name__}: {exc}",
-                    "traceback": traceback.format_exc(limit=6)}
-        results.append(info)
+    with worker_detector(model_dir, threshold) as det:
+        for user, rows in items:
+            results.append(_score_one(det, fs, root, user, rows, source))
     return results
 
 
+def _score_one(det, fs, root: str, user: str, rows: pd.DataFrame | None, source: str | None) -> dict:
+    t0 = time.perf_counter()
+    try:
+        if rows is None:
+            rows = read_user_records(source, user, det.config)
+        tables = score_user(det, rows)
+        n_records = len(rows)
+        if tables is None:
+            info = {"user_id": user, "status": "skipped", "records": n_records, "windows": 0, "days": 0,
+                    "reason": f"fewer than {det.window_size} records"}
+            _write_user(fs, root, user, None, None, info)
+        else:
+            windows, days = tables
+            info = {"user_id": user, "status": "ok", "records": n_records, "windows": len(windows),
+                    "days": len(days), "alert_days": int(days["alert"].sum()),
+                    "alert_windows": int(windows["is_anomaly"].sum()),
+                    "seconds": round(time.perf_counter() - t0, 4)}
+            _write_user(fs, root, user, windows, days, info)
+    except Exception as exc:  # one user's failure must not lose the others
+        info = {"user_id": user, "status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(limit=6)}
+    return info
+
+
 def _warm(model_dir: str | None, threshold: float | None) -> int:
-    worker_detector(model_dir, threshold)
-    return os.getpid()
+    with worker_detector(model_dir, threshold):
+        return os.getpid()
 
 
 def warm_workers(client, model_dir: str | None = None, threshold: float | None = None) -> dict:
