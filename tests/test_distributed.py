@@ -256,3 +256,20 @@ def test_convert_on_dask_one_task_per_file_and_a_bad_file_reported(cluster, popu
     for user in users:
         want = frame[frame["user_id"] == user].reset_index(drop=True)
         pd.testing.assert_frame_equal(read_user_records(tmp_path / "ds", user), want)
+
+
+def test_a_user_with_too_few_records_is_skipped_and_remembered(population, tmp_path):
+    frame = population["frame"]
+    short = frame[frame["user_id"] == "u0000"].iloc[:5].reset_index(drop=True)
+    infos = _score_task([("u0000", short)], None, str(tmp_path / "out"), None, None)
+    assert infos[0]["status"] == "skipped" and infos[0]["records"] == 5
+    assert done_users(tmp_path / "out") == {"u0000"}
+    assert not (tmp_path / "out" / "windows").exists()
+
+
+def test_a_model_that_cannot_load_fails_every_user_without_raising(cluster, population, tmp_path):
+    _, client = cluster
+    result = score_population(population["dataset"], tmp_path / "out", client=client,
+                              model_dir=str(tmp_path / "no-such-model"))
+    assert sorted(result.failures) == dataset_users(population["dataset"]) and not result.done
+    assert done_users(tmp_path / "out") == set()

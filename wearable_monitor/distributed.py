@@ -109,6 +109,7 @@ def _write_bytes(fs, path: str, data: bytes) -> None:
     if not _is_local(fs):
         fs.pipe_file(path, data)
         return
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
     tmp = path + ".tmp"
     with fs.open(tmp, "wb") as fh:
         fh.write(data)
