@@ -41,7 +41,6 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
 
-    import pandas as pd
     import torch
 
     from wearable_monitor import WearableAnomalyDetector
