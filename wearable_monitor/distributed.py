@@ -558,6 +558,7 @@ def score_population(input: Any, out: str | Path, *, workers: int | None = None,
     else:
         frame = _records_frame(input, config)
         frames = {str(u): g.reset_index(drop=True) for u, g in frame.groupby(USER, sort=True)}
+        del frame
         users = sorted(frames)
     result = ScoreResult(out=str(out), users=len(users))
     finished = done_users(out) if resume else set()
