@@ -19,7 +19,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("wearable_monitor.readers", "validate a JSON window / JSONL history and print the per-line report"),
     "simulate": ("wearable_monitor.simulator", "write realistic simulated users (5-minute JSONL, daily logs, labels)"),
     "detect": ("wearable_monitor.detector", "score one window file and print the JSON result"),
-    "score": ("wearable_monitor.detector", "replay JSONL histories (any number of users) and write per-window and per-day scores"),
+    "score": ("wearable_monitor.detector", "replay JSONL histories (any number of users) and write per-window and per-day scores "
+               "(--engine dask: on a Dask cluster)"),
+    "convert": ("wearable_monitor.distributed", "convert JSONL / CSV records into a Parquet dataset partitioned by user"),
     "train": ("wearable_monitor.training", "simulate data, pre-train, fine-tune, calibrate and save a checkpoint"),
     "evaluate": ("wearable_monitor.evaluation", "evaluate the detectors on held-out simulated users and real Fitbit data"),
     "bench": ("wearable_monitor.bench", "print scoring throughput and realtime latency on this machine"),

@@ -516,10 +516,18 @@ def configure_score(parser: argparse.ArgumentParser):
     parser.add_argument("--model-dir", default=None)
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--db", default=None, help="SQLite baseline store to continue from and update")
+    from .distributed import add_engine_arguments, is_parquet_dataset, run_score
+
+    add_engine_arguments(parser)  # --engine dask [--workers N | --scheduler ADDRESS] (docs/scale.md)
 
     def run(args) -> int:
         from .readers import load_any
 
+        if args.engine == "dask":
+            return run_score(args)
+        if is_parquet_dataset(args.input):
+            print(f"error: {args.input} is a Parquet dataset: score it with --engine dask", file=sys.stderr)
+            return 2
         loaded = _load_or_none(load_any, args.input)
         if loaded is None:
             return 2
