@@ -10,7 +10,6 @@ A screening aid, not a diagnosis.
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 import threading
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import REPO_ROOT, check_known_keys
+from ..jsonio import json_safe  # the one strict-JSON cleaner (re-exported here)
 from ..detector import InputError, WearableAnomalyDetector
 from ..readers import (
     CSV_SUFFIXES,
@@ -91,25 +91,6 @@ class AppConfig:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def json_safe(obj: Any) -> Any:
-    """Plain JSON: NaN/inf -> None, numpy/pandas scalars -> Python, timestamps -> ISO strings."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, (pd.Timestamp, np.datetime64)):
-        return None if pd.isna(obj) else pd.Timestamp(obj).isoformat()
-    if obj is pd.NaT or obj is None:
-        return None
-    return obj
-
 
 def rethreshold(result: dict, threshold: float | None) -> dict:
     """The same result judged against another threshold (the detector instance is shared, so
