@@ -341,6 +341,7 @@ class WearableAnomalyDetector:
             static = self._static_of(rows)
             # The window is read against the baseline of its newest record's day (one store read).
             baseline = self.users.summary(user, static, as_of=rows[TIME][-1])
+            self._use_record_baselines(rows, baseline)
             columns = {f"bl_{name}_{stat}": b[stat] for name, b in baseline["metrics"].items()
                        for stat in ("mean", "std", "suspect_days", "suspect_z")}
             columns.update(bl_alpha=baseline["alpha"], bl_days=baseline["days_of_history"])
@@ -381,6 +382,55 @@ class WearableAnomalyDetector:
             if update_baseline:
                 self.users.ingest(user, rows)
         return results
+
+    def _record_metric_keys(self) -> dict[str, list[str]]:
+        """metric -> its baseline keys (`hrv`, `hrv_night`, ...), for metrics whose per-record
+        baseline fields (`baseline_<metric>_mean` / `_std`, the seed's quickstart) the config has."""
+        out = {}
+        for m, spec in self.config.baseline_metrics.items():
+            if f"baseline_{m}_mean" in self.config.features and f"baseline_{m}_std" in self.config.features:
+                out[m] = [m if p == "all" else f"{m}_{p}" for p in spec.periods]
+        return out
+
+    def _use_record_baselines(self, rows: Mapping[str, np.ndarray], baseline: dict) -> None:
+        """Baselines the records carry (e.g. `baseline_hrv_mean` / `baseline_hrv_std`) are evidence
+        from the caller: they replace the stored / group baseline of that metric (every period) for
+        this window, and the baseline block says so (`source` "record", `record_metrics`)."""
+        used = []
+        for m, keys in self._record_metric_keys().items():
+            mean, std = rows.get(f"baseline_{m}_mean"), rows.get(f"baseline_{m}_std")
+            if mean is None or std is None:
+                continue
+            mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+            ok = np.isfinite(mean) & np.isfinite(std)
+            if not ok.any():
+                continue
+            mu, sd = float(mean[ok][-1]), float(std[ok][-1])  # the newest record's statement
+            for key in keys:
+                if key in baseline["metrics"]:
+                    baseline["metrics"][key].update(mean=mu, std=sd, source="record")
+            used.append(m)
+        if used:
+            baseline["record_metrics"] = used
+            baseline["source"] = "record"
+
+    def _frame_record_baselines(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`_use_record_baselines` for a replayed frame: rows carrying their own baseline use it."""
+        out = None
+        for m, keys in self._record_metric_keys().items():
+            cm, cs = f"baseline_{m}_mean", f"baseline_{m}_std"
+            if cm not in frame or cs not in frame:
+                continue
+            ok = (frame[cm].notna() & frame[cs].notna()).to_numpy()
+            if not ok.any():
+                continue
+            out = frame.copy() if out is None else out
+            for key in keys:
+                for stat, col in (("mean", cm), ("std", cs)):
+                    name = f"bl_{key}_{stat}"
+                    if name in out:
+                        out[name] = np.where(ok, out[col].to_numpy(dtype=np.float64), out[name].to_numpy())
+        return frame if out is None else out
 
     def _score_prepared(self, prepared: list[Windows]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Model outputs and observed variables of prepared one-window batches, in order (one
@@ -494,6 +544,7 @@ class WearableAnomalyDetector:
         return pd.concat(parts, ignore_index=True)
 
     def _score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        frame = self._frame_record_baselines(frame)
         windows = self.calculator.windows(frame)
         out = self.learned.outputs(windows, keys=("probability", "variable_weights"))
         is_night, is_resting = _is_night_and_resting(frame, windows, self.config)
