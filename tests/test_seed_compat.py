@@ -7,7 +7,6 @@ import subprocess
 import sys
 import warnings
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
