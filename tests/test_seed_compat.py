@@ -217,3 +217,11 @@ def test_a_far_threshold_warns_with_the_calibrated_value():
         warnings.simplefilter("error")
         quiet = WearableAnomalyDetector(threshold=det.checkpoint["threshold"])
     assert "threshold_warning" not in quiet.predict(card_window(user="thr2"))["details"]
+
+
+def test_the_apps_threshold_gets_the_same_warning(detector):
+    from wearable_monitor.app.service import rethreshold
+
+    result = detector.predict(card_window(user="app_thr"))
+    assert "calibrated threshold 0.985" in rethreshold(result, 0.53)["details"]["threshold_warning"]
+    assert "threshold_warning" not in rethreshold(result, detector.threshold)["details"]

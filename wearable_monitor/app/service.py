@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..config import REPO_ROOT, check_known_keys
 from ..jsonio import json_safe  # the one strict-JSON cleaner (re-exported here)
-from ..detector import InputError, WearableAnomalyDetector
+from ..detector import InputError, WearableAnomalyDetector, threshold_warning
 from ..readers import (
     CSV_SUFFIXES,
     anonymous_id,
@@ -97,7 +97,11 @@ def rethreshold(result: dict, threshold: float | None) -> dict:
     the visitor's threshold is applied here rather than by mutating it)."""
     if threshold is None:
         return result
-    return rejudge(result, float(threshold))
+    out = rejudge(result, float(threshold))
+    note = threshold_warning(float(threshold), {"threshold": result.get("threshold")})  # far from the calibrated one?
+    if note:
+        out["details"]["threshold_warning"] = note
+    return out
 
 
 def derive_daily(frame: pd.DataFrame, sleep_codes: dict[str, int], sampling_minutes: int = 5,
