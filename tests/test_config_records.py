@@ -23,7 +23,7 @@ def _write(tmp_path, mutate):
     (lambda r: r["features"]["spo2"].update(valid_range=[100, 50]), "features.spo2.valid_range"),
     (lambda r: r["features"]["steps"]["normalization"].update(std=0), "features.steps.normalization.std"),
     (lambda r: r["features"]["sleep_state"].update(categories={"awake": 0, "deep": 2}), "features.sleep_state.categories"),
-    (lambda r: r.update(window_size=10), "window_size"),
+    (lambda r: r.update(window_size=30), "window_size"),
     (lambda r: r["baseline_metrics"]["hrv"].update(source="nope"), "baseline_metrics.hrv.source"),
     (lambda r: r["features"]["hr"].pop("channel"), "features.hr: missing key 'channel'"),
 ])

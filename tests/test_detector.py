@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from wearable_monitor.jsonio import json_safe
+
 from wearable_monitor.config import REPO_ROOT
 from wearable_monitor.detector import InputError, WearableAnomalyDetector
 from wearable_monitor.evaluation import declining_week
@@ -79,7 +81,7 @@ def test_window_with_40_percent_features_removed_and_no_static_still_scores(dete
 
 def test_too_short_window_is_a_clear_error(detector):
     window = json.loads(EXAMPLE.read_text())[:5]
-    with pytest.raises(InputError, match="needs 12 records"):
+    with pytest.raises(InputError, match="needs 6 to 24 records"):
         detector.predict(window)
 
 
@@ -271,7 +273,7 @@ def _frame_path_result(det, records, user):
             v = rows[name].dropna()
             measurements[name] = {"mean": v.mean(), "min": v.min(), "max": v.max()}
     return {"score": float(out["probability"][0]), "weights": out["variable_weights"][0].numpy(),
-            "windows": windows, "columns": columns, "baseline": baseline, "measurements": measurements}
+            "windows": windows, "columns": columns, "baseline": json_safe(baseline), "measurements": measurements}
 
 
 def _realtime_cases():

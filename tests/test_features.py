@@ -292,8 +292,8 @@ def test_window_summary():
 
 
 def test_window_size_must_be_allowed():
-    with pytest.raises(ValueError, match="window_size 10"):
-        FeatureCalculator(CFG, window_size=10)
+    with pytest.raises(ValueError, match="window_size 25"):
+        FeatureCalculator(CFG, window_size=25)
     assert FeatureCalculator(CFG).window_size == 12
 
 

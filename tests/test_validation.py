@@ -31,8 +31,8 @@ def test_hr_out_of_range_names_line_field_and_range_and_rejects_record():
     r = validate_items([(1, rec()), (17, rec("2024-01-01T08:05:00", hr=260))])
     messages = [str(e) for e in r.errors]
     assert "line 17, features.hr: 260 is outside the valid range [25, 230] bpm (field removed)" in messages
-    # hr is the required feature: with it removed, nothing usable is left -> the record is rejected too
-    assert any(e.line == 17 and e.action == REJECTED and "required" in e.message for e in r.errors)
+    # with hr removed, nothing usable is left -> the record is rejected too
+    assert any(e.line == 17 and e.action == REJECTED and "no valid value left" in e.message for e in r.errors)
     assert r.counts["accepted"] == 1 and r.counts["rejected"] == 1
 
 
@@ -62,7 +62,6 @@ def test_impossible_value_removes_only_that_field(field, value, expect):
     (rec(ts="2024-13-01T00:00:00"), "timestamp", "month value is outside expected range"),
     (rec(ts="yesterday"), "timestamp", "'yesterday'"),
     (rec(ts=1704096000), "timestamp", "expected an ISO-8601 string"),
-    ({"timestamp": "2024-01-01T08:00:00", "features": {"steps": 5}}, "features.hr", "missing for the required"),
     ({"timestamp": "2024-01-01T08:00:00", "features": [70]}, "features", "expected an object"),
     ({"timestamp": "2024-01-01T08:00:00", "deviceId": ["x"], "features": {"hr": 70}}, "deviceId", "valid string"),
     ([1, 2, 3], "<record>", "expected a JSON object, got a list"),
@@ -182,3 +181,10 @@ def test_records_far_from_the_sampling_interval_get_one_note_per_user():
     notes = [w for w in r.warnings if w.field == "timestamp"]
     assert len(notes) == 1 and notes[0].line is None and notes[0].action == "noted"
     assert "user 'fast': records every 1 min" in notes[0].message and "12 min instead of 60" in notes[0].message
+
+
+def test_a_record_without_heart_rate_is_accepted():
+    """No feature is required (issue 20): a record without hr keeps what it has."""
+    r = validate_items([(1, {"timestamp": "2024-01-01T08:00:00", "deviceId": "u1", "features": {"steps": 5}})])
+    assert r.counts["accepted"] == 1 and not r.errors
+    assert math.isnan(r.frame["hr"].iloc[0]) and r.frame["steps"].iloc[0] == 5

@@ -679,14 +679,29 @@ class BaselineStorage:
             return self._read_state(self._conn, user_id, metric, period)
 
     def set_stats(self, user_id: str, metric: str, mean: float, std: float, count: float,
-                  period: str = ALL, days: int = 0) -> MetricState:
-        """Seed a baseline from known summary stats (sample std, ddof=1), replacing any state."""
+                  period: str = ALL, days: int | None = None) -> MetricState:
+        """Seed a baseline from known summary stats (sample std, ddof=1), replacing any state.
+
+        A seeded baseline is evidence about the person: `days` says how many days of history it
+        summarises (None: an established baseline, `blend.full_personal_days`, so it is used at
+        full personal weight). The user's days of history are raised to at least `days`, so the
+        result's baseline block reports the alpha and source the seeded metric is used with.
+        Fewer than `blend.min_personal_count` values cannot make a personal baseline: refused.
+        """
         if not (math.isfinite(mean) and math.isfinite(std) and std >= 0 and count >= 1):
             raise ValueError(f"set_stats({user_id}, {metric}): need finite mean, std >= 0, count >= 1")
+        if count < self.config.blend.min_personal_count:
+            raise ValueError(f"set_stats({user_id}, {metric}): count {count} is below blend.min_personal_count "
+                             f"{self.config.blend.min_personal_count}; so few values would never be used as a "
+                             "personal baseline (update() them in instead)")
+        if days is None:
+            days = math.ceil(self.config.blend.full_personal_days)
         st = MetricState(count=float(count), mean=float(mean), m2=float(std) ** 2 * (count - 1), days=int(days))
         with self.transaction() as conn:
             self._ensure_user(conn, user_id)
             self._write_state(conn, user_id, metric, period, st, event="seed")
+            conn.execute("UPDATE users SET days = MAX(days, ?), updated_at = ? WHERE user_id = ?",
+                         (int(days), _now(), user_id))
         return st
 
     def update(self, user_id: str, metric: str, values: Iterable[float] | float, period: str = ALL,
@@ -966,7 +981,7 @@ class UserDataManager:
         alpha = float(self.bcfg.alpha(user.days))
         metrics = {name: {"mean": b.mean, "std": b.std, "personal_mean": b.personal_mean,
                           "personal_std": b.personal_std, "group_mean": b.group_mean, "group_std": b.group_std,
-                          "suspect_days": b.suspect_days, "suspect_z": b.suspect_z}
+                          "suspect_days": b.suspect_days, "suspect_z": b.suspect_z, "source": b.source}
                    for name, b in self._blended(user, states, static).items()}
         return {"source": _source(alpha), "alpha": alpha, "days_of_history": user.days, "metrics": metrics}
 

@@ -169,16 +169,62 @@ def check_known_keys(cls: type, raw: dict, where: str) -> None:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
 
 
+# Known keys per level of features_config.json; keys starting with "_" are comments.
+_TOP_KEYS = {"schema_version", "sampling_minutes", "window_size", "allowed_window_sizes", "features",
+             "static_features", "time_periods", "factor_channels", "factor_stats", "baseline_metrics"}
+_FEATURE_KEYS = {"type", "channel", "required", "default", "unit", "valid_range", "normalization", "categories",
+                 "category_mapping", "model_input", "description"}
+_NORMALIZATION_KEYS = {"method", "mean", "std"}
+_STATIC_KEYS = {"categories", "category_mapping", "default", "description"}
+_BASELINE_METRIC_KEYS = {"source", "periods", "description"}
+
+
+def _line_of(text: str, key: str, after: tuple[str, ...] = ()) -> int | None:
+    """1-based line of `"key":` in the JSON text, searched after each of `after` in turn (the
+    enclosing keys), so the line of the right occurrence is found; None if not found."""
+    pos = 0
+    for outer in after:
+        i = text.find(f'"{outer}"', pos)
+        if i < 0:
+            break
+        pos = i + 1
+    i = text.find(f'"{key}"', pos)
+    return None if i < 0 else text.count("\n", 0, i) + 1
+
+
+def _check_keys(raw: dict, known: set[str], where: str, text: str = "", path: tuple[str, ...] = ()) -> None:
+    """Refuse unknown keys (a misspelt `requried` must not be silently ignored), naming the line
+    and the closest known key."""
+    import difflib
+
+    for key in raw:
+        if key in known or str(key).startswith("_"):
+            continue
+        close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
+        line = _line_of(text, str(key), path) if text else None
+        hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {sorted(known)}"
+        at = f" (line {line})" if line else ""
+        raise ConfigError(f"{where}: unknown key '{key}'{at}{hint}")
+
+
+def _categories_of(raw: dict, where: str) -> Any:
+    """`categories`, or the seed card's name for it, `category_mapping` (not both)."""
+    if "categories" in raw and "category_mapping" in raw:
+        raise ConfigError(f"{where}: give 'categories' or its seed name 'category_mapping', not both")
+    return raw["category_mapping"] if "category_mapping" in raw else _require(raw, "categories", where)
+
+
 def _require(mapping: dict, key: str, where: str) -> Any:
     if key not in mapping:
         raise ConfigError(f"{where}: missing key '{key}'")
     return mapping[key]
 
 
-def _parse_feature(name: str, raw: dict, where: str) -> FeatureSpec:
+def _parse_feature(name: str, raw: dict, where: str, text: str = "") -> FeatureSpec:
     where = f"{where}.features.{name}"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be an object")
+    _check_keys(raw, _FEATURE_KEYS, where, text, ("features", name))
     ftype = _require(raw, "type", where)
     if ftype not in (NUMERIC, CATEGORICAL):
         raise ConfigError(f"{where}.type: '{ftype}' is not one of {NUMERIC}, {CATEGORICAL}")
@@ -198,6 +244,8 @@ def _parse_feature(name: str, raw: dict, where: str) -> FeatureSpec:
                 raise ConfigError(f"{where}.valid_range: must be [low, high] with low < high")
             kwargs["valid_range"] = (float(vr[0]), float(vr[1]))
         norm = raw.get("normalization", {"method": "none"})
+        if isinstance(norm, dict):
+            _check_keys(norm, _NORMALIZATION_KEYS, f"{where}.normalization", text, ("features", name, "normalization"))
         method = norm.get("method", "none")
         if method not in NORMALISATIONS:
             raise ConfigError(f"{where}.normalization.method: '{method}' is not one of {', '.join(NORMALISATIONS)}")
@@ -206,7 +254,7 @@ def _parse_feature(name: str, raw: dict, where: str) -> FeatureSpec:
             raise ConfigError(f"{where}.normalization.std: must be a positive number")
         kwargs.update(norm_method=method, norm_mean=float(norm.get("mean", 0.0)), norm_std=std)
     else:
-        cats = _require(raw, "categories", where)
+        cats = _categories_of(raw, where)
         if not isinstance(cats, dict) or not cats:
             raise ConfigError(f"{where}.categories: must be a non-empty object label -> code")
         codes = list(cats.values())
@@ -219,14 +267,19 @@ def _parse_feature(name: str, raw: dict, where: str) -> FeatureSpec:
     return FeatureSpec(**kwargs)
 
 
-def parse_feature_config(raw: dict, where: str = "features_config", sha256: str = "") -> FeatureConfig:
+def parse_feature_config(raw: dict, where: str = "features_config", sha256: str = "", text: str = "") -> FeatureConfig:
+    """Parse a features config. Unknown keys at any level are refused (with the line when `text`,
+    the file's JSON text, is given, and the closest known key); `category_mapping` is read as the
+    seed card's name for `categories`."""
+    _check_keys(raw, _TOP_KEYS, where, text)
     feats_raw = _require(raw, "features", where)
     if not isinstance(feats_raw, dict) or not feats_raw:
         raise ConfigError(f"{where}.features: must be a non-empty object")
-    features = {name: _parse_feature(name, spec, where) for name, spec in feats_raw.items()}
+    features = {name: _parse_feature(name, spec, where, text) for name, spec in feats_raw.items()}
     static = {}
     for name, spec in raw.get("static_features", {}).items():
-        cats = {str(k).lower(): int(v) for k, v in _require(spec, "categories", f"{where}.static_features.{name}").items()}
+        _check_keys(spec, _STATIC_KEYS, f"{where}.static_features.{name}", text, ("static_features", name))
+        cats = {str(k).lower(): int(v) for k, v in _categories_of(spec, f"{where}.static_features.{name}").items()}
         default = str(spec.get("default", "unknown")).lower()
         if default not in cats:
             raise ConfigError(f"{where}.static_features.{name}.default: '{default}' is not a category")
@@ -243,6 +296,7 @@ def parse_feature_config(raw: dict, where: str = "features_config", sha256: str 
             raise ConfigError(f"{where}.factor_channels: '{ch}' is not a channel")
     baseline_metrics = {}
     for name, spec in raw.get("baseline_metrics", {}).items():
+        _check_keys(spec, _BASELINE_METRIC_KEYS, f"{where}.baseline_metrics.{name}", text, ("baseline_metrics", name))
         source = _require(spec, "source", f"{where}.baseline_metrics.{name}")
         if source not in features or not features[source].is_numeric:
             raise ConfigError(f"{where}.baseline_metrics.{name}.source: '{source}' is not a numeric feature")
@@ -272,7 +326,8 @@ def load_feature_config(path: str | Path | None = None) -> FeatureConfig:
         raise ConfigError(f"{path}: file not found") from exc
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-    cfg = parse_feature_config(raw, where=path.name, sha256=hashlib.sha256(data).hexdigest())
+    cfg = parse_feature_config(raw, where=path.name, sha256=hashlib.sha256(data).hexdigest(),
+                               text=data.decode("utf-8", errors="replace"))
     return FeatureConfig(**{**cfg.__dict__, "path": str(path)})
 
 

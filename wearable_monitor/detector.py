@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +37,7 @@ from .findings import Finding, Level, decide
 from .patterns import PatternConfig, daily_pattern_table, summarize_pattern, trend_of
 from .red_flags import RedFlagConfig, default_red_flag_config
 from .records import TIME, USER, records_to_columns, static_column
+from .jsonio import dumps, json_safe
 from .verdict import (StreamEvidence, VerdictConfig, apply_verdict, combine_levels, day_verdicts, level_labels,
                       model_finding, pattern_finding)
 from .vitals import VitalsConfig, nightly_vitals
@@ -43,6 +45,49 @@ from .vitals import VitalsConfig, nightly_vitals
 DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints" / "phase2" / "exp_factor_balanced"
 TOP_K = 5
 HEART_RATE_COLUMNS = ("hr", "hr_resting")  # what a heart-rate-and-steps device (e.g. Fitbit's export) still gives
+
+
+# How far a user's threshold may sit from the calibrated one before the detector says so.
+THRESHOLD_WARN_DISTANCE = 0.05
+
+
+def threshold_warning(threshold: float | None, checkpoint: Mapping[str, Any]) -> str | None:
+    """A note when a user-given threshold is far from the checkpoint's calibrated one (None otherwise).
+
+    The model's scores are calibrated to its own training: a threshold copied from another model
+    (e.g. the original card's 0.53) moves the operating point without saying so.
+    """
+    calibrated = checkpoint.get("threshold")
+    if threshold is None or calibrated is None or abs(float(threshold) - float(calibrated)) <= THRESHOLD_WARN_DISTANCE:
+        return None
+    criterion = checkpoint.get("threshold_criterion") or "the checkpoint's calibration"
+    return (f"threshold {float(threshold):g} is far from this checkpoint's calibrated threshold "
+            f"{float(calibrated):g} (chosen for {criterion}); the model's own finding "
+            f"(details.model_anomalous) now flags {'more' if threshold < calibrated else 'fewer'} windows than "
+            f"calibrated. Thresholds of other models (e.g. the original card's 0.53) do not carry over; pass "
+            f"threshold=None to use the calibrated value.")
+
+
+NO_HEART_RATE_CAVEAT = ("no heart rate in this window: the score rests on the other channels only "
+                        "(heart rate is the channel the model relies on most); treat it with extra caution")
+
+
+def _heart_rate_caveat(summary: dict, rows: Mapping[str, np.ndarray]) -> None:
+    """A window without any heart-rate value is scored from what it has; its data_quality says so."""
+    hr = rows.get("hr")
+    has_hr = hr is not None and bool(np.isfinite(np.asarray(hr, dtype=np.float64)).any())
+    quality = summary["data_quality"]
+    quality["heart_rate_missing"] = not has_hr
+    if not has_hr:
+        quality.setdefault("caveats", []).append(NO_HEART_RATE_CAVEAT)
+
+
+def _summary_of(model_dir: Path) -> dict:
+    """The checkpoint's summary.json (threshold criterion, metrics), {} when absent or unreadable."""
+    try:
+        return json.loads((Path(model_dir) / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 class InputError(ValueError):
@@ -136,15 +181,24 @@ class WearableAnomalyDetector:
     def __init__(self, model_dir: str | Path | None = None, threshold: float | None = None, device: str = "cpu",
                  storage: BaselineStorage | str | Path | None = None, feature_config: FeatureConfig | None = None,
                  pattern_config: PatternConfig | None = None, vitals_config: VitalsConfig | None = None,
-                 red_flag_config: RedFlagConfig | None = None, verdict_config: VerdictConfig | None = None):
+                 red_flag_config: RedFlagConfig | None = None, verdict_config: VerdictConfig | None = None,
+                 window_size: int | None = None):
         model_dir = model_dir or DEFAULT_MODEL_DIR
         self.model = WearableAnomalyNet.from_pretrained(model_dir).to(device).eval()
         self.checkpoint = dict(self.model.checkpoint_config)
         self.model_dir = Path(self.model.checkpoint_dir)
         self.config = feature_config or default_feature_config()
-        self.calculator = FeatureCalculator(self.config, window_size=self.model.config.window_size)
+        # window_size None: a realtime window is the records given (any allowed size, 6-24 by the
+        # config; a longer list is a history whose latest default-size window is scored);
+        # an int fixes the size (the last `window_size` records are scored).
+        self.fixed_window_size = None if window_size is None else int(window_size)
+        self.calculator = FeatureCalculator(self.config, window_size=window_size or self.model.config.window_size)
+        self._calculators = {self.calculator.window_size: self.calculator}
         self._check_layout()
         self.threshold = float(threshold if threshold is not None else self.checkpoint.get("threshold", 0.5))
+        self.threshold_warning = threshold_warning(threshold, {**_summary_of(self.model_dir), **self.checkpoint})
+        if self.threshold_warning:
+            warnings.warn(self.threshold_warning, UserWarning, stacklevel=2)
         self.learned = LearnedDetector(self.model, self.threshold)
         if not isinstance(storage, BaselineStorage):
             storage = BaselineStorage(storage or ":memory:")
@@ -168,7 +222,22 @@ class WearableAnomalyDetector:
 
     @property
     def window_size(self) -> int:
+        """The default window size (history replay, and realtime lists longer than any allowed window)."""
         return self.calculator.window_size
+
+    def calculator_for(self, size: int) -> FeatureCalculator:
+        """The FeatureCalculator of one window size (any of the config's allowed_window_sizes)."""
+        calc = self._calculators.get(size)
+        if calc is None:
+            calc = self._calculators[size] = FeatureCalculator(self.config, window_size=size)
+        return calc
+
+    def realtime_size(self, n_records: int) -> int:
+        """How many of a realtime input's `n_records` newest records make its window."""
+        if self.fixed_window_size is not None:
+            return self.fixed_window_size
+        allowed = self.config.allowed_window_sizes
+        return n_records if n_records in allowed else self.window_size if n_records > max(allowed) else -1
 
     # ------------------------------------------------------------------ input
     def _validated(self, data: Any):
@@ -251,10 +320,13 @@ class WearableAnomalyDetector:
         if len(users) and (users != users[-1]).any():
             raise InputError(f"a realtime window belongs to one user, got {len(pd.unique(users))}")
         user = str(users[-1]) if len(users) else "?"
-        if len(users) < self.window_size:
-            raise InputError(f"user {user}: a window needs {self.window_size} records (5-minute points), "
-                             f"got {len(users)}")
-        return user, {k: np.asarray(v)[-self.window_size:] for k, v in cols.items()}
+        size = self.realtime_size(len(users))
+        if size < 0 or len(users) < size:
+            allowed = self.config.allowed_window_sizes
+            need = (f"needs {size} records" if size > 0 else
+                    f"needs {min(allowed)} to {max(allowed)} records (allowed_window_sizes; default {self.window_size})")
+            raise InputError(f"user {user}: a window {need} (5-minute points), got {len(users)}")
+        return user, {k: np.asarray(v)[-size:] for k, v in cols.items()}
 
     def _results(self, inputs: list[Columns], update_baseline: bool) -> list[dict]:
         """Score one window per input (each = one user's rows as columns) in one forward pass.
@@ -269,19 +341,19 @@ class WearableAnomalyDetector:
             static = self._static_of(rows)
             # The window is read against the baseline of its newest record's day (one store read).
             baseline = self.users.summary(user, static, as_of=rows[TIME][-1])
+            self._use_record_baselines(rows, baseline)
             columns = {f"bl_{name}_{stat}": b[stat] for name, b in baseline["metrics"].items()
                        for stat in ("mean", "std", "suspect_days", "suspect_z")}
             columns.update(bl_alpha=baseline["alpha"], bl_days=baseline["days_of_history"])
-            prepared.append(self.calculator.window(rows, columns))
+            prepared.append(self.calculator_for(len(rows[TIME])).window(rows, columns))
             meta.append((user, rows, baseline))
-        windows = Windows.concat(prepared) if len(prepared) > 1 else prepared[0]
-        out = self.learned.outputs(windows, keys=("probability", "variable_weights"))
-        observed = self._observed_variables(windows)
+        out, observed = self._score_prepared(prepared)
         names = self.model.config.variable_names
         results = []
         for i, (user, rows, baseline) in enumerate(meta):
             score = float(out["probability"][i])
             summary = self.calculator.summary_from_columns(rows)
+            _heart_rate_caveat(summary, rows)
             weights = out["variable_weights"][i]
             top = self._explain(weights, observed[i], summary, baseline)
             verdict = self._window_verdict(rows, prepared[i], baseline, score, top)
@@ -292,7 +364,7 @@ class WearableAnomalyDetector:
                 "advice": verdict.to_dict()["advice"],
                 "anomaly_score": round(score, 4),
                 "threshold": round(self.threshold, 4),
-                "details": {"window_size": self.window_size, "model_output": round(score, 4),
+                "details": {"window_size": int(len(rows[TIME])), "model_output": round(score, 4),
                             "model_anomalous": bool(score >= self.threshold),
                             "prediction_confidence": round(abs(score - self.threshold), 4),
                             "variable_importance": {n: round(float(w), 4) for n, w in zip(names, weights)}},
@@ -304,9 +376,80 @@ class WearableAnomalyDetector:
                            for n in self.config.static if static_column(n) in rows},
                 "disclaimer": "Screening aid, not a diagnosis.",
             })
+            if self.threshold_warning:
+                results[-1]["details"]["threshold_warning"] = self.threshold_warning
+            results[-1] = json_safe(results[-1])  # strict JSON: missing numbers are None, never NaN
             if update_baseline:
                 self.users.ingest(user, rows)
         return results
+
+    def _record_metric_keys(self) -> dict[str, list[str]]:
+        """metric -> its baseline keys (`hrv`, `hrv_night`, ...), for metrics whose per-record
+        baseline fields (`baseline_<metric>_mean` / `_std`, the seed's quickstart) the config has."""
+        out = {}
+        for m, spec in self.config.baseline_metrics.items():
+            if f"baseline_{m}_mean" in self.config.features and f"baseline_{m}_std" in self.config.features:
+                out[m] = [m if p == "all" else f"{m}_{p}" for p in spec.periods]
+        return out
+
+    def _use_record_baselines(self, rows: Mapping[str, np.ndarray], baseline: dict) -> None:
+        """Baselines the records carry (e.g. `baseline_hrv_mean` / `baseline_hrv_std`) are evidence
+        from the caller: they replace the stored / group baseline of that metric (every period) for
+        this window, and the baseline block says so (`source` "record", `record_metrics`)."""
+        used = []
+        for m, keys in self._record_metric_keys().items():
+            mean, std = rows.get(f"baseline_{m}_mean"), rows.get(f"baseline_{m}_std")
+            if mean is None or std is None:
+                continue
+            mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+            ok = np.isfinite(mean) & np.isfinite(std)
+            if not ok.any():
+                continue
+            mu, sd = float(mean[ok][-1]), float(std[ok][-1])  # the newest record's statement
+            for key in keys:
+                if key in baseline["metrics"]:
+                    baseline["metrics"][key].update(mean=mu, std=sd, source="record")
+            used.append(m)
+        if used:
+            baseline["record_metrics"] = used
+            baseline["source"] = "record"
+
+    def _frame_record_baselines(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`_use_record_baselines` for a replayed frame: rows carrying their own baseline use it."""
+        out = None
+        for m, keys in self._record_metric_keys().items():
+            cm, cs = f"baseline_{m}_mean", f"baseline_{m}_std"
+            if cm not in frame or cs not in frame:
+                continue
+            ok = (frame[cm].notna() & frame[cs].notna()).to_numpy()
+            if not ok.any():
+                continue
+            out = frame.copy() if out is None else out
+            for key in keys:
+                for stat, col in (("mean", cm), ("std", cs)):
+                    name = f"bl_{key}_{stat}"
+                    if name in out:
+                        out[name] = np.where(ok, out[col].to_numpy(dtype=np.float64), out[name].to_numpy())
+        return frame if out is None else out
+
+    def _score_prepared(self, prepared: list[Windows]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Model outputs and observed variables of prepared one-window batches, in order (one
+        forward pass per window size)."""
+        sizes = [w.window_size for w in prepared]
+        if len(set(sizes)) == 1:
+            windows = Windows.concat(prepared) if len(prepared) > 1 else prepared[0]
+            return self.learned.outputs(windows, keys=("probability", "variable_weights")), \
+                self._observed_variables(windows)
+        out = {"probability": np.zeros(len(prepared), np.float32),
+               "variable_weights": np.zeros((len(prepared), len(self.model.config.variable_names)), np.float32)}
+        observed = np.zeros((len(prepared), len(self.model.config.variable_names)), dtype=bool)
+        for size in sorted(set(sizes)):
+            idx = [i for i, s in enumerate(sizes) if s == size]
+            part, obs = self._score_prepared([prepared[i] for i in idx])
+            for k in out:
+                out[k][idx] = part[k]
+            observed[idx] = obs
+        return out, observed
 
     def _window_verdict(self, rows: Columns, window: Windows, baseline: dict, score: float, top: list[dict]):
         """The leveled verdict of one window: red flags and baseline deviations on its rows, the model's score."""
@@ -401,6 +544,7 @@ class WearableAnomalyDetector:
         return pd.concat(parts, ignore_index=True)
 
     def _score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        frame = self._frame_record_baselines(frame)
         windows = self.calculator.windows(frame)
         out = self.learned.outputs(windows, keys=("probability", "variable_weights"))
         is_night, is_resting = _is_night_and_resting(frame, windows, self.config)
@@ -499,7 +643,7 @@ def configure_detect(parser: argparse.ArgumentParser):
         except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        print(json.dumps(result, indent=2, ensure_ascii=False))
+        print(dumps(result))
         if args.llm:
             from .formatter import AnomalyFormatter
 

@@ -144,6 +144,7 @@ class DataQualityIn(_In):
     missing_fraction: Num = None
     low_quality_points: Num = None
     max_gap_minutes: Num = None
+    heart_rate_missing: Optional[bool] = None
 
 
 class DetailsIn(_In):
@@ -579,6 +580,8 @@ class AnomalyFormatter:
         if (missing is not None and missing >= MISSING_CAVEAT) or (
                 w.get("observed_fraction") is not None and w["observed_fraction"] <= 1 - MISSING_CAVEAT):
             out.append("missing_data")
+        if res is not None and res.data_quality is not None and res.data_quality.heart_rate_missing:
+            out.append("no_heart_rate")
         if dq.get("max_gap_minutes") is not None and dq["max_gap_minutes"] > GAP_FACTOR * self.config.sampling_minutes:
             out.append("gaps")
         if dq.get("low_quality_points"):
@@ -702,6 +705,7 @@ T = {
         "quality": "Data quality", "missing": "Missing values: {p}", "gap": "longest gap: {g} min",
         "lowq": "low-quality points: {n}", "caveats": "Caveats",
         "cav_missing_data": "many values are missing, so the score rests on partial data",
+        "cav_no_heart_rate": "no heart rate in this window: the score rests on the other channels only",
         "cav_gaps": "the window has gaps longer than {g} minutes",
         "cav_low_quality": "some points were marked low quality by the device",
         "cav_short_window": "the window has fewer records than the model expects",
@@ -762,6 +766,7 @@ T = {
         "quality": "数据质量", "missing": "缺失值：{p}", "gap": "最长间隔：{g} 分钟",
         "lowq": "低质量点：{n}", "caveats": "注意事项",
         "cav_missing_data": "缺失值较多，分数基于不完整的数据",
+        "cav_no_heart_rate": "该窗口没有心率数据：分数仅基于其他通道",
         "cav_gaps": "窗口内有超过 {g} 分钟的间隔",
         "cav_low_quality": "部分数据点被设备标记为低质量",
         "cav_short_window": "窗口记录数少于模型预期",

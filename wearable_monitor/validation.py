@@ -360,6 +360,10 @@ def validate_item(line: int, item: Any, config: FeatureConfig, report: _Report) 
         report.error(line, f"features.{required[0]}" if len(required) == 1 else "features",
                      f"{why} for the required feature(s) {', '.join(required)}")
         return None
+    if removed and not feats:  # every value it carried was invalid: nothing of it can be used
+        report.error(line, f"features.{removed[0]}", "no valid value left in the record "
+                     f"(removed: {', '.join(removed)})")
+        return None
     return rec
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -30,7 +29,8 @@ import pandas as pd
 from ..baselines import BaselineStorage, UserDataManager
 from ..config import REPO_ROOT, check_known_keys
 from ..escaping import csv_safe_frame
-from ..detector import InputError, WearableAnomalyDetector
+from ..jsonio import json_safe  # the one strict-JSON cleaner (re-exported here)
+from ..detector import InputError, WearableAnomalyDetector, threshold_warning
 from ..readers import (
     CSV_SUFFIXES,
     anonymous_id,
@@ -111,31 +111,16 @@ class AppConfig:
 
 # ----------------------------------------------------------------------------- helpers
 
-def json_safe(obj: Any) -> Any:
-    """Plain JSON: NaN/inf -> None, numpy/pandas scalars -> Python, timestamps -> ISO strings."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, (pd.Timestamp, np.datetime64)):
-        return None if pd.isna(obj) else pd.Timestamp(obj).isoformat()
-    if obj is pd.NaT or obj is None:
-        return None
-    return obj
-
-
 def rethreshold(result: dict, threshold: float | None) -> dict:
     """The same result judged against another threshold (the detector instance is shared, so
     the visitor's threshold is applied here rather than by mutating it)."""
     if threshold is None:
         return result
-    return rejudge(result, float(threshold))
+    out = rejudge(result, float(threshold))
+    note = threshold_warning(float(threshold), {"threshold": result.get("threshold")})  # far from the calibrated one?
+    if note:
+        out["details"]["threshold_warning"] = note
+    return out
 
 
 def derive_daily(frame: pd.DataFrame, sleep_codes: dict[str, int], sampling_minutes: int = 5,
