@@ -139,11 +139,19 @@ def configure_evaluate(parser: argparse.ArgumentParser):
     parser.add_argument("--heldout-users", type=int, default=80, help="users of the second simulator (heldout_sim.py)")
     parser.add_argument("--heldout-days", type=int, default=30)
     parser.add_argument("--heldout-seed", type=int, default=0)
+    parser.add_argument("--only", choices=("all", "verdict"), default="all",
+                        help="'verdict': only the verdict's ablation on the three populations -> "
+                             "docs/evaluation_verdict.md and .json (a few minutes instead of the whole report)")
     parser.add_argument("--quiet", action="store_true")
 
     def run(args) -> int:
-        from .evaluation_report import run_evaluation
+        from .evaluation_report import run_evaluation, run_verdict_evaluation
 
+        if args.only == "verdict":
+            out = run_verdict_evaluation(args.config, args.model_dir, args.fitbit_dir or None, args.heldout_users,
+                                         args.heldout_days, args.heldout_seed)
+            print(f"wrote {out}")
+            return 0
         results = run_evaluation(args.config, args.model_dir, args.fitbit_dir or None, progress=not args.quiet,
                                  heldout_users=args.heldout_users, heldout_days=args.heldout_days,
                                  heldout_seed=args.heldout_seed)
