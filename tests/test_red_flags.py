@@ -189,3 +189,13 @@ def test_realtime_and_batch_give_the_same_window_levels(shared_detector):
         row = scored[scored["timestamp"] == pd.Timestamp(window[-1]["timestamp"])].iloc[0]
         assert int(row["level_red_flag"]) == max([Level.parse(r["level"]) for r in real["reasons"]
                                                   if r["source"] == "red_flag"], default=0)
+
+
+def test_unmeasured_records_neither_extend_nor_break_a_run():
+    # SpO2 measured every other record (a device that samples it sparsely): 88-89 % for an hour is sustained
+    spo2 = [88.5 if i % 2 == 0 else None for i in range(12)]
+    found, _ = codes(records(hr=60.0, spo2=spo2, steps=0, sleep_state="light"))
+    assert "spo2_low" in found and found["spo2_low"].evidence["records"] == 6
+    # a measured normal value in between does break it
+    broken = [88.5 if i % 2 == 0 else 97.0 for i in range(12)]
+    assert "spo2_low" not in codes(records(hr=60.0, spo2=broken, steps=0, sleep_state="light"))[0]

@@ -133,10 +133,13 @@ def deviation_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: Deviatio
             watch = dz >= cfg.z_watch
             strong = dz >= z_alert
         for level, mask, need in ((Level.WATCH, watch, k), (Level.ALERT, strong, k_alert)):
-            for first, last in runs(mask, ctx.minutes, settings.max_gap_minutes, need):
+            for first, last in runs(mask, ctx.minutes, settings.max_gap_minutes, need, np.isfinite(dz)):
                 out.append(_run(ch, direction, level, first, last, need, x, mean, dz))
     combined = beyond_watch >= cfg.multi_channel_alert
-    for first, last in runs(combined, ctx.minutes, settings.max_gap_minutes, k_alert):
+    read = np.zeros(n, bool)
+    for *_, dz in per_channel:
+        read |= np.isfinite(dz)
+    for first, last in runs(combined, ctx.minutes, settings.max_gap_minutes, k_alert, read):
         chans = [f"{ch.metric}{'+' if d > 0 else '-'}" for ch, d, _, _, dz in per_channel
                  if np.nanmax(np.where(np.isfinite(dz[first:last + 1]), dz[first:last + 1], -np.inf)) >= cfg.z_watch]
         out.append(EvidenceRun(source="baseline", code="multi_channel", level=int(Level.ALERT), first=first,
@@ -153,7 +156,7 @@ def _run(ch: DeviationChannel, direction: int, level: Level, first: int, last: i
         first=first, last=last, min_records=k, family=f"{ch.metric}{'+' if direction > 0 else '-'}",
         evidence={"metric": ch.metric, "unit": ch.unit, "direction": direction,
                   "value": float(np.nanmedian(x[seg])), "baseline_mean": float(np.nanmedian(mean[seg])),
-                  "z": float(direction * np.nanmedian(dz[seg])), "records": last - first + 1})
+                  "z": float(direction * np.nanmedian(dz[seg])), "records": int(np.isfinite(dz[seg]).sum())})
 
 
 def deviation_finding(run: EvidenceRun, cols: Mapping[str, Any], sampling_minutes: float = 5.0) -> Finding:

@@ -145,12 +145,13 @@ def red_flag_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: RedFlagCo
         if spec.signal not in cols:
             continue
         x = np.asarray(cols[spec.signal], dtype=np.float64)
-        mask = spec.beyond(x) & np.isfinite(x) & ctx.usable & _context_mask(spec, ctx)
+        measured = np.isfinite(x) & ctx.usable
+        mask = spec.beyond(x) & measured & _context_mask(spec, ctx)
         if spec.personal_exempt:
             mask &= ~_within_personal_range(cols, x, spec, ctx)
         k = settings.min_records(spec.min_minutes)
-        for first, last in runs(mask, ctx.minutes, settings.max_gap_minutes, k):
-            seg = x[first:last + 1]
+        for first, last in runs(mask, ctx.minutes, settings.max_gap_minutes, k, measured):
+            seg = x[first:last + 1][np.isfinite(x[first:last + 1])]
             level = Level.parse(spec.level)
             unknown = spec.context != "any" and bool((ctx.rest[first:last + 1] == UNKNOWN).any())
             if unknown:
@@ -161,7 +162,7 @@ def red_flag_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: RedFlagCo
                 evidence={"signal": spec.signal, "threshold": spec.value, "op": spec.op,
                           "median": float(np.median(seg)),
                           "extreme": float(seg.min() if spec.op == "<=" else seg.max()),
-                          "records": last - first + 1, "context": spec.context,
+                          "records": int(len(seg)), "context": spec.context,
                           "activity_unknown": unknown}))
     return out
 
@@ -182,6 +183,7 @@ def run_finding(run: EvidenceRun, cols: Mapping[str, Any], cfg: RedFlagConfig | 
     advice = {lang: getattr(spec.advice, lang) for lang in ("en", "zh")}
     evidence = dict(run.evidence, minutes=round(minutes, 1), context_text=CONTEXT_TEXT[spec.context])
     x = np.asarray(cols[spec.signal], dtype=np.float64)[first:last + 1]
+    x = x[np.isfinite(x)]
     if len(x):
         evidence.update(median=float(np.median(x)), extreme=float(x.min() if spec.op == "<=" else x.max()),
                         records=int(len(x)))

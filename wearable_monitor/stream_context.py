@@ -93,8 +93,18 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
     return StreamContext(minutes=minutes, rest=rest, awake=np.asarray(awake, bool), usable=usable, times=times)
 
 
-def runs(mask: np.ndarray, minutes: np.ndarray, max_gap_minutes: float, min_records: int) -> list[tuple[int, int]]:
-    """(first, last) row index of each sustained run of True rows (see the module docstring)."""
+def runs(mask: np.ndarray, minutes: np.ndarray, max_gap_minutes: float, min_records: int,
+         measured: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """(first, last) row index of each sustained run of True rows (see the module docstring).
+
+    `measured`: rows where the signal was measured at all. A row without a measurement (a device that
+    samples SpO2 every few records, a low-quality record) neither extends nor breaks a run: only a
+    measured row outside the condition, or more than `max_gap_minutes` between qualifying rows, does.
+    """
+    if measured is not None:
+        keep = np.flatnonzero(measured)
+        return [(int(keep[a]), int(keep[b])) for a, b in runs(np.asarray(mask)[keep], minutes[keep],
+                                                              max_gap_minutes, min_records)]
     idx = np.flatnonzero(mask)
     if len(idx) < min_records:
         return []
