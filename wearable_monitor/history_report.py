@@ -18,6 +18,7 @@ import pandas as pd
 
 from .config import FeatureConfig, default_feature_config
 from .findings import LEVEL_NAMES, Level
+from .markers import MARKER_KINDS, Marker
 from .formatter import DATA_BEGIN, DATA_END, SYSTEM_PROMPT, LLMInput, clean_text, quote
 from .records import TIME, USER
 
@@ -42,7 +43,12 @@ T = {
                       "given in the system prompt, starting from the alert periods.",
            "s_alerts": "{n} alert period(s) in {d} days; latest {a} to {b}", "s_none": "no alert period in {d} days",
            "s_flags": "red flags met: {f}", "s_latest": "latest window {lv}", "sep": "; ", "end": ".", "list": ", ",
-           "src": {"personal": "personal", "group": "group", "blend": "blended"}},
+           "src": {"personal": "personal", "group": "group", "blend": "blended"},
+           "events": "Events entered by the person", "event_line": "{d}: {kind}{note}",
+           "explained": "Alert days with an entered event on the same day ({days}): the alert is explained by the "
+                        "event, so it is not a false alarm (the alert still stands; nothing is dismissed).",
+           "s_events": "{n} event(s) entered", "marker_tag": "event",
+           "more_events": "{n} earlier event(s) not shown"},
     "zh": {"title": "健康历史", "summary": "摘要", "span": "共 {d} 天有数据，{a} 至 {b}",
            "periods": "警示时段", "no_periods": "没有任何一天达到警示等级。",
            "period": "{a} 至 {b}（{n} 天），最高等级 **{lv}**：{why}",
@@ -56,7 +62,11 @@ T = {
            "closing": "提醒：这是筛查辅助工具，不是诊断。请按系统提示中的结构回答，先说明警示时段。",
            "s_alerts": "{d} 天中有 {n} 个警示时段；最近一次 {a} 至 {b}", "s_none": "{d} 天中没有警示时段",
            "s_flags": "触发的红旗指标：{f}", "s_latest": "最近窗口 {lv}", "sep": "；", "end": "。", "list": "、",
-           "src": {"personal": "个人", "group": "群体", "blend": "混合"}},
+           "src": {"personal": "个人", "group": "群体", "blend": "混合"},
+           "events": "本人记录的事件", "event_line": "{d}：{kind}{note}",
+           "explained": "当天记录了事件的警示日（{days}）：警示可由该事件解释，因此不算误报（警示仍然保留，不被忽略）。",
+           "s_events": "记录了 {n} 个事件", "marker_tag": "事件",
+           "more_events": "另有 {n} 个较早的事件未显示"},
 }
 NAMES = {"en": {"hr_resting": "Resting heart rate", "hrv": "HRV (RMSSD)", "resp_rate": "Respiration",
                 "spo2": "Blood oxygen", "skin_temp": "Skin temperature", "hr": "Heart rate", "hrv_rmssd": "HRV (RMSSD)",
@@ -106,6 +116,15 @@ def _alert_periods(days: pd.DataFrame) -> list[dict]:
     return out
 
 
+def _explained_days(days: pd.DataFrame, markers: list[Marker]) -> list[str]:
+    """Alert or urgent days with an entered event on the same day (not false alarms)."""
+    if not markers or not len(days):
+        return []
+    marked = {m.date.isoformat() for m in markers}
+    alert = days[days["level"].map(_rank) >= int(Level.ALERT)]
+    return sorted({_day(d) for d in alert["date"]} & marked)
+
+
 def _red_flag_days(days: pd.DataFrame) -> list[dict]:
     out: dict[str, list[str]] = {}
     for r in days.itertuples():
@@ -130,8 +149,10 @@ def _moved(frame: pd.DataFrame) -> dict | None:
 
 
 def history_case(days: pd.DataFrame, frame: pd.DataFrame, findings: list[dict] | None = None,
-                 latest: dict | None = None, config: FeatureConfig | None = None) -> dict:
-    """Language-neutral facts of one user's history (day table with `level`/`reasons`, records frame)."""
+                 latest: dict | None = None, config: FeatureConfig | None = None,
+                 markers: list[Marker] | None = None) -> dict:
+    """Language-neutral facts of one user's history (day table with `level`/`reasons`, records frame,
+    the events the person entered: `markers.Marker`)."""
     config = config or default_feature_config()
     days = days.sort_values("date").reset_index(drop=True)
     user = str(days[USER].iat[0]) if len(days) else None
@@ -146,7 +167,9 @@ def history_case(days: pd.DataFrame, frame: pd.DataFrame, findings: list[dict] |
             "rule_findings": [{"severity": f.get("severity"), "title": f.get("title"), "status": f.get("status"),
                                "end": (f.get("period") or {}).get("end")}
                               for f in (findings or []) if f.get("status") == "finding"],
-            "baseline": None, "moved": _moved(frame), "not_measured": not_measured, "latest": None}
+            "baseline": None, "moved": _moved(frame), "not_measured": not_measured, "latest": None,
+            "markers": [m.to_dict() for m in (markers or [])],
+            "explained_days": _explained_days(days, markers or [])}
     if latest:
         b = latest.get("baseline") or {}
         metrics = {k: v for k, v in (b.get("metrics") or {}).items()
@@ -199,6 +222,9 @@ def _reason_text(code: str, lang: str) -> str:
     return quote(code)
 
 
+reason_text = _reason_text  # public name: a reason code as a readable phrase in `lang`
+
+
 def render_history(case: dict, lang: str = "en", length: str = "full", config: FeatureConfig | None = None) -> LLMInput:
     if length not in ("short", "full"):
         raise ValueError("length must be 'short' or 'full'")
@@ -219,11 +245,14 @@ def render_history(case: dict, lang: str = "en", length: str = "full", config: F
         why = t["list"].join(_reason_text(c, lang) for c in p["reasons"][:(2 if length == "short" else 4)])
         lines.append("- " + t["period"].format(a=p["start"], b=p["end"], n=p["days"], lv=_level(p["peak"], lang), why=why))
         if length == "full":
+            marked = _marker_labels(case, lang)
             for d in p["around"]:
                 extra = f" · {quote(d['vitals'])}" if d["vitals"] else ""
+                extra += f" · {t['marker_tag']}: {marked[d['date']]}" if d["date"] in marked else ""
                 lines.append(f"  - {d['date']}: {_level(d['level'], lang)}{extra}")
     if len(periods) > len(shown):
         lines.append("- " + t["more"].format(n=len(periods) - len(shown)))
+    lines += _events_lines(case, lang, length)
     lines += ["", f"### {t['flags']}"]
     if not case["red_flags"]:
         lines.append("- " + t["no_flags"])
@@ -261,6 +290,33 @@ def render_history(case: dict, lang: str = "en", length: str = "full", config: F
     return LLMInput(system_prompt=SYSTEM_PROMPT[lang], user_content=body, summary=summary, case=case, language=lang)
 
 
+def _marker_labels(case: dict, lang: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for m in case.get("markers") or []:
+        label = MARKER_KINDS[m["kind"]][1 if lang == "zh" else 0]
+        out[m["date"]] = f"{out[m['date']]}, {label}" if m["date"] in out else label
+    return out
+
+
+def _events_lines(case: dict, lang: str, length: str) -> list[str]:
+    """The events the person entered (newest last) and which alert days they explain."""
+    markers = case.get("markers") or []
+    if not markers:
+        return []
+    t = T[lang]
+    lines = ["", f"### {t['events']}"]
+    shown = markers[-(5 if length == "short" else 40):]
+    for m in shown:
+        note = f" ({quote(clean_text(m['note'], 120))})" if m.get("note") else ""
+        lines.append("- " + t["event_line"].format(d=m["date"], kind=MARKER_KINDS[m["kind"]][1 if lang == "zh" else 0],
+                                                   note=note))
+    if len(markers) > len(shown):
+        lines.append("- " + t["more_events"].format(n=len(markers) - len(shown)))
+    if case.get("explained_days"):
+        lines.append("- " + t["explained"].format(days=t["list"].join(case["explained_days"])))
+    return lines
+
+
 def _summary(case: dict, lang: str) -> str:
     t = T[lang]
     parts = []
@@ -272,6 +328,8 @@ def _summary(case: dict, lang: str) -> str:
     if case["red_flags"]:
         parts.append(t["s_flags"].format(f=t["list"].join(_reason_text(f"red_flag:{f['code']}", lang)
                                                      for f in case["red_flags"][:2])))
+    if case.get("markers"):
+        parts.append(t["s_events"].format(n=len(case["markers"])))
     if case["latest"] and case["latest"].get("level"):
         parts.append(t["s_latest"].format(lv=_level(case["latest"]["level"], lang)))
     closing = "Screening aid, not a diagnosis." if lang == "en" else "筛查辅助，非诊断。"

@@ -45,7 +45,9 @@ from ..readers import (
 from ..importers import is_device_export
 from ..records import TIME, USER
 from ..validation import InputFileError, Limits, ValidationResult, validate_items
-from ..history_report import history_case, render_history
+from ..history_report import history_case, reason_text, render_history
+from ..markers import Marker, annotate_days, parse_markers
+from ..patterns import summarize_pattern
 from ..verdict import rejudge, rejudge_table, with_rule_findings
 from ..vitals import VitalsConfig, signal_values
 
@@ -123,6 +125,37 @@ def rethreshold(result: dict, threshold: float | None) -> dict:
     return out
 
 
+def newest_window_result(rows: pd.DataFrame, baseline: dict, threshold: float) -> dict:
+    """The newest window of one user's scored table as a result-like dict (level, reasons with
+    titles, baseline block): the row the timeline and day table show, not a second scoring."""
+    row = rows.iloc[-1]
+    codes = [c for c in str(row.get("reasons") or "").split("; ") if c]
+    return {"user_id": str(row[USER]), "anomaly_score": float(row["anomaly_score"]), "threshold": threshold,
+            "level": row.get("level"), "is_anomaly": bool(row["is_anomaly"]),
+            "window": {"end": pd.Timestamp(row[TIME]).isoformat()},
+            "reasons": [{"code": c, "title": {lang: reason_text(c, lang) for lang in ("en", "zh")}} for c in codes],
+            "baseline": {"source": baseline.get("source"), "alpha": baseline.get("alpha"),
+                         "days_of_history": baseline.get("days_of_history"),
+                         "metrics": {k: {"mean": m.get("mean"), "std": m.get("std")}
+                                     for k, m in (baseline.get("metrics") or {}).items()}}}
+
+
+def consistent_findings(findings: list[dict]) -> list[dict]:
+    """Per-upload rule findings that agree with each other: a finding built on a reading that another
+    rule excluded as a measurement error (a `data_problem` of the same metric and value over the same
+    days) is dropped, so a CRITICAL sudden change never rests on a value the same table calls an error."""
+    excluded = [(f.get("user_id"), f.get("metric"), f.get("value"), (f.get("period") or {}).get("start"),
+                 (f.get("period") or {}).get("end")) for f in findings if f.get("status") == "data_problem"]
+
+    def rests_on_excluded(f: dict) -> bool:
+        p = f.get("period") or {}
+        return any(u == f.get("user_id") and m == f.get("metric") and v is not None and v == f.get("value")
+                   and (s or "") <= (p.get("end") or "") and (p.get("start") or "") <= (e or "")
+                   for u, m, v, s, e in excluded)
+
+    return [f for f in findings if f.get("status") != "finding" or not rests_on_excluded(f)]
+
+
 def derive_daily(frame: pd.DataFrame, sleep_codes: dict[str, int], sampling_minutes: int = 5,
                  vitals: VitalsConfig | None = None) -> pd.DataFrame:
     """Daily values the rule engine can use, derived honestly from 5-minute records.
@@ -184,6 +217,7 @@ class HistoryOutcome:
     csv_path: Path
     users: list[str] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)  # user -> records, too few for one window
+    markers: list[Marker] = field(default_factory=list)    # the person's dated events, kept with the analysis
 
 
 @dataclass
@@ -448,16 +482,18 @@ class MonitorService:
 
     def analyze_history(self, paths: list[str] | str | None, threshold: float | None = None,
                         progress: Progress | None = None, session: str | None = LOCAL_SESSION,
-                        workspace: Workspace | None = None) -> HistoryOutcome:
+                        workspace: Workspace | None = None, markers: Any = None) -> HistoryOutcome:
         """Validate, replay and score an uploaded history as the live service would (score_history),
         then the per-day pattern, derived daily values through the rule engine, and a CSV export.
 
         Users in an upload are replayed from an empty baseline in the session's own workspace
         (never the shared store): replaying old data on top of a newer stored state would be
-        look-ahead. Users with fewer records than one window are listed in `skipped`.
+        look-ahead. Users with fewer records than one window are listed in `skipped`. Each day
+        table, threshold decision and the newest window's result is computed once (`_score_upload`).
+        `markers`: the person's dated events (markers.parse_markers input), kept with the outcome.
         """
+        events = parse_markers(markers)  # a bad event line fails before any scoring
         ws = workspace or self.workspace(session)
-        det = ws.detector
         step = progress or (lambda frac, desc: None)
         step(0.05, "validating")
         validation = self.read_upload(paths, progress=lambda frac, desc: step(0.05 + 0.15 * frac, f"importing: {desc}"))
@@ -466,37 +502,46 @@ class MonitorService:
         frame = validation.frame
         users = [str(u) for u in pd.unique(frame[USER])]
         sizes = frame[USER].value_counts()
-        skipped = {str(u): int(n) for u, n in sizes.items() if n < det.window_size}
+        skipped = {str(u): int(n) for u, n in sizes.items() if n < ws.detector.window_size}
         if len(skipped) == len(users):
-            raise InputFileError(f"no user has the {det.window_size} records one window needs: "
+            raise InputFileError(f"no user has the {ws.detector.window_size} records one window needs: "
                                  + ", ".join(f"{u} ({n})" for u, n in list(skipped.items())[:10]))
         step(0.2, f"scoring {len(users)} user(s)")
-        with ws.lock:
-            for user in users:
-                det.storage.reset(user)
-            scored = det.score_history(validation)
-            thr = self.threshold if threshold is None else float(threshold)
-            scored = rejudge_table(scored, thr)
-            step(0.7, "daily pattern")
-            days = det.daily(scored)
-            patterns, latest = {}, {}
-            for user in pd.unique(scored[USER]):
-                patterns[str(user)] = json_safe(det.detect_pattern(scored, user_id=user))
-                rows = frame[frame[USER] == user]
-                latest[str(user)] = json_safe(rethreshold(det.predict(rows, update_baseline=False), thr))
+        thr = self.threshold if threshold is None else float(threshold)
+        scored, days, patterns, latest = self._score_upload(ws, validation, users, thr, step)
         step(0.85, "rules")
         daily_values = derive_daily(frame, self.feature_config.features["sleep_state"].categories
                                     if "sleep_state" in self.feature_config.features else {},
-                                    self.feature_config.sampling_minutes, det.vitals_config)
-        findings = self.run_rules(daily_values, users, ws.findings_path)
-        days = with_rule_findings(days, findings)  # one verdict per day: the rules' findings count too
+                                    self.feature_config.sampling_minutes, ws.detector.vitals_config)
+        findings = consistent_findings(self.run_rules(daily_values, users, ws.findings_path))
+        days = annotate_days(with_rule_findings(days, findings), events)  # the rules' findings count too
         step(0.95, "export")
         csv_path = ws.exports / f"scores_{uuid.uuid4().hex[:10]}.csv"
         export = scored.copy()
         export[TIME] = export[TIME].dt.strftime("%Y-%m-%dT%H:%M:%S")
         csv_safe_frame(export).to_csv(csv_path, index=False)  # ids like "=cmd()" must not run in a spreadsheet
         return HistoryOutcome(validation, frame, scored, days, patterns, latest, daily_values, findings, thr,
-                              csv_path, users=[str(u) for u in pd.unique(scored[USER])], skipped=skipped)
+                              csv_path, users=[str(u) for u in pd.unique(scored[USER])], skipped=skipped,
+                              markers=events)
+
+    def _score_upload(self, ws: Workspace, validation: ValidationResult, users: list[str], thr: float,
+                      step: Progress) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict]:
+        """(scored windows at `thr`, day table, pattern per user, newest-window result per user), each
+        computed once: the day table feeds the patterns, the scored table's newest row the latest result."""
+        det = ws.detector
+        with ws.lock:
+            for user in users:
+                det.storage.reset(user)
+            scored = rejudge_table(det.score_history(validation), thr)
+            step(0.7, "daily pattern")
+            days = det.daily(scored)
+            patterns, latest = {}, {}
+            for user, user_days in days.groupby(USER, sort=False):
+                patterns[str(user)] = json_safe({"user_id": str(user),
+                                                 **summarize_pattern(user_days, det.pattern_config)})
+            for user, rows in scored.groupby(USER, sort=False):
+                latest[str(user)] = json_safe(newest_window_result(rows, det.users.summary(str(user)), thr))
+        return scored, days, patterns, latest
 
     def run_rules(self, daily_values: pd.DataFrame, users: list[str], store: Path | None = None) -> list[dict]:
         """The daily-log rules that apply to the derived values, through the engine (stored, so
@@ -509,32 +554,41 @@ class MonitorService:
             found = engine.run(daily_values, users=[u for u in users if u in set(daily_values[USER])])
         return [json_safe(f.to_dict()) for f in found if f.metric in derived]
 
-    def history_api(self, path: str | None, threshold: float | None = None) -> dict:
-        """/analyze_history: per-window scores and per-day pattern as JSON (errors as {"error": ...})."""
+    def history_api(self, paths: list[str] | str | None, threshold: float | None = None, markers: Any = None,
+                    summary_only: bool = False, lang: str = "en") -> dict:
+        """/analyze_history: summary, per-day table, rule findings and both LLM text lengths per user,
+        plus per-window scores unless `summary_only` (errors as {"error": ...})."""
         try:
             with self.scratch() as ws:  # stateless: nothing of the call outlives it
-                out = self.analyze_history(path, threshold, workspace=ws)
+                out = self.analyze_history(paths, threshold, workspace=ws, markers=markers)
         except (InputFileError, InputError, ValueError) as exc:
             return {"error": str(exc)}
         v = out.validation.to_dict()
-        windows = out.scored[[USER, TIME, "anomaly_score", "is_anomaly", "level", "reasons", "model_anomalous"]].copy()
-        windows[TIME] = windows[TIME].dt.strftime("%Y-%m-%dT%H:%M:%S")
         days = out.days.copy()
         days["date"] = days["date"].dt.strftime("%Y-%m-%d")
-        return json_safe({
+        cases = {user: self.history_case(out, user) for user in out.users}
+        report = {
             "threshold": out.threshold,
             "validation": {"counts": v["counts"], "users": v["users"], "errors": v["errors"][:100],
                            "warnings": v["warnings"][:100]},
-            "windows": windows.to_dict("records"),
+            "summary": {user: {k: c[k] for k in ("span", "levels", "alert_periods", "red_flags", "not_measured",
+                                                 "explained_days", "latest")} for user, c in cases.items()},
             "days": days.to_dict("records"),
             "patterns": out.patterns,
             "rule_findings": out.findings,
-            "llm_text": {user: {length: self.history_llm_text(out, user, "en", length) for length in ("short", "full")}
-                         for user in out.users},
+            "markers": [m.to_dict() for m in out.markers],
+            "llm_text": {user: {length: render_history(c, lang, length, self.feature_config).as_markdown()
+                                for length in ("short", "full")} for user, c in cases.items()},
             "skipped_users": [{"user_id": u, "records": n, "reason": f"fewer than the {self.detector.window_size} "
                                "records one window needs"} for u, n in out.skipped.items()],
             "disclaimer": "Screening aid, not a diagnosis.",
-        })
+        }
+        if not summary_only:
+            windows = out.scored[[USER, TIME, "anomaly_score", "is_anomaly", "level", "reasons",
+                                  "model_anomalous"]].copy()
+            windows[TIME] = windows[TIME].dt.strftime("%Y-%m-%dT%H:%M:%S")
+            report["windows"] = windows.to_dict("records")
+        return json_safe(report)
 
     def window_api(self, text: str, threshold: float | None = None) -> dict:
         """/detect_window: window JSON text -> result JSON (errors as {"error": ...})."""
@@ -545,12 +599,16 @@ class MonitorService:
 
     # ------------------------------------------------------------------ LLM text
 
-    def history_llm_text(self, outcome: "HistoryOutcome", user: str, lang: str = "en", length: str = "full") -> str:
-        """History-first LLM text of one uploaded user (alert periods first, then flags, baseline, latest window)."""
-        case = history_case(outcome.days[outcome.days[USER] == user], outcome.frame[outcome.frame[USER] == user],
+    def history_case(self, outcome: "HistoryOutcome", user: str) -> dict:
+        """The language-neutral facts of one uploaded user's history (history_report.history_case)."""
+        return history_case(outcome.days[outcome.days[USER] == user], outcome.frame[outcome.frame[USER] == user],
                             [f for f in outcome.findings if f.get("user_id") == user], outcome.latest.get(user),
-                            self.feature_config)
-        return render_history(case, lang, length, self.feature_config).as_markdown()
+                            self.feature_config, markers=outcome.markers)
+
+    def history_llm_text(self, outcome: "HistoryOutcome", user: str, lang: str = "en", length: str = "full") -> str:
+        """History-first LLM text of one uploaded user (alert periods first, then flags, events, baseline,
+        latest window)."""
+        return render_history(self.history_case(outcome, user), lang, length, self.feature_config).as_markdown()
 
     def llm_text(self, result: dict | None = None, pattern: dict | None = None,
                  findings: list[dict] | None = None, lang: str = "en") -> str:
