@@ -68,7 +68,8 @@ def app_url(app_service):
     demo = build_ui(app_service)
     demo.queue(default_concurrency_limit=app_service.config.concurrency_limit)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                            quiet=True, css=CSS, max_file_size=app_service.config.max_upload_bytes)
+                            quiet=True, css=CSS, max_file_size=app_service.config.max_upload_bytes,
+                            mcp_server=True)  # as `launch()` serves it: the named API is also an MCP server
     yield url.rstrip("/")
     demo.close()
 

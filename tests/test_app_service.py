@@ -127,16 +127,16 @@ def test_bad_window_gives_a_readable_message_and_clears_outputs(h, text, needle)
 
 def test_upload_scores_validates_charts_and_exports(h, history_jsonl):
     out = h.analyze([str(history_jsonl)], None, "en")
-    status, report, users, timeline, days, alpha, findings, llm, csv_path, view = out
+    status, report, users, timeline, days, alpha, findings, llm_short, llm, csv_path, view = out
     assert status.startswith("✅"), status
-    assert "accepted" in report
+    assert "accepted" in report["value"] and report["visible"]
     assert len(users["choices"]) == 2 and users["value"] == view.user
     assert isinstance(timeline, go.Figure) and any(tr.name == t("score", "en") for tr in timeline.data)
     assert any(s.y0 == s.y1 for s in timeline.layout.shapes)  # the threshold line
     assert set(days["user_id"]) == {view.user} and 1 <= len(days) <= 3 and days["windows"].gt(0).all()
     assert isinstance(alpha, go.Figure) and all(0 <= v <= 1 for v in alpha.data[0].y)
     assert list(findings.columns)[:4] == ["id", "user_id", "rule", "metric"]
-    assert "DATA BEGIN" in llm
+    assert "DATA BEGIN" in llm and "DATA BEGIN" in llm_short and len(llm_short) <= len(llm)
     csv = pd.read_csv(csv_path)
     assert {"user_id", "timestamp", "anomaly_score", "is_anomaly", "baseline_alpha"} <= set(csv.columns)
     assert len(csv) == len(view.outcome.scored) and csv["anomaly_score"].between(0, 1).all()
@@ -145,7 +145,7 @@ def test_upload_scores_validates_charts_and_exports(h, history_jsonl):
         assert np.all(np.diff(g["baseline_alpha"].to_numpy()) >= -1e-12)
     other = [u for u in users["choices"] if u != view.user][0]
     switched = h.select_upload_user(other, view, "en")
-    assert switched[2]["value"] == other and set(switched[4]["user_id"]) == {other}
+    assert switched.user["value"] == other and set(switched.days["user_id"]) == {other}
 
 
 def test_bad_uploads_give_readable_messages(h, tmp_path, app_service):
@@ -153,6 +153,7 @@ def test_bad_uploads_give_readable_messages(h, tmp_path, app_service):
     bad.write_text('{"timestamp": "2024-01-01T00:00:00"\nhello\n[1, 2]\n')
     status, report, *_rest, view = h.analyze([str(bad)], None, "en")
     assert_readable_error(status) and view is None
+    report = report["value"]
     assert "line 1" in report and "line 2" in report and "not valid JSON" in report
     big = tmp_path / "big.jsonl"
     big.write_bytes(b" " * (app_service.limits.max_bytes + 1))
@@ -179,7 +180,7 @@ def test_fitbit_pair_upload(h, tmp_path):
     steps.to_csv(tmp_path / "P9_steps.csv")
     status, report, users, *_ = h.analyze([str(tmp_path / "P9_hr.csv"), str(tmp_path / "P9_steps.csv")], None, "en")
     assert status.startswith("✅"), status
-    assert users["choices"] == ["P9"] and "fitbit" in report
+    assert users["choices"] == ["P9"] and "fitbit" in report["value"]
 
 
 def test_records_csv_upload_scores_like_the_same_jsonl(h, history_jsonl, tmp_path):
@@ -250,7 +251,7 @@ def test_rules_on_derived_values_and_feedback(h, app_service):
     msg, table = h.feedback("rule-user", fid, "confirmed", "en")
     assert str(fid) in msg and table.loc[table["id"] == fid, "tp"].iloc[0] == 1
     msg, table = h.feedback("rule-user", fid, "false_alarm", "zh")
-    assert "误报" in msg and table.loc[table["id"] == fid, "fp"].iloc[0] == 1
+    assert "误报" in msg and table.loc[table["编号"] == fid, "误报数"].iloc[0] == 1  # zh headers
     assert h.feedback("rule-user", None, "confirmed", "en")[0] == t("pick_finding", "en")
     assert_readable_error(h.feedback("rule-user", 987654, "confirmed", "en")[0])
 

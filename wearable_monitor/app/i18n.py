@@ -152,6 +152,43 @@ STRINGS: dict[str, tuple[str, str]] = {
     # about
     "about_model": ("Model card (from the shipped checkpoint's summary.json)", "模型卡（来自随附检查点的 summary.json）"),
     "client_usage": ("Call the app from Python", "从 Python 调用"),
+    "llm_short": ("LLM-ready Markdown, short (for a chat box)", "供大模型使用的 Markdown（简短版，适合聊天框）"),
+    "llm_full": ("LLM-ready Markdown, full", "供大模型使用的 Markdown（完整版）"),
+    "markers": ("Events (one per line: date kind note)", "事件（每行一条：日期 类型 备注）"),
+    "markers_help": ("Dated events you know of (symptom onset, a positive test, a vaccination, travel, alcohol, "
+                     "hard training) are drawn on the timeline and listed in the LLM text. An alert on a day with an "
+                     "event is explained by it, so it is not called a false alarm.",
+                     "您知道的带日期事件（症状出现、检测阳性、接种疫苗、旅行、饮酒、高强度训练）会画在时间线上，并列入大模型文本。"
+                     "有事件的那天出现警示，可由该事件解释，因此不算误报。"),
+    "marker_date": ("Event date (YYYY-MM-DD)", "事件日期（年-月-日）"),
+    "marker_kind": ("Event kind", "事件类型"),
+    "marker_note": ("Note (optional)", "备注（可选）"),
+    "add_marker": ("Add event", "添加事件"),
+    "preset_history": (" · history: {n:,} records", " · 历史：{n:,} 条记录"),
+    "day_value": ("the day's own mean", "当天的实测均值"),
+    "no_personal_history": ("{metric}: no personal history yet", "{metric}：尚无个人历史"),
+    "profile": ("profile", "资料"),
+    "days_word": ("days", "天"),
+    "sensitivity_line": ("rule {rule}: sensitivity {old:.2f} → {new:.2f} (precision {precision:.2f})",
+                         "规则 {rule}：灵敏度 {old:.2f} → {new:.2f}（精确率 {precision:.2f}）"),
+    "threshold_far": ("The chosen threshold is far from the calibrated one.", "所选阈值与校准阈值相差较大。"),
+    # about
+    "no_card": ("summary.json not found.", "未找到 summary.json。"),
+    "fact": ("fact", "项目"),
+    "value": ("value", "数值"),
+    "test_metrics": ("Test metrics (held-out simulated users)", "测试指标（留出的模拟用户）"),
+    "endpoints": ("Endpoints: `/detect_window` (window JSON text, threshold -> result JSON), `/analyze_history` "
+                  "(history files, threshold, events, summary_only -> summary, per-day table, findings, LLM text short "
+                  "and full), `/explain_history` (history files, language, length, events -> LLM-ready Markdown). "
+                  "The page footer's \"Use via API\" lists every parameter with an example.",
+                  "接口：`/detect_window`（窗口 JSON 文本、阈值 -> 结果 JSON）；`/analyze_history`（历史文件、阈值、事件、"
+                  "summary_only -> 摘要、每日表、规则发现、简短与完整的大模型文本）；`/explain_history`（历史文件、语言、长度、"
+                  "事件 -> 供大模型使用的 Markdown）。页面底部的“通过 API 使用”列出每个参数及示例。"),
+    "mcp_title": ("Use from an LLM agent (MCP)", "供大模型智能体使用（MCP）"),
+    "mcp_help": ("The app is also an MCP server (streamable HTTP) at `/gradio_api/mcp/`: the tools `detect_window`, "
+                 "`analyze_history` and `explain_history` take the same parameters as the API.",
+                 "本应用同时是 MCP 服务器（streamable HTTP），地址为 `/gradio_api/mcp/`：工具 `detect_window`、"
+                 "`analyze_history` 与 `explain_history` 的参数与 API 相同。"),
     # errors
     "error": ("⚠️ {msg}", "⚠️ {msg}"),
     "error_internal": ("Something went wrong while processing the input ({kind}: {msg}). Please check the input "
@@ -175,6 +212,101 @@ STRINGS: dict[str, tuple[str, str]] = {
     "group": ("group", "群体"),
     "blend": ("blend", "混合"),
 }
+
+#: the shipped presets' names and descriptions (presets.json may hold developer notes; these are for people)
+PRESET_TEXT: dict[str, dict[str, tuple[str, str]]] = {
+    "example": {"title": ("Example window", "示例窗口"),
+                "description": ("A quiet daytime hour with every main channel present.",
+                                "安静的白天一小时，所有主要通道都有数据。")},
+    "normal": {"title": ("Normal day", "正常的一天"),
+               "description": ("An ordinary late-morning hour including a short walk: heart rate rises with steps, "
+                               "which is activity, not an anomaly.",
+                               "普通的上午一小时，包括一次短距离步行：心率随步数上升，这是活动，不是异常。")},
+    "short_term": {"title": ("Short-term anomaly", "短期异常"),
+                   "description": ("An acute episode at rest (17:50-18:25): heart rate sharply up and HRV down with "
+                                   "no steps; the event fills the second half of the window.",
+                                   "静息时的急性发作（17:50-18:25）：没有步数，心率骤升、HRV 下降；事件占据窗口的后半段。")},
+    "long_term": {"title": ("Multi-day illness", "多日患病"),
+                  "description": ("A night on day 3 of a 5-day illness: resting heart rate up, HRV down, respiration "
+                                  "up. Nine days of history come first, so personal baselines exist.",
+                                  "5 天患病期第 3 天的夜间：静息心率升高、HRV 下降、呼吸频率升高。先回放 9 天历史，因此已有个人基线。")},
+    "missing": {"title": ("Gaps and missing channels", "数据间断与缺失通道"),
+                "description": ("A daytime window from a watch without SpO2 or skin-temperature sensors, with absent "
+                                "records and a low-quality stretch. Missing data is not an anomaly.",
+                                "来自没有血氧和皮肤温度传感器的手表的白天窗口，有缺失记录和一段低质量数据。数据缺失不是异常。")},
+}
+
+#: column ids of the page's tables -> (English header, Chinese header)
+COLUMN_WORDS: dict[str, tuple[str, str]] = {
+    "feature": ("feature", "特征"), "importance": ("importance", "重要性"), "value": ("value", "数值"),
+    "unit": ("unit", "单位"), "baseline_mean": ("baseline mean", "基线均值"), "baseline_std": ("baseline sd", "基线标准差"),
+    "z_score": ("z score", "z 分数"), "id": ("id", "编号"), "user_id": ("user", "用户"), "rule": ("rule", "规则"),
+    "metric": ("metric", "指标"), "status": ("status", "状态"), "severity": ("severity", "严重程度"),
+    "start": ("start", "开始"), "end": ("end", "结束"), "title": ("title", "标题"), "date": ("date", "日期"),
+    "level": ("level", "等级"), "reasons": ("reasons", "原因"), "markers": ("events", "事件"),
+    "explained_by_marker": ("explained by an event (not a false alarm)", "可由事件解释（不算误报）"),
+    "windows": ("windows", "窗口数"), "anomalous_windows": ("anomalous windows", "异常窗口数"),
+    "anomaly_share": ("anomaly share", "异常占比"), "day_score": ("day score", "日得分"),
+    "reference_score": ("reference score", "参考得分"), "sufficient": ("enough data", "数据充足"),
+    "limited_channels": ("heart rate and steps only", "仅心率与步数"), "model_anomalous": ("model flag", "模型标记"),
+    "vitals_flags": ("vitals flags", "生命体征标记"), "is_anomalous_day": ("anomalous day", "异常日"),
+    "pattern_days": ("days in a row", "连续天数"), "alert": ("alert", "警示"), "trend": ("trend", "趋势"),
+    "episode_start": ("episode start", "发作开始"), "episode_end": ("episode end", "发作结束"),
+    "tp": ("confirmed", "确认数"), "fp": ("false alarms", "误报数"), "precision": ("precision", "精确率"),
+    "personal_mean": ("personal mean", "个人均值"), "personal_std": ("personal sd", "个人标准差"),
+    "group_mean": ("group mean", "群体均值"), "group_std": ("group sd", "群体标准差"),
+    "blend_mean": ("blend mean", "混合均值"), "blend_std": ("blend sd", "混合标准差"),
+    "age_group": ("age group", "年龄组"), "sex": ("sex", "性别"),
+    "window_pr_auc": ("window PR-AUC", "窗口 PR-AUC"), "window_precision": ("window precision", "窗口精确率"),
+    "window_recall": ("window recall", "窗口召回率"), "window_f1": ("window F1", "窗口 F1"),
+    "event_recall": ("event recall", "事件召回率"), "event_precision": ("event precision", "事件精确率"),
+    "event_f1": ("event F1", "事件 F1"), "false_alarms_per_user_day": ("false alarms per user-day", "每用户日误报数"),
+}
+ABOUT_FACTS: dict[str, tuple[str, str]] = {
+    "model": ("model", "模型"), "parameters": ("parameters", "参数量"), "threshold": ("threshold", "阈值"),
+    "threshold_criterion": ("threshold criterion", "阈值准则"), "window": ("window", "窗口"), "data": ("data", "数据"),
+    "seed_days": ("seed / days", "随机种子 / 天数"), "users_split": ("users train / val / test", "用户 训练 / 验证 / 测试"),
+}
+
+#: known input errors (English, raised deep in the package) -> Chinese; the quoted input is kept
+ERRORS_ZH: list[tuple[str, str]] = [
+    (r"^a Fitbit upload needs exactly the two files of a pair: <ID>_hr.csv and <ID>_steps.csv$",
+     "Fitbit 上传需要同一对中的两个文件：<ID>_hr.csv 与 <ID>_steps.csv"),
+    (r"^no valid record to score:?", "没有可评分的有效记录："),
+    (r"^no valid record in the window:?", "窗口中没有有效记录："),
+    (r"^no file uploaded$", "没有上传文件"),
+    (r"^upload one JSONL or CSV history file \(or one Fitbit CSV pair\)$", "请上传一个 JSONL 或 CSV 历史文件（或一对 Fitbit CSV 文件）"),
+    (r"^the input is empty.*$", "输入为空：请粘贴一个窗口（记录的 JSON 列表）"),
+    (r"^(.*): not valid JSON \((.*)\)$", r"\1：不是有效的 JSON（\2）"),
+    (r"^(.*)not valid JSON(.*)$", r"\1不是有效的 JSON\2"),
+    (r"^(.*) is over the size limit of (.*)$", r"\1 超过大小上限 \2"),
+    (r"^no user has the (\d+) records one window needs: (.*)$", r"没有用户达到一个窗口所需的 \1 条记录：\2"),
+    (r"^unknown event kind (.*?); use one of: (.*)$", r"未知的事件类型 \1；可用：\2"),
+    (r"^event line (\d+): (.*)$", r"事件第 \1 行：\2"),
+    (r"^(.*)date (.*) is not a date \(YYYY-MM-DD\)$", r"\1日期 \2 不是有效日期（年-月-日）"),
+    (r"^cannot tell the heart-rate file from the steps file in (.*?): .*$", r"无法区分心率文件与步数文件：\1；请命名为 <ID>_hr.csv 与 <ID>_steps.csv"),
+    (r"^(.*): file not found$", r"\1：找不到文件"),
+    (r"^unknown user (.*)$", r"未知用户 \1"),
+    (r"^(.*) is a shared demo user: read-only.*$", r"\1 是共享的演示用户：只读（只能重置您自己上传的用户）"),
+]
+
+
+def localize_error(message: str, lang: str | None) -> str:
+    """A known input error in Chinese (line by line; lines it does not know stay as they are: they
+    quote the input or the validation report)."""
+    import re
+
+    if lang != "zh":
+        return message
+    out = []
+    for line in message.splitlines() or [""]:
+        for pattern, repl in ERRORS_ZH:
+            if re.search(pattern, line):
+                line = re.sub(pattern, repl, line)
+                break
+        out.append(line)
+    return "\n".join(out)
+
 
 VERDICT_WORDS = {"confirmed": ("confirmed", "确认属实"), "false_alarm": ("false alarm", "误报")}
 PERIOD_WORDS = {"night": ("night", "夜间"), "morning": ("morning", "上午"), "day": ("day", "白天"),

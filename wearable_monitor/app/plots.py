@@ -8,7 +8,10 @@ from plotly.subplots import make_subplots
 
 from ..config import FeatureConfig
 from ..records import TIME
+from ..markers import Marker
 from .i18n import t
+
+MARKER_COLOR = "#7c3aed"
 
 # Channels worth a panel, in reading order; only those with observed values are drawn.
 CHART_FEATURES = ("hr", "hr_resting", "hrv_rmssd", "resp_rate", "spo2", "skin_temp", "steps")
@@ -17,7 +20,7 @@ SCORE_COLOR, THRESH_COLOR, BAND_COLOR, ALERT_COLOR = "#4338ca", "#dc2626", "rgba
 
 
 def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(title=title, height=height, margin=dict(l=60, r=20, t=60, b=40), template="plotly_white",
+    fig.update_layout(title=title, height=height, margin=dict(l=70, r=30, t=80, b=40), template="plotly_white",
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
     return fig
 
@@ -75,7 +78,8 @@ def window_figure(rows: pd.DataFrame, result: dict, config: FeatureConfig, lang:
                          marker_color=THRESH_COLOR if score >= thr else "#16a34a",
                          text=[f"{score:.3f}"], textposition="auto"), row=n, col=1)
     fig.add_vline(x=thr, line=dict(color=THRESH_COLOR, dash="dash"), row=n, col=1,
-                  annotation_text=f"{t('threshold_word', lang)} {thr:.3f}", annotation_position="top")
+                  annotation_text=f"{t('threshold_word', lang)} {thr:.3f}",
+                  annotation_position="bottom right" if thr < 0.7 else "bottom left")
     fig.update_xaxes(range=[0, 1], row=n, col=1)
     return _layout(fig, t("window_chart", lang), 170 * n + 80)
 
@@ -92,8 +96,10 @@ def _thin(frame: pd.DataFrame, max_points: int) -> pd.DataFrame:
 
 
 def timeline_figure(frame: pd.DataFrame, scored: pd.DataFrame, days: pd.DataFrame, threshold: float,
-                    config: FeatureConfig, lang: str = "en", max_points: int = 6000) -> go.Figure:
-    """One user's history: metric panels, anomaly score with the threshold, alert days shaded."""
+                    config: FeatureConfig, lang: str = "en", max_points: int = 6000,
+                    markers: list[Marker] | None = None) -> go.Figure:
+    """One user's history: metric panels, anomaly score with the threshold, alert days shaded, the
+    person's events as labelled vertical lines (inside the history's span)."""
     features = observed_features(frame, TIMELINE_FEATURES)
     n = len(features) + 1
     fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.04,
@@ -106,8 +112,10 @@ def timeline_figure(frame: pd.DataFrame, scored: pd.DataFrame, days: pd.DataFram
     fig.add_trace(go.Scatter(x=s[TIME], y=s["anomaly_score"], mode="lines", name=t("score", lang),
                              line=dict(color=SCORE_COLOR, width=1)), row=n, col=1)
     fig.add_hline(y=threshold, line=dict(color=THRESH_COLOR, dash="dash"), row=n, col=1,
-                  annotation_text=f"{t('threshold_word', lang)} {threshold:.3f}")
+                  annotation_text=f"{t('threshold_word', lang)} {threshold:.3f}", annotation_position="top left")
     fig.update_yaxes(range=[0, 1], row=n, col=1)
+    add_markers(fig, markers or [], frame[TIME].min() if len(frame) else None,
+                frame[TIME].max() if len(frame) else None, lang)
     alert_days = pd.to_datetime(days.loc[days["alert"], "date"]) if len(days) else []
     for d in alert_days:  # shaded across every panel
         fig.add_vrect(x0=d, x1=d + pd.Timedelta(days=1), fillcolor=ALERT_COLOR, line_width=0, layer="below")
@@ -115,6 +123,23 @@ def timeline_figure(frame: pd.DataFrame, scored: pd.DataFrame, days: pd.DataFram
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", marker=dict(size=12, color=ALERT_COLOR,
                                  symbol="square"), name=t("alert_period", lang)), row=n, col=1)
     return _layout(fig, t("timeline", lang), 160 * n + 100)
+
+
+def add_markers(fig: go.Figure, markers: list[Marker], start, end, lang: str) -> None:
+    """Each event inside [start - 1 day, end + 1 day] as a dotted vertical line across all panels,
+    labelled with its kind at the top."""
+    if start is None:
+        return
+    lo, hi = pd.Timestamp(start).normalize() - pd.Timedelta(days=1), pd.Timestamp(end) + pd.Timedelta(days=1)
+    for m in markers:
+        x = pd.Timestamp(m.date) + pd.Timedelta(hours=12)
+        if not lo <= x <= hi:
+            continue
+        fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=1, xref="x", yref="paper",
+                      line=dict(color=MARKER_COLOR, width=1.5, dash="dot"), name=f"marker:{m.kind}")
+        fig.add_annotation(x=x, y=1.0, xref="x", yref="paper", text=m.label(lang), showarrow=False,
+                           textangle=-90, xanchor="right", yanchor="top", font=dict(color=MARKER_COLOR, size=11),
+                           name=f"marker:{m.kind}")
 
 
 def alpha_figure(scored: pd.DataFrame, lang: str = "en") -> go.Figure:
@@ -130,19 +155,22 @@ def alpha_figure(scored: pd.DataFrame, lang: str = "en") -> go.Figure:
     return _layout(fig, t("baseline_evolution", lang), 320)
 
 
-def baseline_history_figure(history: pd.DataFrame, metric: str, lang: str = "en") -> go.Figure:
-    """Stored personal baseline snapshots of one metric: mean ± sd and each day's mean."""
+def baseline_history_figure(history: pd.DataFrame, metric: str, lang: str = "en",
+                            day_values: pd.Series | None = None) -> go.Figure:
+    """Stored personal baseline snapshots of one metric: mean ± sd (smooth), and each day's own mean
+    (`day_values`, measured) as dots drawn on top, so a spike is not hidden by the baseline."""
     h = history.dropna(subset=["mean"])
     if h.empty:
-        return empty_figure(f"{metric}: no personal history yet")
+        return empty_figure(t("no_personal_history", lang, metric=metric))
     h = h.groupby("day", sort=True).last().reset_index()
     x = h["day"]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=list(x) + list(x[::-1]), y=list(h["mean"] + h["std"]) + list((h["mean"] - h["std"])[::-1]),
                              fill="toself", fillcolor=BAND_COLOR, line=dict(width=0), name=t("baseline_band", lang)))
     fig.add_trace(go.Scatter(x=x, y=h["mean"], mode="lines", name=t("personal", lang), line=dict(color="#16a34a")))
-    if h["day_mean"].notna().any():
-        fig.add_trace(go.Scatter(x=x, y=h["day_mean"], mode="markers", name="day mean", marker=dict(color="#0f172a")))
+    if day_values is not None and len(day_values):
+        fig.add_trace(go.Scatter(x=pd.DatetimeIndex(day_values.index), y=day_values.to_numpy(), mode="markers",
+                                 name=t("day_value", lang), marker=dict(color="#0f172a", size=7)))
     return _layout(fig, f"{t('baseline_history', lang)}: {metric}", 340)
 
 

@@ -140,6 +140,21 @@ def newest_window_result(rows: pd.DataFrame, baseline: dict, threshold: float) -
                                      for k, m in (baseline.get("metrics") or {}).items()}}}
 
 
+def remember_day_means(ws: "Workspace", frame: pd.DataFrame) -> None:
+    """Keep each user's per-day means of the baseline channels (all day, and night 0-6 h) in the
+    workspace for the Users tab's chart."""
+    cols = [c for c in ("hr", "hr_resting", "hrv_rmssd", "resp_rate", "spo2", "skin_temp") if c in frame]
+    if not cols or frame.empty:
+        return
+    day = frame[TIME].dt.normalize().rename("day")
+    night = frame[TIME].dt.hour < 6
+    for user, idx in frame.groupby(USER, sort=False).groups.items():
+        rows, d = frame.loc[idx, cols], day.loc[idx]
+        means = rows.groupby(d).mean()
+        night_means = rows[night.loc[idx]].groupby(d[night.loc[idx]]).mean().add_suffix("_night")
+        ws.day_means[str(user)] = means.join(night_means, how="left")
+
+
 def consistent_findings(findings: list[dict]) -> list[dict]:
     """Per-upload rule findings that agree with each other: a finding built on a reading that another
     rule excluded as a measurement error (a `data_problem` of the same metric and value over the same
@@ -228,6 +243,7 @@ class Workspace:
     detector: WearableAnomalyDetector
     lock: threading.RLock
     last_used: float
+    day_means: dict[str, pd.DataFrame] = field(default_factory=dict)  # user -> each day's own mean per channel
 
     @property
     def findings_path(self) -> Path:
@@ -429,6 +445,9 @@ class MonitorService:
         with_history = history is not None and history.records and len(history.records) >= detector.window_size
         if with_history:
             detector.score_history(history)
+            ws = next((w for w in list(self.sessions.values()) if w.detector is detector), None)
+            if ws is not None:
+                remember_day_means(ws, pd.concat([history.frame, window.frame], ignore_index=True))
         result = detector.detect_realtime(window, update_baseline=update, history=history if with_history else None)
         frame = window.frame
         rows = frame[frame[USER] == result["user_id"]].iloc[-detector.window_size:].reset_index(drop=True)
@@ -514,6 +533,7 @@ class MonitorService:
                                     if "sleep_state" in self.feature_config.features else {},
                                     self.feature_config.sampling_minutes, ws.detector.vitals_config)
         findings = consistent_findings(self.run_rules(daily_values, users, ws.findings_path))
+        remember_day_means(ws, frame)
         days = annotate_days(with_rule_findings(days, findings), events)  # the rules' findings count too
         step(0.95, "export")
         csv_path = ws.exports / f"scores_{uuid.uuid4().hex[:10]}.csv"
@@ -695,6 +715,19 @@ class MonitorService:
             raise InputFileError(f"unknown baseline metric {key_name!r}")
         det, _ = self._owner(user, session)
         return det.storage.history(user, key.metric, key.period)
+
+    def day_values(self, user: str, key_name: str, session: str | None = LOCAL_SESSION) -> pd.Series:
+        """Each day's own mean of the metric's channel (from the session's uploads and presets), so a
+        spike shows next to the smooth baseline; empty when the records are not in this session."""
+        key = next((k for k in self._keys() if k.name == key_name), None)
+        means = self.workspace(session).day_means.get(user)
+        if key is None or means is None:
+            return pd.Series(dtype=float)
+        column = f"{key.source}_{key.period}" if f"{key.source}_{key.period}" in means else key.source
+        return means[column].dropna() if column in means else pd.Series(dtype=float)
+
+    def user_profile(self, user: str, session: str | None = LOCAL_SESSION) -> dict:
+        return self._owner(user, session)[0].storage.get_profile(user)
 
     def reset_user(self, user: str, session: str | None = LOCAL_SESSION) -> None:
         """Forget one of the session's own users; the shared users are read-only."""

@@ -1,17 +1,16 @@
 """Gradio Blocks UI: a thin layer over `MonitorService` (importing this module starts nothing).
 
     from wearable_monitor.app.ui import build_ui, create_service
-    build_ui(create_service()).queue().launch()
+    build_ui(create_service()).queue().launch(mcp_server=True)
 
-`Handlers` holds one plain method per UI event; each takes the component values and returns
-the output values, so every handler is tested without a browser (tests/test_app_service.py).
+Layout only: each tab is built by one function that returns its components as the same named group
+(`WindowOut`, `UploadOut`, ...) its handler returns (handlers.py), so events are wired by field name.
+Text and tables come from render.py, figures from plots.py, the named API and MCP tools from api.py.
 Errors become a readable message in the page, never a stack trace (details go to the log).
 """
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,332 +18,28 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import pandas as pd
 
-from ..detector import InputError
-from ..escaping import markdown_lines, markdown_text, preformatted
-from ..findings import LEVEL_NAMES, Level
-from ..formatter import FormatterInputError
-from ..records import USER
-from ..validation import InputFileError
-from . import plots
-from .i18n import PERIOD_WORDS, SOURCE_WORDS, VERDICT_WORDS, t, word
-from .service import LOCAL_SESSION, AppConfig, HistoryOutcome, MonitorService, WindowOutcome, upload_limits_text
-
-log = logging.getLogger(__name__)
+from .api import AgentApi, register_api, window_example_text
+from .handlers import CLIENT_SNIPPET, CaseOut, Handlers, UploadOut, UploadView, UserOut, WindowOut, session_of
+from .i18n import t
+from .render import (BASELINE_COLUMNS, DAY_COLUMNS, DRIVER_COLUMNS, EXPECTED_ERRORS, FINDING_COLUMNS,
+                     USER_FINDING_COLUMNS, about_markdown, days_table, drivers_table, empty, error_message,
+                     findings_table, verdict_markdown)
+from .service import AppConfig, MonitorService, upload_limits_text
 
 DISCLAIMER = t("disclaimer", "en")
 DELETE_CACHE_EVERY_S, DELETE_CACHE_AGE_S = 1800, 3600  # Gradio's temp files (uploads, CSV downloads)
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no usage reports to Gradio's servers
-EXPECTED_ERRORS = (InputFileError, InputError, FormatterInputError, ValueError, KeyError)
+PRIVATE = dict(api_visibility="private")
 
-CLIENT_SNIPPET = '''```python
-from gradio_client import Client, handle_file
+CSS = """
+.disclaimer {border-left: 4px solid #dc2626; padding: 6px 12px; background: #fef2f2;}
+.verdict h2 {margin-top: 0;}
+.wm-table table {table-layout: auto;}
+.wm-table th, .wm-table td {white-space: normal !important; overflow-wrap: anywhere; min-width: 4.5em;}
+.wm-table th span {white-space: normal !important; overflow: visible !important; text-overflow: clip !important;}
+"""
 
-client = Client("http://127.0.0.1:7860/")          # or the Space id
-result = client.predict(open("test_data/example_window.json").read(), None,
-                        api_name="/detect_window")   # window JSON text, threshold (None = calibrated)
-print(result["is_anomaly"], result["anomaly_score"], result["threshold"])
-
-report = client.predict(handle_file("test_data/fitbit_A0NVTRV.jsonl"), None,
-                        api_name="/analyze_history") # per-window scores + per-day pattern
-print(report["patterns"])
-```'''
-
-
-def session_of(request: gr.Request | None) -> str:
-    """The visitor's session key (its workspace in the service); in-process calls share one."""
-    return getattr(request, "session_hash", None) or LOCAL_SESSION
-
-
-def error_message(exc: BaseException, lang: str) -> str:
-    """A message for the page: what was wrong with the input, never a traceback. The message may
-    quote the input (ids, file names), so it is escaped for Markdown."""
-    if isinstance(exc, EXPECTED_ERRORS):
-        return t("error", lang, msg=markdown_lines(str(exc).strip().strip("'\""), max_len=4000))
-    log.exception("unexpected error in an app handler")
-    return t("error", lang, msg=t("error_internal", lang, kind=type(exc).__name__,
-                                  msg=markdown_text(str(exc), max_len=300)))
-
-
-# ----------------------------------------------------------------------------- formatting helpers
-
-def level_name(level: str | None, lang: str) -> str:
-    try:
-        return LEVEL_NAMES[Level.parse(level)]["zh" if lang == "zh" else "en"]
-    except (ValueError, TypeError):
-        return str(level)
-
-
-def verdict_markdown(result: dict, lang: str) -> str:
-    level = result.get("level") or ("alert" if result["is_anomaly"] else "normal")
-    head = t(f"level_{level}", lang)
-    reasons = [f"- **{level_name(r.get('level'), lang)}** · "
-               + markdown_text((r.get("title") or {}).get(lang) or (r.get("title") or {}).get("en", ""))
-               for r in result.get("reasons", [])]
-    advice = markdown_text((result.get("advice") or {}).get(lang, ""))
-    why = f"\n\n**{t('reasons', lang)}**\n\n" + "\n".join(reasons) if reasons else ""
-    w, b = result.get("window", {}), result.get("baseline", {})
-    line = t("score_line", lang, score=result["anomaly_score"], threshold=result["threshold"],
-             user=markdown_text(result.get("user_id", "?")), start=str(w.get("start", "?")).replace("T", " "),
-             end=str(w.get("end", "?")).replace("T", " "), period=word(PERIOD_WORDS, w.get("time_period"), lang),
-             source=word(SOURCE_WORDS, b.get("source"), lang), alpha=b.get("alpha") or 0.0,
-             days=b.get("days_of_history", 0))
-    q = result.get("data_quality") or {}
-    quality = t("quality_line", lang, missing=q.get("missing_fraction") or 0.0, gap=q.get("max_gap_minutes") or 0)
-    note = f"{advice} {t('screening_note', lang)}".strip()
-    return f"## {head}{why}\n\n{note}\n\n{line}\n\n{quality}"
-
-
-def drivers_table(result: dict) -> pd.DataFrame:
-    cols = ["feature", "importance", "value", "unit", "baseline_mean", "baseline_std", "z_score"]
-    return pd.DataFrame([{c: f.get(c) for c in cols} for f in result.get("top_features", [])], columns=cols)
-
-
-def findings_table(findings: list[dict], lang: str) -> pd.DataFrame:
-    cols = ["id", "user_id", "rule", "metric", "status", "severity", "start", "end", "title"]
-    rows = [{"id": f.get("id"), "user_id": f.get("user_id"), "rule": f.get("rule"), "metric": f.get("metric"),
-             "status": f.get("status"), "severity": f.get("severity"), "start": f.get("period", {}).get("start"),
-             "end": f.get("period", {}).get("end"), "title": (f.get("title") or {}).get(lang, "")}
-            for f in findings]
-    return pd.DataFrame(rows, columns=cols)
-
-
-def days_table(days: pd.DataFrame) -> pd.DataFrame:
-    cols = ["user_id", "date", "level", "reasons", "windows", "anomalous_windows", "anomaly_share", "day_score",
-            "reference_score", "sufficient", "limited_channels", "model_anomalous", "vitals_flags", "is_anomalous_day",
-            "pattern_days", "alert", "trend"]
-    out = days[[c for c in cols if c in days]].copy()
-    out["date"] = out["date"].dt.strftime("%Y-%m-%d")
-    return out.round({"anomaly_share": 3, "day_score": 3, "reference_score": 3})
-
-
-def about_markdown(card: dict, lang: str) -> str:
-    """Model card facts from summary.json; only what the file states."""
-    lines = [f"### {t('about_model', lang)}"]
-    if not card:
-        lines.append("summary.json not found.")
-    else:
-        m = card.get("metrics", {}).get("test", {})
-        d = card.get("data", {})
-        users = d.get("users", {})
-        facts = [("model", card.get("model")), ("parameters", card.get("parameters")),
-                 ("threshold", card.get("threshold")), ("threshold criterion", card.get("threshold_criterion")),
-                 ("window", (card.get("window") or {}).get("label")),
-                 ("data", d.get("source")), ("seed / days", f"{d.get('seed')} / {d.get('days')}"),
-                 ("users train / val / test", f"{users.get('train')} / {users.get('val')} / {users.get('test')}")]
-        lines += ["| fact | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in facts if v is not None]
-        keys = ["window_pr_auc", "window_precision", "window_recall", "window_f1", "event_recall",
-                "event_precision", "event_f1", "false_alarms_per_user_day"]
-        if m:
-            lines += ["", "**Test metrics (held-out simulated users)**", "",
-                      "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys),
-                      "| " + " | ".join("n/a" if m.get(k) is None else f"{m[k]:.3g}" for k in keys) + " |"]
-    lines += ["", f"### {t('byod_title', lang)}", "", t("byod_table", lang)]
-    lines += ["", f"### {t('client_usage', lang)}", "", CLIENT_SNIPPET, "",
-              "Endpoints: `/detect_window` (window JSON text, threshold or None -> result JSON), "
-              "`/analyze_history` (JSONL file, threshold or None -> per-window scores, per-day pattern, rule findings).",
-              "", t("disclaimer", lang)]
-    return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- state
-
-@dataclass
-class UploadView:
-    """What the upload tab keeps per session, so a user switch or a language switch re-renders."""
-    outcome: HistoryOutcome
-    user: str
-
-
-# ----------------------------------------------------------------------------- handlers
-
-class Handlers:
-    """One method per UI event; plain values in, plain values (and figures) out."""
-
-    def __init__(self, service: MonitorService):
-        self.s = service
-
-    # ------------------------------------------------------------ real-time window
-    def preset_choices(self) -> list[tuple[str, str]]:
-        return [(p["title"], p["name"]) for p in self.s.presets()]
-
-    def on_preset(self, name: str | None) -> tuple[str, str]:
-        """-> (the preset's window as JSON for the editor, its description)"""
-        if not name:
-            return "", ""
-        try:
-            doc = self.s.preset(name)
-        except Exception as exc:  # noqa: BLE001 - shown as a message, never raised
-            return "", error_message(exc, "en")
-        history = len(doc.get("history") or [])
-        note = f" · history: {history:,} records" if history else ""
-        return json.dumps(doc["window"], indent=1, ensure_ascii=False), f"*{doc.get('description', '')}*{note}"
-
-    def _window_outputs(self, outcome: WindowOutcome | None, lang: str, error: str = "") -> tuple:
-        if outcome is None:
-            return (error, None, plots.empty_figure(), pd.DataFrame(), "", None)
-        r = outcome.result
-        md = verdict_markdown(r, lang)
-        if outcome.report:
-            md += f"\n\n<details><summary>validation</summary>\n\n{preformatted(outcome.report)}\n</details>"
-        return (md, r, plots.window_figure(outcome.rows, r, self.s.feature_config, lang), drivers_table(r),
-                self.s.llm_text(result=r, lang=lang), outcome)
-
-    def run_preset(self, name: str | None, threshold: float | None, lang: str = "en",
-                   request: gr.Request = None) -> tuple:
-        """-> (verdict markdown, result JSON, window figure, drivers table, LLM text, state)"""
-        try:
-            if not name:
-                raise InputFileError(t("empty_input", lang))
-            return self._window_outputs(self.s.run_preset(name, threshold, session_of(request)), lang)
-        except Exception as exc:  # noqa: BLE001
-            return self._window_outputs(None, lang, error_message(exc, lang))
-
-    def run_window(self, text: str | None, threshold: float | None, lang: str = "en",
-                   request: gr.Request = None) -> tuple:
-        try:
-            if not text or not text.strip():
-                raise InputFileError(t("empty_input", lang))
-            return self._window_outputs(self.s.detect_window_text(text, threshold, session_of(request)), lang)
-        except Exception as exc:  # noqa: BLE001
-            return self._window_outputs(None, lang, error_message(exc, lang))
-
-    # ------------------------------------------------------------ upload
-    def _upload_outputs(self, view: UploadView | None, lang: str, status: str = "", report: str = "") -> tuple:
-        """-> (status, validation report, user dropdown, timeline, days, alpha, findings, LLM text, CSV, state)"""
-        if view is None:
-            return (status, report, gr.update(choices=[], value=None), plots.empty_figure(), pd.DataFrame(),
-                    plots.empty_figure(), pd.DataFrame(), "", None, None)
-        o, user = view.outcome, view.user
-        frame = o.frame[o.frame[USER] == user]
-        scored = o.scored[o.scored[USER] == user]
-        days = o.days[o.days[USER] == user]
-        findings = [f for f in o.findings if f.get("user_id") == user]
-        timeline = plots.timeline_figure(frame, scored, days, o.threshold, self.s.feature_config, lang,
-                                         self.s.config.max_chart_points)
-        llm = self.s.history_llm_text(o, user, lang)
-        status = status or t("analysis_done", lang, windows=len(o.scored), users=len(o.users), days=len(o.days),
-                              alerts=int(o.days["alert"].sum()))
-        if o.skipped:
-            status += "\n\n" + t("skipped_users", lang, window=self.s.detector.window_size,
-                                     users=", ".join(f"{markdown_text(u, 60)} ({n})" for u, n in o.skipped.items()))
-        note = t("derived_note", lang, min_rest=12, cov=0.7)
-        status += f"\n\n{note}" + ("" if findings else f"\n\n{t('no_findings', lang)}")
-        imported = getattr(o.validation, "import_report", None)  # device exports: read / used / skipped per source
-        report = report or ((imported.text() + "\n\n" if imported else "") + o.validation.summary(max_issues=50))
-        return (status, report, gr.update(choices=o.users, value=user),
-                timeline, days_table(days), plots.alpha_figure(scored, lang), findings_table(findings, lang), llm,
-                str(o.csv_path), view)
-
-    def analyze(self, files: Any, threshold: float | None, lang: str = "en", progress=gr.Progress(),
-                request: gr.Request = None) -> tuple:
-        try:
-            if not files:
-                raise InputFileError(t("no_file", lang))
-            paths = [getattr(f, "name", f) for f in (files if isinstance(files, list) else [files])]
-            outcome = self.s.analyze_history(paths, threshold, progress=lambda frac, desc: progress(frac, desc=desc),
-                                             session=session_of(request))
-            return self._upload_outputs(UploadView(outcome, outcome.users[0]), lang)
-        except Exception as exc:  # noqa: BLE001
-            report = ""
-            if isinstance(exc, InputFileError) and "\n" in str(exc):  # "no valid record" + the per-line report
-                head, report = str(exc).split("\n", 1)
-                exc = InputFileError(head)
-            return self._upload_outputs(None, lang, error_message(exc, lang), report)
-
-    def select_upload_user(self, user: str | None, view: UploadView | None, lang: str = "en") -> tuple:
-        if view is None or not user:
-            return self._upload_outputs(view, lang)
-        return self._upload_outputs(UploadView(view.outcome, user), lang)
-
-    # ------------------------------------------------------------ PatchTrAD cases
-    def refresh_cases(self, lang: str = "en") -> tuple:
-        """-> (dropdown update, message)"""
-        cases = self.s.cases()
-        if not cases:
-            return gr.update(choices=[], value=None), t("no_cases", lang, dir=self.s.cases_dir.name)
-        return gr.update(choices=[(c.get("title") or c["name"], c["name"]) for c in cases]), ""
-
-    def pick_case(self, name: str | None, lang: str = "en") -> tuple:
-        """-> (info markdown, prescreen figure, case JSON, LLM input)"""
-        if not name:
-            return "", plots.empty_figure(), None, ""
-        try:
-            c = self.s.case(name)
-        except Exception as exc:  # noqa: BLE001
-            return error_message(exc, lang), plots.empty_figure(), None, ""
-        meta = c["meta"]
-        info = t("case_info", lang, title=meta.get("title") or name, source=meta.get("source", "?"),
-                 created=meta.get("created", "?"))
-        if c["problems"]:
-            info += "\n\n" + "\n".join(f"- ⚠️ {p}" for p in c["problems"])
-        fig = plots.prescreen_figure(c["prescreen"], lang) if isinstance(c["prescreen"], dict) else plots.empty_figure()
-        return info, fig, c["case"], c["llm_input"]
-
-    # ------------------------------------------------------------ users and baselines
-    def refresh_users(self, current: str | None = None, lang: str = "en", request: gr.Request = None) -> tuple:
-        """-> (user dropdown update, message)"""
-        users = self.s.users(session_of(request))
-        value = current if current in users else (users[0] if users else None)
-        return gr.update(choices=users, value=value), "" if users else t("no_user", lang)
-
-    def select_user(self, user: str | None, metric: str | None, lang: str = "en", request: gr.Request = None) -> tuple:
-        """-> (summary markdown, baselines table, history figure, findings table, finding-id dropdown)"""
-        if not user:
-            return t("no_user", lang), pd.DataFrame(), plots.empty_figure(), pd.DataFrame(), gr.update(choices=[], value=None)
-        session = session_of(request)
-        try:
-            block, table = self.s.user_baselines(user, session)
-            metric = metric or "hr_resting"
-            hist = plots.baseline_history_figure(self.s.baseline_history(user, metric, session), metric, lang)
-            findings = self.s.user_findings(user, session)
-            profile = json.dumps(self.s._owner(user, session)[0].storage.get_profile(user))
-        except Exception as exc:  # noqa: BLE001
-            return error_message(exc, lang), pd.DataFrame(), plots.empty_figure(), pd.DataFrame(), gr.update()
-        md = (f"**{markdown_text(user)}** · {word(SOURCE_WORDS, block['source'], lang)} · α = {block['alpha']:.2f} · "
-              f"{block['days_of_history']} days · profile {markdown_text(profile, 500)}")
-        ids = [int(i) for i in findings["id"]] if len(findings) else []
-        return md, table, hist, findings, gr.update(choices=ids, value=ids[0] if ids else None)
-
-    def reset_user(self, user: str | None, metric: str | None, lang: str = "en", request: gr.Request = None) -> tuple:
-        """-> (message, user dropdown update)"""
-        if not user:
-            return t("no_user", lang), gr.update()
-        try:
-            self.s.reset_user(user, session_of(request))
-        except Exception as exc:  # noqa: BLE001 - a shared (read-only) or unknown user
-            return error_message(exc, lang), gr.update()
-        return t("reset_done", lang, user=markdown_text(user)), self.refresh_users(None, lang, request)[0]
-
-    def feedback(self, user: str | None, finding_id: Any, verdict: str, lang: str = "en",
-                 request: gr.Request = None) -> tuple:
-        """-> (message, findings table)"""
-        if finding_id in (None, ""):
-            return t("pick_finding", lang), gr.update()
-        try:
-            out = self.s.feedback(int(finding_id), verdict, session_of(request))
-        except Exception as exc:  # noqa: BLE001
-            return error_message(exc, lang), gr.update()
-        msg = t("feedback_done", lang, id=out["finding_id"], verdict=word(VERDICT_WORDS, verdict, lang))
-        for a in out["adjusted"]:
-            msg += f"\n\nrule `{a['rule']}`: sensitivity {a['old']:.2f} → {a['new']:.2f} (precision {a['precision']:.2f})"
-        return msg, self.s.user_findings(user, session_of(request)) if user else gr.update()
-
-    # ------------------------------------------------------------ about
-    def about(self, lang: str = "en") -> str:
-        return about_markdown(self.s.model_card(), lang)
-
-    # ------------------------------------------------------------ named API endpoints
-    def api_detect_window(self, window_json: str, threshold: float | None = None) -> dict:
-        return self.s.window_api(window_json, threshold)
-
-    def api_analyze_history(self, history_file: Any, threshold: float | None = None) -> dict:
-        path = getattr(history_file, "name", history_file)
-        return self.s.history_api(path, threshold)
-
-
-# ----------------------------------------------------------------------------- layout
 
 class _Labels:
     """Components whose text follows the language radio: (component, lang -> gr.update)."""
@@ -361,14 +56,241 @@ class _Labels:
     def lab(self, factory, key: str, **kw):
         return self.add(factory(label=t(key, self.lang), **kw), key)
 
-    def updates(self, lang: str) -> list:
-        return [fn(lang) for _, fn in self.items]
+    def updates(self, lang: str) -> dict:
+        return {c: fn(lang) for c, fn in self.items}
 
 
-CSS = """
-.disclaimer {border-left: 4px solid #dc2626; padding: 6px 12px; background: #fef2f2;}
-.verdict h2 {margin-top: 0;}
-"""
+def _table(L: _Labels, key: str, columns: list[str], elem_id: str, **kw) -> gr.Dataframe:
+    """A read-only table that always has headers (never "1 2 3") and wraps long ones."""
+    return L.lab(gr.Dataframe, key, value=empty(columns, L.lang), interactive=False, wrap=True, elem_id=elem_id,
+                 elem_classes=["wm-table"], **kw)
+
+
+@dataclass
+class WindowTab:
+    preset: Any
+    preset_desc: Any
+    run_preset: Any
+    threshold: Any
+    window_json: Any
+    run_window: Any
+    out: WindowOut
+
+
+@dataclass
+class UploadTab:
+    files: Any
+    files_state: Any
+    threshold: Any
+    analyze: Any
+    markers: Any
+    marker_date: Any
+    marker_kind: Any
+    marker_note: Any
+    add_marker: Any
+    marker_msg: Any
+    out: UploadOut
+
+
+@dataclass
+class CasesTab:
+    tab: Any
+    dropdown: Any
+    refresh: Any
+    out: CaseOut
+
+
+@dataclass
+class UsersTab:
+    tab: Any
+    user: Any
+    metric: Any
+    refresh: Any
+    reset: Any
+    confirm: Any
+    false_alarm: Any
+    feedback_msg: Any
+    out: UserOut
+
+
+def window_tab(L: _Labels, h: Handlers, service: MonitorService) -> WindowTab:
+    lang0 = L.lang
+    L.add(gr.Markdown(t("window_help", lang0)), "window_help", prop="value")
+    with gr.Row():
+        with gr.Column(scale=2):
+            choices = h.preset_choices(lang0)
+            preset = L.lab(gr.Dropdown, "preset", choices=choices, value=choices[0][1] if choices else None,
+                           elem_id="preset")
+            first = h.on_preset(choices[0][1], lang0) if choices else ("", t("no_presets", lang0,
+                                                                                 dir=service.presets_dir.name))
+            preset_desc = gr.Markdown(first[1], elem_id="preset-desc")
+            run_preset = L.add(gr.Button(t("run_preset", lang0), variant="primary", elem_id="run-preset"),
+                               "run_preset", prop="value")
+            threshold = L.lab(gr.Slider, "threshold", minimum=0.0, maximum=1.0, step=0.001,
+                              value=round(service.threshold, 3), elem_id="threshold")
+            window_json = L.lab(gr.Code, "window_json", language="json", interactive=True, lines=12,
+                                max_lines=24, value=first[0], elem_id="window-json")
+            run_window = L.add(gr.Button(t("run_window", lang0), elem_id="run-window"), "run_window", prop="value")
+        with gr.Column(scale=3):
+            verdict = gr.Markdown(elem_id="verdict", elem_classes=["verdict"])
+            chart = L.lab(gr.Plot, "window_chart", elem_id="window-plot")
+            drivers = _table(L, "drivers", DRIVER_COLUMNS, "drivers")
+    llm = L.lab(gr.Textbox, "llm_text", interactive=False, buttons=["copy"], lines=12, max_lines=40,
+                elem_id="window-llm")
+    with gr.Accordion("JSON", open=False):
+        result = L.lab(gr.JSON, "result_json", elem_id="result-json")
+    out = WindowOut(verdict=verdict, result=result, chart=chart, drivers=drivers, llm=llm, state=gr.State(None))
+    return WindowTab(preset, preset_desc, run_preset, threshold, window_json, run_window, out)
+
+
+def upload_tab(L: _Labels, h: Handlers, service: MonitorService) -> UploadTab:
+    lang0 = L.lang
+    mb, max_records = upload_limits_text(service.config)
+    L.add(gr.Markdown(t("upload_help", lang0, mb=mb, records=max_records)), prop="value",
+          fn=lambda g: t("upload_help", g, mb=mb, records=max_records))
+    with gr.Row():
+        files = L.lab(gr.File, "files", file_count="multiple",
+                      file_types=[".jsonl", ".ndjson", ".json", ".csv", ".zip", ".xml", ".fit", ".db"],
+                      elem_id="upload-files")
+        with gr.Column():
+            threshold = L.lab(gr.Slider, "threshold", minimum=0.0, maximum=1.0, step=0.001,
+                              value=round(service.threshold, 3), elem_id="threshold-up")
+            analyze = L.add(gr.Button(t("analyze", lang0), variant="primary", elem_id="analyze"), "analyze",
+                            prop="value")
+            csv = L.lab(gr.File, "download", interactive=False, elem_id="csv-out")
+    with L.add(gr.Accordion(t("markers", lang0), open=True, elem_id="markers-box"), "markers"):
+        L.add(gr.Markdown(t("markers_help", lang0)), "markers_help", prop="value")
+        with gr.Row():
+            marker_date = L.lab(gr.Textbox, "marker_date", placeholder="2020-11-07", scale=1, elem_id="marker-date")
+            marker_kind = L.lab(gr.Dropdown, "marker_kind", choices=h.marker_kind_choices(lang0), value="symptom_onset",
+                                scale=1, elem_id="marker-kind")
+            marker_note = L.lab(gr.Textbox, "marker_note", scale=2, elem_id="marker-note")
+            add_marker = L.add(gr.Button(t("add_marker", lang0), scale=0, elem_id="add-marker"), "add_marker",
+                               prop="value")
+        marker_msg = gr.Markdown(elem_id="marker-msg")
+        markers = L.lab(gr.Textbox, "markers", lines=3, max_lines=12, placeholder="2020-11-07 symptom_onset fever",
+                        elem_id="markers")
+    status = gr.Markdown(elem_id="upload-status")
+    validation = L.lab(gr.Textbox, "validation", lines=6, max_lines=20, interactive=False, visible=False,
+                       elem_id="validation")
+    user = L.lab(gr.Dropdown, "user", choices=[], elem_id="upload-user")
+    timeline = L.lab(gr.Plot, "timeline", elem_id="timeline")
+    days = _table(L, "daily_table", DAY_COLUMNS, "days", max_height=360)
+    alpha = L.lab(gr.Plot, "baseline_evolution", elem_id="alpha-plot")
+    findings = _table(L, "rule_findings", FINDING_COLUMNS, "upload-findings")
+    llm_short = L.lab(gr.Textbox, "llm_short", interactive=False, buttons=["copy"], lines=8, max_lines=30,
+                      elem_id="upload-llm-short")
+    with gr.Accordion(t("llm_full", lang0), open=False):
+        llm = L.lab(gr.Textbox, "llm_full", interactive=False, buttons=["copy"], lines=12, max_lines=40,
+                    elem_id="upload-llm")
+    out = UploadOut(status=status, validation=validation, user=user, timeline=timeline, days=days, alpha=alpha,
+                    findings=findings, llm_short=llm_short, llm=llm, csv=csv, state=gr.State(None))
+    return UploadTab(files, gr.State([]), threshold, analyze, markers, marker_date, marker_kind, marker_note,
+                     add_marker, marker_msg, out)
+
+
+def cases_tab(L: _Labels) -> CasesTab:
+    with gr.Row():
+        dropdown = L.lab(gr.Dropdown, "case", choices=[], elem_id="case", scale=3)
+        refresh = L.add(gr.Button(t("refresh", L.lang), scale=0, elem_id="case-refresh"), "refresh", prop="value")
+    info = gr.Markdown(elem_id="case-msg")
+    chart = L.lab(gr.Plot, "prescreen_chart", elem_id="case-plot")
+    with gr.Row():
+        case = L.lab(gr.JSON, "case_json", elem_id="case-json")
+        llm = L.lab(gr.Textbox, "llm_input", interactive=False, buttons=["copy"], lines=12, max_lines=40,
+                    elem_id="case-llm")
+    return CasesTab(None, dropdown, refresh, CaseOut(info=info, chart=chart, case=case, llm=llm))
+
+
+def users_tab(L: _Labels, service: MonitorService) -> UsersTab:
+    lang0 = L.lang
+    L.add(gr.Markdown(t("users_help", lang0)), "users_help", prop="value")
+    with gr.Row():
+        user = L.lab(gr.Dropdown, "user", choices=[], elem_id="user", scale=2)
+        metric = L.lab(gr.Dropdown, "metric", choices=service.baseline_metrics(), value="hr_resting", scale=2,
+                       elem_id="metric")
+        refresh = L.add(gr.Button(t("refresh", lang0), scale=0, elem_id="users-refresh"), "refresh", prop="value")
+        reset = L.add(gr.Button(t("reset", lang0), variant="stop", scale=0, elem_id="reset"), "reset", prop="value")
+    summary = gr.Markdown(elem_id="user-msg")
+    baselines = _table(L, "baselines_table", BASELINE_COLUMNS, "baselines")
+    history = L.lab(gr.Plot, "baseline_history", elem_id="hist-plot")
+    findings = _table(L, "findings_table", USER_FINDING_COLUMNS, "user-findings")
+    with gr.Row():
+        finding_id = L.lab(gr.Dropdown, "finding_id", choices=[], scale=2, elem_id="finding-id")
+        confirm = L.add(gr.Button(t("confirm", lang0), scale=0, elem_id="confirm"), "confirm", prop="value")
+        false_alarm = L.add(gr.Button(t("false_alarm", lang0), scale=0, elem_id="false-alarm"), "false_alarm",
+                            prop="value")
+    feedback_msg = gr.Markdown(elem_id="feedback-msg")
+    out = UserOut(summary=summary, baselines=baselines, history=history, findings=findings, finding_id=finding_id)
+    return UsersTab(None, user, metric, refresh, reset, confirm, false_alarm, feedback_msg, out)
+
+
+# ----------------------------------------------------------------------------- events
+
+def wire_window(h: Handlers, w: WindowTab, lang, queue: dict) -> None:
+    outs = list(w.out)
+    w.preset.change(h.on_preset, [w.preset, lang], [w.window_json, w.preset_desc], **PRIVATE)
+    w.run_preset.click(h.run_preset, [w.preset, w.threshold, lang], outs, **PRIVATE)
+    w.run_window.click(h.run_window, [w.window_json, w.threshold, lang], outs, **PRIVATE, **queue)
+
+
+def wire_upload(h: Handlers, u: UploadTab, lang, queue: dict) -> None:
+    outs = list(u.out)
+    u.files.upload(h.replace_files, [u.files, u.files_state], [u.files, u.files_state], **PRIVATE)
+    u.files.clear(lambda: [], None, u.files_state, **PRIVATE)
+    u.analyze.click(h.analyze, [u.files, u.threshold, lang, u.markers], outs, **PRIVATE, **queue)
+    u.out.user.input(h.select_upload_user, [u.out.user, u.out.state, lang], outs, **PRIVATE)
+    u.add_marker.click(h.add_marker, [u.markers, u.marker_date, u.marker_kind, u.marker_note, lang],
+                       [u.markers, u.marker_msg], **PRIVATE)
+
+
+def wire_cases(h: Handlers, c: CasesTab, lang) -> None:
+    c.tab.select(h.refresh_cases, lang, [c.dropdown, c.out.info], **PRIVATE)
+    c.refresh.click(h.refresh_cases, lang, [c.dropdown, c.out.info], **PRIVATE)
+    c.dropdown.change(h.pick_case, [c.dropdown, lang], list(c.out), **PRIVATE)
+
+
+def wire_users(h: Handlers, u: UsersTab, lang) -> None:
+    outs, select = list(u.out), [u.user, u.metric, lang]
+    for trigger in (u.tab.select, u.refresh.click):
+        trigger(h.refresh_users, [u.user, lang], [u.user, u.out.summary], **PRIVATE).then(
+            h.select_user, select, outs, **PRIVATE)
+    u.user.input(h.select_user, select, outs, **PRIVATE)
+    u.metric.input(h.select_user, select, outs, **PRIVATE)
+    u.reset.click(h.reset_user, select, [u.feedback_msg, u.user], **PRIVATE).then(h.select_user, select, outs,
+                                                                                   **PRIVATE)
+
+    def confirm(user, finding, g, request: gr.Request):
+        return h.feedback(user, finding, "confirmed", g, request)
+
+    def false_alarm(user, finding, g, request: gr.Request):
+        return h.feedback(user, finding, "false_alarm", g, request)
+
+    u.confirm.click(confirm, [u.user, u.out.finding_id, lang], [u.feedback_msg, u.out.findings], **PRIVATE)
+    u.false_alarm.click(false_alarm, [u.user, u.out.finding_id, lang], [u.feedback_msg, u.out.findings], **PRIVATE)
+
+
+def wire_language(h: Handlers, L: _Labels, radio, lang, w: WindowTab, u: UploadTab, about) -> None:
+    """The language radio: labels, then everything whose content is text in that language (the shown
+    results re-rendered from their state, by field name)."""
+    shown_w = [c for name, c in w.out._asdict().items() if name != "state"]
+    shown_u = [c for name, c in u.out._asdict().items() if name != "state"]
+
+    def switch(g: str, preset: str | None, wstate, ustate) -> dict:
+        out = {lang: g, about: h.about(g), **L.updates(g),
+               w.preset: gr.update(choices=h.preset_choices(g), value=preset),
+               w.preset_desc: h.preset_description(preset, g),
+               u.marker_kind: gr.update(choices=h.marker_kind_choices(g))}
+        if wstate is not None:
+            view = h.window_view(wstate, g)
+            out.update({getattr(w.out, name): value for name, value in view._asdict().items() if name != "state"})
+        if ustate is not None:
+            view = h.upload_view(ustate, g)
+            out.update({getattr(u.out, name): value for name, value in view._asdict().items() if name != "state"})
+        return out
+
+    targets = [lang, about, *[c for c, _ in L.items], w.preset, w.preset_desc, u.marker_kind, *shown_w, *shown_u]
+    radio.change(switch, [radio, w.preset, w.out.state, u.out.state], list(dict.fromkeys(targets)), **PRIVATE)
 
 
 def build_ui(service: MonitorService | None = None) -> gr.Blocks:
@@ -377,177 +299,44 @@ def build_ui(service: MonitorService | None = None) -> gr.Blocks:
     h = Handlers(service)
     lang0 = service.config.default_language
     L = _Labels(lang0)
-    mb, max_records = upload_limits_text(service.config)
-    private = dict(api_visibility="private")
-
     # analytics off (no calls home); Gradio's cached uploads and outputs deleted after an hour
     with gr.Blocks(title=t("title", "en"), fill_width=False, analytics_enabled=False,
                    delete_cache=(DELETE_CACHE_EVERY_S, DELETE_CACHE_AGE_S)) as demo:
         lang = gr.State(lang0)
         with gr.Row():
             L.add(gr.Markdown(f"# {t('title', lang0)}"), prop="value", fn=lambda g: f"# {t('title', g)}")
-            lang_radio = gr.Radio([("English", "en"), ("中文", "zh")], value=lang0, label=t("language", lang0),
-                                  scale=0, min_width=200, elem_id="language")
+            radio = gr.Radio([("English", "en"), ("中文", "zh")], value=lang0, label=t("language", lang0),
+                             scale=0, min_width=200, elem_id="language")
         L.add(gr.Markdown(t("intro", lang0)), "intro", prop="value")
         L.add(gr.Markdown(t("disclaimer", lang0), elem_classes=["disclaimer"], elem_id="disclaimer"),
               "disclaimer", prop="value")
-
-        # ---------------------------------------------------------------- tab 1
         with L.add(gr.Tab(t("tab_window", lang0), id="window"), "tab_window"):
-            L.add(gr.Markdown(t("window_help", lang0)), "window_help", prop="value")
-            with gr.Row():
-                with gr.Column(scale=2):
-                    choices = h.preset_choices()
-                    preset = L.lab(gr.Dropdown, "preset", choices=choices, value=choices[0][1] if choices else None,
-                                   elem_id="preset")
-                    first = h.on_preset(choices[0][1]) if choices else ("", t("no_presets", lang0,
-                                                                                  dir=service.presets_dir))
-                    preset_desc = gr.Markdown(first[1], elem_id="preset-desc")
-                    run_preset_btn = L.add(gr.Button(t("run_preset", lang0), variant="primary", elem_id="run-preset"),
-                                           "run_preset", prop="value")
-                    threshold = L.lab(gr.Slider, "threshold", minimum=0.0, maximum=1.0, step=0.001,
-                                      value=round(service.threshold, 3), elem_id="threshold")
-                    window_json = L.lab(gr.Code, "window_json", language="json", interactive=True, lines=12,
-                                        max_lines=24, value=first[0],
-                                        elem_id="window-json")
-                    run_window_btn = L.add(gr.Button(t("run_window", lang0), elem_id="run-window"), "run_window",
-                                           prop="value")
-                with gr.Column(scale=3):
-                    verdict = gr.Markdown(elem_id="verdict", elem_classes=["verdict"])
-                    window_plot = L.lab(gr.Plot, "window_chart", elem_id="window-plot")
-                    drivers = L.lab(gr.Dataframe, "drivers", interactive=False, elem_id="drivers")
-            window_llm = L.lab(gr.Textbox, "llm_text", interactive=False, buttons=["copy"], lines=12,
-                               max_lines=40, elem_id="window-llm")
-            with gr.Accordion("JSON", open=False):
-                result_json = L.lab(gr.JSON, "result_json", elem_id="result-json")
-            window_state = gr.State(None)
-
-        # ---------------------------------------------------------------- tab 2
+            w = window_tab(L, h, service)
         with L.add(gr.Tab(t("tab_upload", lang0), id="upload"), "tab_upload"):
-            L.add(gr.Markdown(t("upload_help", lang0, mb=mb, records=max_records)), prop="value",
-                  fn=lambda g: t("upload_help", g, mb=mb, records=max_records))
-            with gr.Row():
-                files = L.lab(gr.File, "files", file_count="multiple",
-                              file_types=[".jsonl", ".ndjson", ".json", ".csv", ".zip", ".xml", ".fit", ".db"],
-                              elem_id="upload-files")
-                with gr.Column():
-                    threshold_up = L.lab(gr.Slider, "threshold", minimum=0.0, maximum=1.0, step=0.001,
-                                         value=round(service.threshold, 3))
-                    analyze_btn = L.add(gr.Button(t("analyze", lang0), variant="primary", elem_id="analyze"),
-                                        "analyze", prop="value")
-                    csv_out = L.lab(gr.File, "download", interactive=False, elem_id="csv-out")
-            status = gr.Markdown(elem_id="upload-status")
-            upload_user = L.lab(gr.Dropdown, "user", choices=[], elem_id="upload-user")
-            timeline = L.lab(gr.Plot, "timeline", elem_id="timeline")
-            with gr.Row():
-                days = L.lab(gr.Dataframe, "daily_table", interactive=False, elem_id="days", max_height=360)
-                alpha_plot = L.lab(gr.Plot, "baseline_evolution", elem_id="alpha-plot")
-            findings = L.lab(gr.Dataframe, "rule_findings", interactive=False, elem_id="upload-findings")
-            upload_llm = L.lab(gr.Textbox, "llm_text", interactive=False, buttons=["copy"], lines=12,
-                               max_lines=40, elem_id="upload-llm")
-            validation = L.lab(gr.Textbox, "validation", lines=6, max_lines=20, interactive=False,
-                               elem_id="validation")
-            upload_state = gr.State(None)
-
-        # ---------------------------------------------------------------- tab 3
-        with L.add(gr.Tab(t("tab_cases", lang0), id="cases"), "tab_cases") as cases_tab:
-            with gr.Row():
-                case_dd = L.lab(gr.Dropdown, "case", choices=[], elem_id="case", scale=3)
-                case_refresh = L.add(gr.Button(t("refresh", lang0), scale=0, elem_id="case-refresh"), "refresh",
-                                     prop="value")
-            case_msg = gr.Markdown(elem_id="case-msg")
-            case_plot = L.lab(gr.Plot, "prescreen_chart", elem_id="case-plot")
-            with gr.Row():
-                case_json = L.lab(gr.JSON, "case_json", elem_id="case-json")
-                case_llm = L.lab(gr.Textbox, "llm_input", interactive=False, buttons=["copy"], lines=12,
-                                 max_lines=40, elem_id="case-llm")
-
-        # ---------------------------------------------------------------- tab 4
-        with L.add(gr.Tab(t("tab_users", lang0), id="users"), "tab_users") as users_tab:
-            L.add(gr.Markdown(t("users_help", lang0)), "users_help", prop="value")
-            with gr.Row():
-                user_dd = L.lab(gr.Dropdown, "user", choices=[], elem_id="user", scale=2)
-                metric_dd = L.lab(gr.Dropdown, "metric", choices=service.baseline_metrics(), value="hr_resting",
-                                  scale=2, elem_id="metric")
-                users_refresh = L.add(gr.Button(t("refresh", lang0), scale=0, elem_id="users-refresh"), "refresh",
-                                      prop="value")
-                reset_btn = L.add(gr.Button(t("reset", lang0), variant="stop", scale=0, elem_id="reset"), "reset",
-                                  prop="value")
-            user_msg = gr.Markdown(elem_id="user-msg")
-            baselines = L.lab(gr.Dataframe, "baselines_table", interactive=False, elem_id="baselines")
-            hist_plot = L.lab(gr.Plot, "baseline_history", elem_id="hist-plot")
-            user_findings = L.lab(gr.Dataframe, "findings_table", interactive=False, elem_id="user-findings")
-            with gr.Row():
-                finding_dd = L.lab(gr.Dropdown, "finding_id", choices=[], scale=2, elem_id="finding-id")
-                confirm_btn = L.add(gr.Button(t("confirm", lang0), scale=0, elem_id="confirm"), "confirm", prop="value")
-                false_btn = L.add(gr.Button(t("false_alarm", lang0), scale=0, elem_id="false-alarm"), "false_alarm",
-                                  prop="value")
-            feedback_msg = gr.Markdown(elem_id="feedback-msg")
-
-        # ---------------------------------------------------------------- tab 5
+            u = upload_tab(L, h, service)
+        with L.add(gr.Tab(t("tab_cases", lang0), id="cases"), "tab_cases") as tab:
+            c = cases_tab(L)
+            c.tab = tab
+        with L.add(gr.Tab(t("tab_users", lang0), id="users"), "tab_users") as tab:
+            us = users_tab(L, service)
+            us.tab = tab
         with L.add(gr.Tab(t("tab_about", lang0), id="about"), "tab_about") as about_tab:
-            about_md = gr.Markdown(h.about(lang0), elem_id="about")
+            about = gr.Markdown(h.about(lang0), elem_id="about")
 
-        # ---------------------------------------------------------------- named API (no visible UI)
-        with gr.Row(visible=False):
-            api_text, api_thr, api_out = gr.Textbox(), gr.Number(value=None), gr.JSON()
-            api_file, api_thr2, api_out2 = gr.File(), gr.Number(value=None), gr.JSON()
-            api_btn, api_btn2 = gr.Button(), gr.Button()
         window_queue = dict(concurrency_id="window", concurrency_limit=service.config.window_concurrency_limit)
         history_queue = dict(concurrency_id="history", concurrency_limit=service.config.concurrency_limit)
-        api_btn.click(h.api_detect_window, [api_text, api_thr], api_out, api_name="detect_window", **window_queue,
-                      api_description="Window JSON text (+ optional threshold) -> detector result JSON")
-        api_btn2.click(h.api_analyze_history, [api_file, api_thr2], api_out2, api_name="analyze_history",
-                       **history_queue,
-                       api_description="JSONL history file (+ optional threshold) -> per-window scores, "
-                                       "per-day pattern and rule findings as JSON")
-
-        # ---------------------------------------------------------------- events
-        window_outs = [verdict, result_json, window_plot, drivers, window_llm, window_state]
-        preset.change(h.on_preset, preset, [window_json, preset_desc], **private)
-        run_preset_btn.click(h.run_preset, [preset, threshold, lang], window_outs, **private)
-        run_window_btn.click(h.run_window, [window_json, threshold, lang], window_outs, **private, **window_queue)
-
-        upload_outs = [status, validation, upload_user, timeline, days, alpha_plot, findings, upload_llm, csv_out,
-                       upload_state]
-        analyze_btn.click(h.analyze, [files, threshold_up, lang], upload_outs, **private, **history_queue)
-        upload_user.input(h.select_upload_user, [upload_user, upload_state, lang], upload_outs, **private)
-
-        cases_tab.select(h.refresh_cases, lang, [case_dd, case_msg], **private)
-        case_refresh.click(h.refresh_cases, lang, [case_dd, case_msg], **private)
-        case_dd.change(h.pick_case, [case_dd, lang], [case_msg, case_plot, case_json, case_llm], **private)
-
-        user_outs = [user_msg, baselines, hist_plot, user_findings, finding_dd]
-        for trigger in (users_tab.select, users_refresh.click):
-            trigger(h.refresh_users, [user_dd, lang], [user_dd, user_msg], **private).then(
-                h.select_user, [user_dd, metric_dd, lang], user_outs, **private)
-        user_dd.input(h.select_user, [user_dd, metric_dd, lang], user_outs, **private)
-        metric_dd.input(h.select_user, [user_dd, metric_dd, lang], user_outs, **private)
-        reset_btn.click(h.reset_user, [user_dd, metric_dd, lang], [feedback_msg, user_dd], **private).then(
-            h.select_user, [user_dd, metric_dd, lang], user_outs, **private)
-        def confirm(u, f, g, request: gr.Request):
-            return h.feedback(u, f, "confirmed", g, request)
-
-        def false_alarm(u, f, g, request: gr.Request):
-            return h.feedback(u, f, "false_alarm", g, request)
-
-        confirm_btn.click(confirm, [user_dd, finding_dd, lang], [feedback_msg, user_findings], **private)
-        false_btn.click(false_alarm, [user_dd, finding_dd, lang], [feedback_msg, user_findings], **private)
+        register_api(AgentApi(service), window_example_text(service), window_queue, history_queue)
+        wire_window(h, w, lang, window_queue)
+        wire_upload(h, u, lang, history_queue)
+        wire_cases(h, c, lang)
+        wire_users(h, us, lang)
+        about_tab.select(h.about, lang, about, **PRIVATE)
+        wire_language(h, L, radio, lang, w, u, about)
 
         def end_session(request: gr.Request):  # the visitor's workspace goes with the page
             service.close_session(session_of(request))
 
         demo.unload(end_session)
-        about_tab.select(h.about, lang, about_md, **private)
-
-        # language: labels, then everything whose content is text in that language
-        def switch(g: str, wstate, ustate):
-            w = h._window_outputs(wstate, g) if wstate is not None else (gr.update(),) * 6
-            u = h._upload_outputs(ustate, g) if ustate is not None else (gr.update(),) * 10
-            return (g, *L.updates(g), *w[:5], *u[:9], h.about(g))
-
-        lang_radio.change(switch, [lang_radio, window_state, upload_state],
-                          [lang, *[c for c, _ in L.items], *window_outs[:5], *upload_outs[:9], about_md], **private)
     return demo
 
 
@@ -582,6 +371,7 @@ def launch(config_path: str | Path | None = None, data_dir: str | None = None, *
     # device exports (a 2 GB Apple export.zip) are streamed; other files keep max_upload_bytes (service.read_upload)
     kwargs.setdefault("max_file_size", max(service.config.max_upload_bytes, service.config.max_export_bytes))
     kwargs.setdefault("server_name", default_host())
+    kwargs.setdefault("mcp_server", True)  # the named API's tools over MCP at /gradio_api/mcp/ (api.py)
     return demo.launch(css=CSS, **kwargs)
 
 
@@ -597,3 +387,8 @@ def configure_app(parser: argparse.ArgumentParser):
         return 0
 
     return run
+
+
+__all__ = ["CSS", "DISCLAIMER", "EXPECTED_ERRORS", "Handlers", "UploadView", "about_markdown", "build_ui", "configure_app",
+           "create_service", "days_table", "default_host", "drivers_table", "error_message", "findings_table", "launch",
+           "verdict_markdown", "CLIENT_SNIPPET"]
