@@ -136,7 +136,8 @@ def test_upload_scores_validates_charts_and_exports(h, history_jsonl):
     assert set(days["user_id"]) == {view.user} and 1 <= len(days) <= 3 and days["windows"].gt(0).all()
     assert isinstance(alpha, go.Figure) and all(0 <= v <= 1 for v in alpha.data[0].y)
     assert list(findings.columns)[:4] == ["id", "user_id", "rule", "metric"]
-    assert "DATA BEGIN" in llm and "DATA BEGIN" in llm_short and len(llm_short) <= len(llm)
+    assert "DATA BEGIN" in llm and "DATA BEGIN" in llm_short and len(llm_short) < len(llm)
+    assert "System prompt" in llm and "System prompt" not in llm_short  # the short one goes into a chat box
     csv = pd.read_csv(csv_path)
     assert {"user_id", "timestamp", "anomaly_score", "is_anomaly", "baseline_alpha"} <= set(csv.columns)
     assert len(csv) == len(view.outcome.scored) and csv["anomaly_score"].between(0, 1).all()

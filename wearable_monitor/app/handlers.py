@@ -174,15 +174,12 @@ class Handlers:
         markers = o.markers
         timeline = plots.timeline_figure(frame, scored, days, o.threshold, self.s.feature_config, lang,
                                          self.s.config.max_chart_points, markers=markers)
-        case = self.s.history_case(o, user)
-        from ..history_report import render_history
-
-        short, full = (render_history(case, lang, n, self.s.feature_config).as_markdown() for n in ("short", "full"))
+        texts = self.s.history_texts(self.s.history_case(o, user), lang)
         imported = getattr(o.validation, "import_report", None)  # device exports: read / used / skipped per source
         report = report or ((imported.text() + "\n\n" if imported else "") + o.validation.summary(max_issues=50))
         return UploadOut(self._upload_status(o, findings, lang), gr.update(value=report, visible=True),
                          gr.update(choices=o.users, value=user), timeline, days_table(days, markers, lang),
-                         plots.alpha_figure(scored, lang), findings_table(findings, lang), short, full,
+                         plots.alpha_figure(scored, lang), findings_table(findings, lang), texts["short"], texts["full"],
                          str(o.csv_path), view)
 
     def _upload_status(self, o: HistoryOutcome, findings: list[dict], lang: str) -> str:
@@ -217,12 +214,14 @@ class Handlers:
 
     @staticmethod
     def replace_files(files: Any, previous: list[str] | None) -> tuple[Any, list[str]]:
-        """A new upload replaces the files of the previous one (the file box would append them):
+        """A new upload replaces the files of the previous one. The file box appends what is dropped
+        to what it holds, so the new files are the ones after the previous list (the same file
+        dropped again keeps its cached path, hence by position, not by name):
         -> (the files to keep, their paths for next time)."""
         items = files if isinstance(files, list) else ([files] if files else [])
         paths = [str(getattr(f, "name", f)) for f in items]
-        fresh = [p for p in paths if p not in set(previous or [])]
-        keep = fresh or paths
+        prev = list(previous or [])
+        keep = paths[len(prev):] if len(paths) > len(prev) and paths[:len(prev)] == prev else paths
         return keep, keep
 
     def marker_kind_choices(self, lang: str = "en") -> list[tuple[str, str]]:

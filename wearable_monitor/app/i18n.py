@@ -308,6 +308,9 @@ def localize_error(message: str, lang: str | None) -> str:
     return "\n".join(out)
 
 
+FEATURE_WORDS = {"hr": ("heart rate", "心率"), "hr_resting": ("resting heart rate", "静息心率"),
+                 "hrv_rmssd": ("HRV (RMSSD)", "心率变异性 (RMSSD)"), "resp_rate": ("respiration", "呼吸频率"),
+                 "spo2": ("SpO2", "血氧"), "skin_temp": ("skin temperature", "皮肤温度"), "steps": ("steps", "步数")}
 VERDICT_WORDS = {"confirmed": ("confirmed", "确认属实"), "false_alarm": ("false alarm", "误报")}
 PERIOD_WORDS = {"night": ("night", "夜间"), "morning": ("morning", "上午"), "day": ("day", "白天"),
                 "evening": ("evening", "傍晚")}

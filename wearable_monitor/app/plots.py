@@ -9,7 +9,7 @@ from plotly.subplots import make_subplots
 from ..config import FeatureConfig
 from ..records import TIME
 from ..markers import Marker
-from .i18n import t
+from .i18n import FEATURE_WORDS, t, word
 
 MARKER_COLOR = "#7c3aed"
 
@@ -37,9 +37,10 @@ def observed_features(frame: pd.DataFrame, names=CHART_FEATURES) -> list[str]:
     return [n for n in names if n in frame and frame[n].notna().any()]
 
 
-def _label(config: FeatureConfig, name: str) -> str:
+def _label(config: FeatureConfig, name: str, lang: str = "en") -> str:
     spec = config.features.get(name)
-    return f"{name} ({spec.unit})" if spec is not None and spec.unit else name
+    shown = word(FEATURE_WORDS, name, lang)
+    return f"{shown} ({spec.unit})" if spec is not None and spec.unit else shown
 
 
 def _baseline_of(result: dict, config: FeatureConfig, feature: str) -> dict | None:
@@ -59,7 +60,7 @@ def window_figure(rows: pd.DataFrame, result: dict, config: FeatureConfig, lang:
     features = observed_features(rows)
     n = len(features) + 1
     fig = make_subplots(rows=n, cols=1, shared_xaxes=False, vertical_spacing=0.06,
-                        subplot_titles=[_label(config, f) for f in features] + [t("score", lang)])
+                        subplot_titles=[_label(config, f, lang) for f in features] + [t("score", lang)])
     x = rows[TIME]
     for i, name in enumerate(features, start=1):
         b = _baseline_of(result, config, name)
@@ -103,7 +104,7 @@ def timeline_figure(frame: pd.DataFrame, scored: pd.DataFrame, days: pd.DataFram
     features = observed_features(frame, TIMELINE_FEATURES)
     n = len(features) + 1
     fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.04,
-                        subplot_titles=[_label(config, f) for f in features] + [t("score", lang)])
+                        subplot_titles=[_label(config, f, lang) for f in features] + [t("score", lang)])
     thin = _thin(frame[[TIME, *features]], max_points)
     for i, name in enumerate(features, start=1):
         fig.add_trace(go.Scatter(x=thin[TIME], y=thin[name], mode="lines", name=name, showlegend=False,
@@ -114,32 +115,42 @@ def timeline_figure(frame: pd.DataFrame, scored: pd.DataFrame, days: pd.DataFram
     fig.add_hline(y=threshold, line=dict(color=THRESH_COLOR, dash="dash"), row=n, col=1,
                   annotation_text=f"{t('threshold_word', lang)} {threshold:.3f}", annotation_position="top left")
     fig.update_yaxes(range=[0, 1], row=n, col=1)
-    add_markers(fig, markers or [], frame[TIME].min() if len(frame) else None,
-                frame[TIME].max() if len(frame) else None, lang)
     alert_days = pd.to_datetime(days.loc[days["alert"], "date"]) if len(days) else []
-    for d in alert_days:  # shaded across every panel
-        fig.add_vrect(x0=d, x1=d + pd.Timedelta(days=1), fillcolor=ALERT_COLOR, line_width=0, layer="below")
+    # shaded across every panel; shapes set in one layout update (add_vrect per day costs ~0.1 s each)
+    shapes = [dict(type="rect", x0=d, x1=d + pd.Timedelta(days=1), y0=0, y1=1, xref="x", yref="paper",
+                   fillcolor=ALERT_COLOR, line_width=0, layer="below") for d in alert_days]
     if len(alert_days):  # legend entry for the shading
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", marker=dict(size=12, color=ALERT_COLOR,
                                  symbol="square"), name=t("alert_period", lang)), row=n, col=1)
+    shapes += marker_shapes(markers or [], frame[TIME].min() if len(frame) else None,
+                            frame[TIME].max() if len(frame) else None)
+    fig.update_layout(shapes=list(fig.layout.shapes) + shapes,
+                      annotations=list(fig.layout.annotations) + marker_labels(markers or [], shapes, lang))
     return _layout(fig, t("timeline", lang), 160 * n + 100)
 
 
-def add_markers(fig: go.Figure, markers: list[Marker], start, end, lang: str) -> None:
-    """Each event inside [start - 1 day, end + 1 day] as a dotted vertical line across all panels,
-    labelled with its kind at the top."""
+def marker_shapes(markers: list[Marker], start, end) -> list[dict]:
+    """Each event inside [start - 1 day, end + 1 day] as a dotted vertical line across all panels
+    (at noon of its day), named `marker:<kind>`."""
     if start is None:
-        return
+        return []
     lo, hi = pd.Timestamp(start).normalize() - pd.Timedelta(days=1), pd.Timestamp(end) + pd.Timedelta(days=1)
+    out = []
     for m in markers:
         x = pd.Timestamp(m.date) + pd.Timedelta(hours=12)
-        if not lo <= x <= hi:
-            continue
-        fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=1, xref="x", yref="paper",
-                      line=dict(color=MARKER_COLOR, width=1.5, dash="dot"), name=f"marker:{m.kind}")
-        fig.add_annotation(x=x, y=1.0, xref="x", yref="paper", text=m.label(lang), showarrow=False,
-                           textangle=-90, xanchor="right", yanchor="top", font=dict(color=MARKER_COLOR, size=11),
-                           name=f"marker:{m.kind}")
+        if lo <= x <= hi:
+            out.append(dict(type="line", x0=x, x1=x, y0=0, y1=1, xref="x", yref="paper", name=f"marker:{m.kind}",
+                            line=dict(color=MARKER_COLOR, width=1.5, dash="dot")))
+    return out
+
+
+def marker_labels(markers: list[Marker], shapes: list[dict], lang: str) -> list[dict]:
+    """The kind of each drawn event, written up its line from the bottom of the figure."""
+    drawn = {(s["x0"], s["name"]) for s in shapes if str(s.get("name", "")).startswith("marker:")}
+    return [dict(x=pd.Timestamp(m.date) + pd.Timedelta(hours=12), y=0.0, xref="x", yref="paper", text=m.label(lang),
+                 showarrow=False, textangle=-90, xanchor="right", yanchor="bottom", name=f"marker:{m.kind}",
+                 font=dict(color=MARKER_COLOR, size=11), bgcolor="rgba(255,255,255,0.8)")
+            for m in markers if (pd.Timestamp(m.date) + pd.Timedelta(hours=12), f"marker:{m.kind}") in drawn]
 
 
 def alpha_figure(scored: pd.DataFrame, lang: str = "en") -> go.Figure:

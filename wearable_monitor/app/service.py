@@ -597,8 +597,7 @@ class MonitorService:
             "patterns": out.patterns,
             "rule_findings": out.findings,
             "markers": [m.to_dict() for m in out.markers],
-            "llm_text": {user: {length: render_history(c, lang, length, self.feature_config).as_markdown()
-                                for length in ("short", "full")} for user, c in cases.items()},
+            "llm_text": {user: self.history_texts(c, lang) for user, c in cases.items()},
             "skipped_users": [{"user_id": u, "records": n, "reason": f"fewer than the {self.detector.window_size} "
                                "records one window needs"} for u, n in out.skipped.items()],
             "disclaimer": "Screening aid, not a diagnosis.",
@@ -625,10 +624,18 @@ class MonitorService:
                             [f for f in outcome.findings if f.get("user_id") == user], outcome.latest.get(user),
                             self.feature_config, markers=outcome.markers)
 
+    def history_texts(self, case: dict, lang: str = "en") -> dict[str, str]:
+        """{"short": the user content alone, at most 400 words, to paste into a chat box; "full": the
+        system prompt and the full content} of one history case."""
+        return {"short": render_history(case, lang, "short", self.feature_config).user_content,
+                "full": render_history(case, lang, "full", self.feature_config).as_markdown()}
+
     def history_llm_text(self, outcome: "HistoryOutcome", user: str, lang: str = "en", length: str = "full") -> str:
         """History-first LLM text of one uploaded user (alert periods first, then flags, events, baseline,
-        latest window)."""
-        return render_history(self.history_case(outcome, user), lang, length, self.feature_config).as_markdown()
+        latest window); `length` "short" or "full" as in `history_texts`."""
+        if length not in ("short", "full"):
+            raise ValueError("length must be 'short' or 'full'")
+        return self.history_texts(self.history_case(outcome, user), lang)[length]
 
     def llm_text(self, result: dict | None = None, pattern: dict | None = None,
                  findings: list[dict] | None = None, lang: str = "en") -> str:

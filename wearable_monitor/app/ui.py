@@ -35,9 +35,8 @@ PRIVATE = dict(api_visibility="private")
 CSS = """
 .disclaimer {border-left: 4px solid #dc2626; padding: 6px 12px; background: #fef2f2;}
 .verdict h2 {margin-top: 0;}
-.wm-table table {table-layout: auto;}
-.wm-table th, .wm-table td {white-space: normal !important; overflow-wrap: anywhere; min-width: 4.5em;}
-.wm-table th span {white-space: normal !important; overflow: visible !important; text-overflow: clip !important;}
+.wm-table th, .wm-table th * {white-space: nowrap !important; overflow: visible !important;
+                               text-overflow: clip !important; max-width: none !important;}
 """
 
 
@@ -270,6 +269,18 @@ def wire_users(h: Handlers, u: UsersTab, lang) -> None:
     u.false_alarm.click(false_alarm, [u.user, u.out.finding_id, lang], [u.feedback_msg, u.out.findings], **PRIVATE)
 
 
+def merged(update: Any, value: Any) -> Any:
+    """One update with the props of `update` (a label) and `value` (a plain value or an update)."""
+    if update is None:
+        return value
+    props = {k: v for k, v in update.items() if k != "__type__"}
+    if isinstance(value, dict) and value.get("__type__") == "update":
+        props.update({k: v for k, v in value.items() if k != "__type__"})
+    else:
+        props["value"] = value
+    return gr.update(**props)
+
+
 def wire_language(h: Handlers, L: _Labels, radio, lang, w: WindowTab, u: UploadTab, about) -> None:
     """The language radio: labels, then everything whose content is text in that language (the shown
     results re-rendered from their state, by field name)."""
@@ -277,16 +288,18 @@ def wire_language(h: Handlers, L: _Labels, radio, lang, w: WindowTab, u: UploadT
     shown_u = [c for name, c in u.out._asdict().items() if name != "state"]
 
     def switch(g: str, preset: str | None, wstate, ustate) -> dict:
-        out = {lang: g, about: h.about(g), **L.updates(g),
-               w.preset: gr.update(choices=h.preset_choices(g), value=preset),
-               w.preset_desc: h.preset_description(preset, g),
-               u.marker_kind: gr.update(choices=h.marker_kind_choices(g))}
+        out = {lang: g, about: h.about(g), **L.updates(g)}
+        changes = {w.preset: gr.update(choices=h.preset_choices(g), value=preset),
+                   w.preset_desc: h.preset_description(preset, g),
+                   u.marker_kind: gr.update(choices=h.marker_kind_choices(g))}
         if wstate is not None:
             view = h.window_view(wstate, g)
-            out.update({getattr(w.out, name): value for name, value in view._asdict().items() if name != "state"})
+            changes.update({getattr(w.out, name): value for name, value in view._asdict().items() if name != "state"})
         if ustate is not None:
             view = h.upload_view(ustate, g)
-            out.update({getattr(u.out, name): value for name, value in view._asdict().items() if name != "state"})
+            changes.update({getattr(u.out, name): value for name, value in view._asdict().items() if name != "state"})
+        for component, value in changes.items():  # a new value and a new label for the same component: both
+            out[component] = merged(out.get(component), value)
         return out
 
     targets = [lang, about, *[c for c, _ in L.items], w.preset, w.preset_desc, u.marker_kind, *shown_w, *shown_u]
