@@ -118,3 +118,149 @@ def test_pick_a_patchtrad_case(page):
     expect(page.locator("#case-plot .js-plotly-plot")).to_be_visible(timeout=SLOW)
     expect(page.locator("#case-msg")).to_contain_text("Demo case")
     expect(page.locator("#case-llm textarea")).to_have_value(re.compile("for the LLM"))
+
+
+# ----------------------------------------------------------------------------- issue 17: messages, events, zh, copy
+
+ALLOWED_ASCII = {"JSON", "CSV", "JSONL", "HRV", "RMSSD", "SpO2", "LLM", "Markdown", "PatchTrAD", "Fitbit", "MCP",
+                 "API", "SQLite", "Apple", "Watch", "iPhone", "Garmin", "Oura", "Android", "Pixel", "Takeout",
+                 "Health", "Connect", "English", "Language", "PR-AUC", "F1", "ID", "bpm", "MB", "GB", "zip", "fit",
+                 "csv", "jsonl", "json", "hr", "steps", "Google", "takeout.google.com", "Samsung", "Connect.zip",
+                 "DI-Connect-Wellness", "Monitor", "heartrate", "daily_spo2", "rest/sleep", "Python"}
+
+
+def fitbit_pair_files(folder: Path) -> list[Path]:
+    """Three hours of a Fitbit pair (heart rate every 20 s, steps every minute)."""
+    import numpy as np
+    import pandas as pd
+
+    minutes = pd.date_range("2020-01-01", periods=3 * 60, freq="1min")
+    hr = pd.DataFrame({"user": "P9", "datetime": minutes.strftime("%Y-%m-%d %H:%M:%S"),
+                       "heartrate": 60 + np.arange(len(minutes)) % 7})
+    steps = pd.DataFrame({"user": "P9", "datetime": minutes.strftime("%Y-%m-%d %H:%M:%S"),
+                          "steps": (np.arange(len(minutes)) % 30 == 0) * 12})
+    hr.to_csv(folder / "P9_hr.csv")
+    steps.to_csv(folder / "P9_steps.csv")
+    return [folder / "P9_hr.csv", folder / "P9_steps.csv"]
+
+
+def test_error_text_quoting_the_input_is_escaped_and_visible(page, tmp_path):
+    from playwright.sync_api import expect
+
+    page.locator("#window-json .cm-content").fill("{oops")
+    page.click("#run-window")
+    verdict = page.locator("#verdict")
+    expect(verdict).to_contain_text("<window>: not valid JSON", timeout=SLOW)  # shown as text, not eaten as HTML
+    assert verdict.locator("window").count() == 0
+    page.get_by_role("tab", name="Upload a case").click()
+    page.set_input_files("#upload-files input[type=file]", str(fitbit_pair_files(tmp_path)[0]))
+    page.click("#analyze")
+    expect(page.locator("#upload-status")).to_contain_text("pair: <ID>_hr.csv and <ID>_steps.csv", timeout=SLOW)
+
+
+def test_a_second_upload_replaces_the_first(page, tmp_path):
+    from playwright.sync_api import expect
+
+    hr, steps = fitbit_pair_files(tmp_path)
+    page.get_by_role("tab", name="Upload a case").click()
+    box = page.locator("#upload-files")
+    page.set_input_files("#upload-files input[type=file]", str(hr))
+    expect(box).to_contain_text("P9_hr")
+    page.set_input_files("#upload-files input[type=file]", [str(hr), str(steps)])
+    expect(box).to_contain_text("P9_steps")
+    expect(box.get_by_text("P9_hr")).to_have_count(1)  # replaced, not appended (it would be listed twice)
+    page.click("#analyze")
+    expect(page.locator("#upload-status")).to_contain_text("✅", timeout=SLOW)
+    expect(page.locator("#validation textarea")).to_have_value(re.compile("fitbit"))  # details next to the status
+
+
+def test_events_are_drawn_on_the_timeline_and_listed(page, history_jsonl):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Upload a case").click()
+    page.set_input_files("#upload-files input[type=file]", str(history_jsonl))
+    page.locator("#marker-date").get_by_role("textbox").fill("2024-01-02")
+    pick(page, "marker-kind", "hard training")
+    page.locator("#marker-note").get_by_role("textbox").fill("intervals")
+    page.click("#add-marker")
+    expect(page.locator("#markers textarea")).to_have_value("2024-01-02 hard_training intervals")
+    page.locator("#marker-date").get_by_role("textbox").fill("2024-02-30")
+    page.click("#add-marker")
+    expect(page.locator("#marker-msg")).to_contain_text("not a date")
+    page.click("#analyze")
+    expect(page.locator("#upload-status")).to_contain_text("✅", timeout=SLOW)
+    expect(page.locator("#timeline .js-plotly-plot")).to_contain_text("hard training")  # the event's label
+    assert page.locator("#timeline .js-plotly-plot path[style*='dash']").count() >= 1
+    expect(page.locator("#days table")).to_contain_text("hard training (intervals)")
+    assert "hard training" in page.locator("#upload-llm-short textarea").input_value()
+
+
+def test_copy_the_short_llm_text(browser, app_url, history_jsonl):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1300, "height": 900},
+                                  permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(app_url)
+    page.get_by_role("tab", name="Upload a case").click()
+    page.set_input_files("#upload-files input[type=file]", str(history_jsonl))
+    page.click("#analyze")
+    expect(page.locator("#upload-status")).to_contain_text("✅", timeout=SLOW)
+    short = page.locator("#upload-llm-short textarea").input_value()
+    assert short.startswith("**Summary**") and "System prompt" not in short
+    page.locator("#upload-llm-short").get_by_role("button", name=re.compile("copy", re.I)).click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == short
+    context.close()
+
+
+def own_strings(page, scope: str) -> list[str]:
+    """The visible texts the app itself writes in `scope`: labels, buttons, tab names, table headers,
+    help text (code spans, data, results and Gradio's own widgets left out)."""
+    return page.evaluate("""(scope) => {
+        const root = document.querySelector(scope);
+        const skip = '#validation, #upload-llm, #upload-llm-short, #window-llm, #window-json, #markers textarea, '
+                   + '.js-plotly-plot, td, code, pre, input, textarea, #upload-files .file-preview, [data-testid="file"]';
+        const out = [];
+        for (const el of root.querySelectorAll('[data-testid="block-info"], button, [role="tab"], th, .prose p, .prose li, .prose h3')) {
+            if (el.closest(skip) || !el.offsetParent) continue;
+            const clone = el.cloneNode(true);
+            clone.querySelectorAll('code, td').forEach(c => c.remove());
+            const text = clone.innerText.trim();
+            if (text) out.push(text);
+        }
+        return out;
+    }""", scope)
+
+
+def english_words(texts: list[str], data: set[str] = frozenset()) -> list[str]:
+    """English words left in `texts`, apart from names (ALLOWED_ASCII) and the data's ids (`data`)."""
+    words = re.findall(r"[A-Za-z][A-Za-z0-9_./-]*[A-Za-z0-9]", " ".join(texts))
+    return sorted({w for w in words if w not in ALLOWED_ASCII and w not in data and len(w) > 2})
+
+
+def test_chinese_page_has_no_english_in_its_own_strings(browser, app_url, tmp_path):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1300, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(app_url)
+    expect(page.get_by_role("tab", name="实时窗口")).to_be_visible()  # a Chinese browser gets the Chinese page
+    page.click("#run-preset")
+    expect(page.locator("#verdict")).to_contain_text("得分", timeout=SLOW)
+    assert english_words(own_strings(page, "#tab-window"), {"demo-user"}) == []
+    page.get_by_role("tab", name="上传数据").click()
+    page.set_input_files("#upload-files input[type=file]", [str(p) for p in fitbit_pair_files(tmp_path)])
+    page.click("#analyze")
+    expect(page.locator("#upload-status")).to_contain_text("✅", timeout=SLOW)
+    assert english_words(own_strings(page, "#tab-upload"), {"P9"}) == []
+    page.get_by_role("tab", name="关于").click()
+    expect(page.locator("#about")).to_contain_text("模型卡")
+    assert english_words(own_strings(page, "#tab-about")) == []
+    page.locator("#language").get_by_text("English").click()  # and no Chinese left in English mode
+    expect(page.get_by_role("tab", name="About")).to_be_visible()
+    page.get_by_role("tab", name="Real-time window").click()
+    texts = own_strings(page, "#tab-window") + own_strings(page, "#tab-upload")
+    assert not [x for x in texts if re.search(r"[\u4e00-\u9fff]", x) and x != "中文"]
+    context.close()

@@ -150,7 +150,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "no_user": ("No users yet: run a preset or upload a case first.", "暂无用户：请先运行预设或上传数据。"),
     "pick_finding": ("Pick a finding id first.", "请先选择一个发现编号。"),
     # about
-    "about_model": ("Model card (from the shipped checkpoint's summary.json)", "模型卡（来自随附检查点的 summary.json）"),
+    "about_model": ("Model card (from the shipped checkpoint's `summary.json`)", "模型卡（来自随附检查点的 `summary.json`）"),
     "client_usage": ("Call the app from Python", "从 Python 调用"),
     "llm_short": ("LLM-ready Markdown, short (for a chat box)", "供大模型使用的 Markdown（简短版，适合聊天框）"),
     "llm_full": ("LLM-ready Markdown, full", "供大模型使用的 Markdown（完整版）"),
@@ -182,12 +182,12 @@ STRINGS: dict[str, tuple[str, str]] = {
                   "and full), `/explain_history` (history files, language, length, events -> LLM-ready Markdown). "
                   "The page footer's \"Use via API\" lists every parameter with an example.",
                   "接口：`/detect_window`（窗口 JSON 文本、阈值 -> 结果 JSON）；`/analyze_history`（历史文件、阈值、事件、"
-                  "summary_only -> 摘要、每日表、规则发现、简短与完整的大模型文本）；`/explain_history`（历史文件、语言、长度、"
+                  "`summary_only` -> 摘要、每日表、规则发现、简短与完整的大模型文本）；`/explain_history`（历史文件、语言、长度、"
                   "事件 -> 供大模型使用的 Markdown）。页面底部的“通过 API 使用”列出每个参数及示例。"),
     "mcp_title": ("Use from an LLM agent (MCP)", "供大模型智能体使用（MCP）"),
     "mcp_help": ("The app is also an MCP server (streamable HTTP) at `/gradio_api/mcp/`: the tools `detect_window`, "
                  "`analyze_history` and `explain_history` take the same parameters as the API.",
-                 "本应用同时是 MCP 服务器（streamable HTTP），地址为 `/gradio_api/mcp/`：工具 `detect_window`、"
+                 "本应用同时是 MCP 服务器（`streamable HTTP`），地址为 `/gradio_api/mcp/`：工具 `detect_window`、"
                  "`analyze_history` 与 `explain_history` 的参数与 API 相同。"),
     # errors
     "error": ("⚠️ {msg}", "⚠️ {msg}"),

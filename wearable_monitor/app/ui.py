@@ -179,7 +179,7 @@ def upload_tab(L: _Labels, h: Handlers, service: MonitorService) -> UploadTab:
     findings = _table(L, "rule_findings", FINDING_COLUMNS, "upload-findings")
     llm_short = L.lab(gr.Textbox, "llm_short", interactive=False, buttons=["copy"], lines=8, max_lines=30,
                       elem_id="upload-llm-short")
-    with gr.Accordion(t("llm_full", lang0), open=False):
+    with L.add(gr.Accordion(t("llm_full", lang0), open=False), "llm_full"):
         llm = L.lab(gr.Textbox, "llm_full", interactive=False, buttons=["copy"], lines=12, max_lines=40,
                     elem_id="upload-llm")
     out = UploadOut(status=status, validation=validation, user=user, timeline=timeline, days=days, alpha=alpha,
@@ -323,17 +323,17 @@ def build_ui(service: MonitorService | None = None) -> gr.Blocks:
         L.add(gr.Markdown(t("intro", lang0)), "intro", prop="value")
         L.add(gr.Markdown(t("disclaimer", lang0), elem_classes=["disclaimer"], elem_id="disclaimer"),
               "disclaimer", prop="value")
-        with L.add(gr.Tab(t("tab_window", lang0), id="window"), "tab_window"):
+        with L.add(gr.Tab(t("tab_window", lang0), id="window", elem_id="tab-window"), "tab_window"):
             w = window_tab(L, h, service)
-        with L.add(gr.Tab(t("tab_upload", lang0), id="upload"), "tab_upload"):
+        with L.add(gr.Tab(t("tab_upload", lang0), id="upload", elem_id="tab-upload"), "tab_upload"):
             u = upload_tab(L, h, service)
-        with L.add(gr.Tab(t("tab_cases", lang0), id="cases"), "tab_cases") as tab:
+        with L.add(gr.Tab(t("tab_cases", lang0), id="cases", elem_id="tab-cases"), "tab_cases") as tab:
             c = cases_tab(L)
             c.tab = tab
-        with L.add(gr.Tab(t("tab_users", lang0), id="users"), "tab_users") as tab:
+        with L.add(gr.Tab(t("tab_users", lang0), id="users", elem_id="tab-users"), "tab_users") as tab:
             us = users_tab(L, service)
             us.tab = tab
-        with L.add(gr.Tab(t("tab_about", lang0), id="about"), "tab_about") as about_tab:
+        with L.add(gr.Tab(t("tab_about", lang0), id="about", elem_id="tab-about"), "tab_about") as about_tab:
             about = gr.Markdown(h.about(lang0), elem_id="about")
 
         window_queue = dict(concurrency_id="window", concurrency_limit=service.config.window_concurrency_limit)
@@ -345,6 +345,9 @@ def build_ui(service: MonitorService | None = None) -> gr.Blocks:
         wire_users(h, us, lang)
         about_tab.select(h.about, lang, about, **PRIVATE)
         wire_language(h, L, radio, lang, w, u, about)
+        # a Chinese browser gets the Chinese page: Gradio's own strings follow the browser (its i18n), ours the radio
+        demo.load(None, radio, radio, js="(v) => (navigator.language || '').toLowerCase().startsWith('zh') ? 'zh' : v",
+                  **PRIVATE)
 
         def end_session(request: gr.Request):  # the visitor's workspace goes with the page
             service.close_session(session_of(request))
