@@ -3,7 +3,9 @@ then the latest window; a short version within 400 words; the same facts in Engl
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -55,3 +57,65 @@ def test_no_alert_history_says_so():
     case = history_case(days, frame)
     assert case["alert_periods"] == [] and "No day reached the alert level" in render_history(case).user_content
     assert "没有任何一天达到警示等级" in render_history(case, "zh").user_content
+
+
+# ----------------------------------------------------------------------------- golden files (no model involved)
+# tests/golden/history_<length>.<lang>.md: the whole Markdown of a fixed three-week history with an illness,
+# a rule finding and the person's events. After an intended change of the text, regenerate with
+#     REGEN_GOLDEN=1 python -m pytest tests/test_history_report.py
+# review the diff, and commit.
+
+GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+
+
+def golden_case() -> dict:
+    from wearable_monitor.markers import parse_markers
+
+    start = datetime(2024, 3, 1)
+    dates = [start + timedelta(days=i) for i in range(21)]
+    level = ["normal"] * 21
+    reasons = [""] * 21
+    for i, (lv, why) in {4: ("watch", "baseline:hr_resting_high"), 10: ("alert", "pattern:multi_day_alert; baseline:hr_resting_high"),
+                         11: ("urgent", "red_flag:hr_high_rest; baseline:hr_resting_high"),
+                         12: ("alert", "pattern:multi_day_alert"), 13: ("watch", "baseline:hrv_low")}.items():
+        level[i], reasons[i] = lv, why
+    days = pd.DataFrame({"user_id": "golden-user", "date": dates, "level": level, "reasons": reasons,
+                         "vitals_flags": ["", "", "", "", "", "", "", "", "", "", "hr_resting +2.1 sd", "hr_resting +3.0 sd",
+                                          "", "", "", "", "", "", "", "", ""]})
+    stamps = pd.date_range(start, periods=21 * 24, freq="h")
+    rest = np.where(stamps < pd.Timestamp("2024-03-08"), 58.0, 61.0)
+    frame = pd.DataFrame({"user_id": "golden-user", "timestamp": stamps, "hr": rest + 10, "hr_resting": rest,
+                          "steps": 0.0})
+    findings = [{"user_id": "golden-user", "status": "finding", "severity": "HIGH", "period": {"end": "2024-03-12"},
+                 "title": {"en": "Sudden change in resting heart rate", "zh": "静息心率突变"}}]
+    latest = {"window": {"end": "2024-03-21T23:00:00"}, "level": "normal", "reasons": [],
+              "baseline": {"source": "personal", "days_of_history": 20,
+                           "metrics": {"hr_resting": {"mean": 59.4, "std": 2.2}, "spo2": {"mean": 97.0, "std": 1.0}}}}
+    markers = parse_markers("2024-03-05 hard_training intervals\n2024-03-11 symptom_onset fever\n"
+                            "2024-03-12 positive_test")
+    return history_case(days, frame, findings, latest, markers=markers)
+
+
+@pytest.mark.parametrize("length", ["short", "full"])
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_history_golden(lang, length):
+    import os
+
+    got = render_history(golden_case(), lang, length).as_markdown()
+    path = GOLDEN_DIR / f"history_{length}.{lang}.md"
+    if os.environ.get("REGEN_GOLDEN"):
+        path.write_text(got, encoding="utf-8")
+    assert path.exists(), f"{path} missing: REGEN_GOLDEN=1 python -m pytest tests/test_history_report.py"
+    assert got == path.read_text(encoding="utf-8"), f"{path} differs (intended? regenerate and review the diff)"
+
+
+def test_events_are_listed_and_an_alert_day_with_an_event_is_not_a_false_alarm():
+    case = golden_case()
+    assert case["explained_days"] == ["2024-03-11", "2024-03-12"]  # not 03-05: no alert that day
+    for lang, event, note in (("en", "symptom onset", "not a false alarm"), ("zh", "症状出现", "不算误报")):
+        for length in ("short", "full"):
+            text = render_history(case, lang, length).user_content
+            assert event in text and note in text and "2024-03-11" in text
+    full = render_history(case, "en", "full").user_content
+    assert "2024-03-11: alert · `hr_resting +2.1 sd` · event: symptom onset" in full  # the day carries its event
+    assert full.index("### Alert periods") < full.index("### Events entered by the person") < full.index("### Red flags")

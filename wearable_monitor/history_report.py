@@ -307,7 +307,8 @@ def _events_lines(case: dict, lang: str, length: str) -> list[str]:
     lines = ["", f"### {t['events']}"]
     shown = markers[-(5 if length == "short" else 40):]
     for m in shown:
-        note = f" ({quote(clean_text(m['note'], 120))})" if m.get("note") else ""
+        note = quote(clean_text(m["note"], 120)) if m.get("note") else ""
+        note = (f"（{note}）" if lang == "zh" else f" ({note})") if note else ""
         lines.append("- " + t["event_line"].format(d=m["date"], kind=MARKER_KINDS[m["kind"]][1 if lang == "zh" else 0],
                                                    note=note))
     if len(markers) > len(shown):
