@@ -3,7 +3,8 @@
     python scripts/screenshots.py [--out docs/screenshots] [--cases-dir demo_patchad_cases]
 
 Starts the app on a free localhost port (fresh temp stores), runs the long-term preset, uploads
-the real Fitbit sample, opens the first PatchTrAD case, the users tab and the About tab. Never
+the real Fitbit sample with the participant's symptom onset and positive test as events (and again
+in a Chinese browser), opens the first PatchTrAD case, the users tab and the About tab. Never
 runs `playwright install`: it drives the system chromium at /usr/bin/chromium.
 """
 from __future__ import annotations
@@ -20,6 +21,9 @@ sys.path.insert(0, str(REPO))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
+
+
+EVENTS = "2020-04-20 symptom_onset\n2020-04-25 positive_test"
 
 
 def free_port() -> int:
@@ -70,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             tab(page, "Upload a case")
             page.set_input_files("#upload-files input[type=file]", str(REPO / "test_data" / "fitbit_A0NVTRV.jsonl"))
             page.wait_for_timeout(1000)
+            # the participant's self-reported dates (../shared/data/stanford_covid_wearables/labels.csv)
+            page.locator("#markers textarea").fill(EVENTS)
             page.click("#analyze")
             page.wait_for_selector("#upload-status :text('✅')", timeout=120_000)
             page.wait_for_selector("#timeline .js-plotly-plot", timeout=30_000)
@@ -96,6 +102,19 @@ def main(argv: list[str] | None = None) -> int:
             tab(page, "实时窗口")
             page.wait_for_timeout(1500)
             page.screenshot(path=str(out / "6_realtime_window_zh.png"), full_page=True)
+
+            # a Chinese browser: Gradio's own strings in Chinese too (needs a CJK font, e.g. fonts-noto-cjk)
+            zh = browser.new_page(viewport={"width": 1360, "height": 900}, locale="zh-CN")
+            zh.goto(url)
+            zh.wait_for_selector("#run-preset")
+            tab(zh, "上传数据")
+            zh.set_input_files("#upload-files input[type=file]", str(REPO / "test_data" / "fitbit_A0NVTRV.jsonl"))
+            zh.wait_for_timeout(1000)
+            zh.locator("#markers textarea").fill(EVENTS)
+            zh.click("#analyze")
+            zh.wait_for_selector("#upload-status :text('✅')", timeout=120_000)
+            zh.wait_for_selector("#timeline .js-plotly-plot", timeout=30_000)
+            zh.screenshot(path=str(out / "7_upload_case_zh.png"), full_page=True)
             browser.close()
     finally:
         demo.close()
