@@ -3,6 +3,12 @@
 Why not `gr.I18n`: it picks the language from the browser locale once per page load, but
 the product wants a visible zh/en switch that also re-renders the LLM text, so labels are
 plain strings from `t()` and the switch returns `gr.update(label=...)` for each component.
+Gradio's own strings (file box, footer, settings) follow the browser's locale through Gradio's
+i18n; a Chinese browser also opens the page in Chinese (ui.py, `demo.load`).
+
+Besides `STRINGS`: the shipped presets' names and descriptions (`PRESET_TEXT`), table headers
+(`COLUMN_WORDS`), About rows (`ABOUT_FACTS`), chart channel names (`FEATURE_WORDS`) and the
+known input errors (`localize_error`).
 """
 from __future__ import annotations
 

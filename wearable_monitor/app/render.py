@@ -21,7 +21,7 @@ from .i18n import ABOUT_FACTS, COLUMN_WORDS, PERIOD_WORDS, SOURCE_WORDS, localiz
 log = logging.getLogger(__name__)
 EXPECTED_ERRORS = (InputFileError, InputError, FormatterInputError, ValueError, KeyError)
 
-DRIVER_COLUMNS = ["feature", "importance", "value", "unit", "baseline_mean", "baseline_std", "z_score"]
+DRIVER_COLUMNS = ["feature", "importance", "value", "baseline_mean", "baseline_std", "z_score"]  # unit: in the name
 FINDING_COLUMNS = ["id", "user_id", "rule", "metric", "status", "severity", "start", "end", "title"]
 DAY_COLUMNS = ["user_id", "date", "level", "reasons", "markers", "explained_by_marker", "windows", "anomalous_windows",
                "anomaly_share", "day_score", "reference_score", "sufficient", "limited_channels", "model_anomalous",
@@ -84,7 +84,10 @@ def verdict_markdown(result: dict, lang: str) -> str:
 
 
 def drivers_table(result: dict, lang: str = "en") -> pd.DataFrame:
-    rows = [{c: f.get(c) for c in DRIVER_COLUMNS} for f in result.get("top_features", [])]
+    """The features that drove the score; the unit goes with the name so every column fits."""
+    rows = [{**{c: f.get(c) for c in DRIVER_COLUMNS},
+             "feature": f"{f.get('feature')} ({f['unit']})" if f.get("unit") else f.get("feature")}
+            for f in result.get("top_features", [])]
     return headed(pd.DataFrame(rows, columns=DRIVER_COLUMNS).round({"importance": 3, "value": 2, "baseline_mean": 2,
                                                                      "baseline_std": 2, "z_score": 2}), lang)
 
