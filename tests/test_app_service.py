@@ -338,3 +338,51 @@ def test_build_ui_registers_named_endpoints_without_starting_a_server(app_servic
     demo = build_ui(app_service)
     names = {d.api_name for d in demo.fns.values()}
     assert {"detect_window", "analyze_history"} <= names
+
+
+def test_upload_rule_findings_never_rest_on_an_excluded_reading():
+    """The real AS2MVDL pair gave a CRITICAL sudden change on 107.4 bpm while the range rule excluded the
+    same reading as a measurement error; per upload, the finding built on the excluded reading goes."""
+    from wearable_monitor.app.service import consistent_findings
+
+    period = {"start": "2020-11-09", "end": "2020-11-10"}
+    excluded = {"user_id": "u", "rule": "resting_hr_range", "metric": "resting_hr", "status": "data_problem",
+                "value": 107.4, "period": period}
+    on_it = {"user_id": "u", "rule": "sudden_change", "metric": "resting_hr", "status": "finding",
+             "severity": "CRITICAL", "value": 107.4, "period": period}
+    later = {"user_id": "u", "rule": "sudden_change", "metric": "resting_hr", "status": "finding",
+             "severity": "HIGH", "value": 89.0, "period": {"start": "2020-12-24", "end": "2020-12-25"}}
+    other_user = dict(on_it, user_id="v")
+    assert consistent_findings([excluded, on_it, later, other_user]) == [excluded, later, other_user]
+
+
+def test_markers_join_the_day_table_and_the_llm_text(h, history_jsonl):
+    out = h.analyze([str(history_jsonl)], None, "en", markers="2024-01-01 travel flight\n2024-01-02 alcohol")
+    assert [m.kind for m in out.state.outcome.markers] == ["travel", "alcohol"]
+    days = out.days.set_index("date")
+    assert days.loc["2024-01-01", "markers"] == "travel (flight)" and days.loc["2024-01-02", "markers"] == "alcohol"
+    explained = days["explained_by_marker"]
+    assert (explained == (days["level"].isin(["alert", "urgent"]) & (days["markers"] != ""))).all()
+    assert "travel" in out.llm_short and "alcohol" in out.llm
+    shapes = [s for s in out.timeline.layout.shapes if str(s.name or "").startswith("marker:")]
+    assert {s.name for s in shapes} == {"marker:travel", "marker:alcohol"}
+    assert {a.text for a in out.timeline.layout.annotations if str(a.name or "").startswith("marker:")} == \
+        {"travel", "alcohol"}
+    zh = h.select_upload_user(out.user["value"], out.state, "zh")
+    assert "旅行（flight）" in set(zh.days["事件"]) or "旅行 (flight)" in set(zh.days["事件"])
+    bad = h.analyze([str(history_jsonl)], None, "en", markers="2024-01-01 skiing")
+    assert_readable_error(bad.status) and "unknown event kind" in bad.status and bad.state is None
+    assert "未知的事件类型" in h.analyze([str(history_jsonl)], None, "zh", markers="2024-01-01 skiing").status
+
+
+def test_add_marker_and_replace_files(h):
+    text, msg = h.add_marker("", "2024-01-03", "vaccination", "booster", "en")
+    assert (text, msg) == ("2024-01-03 vaccination booster", "")
+    text, msg = h.add_marker(text, "2024-01-01", "travel", "", "en")
+    assert text.splitlines() == ["2024-01-01 travel", "2024-01-03 vaccination booster"]  # sorted by date
+    same, msg = h.add_marker(text, "not-a-date", "travel", "", "en")
+    assert same == text and "not a date" in msg
+    keep, state = h.replace_files(["/t/a.csv", "/t/b_hr.csv", "/t/b_steps.csv"], ["/t/a.csv"])
+    assert keep == state == ["/t/b_hr.csv", "/t/b_steps.csv"]
+    assert h.replace_files(["/t/a.csv", "/t/a.csv"], ["/t/a.csv"])[0] == ["/t/a.csv"]  # the same file again
+    assert h.replace_files(["/t/c.csv"], ["/t/a.csv"])[0] == ["/t/c.csv"]

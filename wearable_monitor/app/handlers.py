@@ -17,7 +17,7 @@ from ..markers import MARKER_KINDS, format_markers, parse_markers
 from ..records import USER
 from ..validation import InputFileError
 from . import plots
-from .i18n import PRESET_TEXT, SOURCE_WORDS, VERDICT_WORDS, t, word
+from .i18n import CASE_TITLES, PRESET_TEXT, SOURCE_WORDS, VERDICT_WORDS, t, word
 from .render import (BASELINE_COLUMNS, DRIVER_COLUMNS, FINDING_COLUMNS, DAY_COLUMNS, USER_FINDING_COLUMNS,
                      about_markdown, days_table, drivers_table, empty, error_message, findings_table, headed,
                      plain_description, profile_text, verdict_markdown)
@@ -98,6 +98,12 @@ def preset_text(preset: dict, key: str, lang: str) -> str:
     if own:
         return own[1 if lang == "zh" else 0]
     return preset.get(key) or preset["name"] if key == "title" else plain_description(preset.get(key, ""))
+
+
+def case_title(case: dict, lang: str) -> str:
+    """A PatchTrAD case's title in `lang` (the shipped cases), else the manifest's."""
+    own = CASE_TITLES.get(case.get("name", ""))
+    return own[1 if lang == "zh" else 0] if own else str(case.get("title") or case.get("name"))
 
 
 # ----------------------------------------------------------------------------- handlers
@@ -242,7 +248,7 @@ class Handlers:
         cases = self.s.cases()
         if not cases:
             return gr.update(choices=[], value=None), t("no_cases", lang, dir=markdown_text(self.s.cases_dir.name))
-        return gr.update(choices=[(c.get("title") or c["name"], c["name"]) for c in cases]), ""
+        return gr.update(choices=[(case_title(c, lang), c["name"]) for c in cases]), ""
 
     def pick_case(self, name: str | None, lang: str = "en") -> CaseOut:
         if not name:
@@ -252,7 +258,7 @@ class Handlers:
         except Exception as exc:  # noqa: BLE001
             return CaseOut(error_message(exc, lang), plots.empty_figure(), None, "")
         meta = c["meta"]
-        info = t("case_info", lang, title=markdown_text(meta.get("title") or name),
+        info = t("case_info", lang, title=markdown_text(case_title(meta, lang)),
                  source=markdown_text(meta.get("source", "?")), created=markdown_text(meta.get("created", "?")))
         if c["problems"]:
             info += "\n\n" + "\n".join(f"- ⚠️ {markdown_text(p, 300)}" for p in c["problems"])

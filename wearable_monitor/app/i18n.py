@@ -242,6 +242,18 @@ PRESET_TEXT: dict[str, dict[str, tuple[str, str]]] = {
                                 "来自没有血氧和皮肤温度传感器的手表的白天窗口，有缺失记录和一段低质量数据。数据缺失不是异常。")},
 }
 
+#: the shipped PatchTrAD cases' titles (demo_patchad_cases/manifest.json holds one language per case)
+CASE_TITLES: dict[str, tuple[str, str]] = {
+    "sim_acute": ("Simulated: acute episode (palpitations at rest)", "模拟：急性发作（静息时心悸）"),
+    "sim_illness": ("Simulated: multi-day illness (resting heart rate up)", "模拟：多日疾病（静息心率升高）"),
+    "sim_desaturation": ("Simulated: night-time SpO2 desaturation (missed by the prescreen)",
+                         "模拟：夜间血氧下降（预筛未检出）"),
+    "sim_exercise": ("Simulated: hard training day, no health event (false-alarm check)",
+                     "模拟：高强度训练日，无健康事件（误报检查）"),
+    "fitbit_A0NVTRV": ("Real Fitbit: A0NVTRV around COVID-19 symptom onset (2020-04-20)",
+                       "真实 Fitbit 数据：A0NVTRV 在 COVID-19 症状出现（2020-04-20）前后"),
+}
+
 #: column ids of the page's tables -> (English header, Chinese header)
 COLUMN_WORDS: dict[str, tuple[str, str]] = {
     "feature": ("feature", "特征"), "importance": ("importance", "重要性"), "value": ("value", "数值"),
@@ -287,9 +299,9 @@ ERRORS_ZH: list[tuple[str, str]] = [
     (r"^(.*)not valid JSON(.*)$", r"\1不是有效的 JSON\2"),
     (r"^(.*) is over the size limit of (.*)$", r"\1 超过大小上限 \2"),
     (r"^no user has the (\d+) records one window needs: (.*)$", r"没有用户达到一个窗口所需的 \1 条记录：\2"),
-    (r"^unknown event kind (.*?); use one of: (.*)$", r"未知的事件类型 \1；可用：\2"),
+    (r"unknown event kind (.*?); use one of: (.*)$", r"未知的事件类型 \1；可用：\2"),
     (r"^event line (\d+): (.*)$", r"事件第 \1 行：\2"),
-    (r"^(.*)date (.*) is not a date \(YYYY-MM-DD\)$", r"\1日期 \2 不是有效日期（年-月-日）"),
+    (r"date (.*) is not a date \(YYYY-MM-DD\)$", r"日期 \1 不是有效日期（年-月-日）"),
     (r"^cannot tell the heart-rate file from the steps file in (.*?): .*$", r"无法区分心率文件与步数文件：\1；请命名为 <ID>_hr.csv 与 <ID>_steps.csv"),
     (r"^(.*): file not found$", r"\1：找不到文件"),
     (r"^unknown user (.*)$", r"未知用户 \1"),
@@ -306,10 +318,8 @@ def localize_error(message: str, lang: str | None) -> str:
         return message
     out = []
     for line in message.splitlines() or [""]:
-        for pattern, repl in ERRORS_ZH:
-            if re.search(pattern, line):
-                line = re.sub(pattern, repl, line)
-                break
+        for pattern, repl in ERRORS_ZH:  # a line may carry two known parts ("event line 2: unknown event kind")
+            line = re.sub(pattern, repl, line)
         out.append(line)
     return "\n".join(out)
 

@@ -1,6 +1,8 @@
 """Plotly figures for the app. Pure functions: data in, `go.Figure` out (no Gradio here)."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -201,5 +203,5 @@ def prescreen_figure(prescreen: dict, lang: str = "en") -> go.Figure:
                           line_width=0, layer="below")
         except (KeyError, TypeError, ValueError):
             continue  # a malformed segment is skipped, the scores are still shown
-    user = prescreen.get("user_id", "")
+    user = html.escape(str(prescreen.get("user_id", ""))[:80])  # plotly titles render <b>, <a>...: data stays text
     return _layout(fig, f"{t('prescreen_chart', lang)} · {user}", 380)
