@@ -54,6 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from . import sqlite_store
 from .config import CONFIG_DIR, ConfigError, FeatureConfig, default_feature_config, strip_comments
 from .records import TIME, USER, static_column
+from .stream_context import REST, StreamSettings, period_of_rows, stream_context
 
 DEFAULT_BASELINE_CONFIG = CONFIG_DIR / "baseline_config.json"
 ALL = "all"
@@ -163,7 +164,7 @@ class BaselineConfig(_Strict):
     def check_against(self, config: FeatureConfig) -> None:
         """Cross-check with the feature config: every baseline metric has a group prior, labels exist."""
         where = self.path or "baseline_config"
-        for metric in config.baseline_metrics:
+        for metric in config.all_baseline_metrics:
             if metric not in self.group.overall:
                 raise ConfigError(f"{where}: group.overall has no entry for baseline metric '{metric}'")
             for a, by_sex in self.group.by_age_sex.items():
@@ -262,6 +263,7 @@ class BaselineKey(NamedTuple):
     metric: str
     period: str
     source: str
+    at_rest: bool = False  # only records taken at rest update it (stream_context.py)
 
     @property
     def name(self) -> str:
@@ -270,7 +272,21 @@ class BaselineKey(NamedTuple):
 
 
 def baseline_keys(config: FeatureConfig) -> list[BaselineKey]:
-    return [BaselineKey(m, p, spec.source) for m, spec in config.baseline_metrics.items() for p in spec.periods]
+    """Every stored baseline: the model's metrics, then the verdict's evidence baselines."""
+    return [BaselineKey(m, p, spec.source, spec.at_rest)
+            for m, spec in config.all_baseline_metrics.items() for p in spec.periods]
+
+
+# what an at-rest baseline needs besides its source: the columns stream_context reads for "at rest"
+REST_COLUMNS = ("steps", "hr_resting", "sleep_state")
+
+
+def _at_rest(rows, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(rows taken at rest, each row's period with sleep counted as night), by the same definitions as
+    the verdict's evidence (default settings)."""
+    ctx = stream_context({c: rows[c] for c in (TIME, *REST_COLUMNS) if c in rows}, config,
+                         StreamSettings(sampling_minutes=config.sampling_minutes))
+    return ctx.rest == REST, period_of_rows(ctx.times, config, ctx.asleep)
 
 
 @dataclass
@@ -794,13 +810,17 @@ def _usable_values(rows, config: FeatureConfig, bcfg: BaselineConfig,
         ok &= np.asarray(rows["data_quality"], dtype=np.float64) != dq.categories["low"]
     hours = np.asarray(rows[TIME], dtype="datetime64[ns]").astype("datetime64[h]").astype(np.int64) % 24
     periods = _period_lut(config)[hours]
+    rest, rest_periods = _at_rest(rows, config) if any(k.at_rest for k in keys) else (None, None)
     out = {}
     for key in keys:
         if key.source not in rows:
             out[key] = np.full(n, np.nan)
             continue
         v = np.array(rows[key.source], dtype=np.float64)  # a copy: NaN is written into it
-        keep = ok if key.period == ALL else ok & (periods == key.period)
+        if key.at_rest:
+            keep = ok & rest if key.period == ALL else ok & rest & (rest_periods == key.period)
+        else:
+            keep = ok if key.period == ALL else ok & (periods == key.period)
         v[~keep] = np.nan
         out[key] = v
     return out
@@ -849,6 +869,7 @@ class UserDataManager:
         self.keys = baseline_keys(self.config)
         self._group_cache: dict[tuple, MeanStd] = {}
         self._ingest_columns = [USER, TIME, "data_quality", *dict.fromkeys(k.source for k in self.keys),
+                                *(REST_COLUMNS if any(k.at_rest for k in self.keys) else ()),
                                 *(static_column(n) for n in self.config.static)]
 
     def _min_std(self, metric: str) -> float:
@@ -1035,7 +1056,7 @@ def causal_baseline_columns(frame: pd.DataFrame, feature_config: FeatureConfig |
     user_codes = pd.factorize(frame[USER])[0]
     order = np.lexsort((ts, user_codes))  # the contract sorts by (user, time); do not rely on it
     needed = [c for c in {k.source for k in keys} | {TIME, "data_quality"} | {static_column(n) for n in config.static}
-              if c in frame.columns]
+              | (set(REST_COLUMNS) if any(k.at_rest for k in keys) else set()) if c in frame.columns]
     sframe = frame[needed].iloc[order]
     mask = None if is_normal is None else np.asarray(is_normal)
     if mask is not None and mask.shape == (n,):
