@@ -25,7 +25,7 @@ def test_only_the_named_endpoints_are_public_with_named_described_parameters(cli
             assert not p["label"].startswith("parameter_") and p["label"].startswith(p["parameter_name"]), p["label"]
             assert p["example_input"] != "Hello!!", (name, p["parameter_name"])
     names = [p["parameter_name"] for p in api["named_endpoints"]["/analyze_history"]["parameters"]]
-    assert names == ["files", "threshold", "markers", "summary_only"]
+    assert names == ["file", "second_file", "threshold", "markers", "summary_only"]
     window = api["named_endpoints"]["/detect_window"]["parameters"][0]["example_input"]
     assert isinstance(json.loads(window), list)  # a real window, not a placeholder
 
@@ -42,7 +42,7 @@ def test_detect_window(client, app_service):
 
 def test_analyze_history(client, history_jsonl, tmp_path):
     f = gradio_client.handle_file(str(history_jsonl))
-    r = client.predict(files=[f], threshold=None, markers=MARKERS, summary_only=False, api_name="/analyze_history")
+    r = client.predict(file=f, threshold=None, markers=MARKERS, summary_only=False, api_name="/analyze_history")
     assert r["validation"]["counts"]["rejected"] == 0 and len(r["patterns"]) == 2
     users = {w["user_id"] for w in r["windows"]}
     assert users == set(r["patterns"]) == set(r["summary"]) == set(r["llm_text"])
@@ -52,13 +52,13 @@ def test_analyze_history(client, history_jsonl, tmp_path):
     assert {d["markers"] for d in r["days"] if d["date"] == "2024-01-01"} == {"hard training (long run)"}
     for texts in r["llm_text"].values():
         assert "hard training" in texts["full"] and len(texts["short"]) <= len(texts["full"])
-    short = client.predict([f], None, "", True, api_name="/analyze_history")
+    short = client.predict(f, None, None, "", True, api_name="/analyze_history")
     assert "windows" not in short and short["days"] and short["markers"] == []
     bad = tmp_path / "bad.jsonl"
     bad.write_text("nope\n")
-    err = client.predict([gradio_client.handle_file(str(bad))], None, "", True, api_name="/analyze_history")
+    err = client.predict(gradio_client.handle_file(str(bad)), None, None, "", True, api_name="/analyze_history")
     assert "no valid record" in err["error"] and "line 1" in err["error"]
-    wrong = client.predict([f], None, "2024-13-01 travel", True, api_name="/analyze_history")
+    wrong = client.predict(f, None, None, "2024-13-01 travel", True, api_name="/analyze_history")
     assert "not a date" in wrong["error"]
 
 
@@ -73,8 +73,8 @@ def test_analyze_history_takes_a_fitbit_pair(client, tmp_path):
                           "steps": (np.arange(len(minutes)) % 30 == 0) * 12})
     hr.to_csv(tmp_path / "P9_hr.csv")
     steps.to_csv(tmp_path / "P9_steps.csv")
-    files = [gradio_client.handle_file(str(tmp_path / n)) for n in ("P9_hr.csv", "P9_steps.csv")]
-    r = client.predict(files, None, "", True, api_name="/analyze_history")
+    hr_file, steps_file = (gradio_client.handle_file(str(tmp_path / n)) for n in ("P9_hr.csv", "P9_steps.csv"))
+    r = client.predict(file=hr_file, second_file=steps_file, summary_only=True, api_name="/analyze_history")
     assert list(r["summary"]) == ["P9"] and r["days"]
-    text = client.predict(files, "zh", "short", "2020-01-01 travel", api_name="/explain_history")
+    text = client.predict(hr_file, steps_file, "zh", "short", "2020-01-01 travel", api_name="/explain_history")
     assert "健康历史" in text and "旅行" in text

@@ -40,10 +40,25 @@ def test_mcp_lists_typed_documented_tools_and_scores_a_window(app_url, app_servi
     assert "6-24 five-minute records" in detect["properties"]["window_json"]["description"]
     assert "calibrated" in detect["properties"]["threshold"]["description"]
     history = by_name["analyze_history"].inputSchema["properties"]
-    assert {"files", "threshold", "markers", "summary_only"} <= set(history)
+    assert {"file", "second_file", "threshold", "markers", "summary_only"} <= set(history)
     assert "symptom_onset" in history["markers"]["description"]
     assert "screening aid" in by_name["explain_history"].description.lower()
     result = ast.literal_eval(call.content[0].text)  # Gradio sends a JSON output as the Python literal of the dict
     assert 0 <= result["anomaly_score"] <= 1 and result["level"] in ("normal", "watch", "alert", "urgent")
     assert result["user_id"] == app_service.preset("short_term")["window"][0]["deviceId"]
     assert "not valid JSON" in ast.literal_eval(bad.content[0].text)["error"]
+
+
+def test_mcp_explains_a_history_sent_as_a_data_url(app_url, history_jsonl):
+    """An agent without a public URL for its file sends it inline (base64 data URL)."""
+    import base64
+
+    data = "data:application/x-ndjson;base64," + base64.b64encode(history_jsonl.read_bytes()).decode()
+
+    async def work(session):
+        return await session.call_tool("explain_history", {"file": data, "language": "en", "length": "short",
+                                                           "markers": "2024-01-02 travel"})
+
+    out = asyncio.run(_session(app_url, work))
+    text = out.content[0].text
+    assert text.startswith("**Summary**") and "travel" in text and text.count("**Summary**") == 2  # two users

@@ -6,11 +6,11 @@ Every handler is tested without a browser (tests/test_app_service.py).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import gradio as gr
-import pandas as pd
 
 from ..escaping import markdown_text, preformatted
 from ..markers import MARKER_KINDS, format_markers, parse_markers
@@ -31,7 +31,7 @@ result = client.predict(window_json=open("test_data/example_window.json").read()
                         api_name="/detect_window")
 print(result["level"], result["anomaly_score"], result["threshold"])
 
-report = client.predict(files=[handle_file("A0NVTRV_hr.csv"), handle_file("A0NVTRV_steps.csv")],
+report = client.predict(file=handle_file("A0NVTRV_hr.csv"), second_file=handle_file("A0NVTRV_steps.csv"),
                         threshold=None, markers="2020-04-20 symptom_onset", summary_only=True,
                         api_name="/analyze_history")
 print(report["summary"], report["llm_text"])       # per user: short and full Markdown
@@ -129,8 +129,6 @@ class Handlers:
         meta = next((p for p in self.s.presets() if p["name"] == name), {"name": name})
         history = len(doc.get("history") or [])
         note = t("preset_history", lang, n=history) if history else ""
-        import json
-
         return (json.dumps(doc["window"], indent=1, ensure_ascii=False),
                 f"*{preset_text({**meta, 'description': doc.get('description', '')}, 'description', lang)}*{note}")
 

@@ -184,10 +184,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "value": ("value", "数值"),
     "test_metrics": ("Test metrics (held-out simulated users)", "测试指标（留出的模拟用户）"),
     "endpoints": ("Endpoints: `/detect_window` (window JSON text, threshold -> result JSON), `/analyze_history` "
-                  "(history files, threshold, events, summary_only -> summary, per-day table, findings, LLM text short "
-                  "and full), `/explain_history` (history files, language, length, events -> LLM-ready Markdown). "
+                  "(file and second_file of a Fitbit pair, threshold, events, summary_only -> summary, per-day table, findings, "
+                  "LLM text short and full), `/explain_history` (file, second_file, language, length, events -> "
+                  "LLM-ready Markdown). "
                   "The page footer's \"Use via API\" lists every parameter with an example.",
-                  "接口：`/detect_window`（窗口 JSON 文本、阈值 -> 结果 JSON）；`/analyze_history`（历史文件、阈值、事件、"
+                  "接口：`/detect_window`（窗口 JSON 文本、阈值 -> 结果 JSON）；`/analyze_history`（历史文件及 Fitbit 文件对的第二个文件、阈值、事件、"
                   "`summary_only` -> 摘要、每日表、规则发现、简短与完整的大模型文本）；`/explain_history`（历史文件、语言、长度、"
                   "事件 -> 供大模型使用的 Markdown）。页面底部的“通过 API 使用”列出每个参数及示例。"),
     "mcp_title": ("Use from an LLM agent (MCP)", "供大模型智能体使用（MCP）"),
