@@ -196,11 +196,13 @@ class Handlers:
         return status + ("" if findings else f"\n\n{t('no_findings', lang)}")
 
     def analyze(self, files: Any, threshold: float | None, lang: str = "en", markers: str | None = None,
-                progress=gr.Progress(), request: gr.Request = None) -> UploadOut:
+                previous: list[str] | None = None, progress=gr.Progress(), request: gr.Request = None) -> UploadOut:
+        """`previous`: the files of the last upload; a click that comes before the box's replace event has
+        run still analyses only the new files (`replace_files`)."""
         try:
             if not files:
                 raise InputFileError(t("no_file", lang))
-            paths = [getattr(f, "name", f) for f in (files if isinstance(files, list) else [files])]
+            paths = self.replace_files(files, previous)[0]
             outcome = self.s.analyze_history(paths, threshold, progress=lambda frac, desc: progress(frac, desc=desc),
                                              session=session_of(request), markers=markers)
             return self.upload_view(UploadView(outcome, outcome.users[0]), lang)

@@ -237,7 +237,7 @@ def wire_upload(h: Handlers, u: UploadTab, lang, queue: dict) -> None:
     outs = list(u.out)
     u.files.upload(h.replace_files, [u.files, u.files_state], [u.files, u.files_state], **PRIVATE)
     u.files.clear(lambda: [], None, u.files_state, **PRIVATE)
-    u.analyze.click(h.analyze, [u.files, u.threshold, lang, u.markers], outs, **PRIVATE, **queue)
+    u.analyze.click(h.analyze, [u.files, u.threshold, lang, u.markers, u.files_state], outs, **PRIVATE, **queue)
     u.out.user.input(h.select_upload_user, [u.out.user, u.out.state, lang], outs, **PRIVATE)
     u.add_marker.click(h.add_marker, [u.markers, u.marker_date, u.marker_kind, u.marker_note, lang],
                        [u.markers, u.marker_msg], **PRIVATE)
