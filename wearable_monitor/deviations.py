@@ -11,7 +11,8 @@ A deviation is a *sustained* run (stream_context.py) of at-rest records beyond `
 
     watch   |z| >= 3 (the document's 3-sigma rule, MEDIUM) for `min_minutes` (30)
     alert   |z| >= 5 (past the document's CRITICAL 4 sd) for `min_minutes_alert` (15), or two channels
-            beyond 3 at the same time (e.g. resting HR up while HRV is down)
+            beyond 3 at the same time (e.g. resting HR up while HRV is down), or a rise >= 4 sd that is
+            also in the clinically abnormal band (heart rate > 100 at rest, respiration > 20) for 30 min
 
 Each row uses its time period's baseline where the metric has one (sleeping HR runs lower).
 Only rows with a baseline (finite mean, positive std) can deviate: no baseline, no evidence.
@@ -40,17 +41,20 @@ class DeviationChannel:
     z_alert_fall: float | None = None  # a lower alert bar for a fall (None: the config's z_alert)
     replaced_by: str | None = None     # skip this channel when the rows have this metric's baseline
     exercise_direction: int = 0        # the direction exercise also causes: not read while recovering
+    clinical_high: float | None = None  # a rise to at least this is abnormal for anyone (corroborates a z)
 
 
 def _default_channels() -> tuple[DeviationChannel, ...]:
     return (
         # A resting heart rate far *below* the person's own (period-matched) level has few everyday causes,
         # unlike a rise (stress, caffeine, a meal, heat): its alert bar is the document's CRITICAL 4 sd.
-        DeviationChannel("hr", "hr_rest", 0, "bpm", z_alert_fall=4.0, exercise_direction=+1),
+        # > 100 bpm at rest is tachycardia (Mass General Brigham; NEWS2 scores 91-110); > 20 breaths/min
+        # scores 2 in NEWS2 (21-24)
+        DeviationChannel("hr", "hr_rest", 0, "bpm", z_alert_fall=4.0, exercise_direction=+1, clinical_high=101.0),
         DeviationChannel("hr_resting", "hr_resting", 0, "bpm", fallback="hr", z_alert_fall=4.0, replaced_by="hr_rest",
                          exercise_direction=+1),
         DeviationChannel("hrv_rmssd", "hrv", -1, "ms", exercise_direction=-1),
-        DeviationChannel("resp_rate", "resp_rate", +1, "breaths/min", exercise_direction=+1),
+        DeviationChannel("resp_rate", "resp_rate", +1, "breaths/min", exercise_direction=+1, clinical_high=21.0),
         DeviationChannel("spo2", "spo2", -1, "%"),
         DeviationChannel("skin_temp", "skin_temp", +1, "degC", exercise_direction=+1),
     )
@@ -67,6 +71,10 @@ class DeviationConfig:
     min_minutes: float = 30.0   # watch: sustained half an hour at rest, longer than a meal, a coffee or a stair climb
     min_minutes_alert: float = 15.0  # alert (>= 4 sd, or several channels at once): a quarter of an hour at rest
     multi_channel_alert: int = 2  # this many channels beyond z_watch at once make an alert
+    # Corroboration: a rise past the document's CRITICAL 4 sd that is also past the channel's clinical
+    # band (tachycardia at rest) is an alert when sustained as long as a watch (`min_minutes`): two
+    # independent lines of evidence, the person's own range and the clinical one, agree.
+    z_corroborated: float = 4.0
     channels: tuple[DeviationChannel, ...] = field(default_factory=_default_channels)
 
 
@@ -140,7 +148,11 @@ def deviation_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: Deviatio
         with np.errstate(invalid="ignore"):
             watch = dz >= cfg.z_watch
             strong = dz >= z_alert
-        for level, mask, need in ((Level.WATCH, watch, k), (Level.ALERT, strong, k_alert)):
+        masks = [(Level.WATCH, watch, k), (Level.ALERT, strong, k_alert)]
+        if direction > 0 and ch.clinical_high is not None:
+            with np.errstate(invalid="ignore"):
+                masks.append((Level.ALERT, (dz >= cfg.z_corroborated) & (x >= ch.clinical_high), k))
+        for level, mask, need in masks:
             for first, last in runs(mask, ctx.minutes, settings.max_gap_minutes, need, np.isfinite(dz)):
                 out.append(_run(ch, direction, level, first, last, need, x, mean, dz))
     combined = beyond_watch >= cfg.multi_channel_alert
