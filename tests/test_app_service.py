@@ -6,6 +6,7 @@ Scores come from whatever checkpoint is shipped, so tests assert shapes, ranges 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -386,3 +387,12 @@ def test_add_marker_and_replace_files(h):
     assert keep == state == ["/t/b_hr.csv", "/t/b_steps.csv"]
     assert h.replace_files(["/t/a.csv", "/t/a.csv"], ["/t/a.csv"])[0] == ["/t/a.csv"]  # the same file again
     assert h.replace_files(["/t/c.csv"], ["/t/a.csv"])[0] == ["/t/c.csv"]
+
+
+def test_presets_speak_to_people_in_both_languages(h, app_service):
+    for p in app_service.presets():
+        for lang in ("en", "zh"):
+            _, desc = h.on_preset(p["name"], lang)
+            assert desc and "SimConfig" not in desc and "simulate_user" not in desc and "(" not in desc.split(".")[0][:3]
+            title = dict((v, k) for k, v in h.preset_choices(lang))[p["name"]]
+            assert bool(re.search(r"[\u4e00-\u9fff]", title + desc)) == (lang == "zh"), (p["name"], lang)
