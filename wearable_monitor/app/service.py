@@ -125,6 +125,11 @@ def rethreshold(result: dict, threshold: float | None) -> dict:
     return out
 
 
+def iso_seconds(times: pd.Series) -> pd.Series:
+    """'2024-01-01T00:05:00' for each timestamp (numpy's vectorised formatting, ~3x `dt.strftime`)."""
+    return pd.Series(times.to_numpy().astype("datetime64[s]").astype(str), index=times.index)
+
+
 def newest_window_result(rows: pd.DataFrame, baseline: dict, threshold: float) -> dict:
     """The newest window of one user's scored table as a result-like dict (level, reasons with
     titles, baseline block): the row the timeline and day table show, not a second scoring."""
@@ -538,7 +543,7 @@ class MonitorService:
         step(0.95, "export")
         csv_path = ws.exports / f"scores_{uuid.uuid4().hex[:10]}.csv"
         export = scored.copy()
-        export[TIME] = export[TIME].dt.strftime("%Y-%m-%dT%H:%M:%S")
+        export[TIME] = iso_seconds(export[TIME])
         csv_safe_frame(export).to_csv(csv_path, index=False)  # ids like "=cmd()" must not run in a spreadsheet
         return HistoryOutcome(validation, frame, scored, days, patterns, latest, daily_values, findings, thr,
                               csv_path, users=[str(u) for u in pd.unique(scored[USER])], skipped=skipped,
@@ -605,7 +610,7 @@ class MonitorService:
         if not summary_only:
             windows = out.scored[[USER, TIME, "anomaly_score", "is_anomaly", "level", "reasons",
                                   "model_anomalous"]].copy()
-            windows[TIME] = windows[TIME].dt.strftime("%Y-%m-%dT%H:%M:%S")
+            windows[TIME] = iso_seconds(windows[TIME])
             report["windows"] = windows.to_dict("records")
         return json_safe(report)
 
