@@ -325,6 +325,11 @@ def localize_error(message: str, lang: str | None) -> str:
     return "\n".join(out)
 
 
+#: values in the tables' cells that are words, not data: booleans, trends, finding statuses
+VALUE_WORDS = {True: ("true", "是"), False: ("false", "否"), "stable": ("stable", "平稳"), "rising": ("rising", "上升"),
+               "falling": ("falling", "下降"), "insufficient": ("insufficient", "数据不足"),
+               "finding": ("finding", "发现"), "data_problem": ("data problem", "数据问题"),
+               "awaiting_confirmation": ("awaiting confirmation", "待确认"), "insufficient_data": ("insufficient data", "数据不足")}
 FEATURE_WORDS = {"hr": ("heart rate", "心率"), "hr_resting": ("resting heart rate", "静息心率"),
                  "hrv_rmssd": ("HRV (RMSSD)", "心率变异性 (RMSSD)"), "resp_rate": ("respiration", "呼吸频率"),
                  "spo2": ("SpO2", "血氧"), "skin_temp": ("skin temperature", "皮肤温度"), "steps": ("steps", "步数")}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 
+import numpy as np
 import pandas as pd
 
 from ..detector import InputError
@@ -16,7 +17,7 @@ from ..findings import LEVEL_NAMES, Level
 from ..formatter import FormatterInputError
 from ..markers import annotate_days
 from ..validation import InputFileError
-from .i18n import ABOUT_FACTS, COLUMN_WORDS, PERIOD_WORDS, SOURCE_WORDS, localize_error, t, word
+from .i18n import ABOUT_FACTS, COLUMN_WORDS, PERIOD_WORDS, SOURCE_WORDS, VALUE_WORDS, localize_error, t, word
 
 log = logging.getLogger(__name__)
 EXPECTED_ERRORS = (InputFileError, InputError, FormatterInputError, ValueError, KeyError)
@@ -42,10 +43,22 @@ def error_message(exc: BaseException, lang: str) -> str:
 
 
 def headed(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """The table with its column headers in `lang` (English keeps the column ids)."""
+    """The table with its column headers in `lang` (English keeps the column ids); in Chinese also the
+    cells that are words (true/false, trends, finding statuses)."""
     if lang != "zh":
         return frame
-    return frame.rename(columns={c: COLUMN_WORDS[c][1] for c in frame.columns if c in COLUMN_WORDS})
+    out = frame.copy()
+    for c in out.columns:
+        if out[c].dtype == bool or out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
+            out[c] = out[c].map(_cell_word)
+    return out.rename(columns={c: COLUMN_WORDS[c][1] for c in out.columns if c in COLUMN_WORDS})
+
+
+def _cell_word(value):
+    """A cell's word in Chinese (booleans, trends, statuses); anything else unchanged."""
+    if isinstance(value, (bool, np.bool_)):
+        return VALUE_WORDS[bool(value)][1]
+    return VALUE_WORDS[value][1] if isinstance(value, str) and value in VALUE_WORDS else value
 
 
 def empty(columns: list[str], lang: str = "en") -> pd.DataFrame:
