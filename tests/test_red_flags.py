@@ -207,3 +207,10 @@ def test_incidental_steps_are_rest_walking_is_not(steps_per_record, at_rest):
     (two records of 15); 16 + 16 is over the limit, and walking cadence is activity."""
     found, _ = codes(records(hr=125.0, steps=steps_per_record))
     assert ("hr_high_rest" in found) is at_rest
+
+
+def test_movement_without_steps_is_not_rest():
+    """Cycling counts no steps: a wrist acceleration of 0.1 g or more in the last 10 minutes is not rest;
+    a still wrist (0.03 g) is."""
+    assert "hr_high_rest" not in codes(records(hr=135.0, steps=2, accel_mag=0.3))[0]
+    assert "hr_high_rest" in codes(records(hr=135.0, steps=2, accel_mag=0.03))[0]
