@@ -8,7 +8,8 @@ columns of a frame), so the realtime window and the batch replay share one code 
   it (Apple Watch's heart-rate notifications wait for 10 inactive minutes). A few steps are not
   activity: wrist devices count arm movement while seated, and cadence studies call 1-19
   steps/min "incidental movement" (Tudor-Locke C et al., Br J Sports Med 2018;52:776-788); the
-  default 30 steps in 10 minutes is 3 steps/min, far below any walking. Where the record has a wrist
+  default 30 steps in 10 minutes is 3 steps/min, far below any walking, and one of those records must
+  have no steps at all (a trickle of steps in every record is pedalling). Where the record has a wrist
   acceleration, movement of at least `rest_max_accel_g` in those minutes is not rest either (cycling
   counts no steps). Rows of a user whose records carry
   no step count at all have *unknown* activity (-1), unless the record holds the device's own
@@ -96,6 +97,10 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
         csum = np.r_[0.0, np.cumsum(np.nan_to_num(steps, nan=0.0))]
         lo = np.searchsorted(minutes, minutes - settings.rest_minutes, side="right")
         still = csum[np.arange(n) + 1] - csum[lo] <= settings.rest_max_steps
+        # ... and at least one record without steps: sitting still gives zero-step records between the odd
+        # step, while a steady trickle of steps in every record is rhythmic movement (pedalling, an elliptical)
+        zeros = np.r_[0, np.cumsum(np.isfinite(steps) & (steps <= 0))]
+        still &= zeros[np.arange(n) + 1] - zeros[lo] > 0
         accel = column(cols, "accel_mag", n)
         if accel is not None:
             moving = np.r_[0, np.cumsum(np.nan_to_num(accel, nan=0.0) >= settings.rest_max_accel_g)]
