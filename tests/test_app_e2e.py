@@ -67,7 +67,7 @@ def test_each_preset_shows_a_score_and_a_chart(page, app_service):
         verdict = page.locator("#verdict")
         expect(verdict).to_contain_text(user or "score", timeout=SLOW)
         expect(verdict).to_contain_text(re.compile(r"score \d\.\d{3} vs threshold \d\.\d{3}"))
-        expect(page.locator("#window-plot .js-plotly-plot")).to_be_visible()
+        expect(page.locator("#window-plot .js-plotly-plot")).to_be_visible(timeout=SLOW)  # drawn after the text
         assert "DATA BEGIN" in page.locator("#window-llm textarea").input_value()
 
 
@@ -78,7 +78,7 @@ def test_upload_a_jsonl_then_a_bad_file(page, history_jsonl, tmp_path):
     page.set_input_files("#upload-files input[type=file]", str(history_jsonl))
     page.click("#analyze")
     expect(page.locator("#upload-status")).to_contain_text("✅", timeout=SLOW)
-    expect(page.locator("#timeline .js-plotly-plot")).to_be_visible()
+    expect(page.locator("#timeline .js-plotly-plot")).to_be_visible(timeout=SLOW)
     expect(page.locator("#days table")).to_contain_text("anomalous_windows")
     expect(page.locator("#csv-out")).to_contain_text(".csv")
 
@@ -189,7 +189,7 @@ def test_events_are_drawn_on_the_timeline_and_listed(page, history_jsonl):
     expect(page.locator("#marker-msg")).to_contain_text("not a date")
     page.click("#analyze")
     expect(page.locator("#upload-status")).to_contain_text("✅", timeout=SLOW)
-    expect(page.locator("#timeline .js-plotly-plot")).to_contain_text("hard training")  # the event's label
+    expect(page.locator("#timeline .js-plotly-plot")).to_contain_text("hard training", timeout=SLOW)  # its label
     assert page.locator("#timeline .js-plotly-plot path[style*='dash']").count() >= 1
     expect(page.locator("#days table")).to_contain_text("hard training (intervals)")
     assert "hard training" in page.locator("#upload-llm-short textarea").input_value()
