@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from wearable_monitor.datasets import labelled_windows, split_population, with_baselines  # noqa: E402
 from wearable_monitor.detector import WearableAnomalyDetector  # noqa: E402
-from wearable_monitor.evaluation import calibrate_event_threshold, window_and_event_metrics  # noqa: E402
+from wearable_monitor.evaluation import window_and_event_metrics  # noqa: E402
+from wearable_monitor.events import calibrate_event_threshold  # noqa: E402
 from wearable_monitor.events import wearable_events  # noqa: E402
 from wearable_monitor.features import FeatureCalculator  # noqa: E402
 from wearable_monitor.training import TrainConfig  # noqa: E402

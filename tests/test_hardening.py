@@ -254,7 +254,7 @@ def test_13_an_internal_error_is_exit_3_without_traceback(monkeypatch, capsys):
         parser.add_argument("file")
         return lambda args: 1 / 0
 
-    monkeypatch.setattr("wearable_monitor.readers.configure_validate", boom)
+    monkeypatch.setattr("wearable_monitor.cli.validate.configure_validate", boom)
     assert cli_mod.main(["validate", "x"]) == 3
     assert "internal error: ZeroDivisionError" in capsys.readouterr().err
 

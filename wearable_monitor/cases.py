@@ -24,7 +24,6 @@ This is a screening aid, not a diagnosis.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import json
@@ -41,6 +40,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .config import REPO_ROOT
+from .errors import CaseError
+from .jsonio import json_safe
 from .records import TIME, USER
 
 PRESCREEN_DIR = REPO_ROOT / "checkpoints" / "patchtrad"
@@ -51,10 +52,6 @@ CASE_SCHEMA = "wearable_monitor.patchad_case/1"
 DISCLAIMER = "Screening aid, not a diagnosis."
 # a sample name becomes a folder name and a manifest key: one path component, nothing else
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-
-
-class CaseError(ValueError):
-    """A case cannot be built (bad name, no usable records, unknown user...); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -102,26 +99,9 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def json_safe(obj: Any, nd: int = 6) -> Any:
-    """Plain JSON values: NaN/inf -> None, numpy/pandas scalars -> Python, floats rounded to `nd` places."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v, nd) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v, nd) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return round(float(obj), nd) if np.isfinite(obj) else None
-    if isinstance(obj, (pd.Timestamp, np.datetime64)):
-        return None if pd.isna(obj) else pd.Timestamp(obj).isoformat()
-    return obj
-
-
 def dumps(obj: Any) -> str:
     """The one JSON layout of every case file (stable bytes: indent 2, UTF-8, no NaN)."""
-    return json.dumps(json_safe(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return json.dumps(json_safe(obj, digits=6), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 @contextlib.contextmanager
@@ -555,49 +535,3 @@ def run_case(data_file: str | Path, save_dir: str | Path, name: str, mode: str =
 
 # ----------------------------------------------------------------------------- CLI
 
-def configure_cases(parser: argparse.ArgumentParser):
-    parser.add_argument("--mode", choices=MODES, default="all",
-                        help="prescreen (PatchTrAD), precheck (learned detector; uses an earlier prescreen.json "
-                             "of the same case if present) or all")
-    parser.add_argument("--data-file", required=True, help="JSONL history (one or many users) or a Fitbit CSV")
-    parser.add_argument("--save-dir", default="demo_patchad_cases", help="cases folder holding manifest.json")
-    parser.add_argument("--sample-name", required=True, help="case name: letters, digits, '_' or '-'")
-    parser.add_argument("--title", default=None)
-    parser.add_argument("--source", default=None, help="where the data come from (shown in the app)")
-    parser.add_argument("--created", default=None,
-                        help="timestamp recorded in the manifest (default: the data's last timestamp; "
-                             "never the wall clock, so regeneration gives the same bytes)")
-    parser.add_argument("--language", choices=("en", "zh"), default="en")
-    parser.add_argument("--user", default=None, help="user (deviceId) when the file has several; default: the first")
-    parser.add_argument("--start", default=None, help="keep records at or after this time")
-    parser.add_argument("--end", default=None, help="keep records before this time")
-    parser.add_argument("--prescreen-dir", default=str(PRESCREEN_DIR), help="PatchTrAD checkpoint folder")
-    parser.add_argument("--prescreen-threshold", type=float, default=None, help="PatchTrAD threshold override")
-    parser.add_argument("--model-dir", default=None, help="learned detector checkpoint (default: the shipped one)")
-    parser.add_argument("--threshold", type=float, default=None, help="learned detector threshold override")
-    parser.add_argument("--around-minutes", type=int, default=CaseConfig.around_minutes)
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-
-    def run(args: argparse.Namespace) -> int:
-        from .detector import InputError
-        from .model.hub import CheckpointError
-        from .validation import InputFileError
-
-        try:
-            out = run_case(args.data_file, args.save_dir, args.sample_name, mode=args.mode, title=args.title,
-                           language=args.language, user=args.user, created=args.created, source=args.source,
-                           start=args.start, end=args.end, prescreen_dir=args.prescreen_dir,
-                           prescreen_threshold=args.prescreen_threshold, model_dir=args.model_dir,
-                           threshold=args.threshold,
-                           config=CaseConfig(around_minutes=args.around_minutes), progress=not args.quiet)
-        except (CaseError, InputFileError, InputError, CheckpointError, FileNotFoundError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        pre, chk = out.case["prescreen"], out.case["precheck"]
-        print(json.dumps({"case": str(out.folder), "files": out.files,
-                          "segments": len(pre["segments"]) if pre else None,
-                          "confirmed": chk["segments_confirmed"] if chk else None,
-                          "top_score": chk["top_window"]["anomaly_score"] if chk else None}, ensure_ascii=False))
-        return 0
-
-    return run

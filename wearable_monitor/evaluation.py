@@ -15,54 +15,23 @@ look-ahead); per user the alert days within 7 days of symptom onset and the fals
 """
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .config import REPO_ROOT
-from .events import alarm_episodes, match_events
-from .metrics import best_threshold, pr_auc, precision_recall_f1
+from .events import event_report
+from .metrics import window_metrics
 from .patterns import with_runs
 
 DEFAULT_FITBIT_DIR = REPO_ROOT.parent / "shared" / "data" / "stanford_covid_wearables"
 
 
-def event_report(windows, flags: np.ndarray, events: pd.DataFrame, user_days: float):
-    return match_events(alarm_episodes(windows.user_ids, windows.end_times, flags), events, user_days)
-
-
-def calibrate_event_threshold(windows, scores: np.ndarray, events: pd.DataFrame, user_days: float,
-                              n_candidates: int = 60) -> float:
-    """Threshold with the best event-level F1 (ties: the higher threshold, fewer alarms)."""
-    finite = scores[np.isfinite(scores)]
-    qs = np.unique(np.quantile(finite, np.linspace(0.5, 0.9995, n_candidates)))
-    best, best_f1 = float(qs[-1]), -1.0
-    for thr in qs[::-1]:
-        f1 = event_report(windows, scores >= thr, events, user_days).f1
-        if f1 > best_f1 + 1e-9:
-            best, best_f1 = float(thr), f1
-    return best
-
-
 def window_and_event_metrics(windows, scores: np.ndarray, y: np.ndarray, threshold: float,
                              events: pd.DataFrame, user_days: float) -> dict:
-    flags = scores >= threshold
-    y = np.asarray(y, dtype=bool)
-    tp, fp, fn = int((flags & y).sum()), int((flags & ~y).sum()), int((~flags & y).sum())
-    p, r, f1 = precision_recall_f1(tp, fp, fn)
-    ok = np.isfinite(scores)
-    finite = np.where(ok, scores, (scores[ok].min() - 1) if ok.any() else 0.0)  # "no opinion" ranks last
-    return {
-        "windows": int(len(y)), "positive_windows": int(y.sum()),
-        "window_pr_auc": round(pr_auc(finite, y), 4),
-        "window_precision": round(p, 4), "window_recall": round(r, 4), "window_f1": round(f1, 4),
-        "best_window_f1_threshold": round(best_threshold(finite, y), 6),
-        "threshold": round(float(threshold), 6),
-        **event_report(windows, flags, events, user_days).as_dict(),
-    }
+    return {**window_metrics(scores, y, threshold),
+            **event_report(windows, np.asarray(scores) >= threshold, events, user_days).as_dict()}
 
 
 # ------------------------------------------------------------------------------------ real data
@@ -128,39 +97,6 @@ def day_variants(days: pd.DataFrame, config) -> dict[str, pd.DataFrame]:
             d["vitals_sustained"] = False  # the sustained-fall alert is vitals evidence
         out[name] = with_runs(d, config)
     return out
-
-
-def configure_evaluate(parser: argparse.ArgumentParser):
-    parser.add_argument("--config", default=str(REPO_ROOT / "configs" / "train_default.json"),
-                        help="training configuration whose held-out test users are evaluated")
-    parser.add_argument("--model-dir", default=None, help="checkpoint folder (default: the shipped one)")
-    parser.add_argument("--fitbit-dir", default=str(DEFAULT_FITBIT_DIR), help="shared Fitbit data folder ('' to skip)")
-    parser.add_argument("--out", default=str(REPO_ROOT / "docs" / "evaluation.json"), help="results JSON")
-    parser.add_argument("--heldout-users", type=int, default=80, help="users of the second simulator (heldout_sim.py)")
-    parser.add_argument("--heldout-days", type=int, default=30)
-    parser.add_argument("--heldout-seed", type=int, default=0)
-    parser.add_argument("--only", choices=("all", "verdict"), default="all",
-                        help="'verdict': only the verdict's ablation on the three populations -> "
-                             "docs/evaluation_verdict.md and .json (a few minutes instead of the whole report)")
-    parser.add_argument("--quiet", action="store_true")
-
-    def run(args) -> int:
-        from .evaluation_report import run_evaluation, run_verdict_evaluation
-
-        if args.only == "verdict":
-            out = run_verdict_evaluation(args.config, args.model_dir, args.fitbit_dir or None, args.heldout_users,
-                                         args.heldout_days, args.heldout_seed)
-            print(f"wrote {out}")
-            return 0
-        results = run_evaluation(args.config, args.model_dir, args.fitbit_dir or None, progress=not args.quiet,
-                                 heldout_users=args.heldout_users, heldout_days=args.heldout_days,
-                                 heldout_seed=args.heldout_seed)
-        Path(args.out).write_text(json.dumps(results, indent=2, default=str) + "\n")
-        print(json.dumps(results["simulated"]["summary"], indent=2))
-        print(f"wrote {args.out}")
-        return 0
-
-    return run
 
 
 def day_level_report(days: pd.DataFrame, events: pd.DataFrame, grace_days: int = 2) -> dict:

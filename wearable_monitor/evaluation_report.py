@@ -1,34 +1,38 @@
 """Runs the whole evaluation and writes docs/evaluation.md (called by `wearable-monitor evaluate`).
 
-Detectors compared on the same held-out simulated users, through the same contract:
+Detectors compared on the same held-out simulated users, each through the detector contract
+(detectors/base.py: `decision_function` on Windows, `threshold_`), in one loop:
 - the learned Phased LSTM + TFT detector (shipped checkpoint and threshold);
 - personal 3-sigma rule (|z| >= 3 against the blended personal baseline);
 - IsolationForest on the same windows (fit on training users' normal windows, threshold by
   event-level F1 on the validation users, the same criterion the learned detector used);
 - NightSignal (nightly resting HR >= 4 bpm over the median of earlier nights, two nights running);
-- PatchTrAD prescreen (shipped checkpoint; window score = max of its records' patch scores).
+- PatchTrAD prescreen (shipped checkpoint and its threshold; window score = max of its records' patch scores).
 Two test conditions: all channels, and "Fitbit-like" (the same users with heart rate and steps only).
 """
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 from .config import REPO_ROOT
 from .datasets import FITBIT_MISSING, hide_channels, labelled_windows, split_population, with_baselines
 from .detector import WearableAnomalyDetector
+from .detectors.base import WindowDetector
 from .detectors.reference import IsolationForestDetector, NightSignalDetector, ThreeSigmaDetector
-from .evaluation import (calibrate_event_threshold, day_level_report, day_variants, evaluate_fitbit,
-                         seed_week_report, window_and_event_metrics)
+from .evaluation import day_level_report, day_variants, evaluate_fitbit, seed_week_report, window_and_event_metrics
 from .evaluation_verdict import fitbit_report, pooled_fitbit, population_report
 from .evaluation_verdict import render as render_verdict
 from .features import FeatureCalculator
+from .heldout_sim import simulate_heldout
+from .model.hub import WEIGHTS_NAME
+from .patchtrad import PatchTrADDetector
 from .patterns import PatternConfig
 from .training import TrainConfig
 
@@ -36,17 +40,25 @@ PATCHTRAD_DIR = REPO_ROOT / "checkpoints" / "patchtrad"
 EVAL_DOC = REPO_ROOT / "docs" / "evaluation.md"
 
 
-def _patchtrad_scores(frame: pd.DataFrame, windows) -> tuple[np.ndarray, float] | None:
-    if not (PATCHTRAD_DIR / "model.safetensors").exists():
-        return None
-    from .patchtrad import PatchTrADDetector
+def compared_detectors(det: WearableAnomalyDetector, cfg: TrainConfig, splits: dict,
+                       prepare) -> dict[str, WindowDetector]:
+    """The detectors of the report, by report name, each with its threshold set (module docstring).
 
-    det = PatchTrADDetector.from_pretrained(PATCHTRAD_DIR)
-    rec = np.nan_to_num(det.score_series(frame), nan=0.0)
-    T = windows.window_size
-    idx = windows.end_index[:, None] - np.arange(T)[None, ::-1]
-    same_user = frame["user_id"].to_numpy()[np.maximum(idx, 0)] == windows.user_ids[:, None]
-    return np.where(same_user & (idx >= 0), rec[np.maximum(idx, 0)], 0.0).max(axis=1), float(det.threshold_)
+    IsolationForest is the one without a threshold of its own: it learns the training users' normal
+    windows and is calibrated on the validation users by the contract's criterion.
+    """
+    _, w_train, y_train = prepare(splits["train"])
+    rng = np.random.default_rng(cfg.seed)
+    normal = np.flatnonzero(~y_train)
+    iforest = IsolationForestDetector(seed=cfg.seed).fit(w_train[rng.choice(normal, min(len(normal), 60000), replace=False)])
+    del w_train
+    _, w_val, _ = prepare(splits["val"])
+    iforest.calibrate(w_val, splits["val"].events, splits["val"].user_days)
+    detectors = {"learned": det.learned, "personal_3sigma": ThreeSigmaDetector(), "isolation_forest": iforest,
+                 "nightsignal": NightSignalDetector()}
+    if (PATCHTRAD_DIR / WEIGHTS_NAME).exists():
+        detectors["patchtrad"] = PatchTrADDetector.from_pretrained(PATCHTRAD_DIR)
+    return detectors
 
 
 def run_evaluation(config_path: str, model_dir: str | None = None, fitbit_dir: str | None = None,
@@ -64,37 +76,21 @@ def run_evaluation(config_path: str, model_dir: str | None = None, fitbit_dir: s
         windows, y, _ = labelled_windows(frame, split.events, calc)
         return frame, windows, y
 
-    # IsolationForest: fit on normal training windows, threshold on validation users
-    _, w_train, y_train = prepare(splits["train"])
-    rng = np.random.default_rng(cfg.seed)
-    normal = np.flatnonzero(~y_train)
-    iforest = IsolationForestDetector(seed=cfg.seed).fit(w_train[rng.choice(normal, min(len(normal), 60000), replace=False)])
-    _, w_val, _ = prepare(splits["val"])
-    val = splits["val"]
-    iforest.threshold_ = calibrate_event_threshold(w_val, iforest.decision_function(w_val), val.events, val.user_days)
-    del w_train, w_val
-
+    detectors = compared_detectors(det, cfg, splits, prepare)
     test = splits["test"]
     results: dict = {"conditions": {}}
     for condition, fitbit_like in (("all_channels", False), ("hr_steps_only", True)):
         frame, windows, y = prepare(test, fitbit_like)
-        scores = {
-            "learned": (det.learned.decision_function(windows), det.threshold),
-            "personal_3sigma": (ThreeSigmaDetector().decision_function(windows), 3.0),
-            "isolation_forest": (iforest.decision_function(windows), iforest.threshold_),
-            "nightsignal": (NightSignalDetector().prepare(frame).decision_function(windows), 4.0),
-        }
-        pt = _patchtrad_scores(frame, windows)
-        if pt is not None:
-            scores["patchtrad"] = pt
         results["conditions"][condition] = {
-            name: window_and_event_metrics(windows, s, y, thr, test.events, test.user_days)
-            for name, (s, thr) in scores.items()}
+            name: window_and_event_metrics(windows, d.decision_function(windows), y, d.threshold_, test.events,
+                                           test.user_days)
+            for name, d in detectors.items()}
         # multi-day alerts (what a person is told): learned daily pattern vs NightSignal nights
         fresh = WearableAnomalyDetector(model_dir)
         learned_days = fresh.daily(fresh.score_history(frame.drop(columns=[c for c in frame if c.startswith("bl_")])))
-        nights = NightSignalDetector().nightly(frame)
-        ns_days = nights.assign(alert=nights["score"] >= 4.0, sufficient=True)
+        nightsignal = detectors["nightsignal"]
+        nights = nightsignal.nightly(frame)
+        ns_days = nights.assign(alert=nights["score"] >= nightsignal.threshold_, sufficient=True)
         results.setdefault("day_level", {})[condition] = {
             **{name: day_level_report(d, test.events)
                for name, d in day_variants(learned_days, fresh.pattern_config).items()},
@@ -108,7 +104,7 @@ def run_evaluation(config_path: str, model_dir: str | None = None, fitbit_dir: s
                       "data": {"config": _relative(config_path), "seed": cfg.seed, "days": cfg.days,
                                "test_users": len(test.users), "test_user_days": test.user_days,
                                "test_events": test.events["kind"].value_counts().to_dict()}},
-        "machine": {"cpu_count": __import__("os").cpu_count(), "platform": platform.platform(),
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                     "torch": torch.__version__},
         "threshold": det.threshold,
     }
@@ -123,8 +119,6 @@ def run_evaluation(config_path: str, model_dir: str | None = None, fitbit_dir: s
 
 def verdict_report(det, test, fitbit_dir, heldout_users: int, heldout_days: int, heldout_seed: int) -> dict:
     """The verdict and each evidence source alone on our held-out users, the second simulator and real users."""
-    from .heldout_sim import simulate_heldout
-
     heldout = simulate_heldout(n_users=heldout_users, days=heldout_days, seed=heldout_seed)
     out = {"own_sim": population_report(det, test.frame, test.events),
            "own_sim_hr_steps": population_report(det, hide_channels(test.frame, test.users, FITBIT_MISSING),
@@ -149,7 +143,7 @@ def run_verdict_evaluation(config_path: str, model_dir: str | None = None, fitbi
     det = WearableAnomalyDetector(model_dir)
     res = verdict_report(det, test, fitbit_dir, heldout_users, heldout_days, heldout_seed)
     seconds = round(time.time() - t0, 1)
-    machine = f"{__import__('os').cpu_count()} CPU cores, {platform.platform()}, torch {torch.__version__}"
+    machine = f"{os.cpu_count()} CPU cores, {platform.platform()}, torch {torch.__version__}"
     lines = ["# Evaluation of the verdict", "",
              f"Generated by `wearable-monitor evaluate --only verdict` (writes this file and "
              f"`docs/evaluation_verdict.json`; `wearable-monitor evaluate` puts the same section into "

@@ -16,7 +16,7 @@ adding a channel there changes the arrays here without any code change.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -64,13 +64,24 @@ class Windows:
     static_names: list[str]
     static_cardinalities: list[int]
     context_names: list[str]
+    # the frame the windows were cut from (`end_index` rows are its positions): detectors that read
+    # more than the window (NightSignal: earlier nights; PatchTrAD: hours of context) read it here.
+    # None for windows made from bare columns (the realtime path).
+    frame: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     _NAME_FIELDS = ("numeric_names", "categorical_names", "categorical_cardinalities", "known_names",
                     "static_names", "static_cardinalities", "context_names")
 
     @classmethod
     def array_fields(cls) -> list[str]:
-        return [f.name for f in fields(cls) if f.name not in cls._NAME_FIELDS]
+        return [f.name for f in fields(cls) if f.name not in cls._NAME_FIELDS and f.name != "frame"]
+
+    def source_frame(self, reader: str) -> pd.DataFrame:
+        """The frame these windows were cut from; `reader` names who needs it, for the error."""
+        if self.frame is None:
+            raise ValueError(f"{reader} reads the windows' source frame: make them with "
+                             "FeatureCalculator.windows(frame), not from bare columns")
+        return self.frame
 
     def __len__(self) -> int:
         return len(self.end_index)
@@ -84,7 +95,7 @@ class Windows:
         if isinstance(idx, (int, np.integer)):
             idx = [int(idx)]
         arrays = {name: getattr(self, name)[idx] for name in self.array_fields()}
-        return Windows(**arrays, **{name: getattr(self, name) for name in self._NAME_FIELDS})
+        return Windows(**arrays, **{name: getattr(self, name) for name in self._NAME_FIELDS}, frame=self.frame)
 
     @classmethod
     def concat(cls, batches: Sequence["Windows"]) -> "Windows":
@@ -100,7 +111,9 @@ class Windows:
                 raise ValueError(f"Windows.concat: batch {i} has window size {b.window_size}, "
                                  f"batch 0 has {first.window_size}")
         arrays = {name: np.concatenate([getattr(b, name) for b in batches]) for name in cls.array_fields()}
-        return cls(**arrays, **{name: list(getattr(first, name)) for name in cls._NAME_FIELDS})
+        # batches of one frame keep it; batches of several frames have no common source
+        frame = first.frame if all(b.frame is first.frame for b in batches) else None
+        return cls(**arrays, **{name: list(getattr(first, name)) for name in cls._NAME_FIELDS}, frame=frame)
 
     def to_tensors(self, device: Any = None) -> dict[str, Any]:
         """The numeric arrays as torch tensors (torch imported lazily; ids and times stay numpy)."""
@@ -144,16 +157,16 @@ class ColumnNormaliser:
         floors = [{"log_zscore": 0.0, "log1p_zscore": -1.0}.get(m) for m in self.methods]
         self.no_log = np.array([f is None for f in floors])
         self.log_floor = np.array([-np.inf if f is None else f for f in floors])
+        self.clamp_floor = np.array([{"log_zscore": 1e-3, "log1p_zscore": 0.0}.get(m, -np.inf) for m in self.methods])
 
+    # Three answers to a value a log cannot take, one per caller's need:
+    # calling it raises (validated records: such a value is a bug upstream), `safe` gives NaN
+    # (unobserved: a non-positive baseline), `clamped` lifts it to the log's smallest input
+    # (PatchTrAD, trained so: a zero HRV reads as "very low", not as "missing").
     def __call__(self, values: np.ndarray) -> np.ndarray:
         """Raises if a log sees a value <= 0 (-1 for log1p), naming the feature and row."""
         values = np.asarray(values, dtype=np.float64)
-        x = values.copy()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if self.log:
-                x[:, self.log] = np.log(values[:, self.log])
-            if self.log1p:
-                x[:, self.log1p] = np.log1p(values[:, self.log1p])
+        x = self._transform(values)
         checked = self.checked
         bad = ~np.isfinite(x[:, checked]) & ~np.isnan(values[:, checked])
         if bad.any():
@@ -161,13 +174,28 @@ class ColumnNormaliser:
             j = checked[k]
             raise ValueError(f"{self.specs[j].name}: value {values[row, j]!r} at frame row {row} cannot be "
                              f"{self.methods[j]}-normalised (log needs a positive argument)")
-        return (x - self.mean) / self.std
+        return x
 
     def safe(self, values: np.ndarray) -> np.ndarray:
         """As calling it, but a value a log cannot take (e.g. a non-positive baseline) gives NaN, not an error."""
         v = np.asarray(values, dtype=np.float64)
         with np.errstate(invalid="ignore"):
             return self(np.where((v > self.log_floor) | self.no_log, v, np.nan))
+
+    def clamped(self, values: np.ndarray) -> np.ndarray:
+        """As calling it, but a log input is first raised to at least 1e-3 (log) or 0 (log1p); never raises.
+        Infinite values stay infinite (the caller masks non-finite results)."""
+        v = np.asarray(values, dtype=np.float64)
+        return self._transform(np.maximum(v, self.clamp_floor))
+
+    def _transform(self, values: np.ndarray) -> np.ndarray:
+        x = values.copy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if self.log:
+                x[:, self.log] = np.log(values[:, self.log])
+            if self.log1p:
+                x[:, self.log1p] = np.log1p(values[:, self.log1p])
+            return (x - self.mean) / self.std
 
 
 def frame_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -321,9 +349,10 @@ class FeatureCalculator:
         `min_observed` keeps only windows where at least that fraction of records carries an
         observed numeric model feature (0 keeps everything; `end_index` says which rows were used).
         """
-        return self.windows_from_columns(frame_columns(frame), stride, min_observed)
+        return self.windows_from_columns(frame_columns(frame), stride, min_observed, frame=frame)
 
-    def windows_from_columns(self, cols: Columns, stride: int = 1, min_observed: float = 0.0) -> Windows:
+    def windows_from_columns(self, cols: Columns, stride: int = 1, min_observed: float = 0.0,
+                             frame: pd.DataFrame | None = None) -> Windows:
         """`windows` on a frame's columns as numpy arrays (`frame_columns`, `records_to_columns`).
 
         All the feature maths lives here and below, on plain arrays: the batch path (a frame of
@@ -374,7 +403,7 @@ class FeatureCalculator:
             numeric_names=list(self.numeric_names), categorical_names=list(self.categorical_names),
             categorical_cardinalities=list(self.categorical_cardinalities), known_names=list(self.known_names),
             static_names=list(self.static_names), static_cardinalities=list(self.static_cardinalities),
-            context_names=list(self.context_names),
+            context_names=list(self.context_names), frame=frame,
         )
 
     def window(self, cols: Columns, baseline: Mapping[str, float] | None = None) -> Windows:

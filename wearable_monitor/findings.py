@@ -15,10 +15,11 @@ This module knows nothing about how findings are made (it is the ground floor).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Iterable
+
+from .jsonio import json_safe
 
 
 class Level(IntEnum):
@@ -64,18 +65,8 @@ LEVEL_TEXT = {
 
 
 def _json_safe(value: Any) -> Any:
-    """Plain JSON types; NaN / inf become None (strict JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalar
-        value = value.item()
-    if isinstance(value, float):
-        return round(value, 4) if math.isfinite(value) else None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
+    """Plain JSON types, floats to 4 places; NaN / inf become None (strict JSON has no NaN)."""
+    return json_safe(value, digits=4)
 
 
 @dataclass

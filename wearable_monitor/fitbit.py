@@ -26,7 +26,6 @@ Rules, per user and 5-minute bin (timestamp = bin start):
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import warnings
@@ -416,22 +415,3 @@ def write_jsonl(records: list[dict], path: str | Path) -> None:
 
 # ---------------------------------------------------------------- CLI
 
-def configure_import_fitbit(parser: argparse.ArgumentParser):
-    parser.add_argument("--hr", required=True, help="<ID>_hr.csv or .csv.zip (user, datetime, heartrate)")
-    parser.add_argument("--steps", required=True, help="<ID>_steps.csv or .csv.zip (user, datetime, steps)")
-    parser.add_argument("--out", required=True, help="output JSONL of 5-minute records")
-    parser.add_argument("--start", default=None, help="keep bins from this date/time on (e.g. 2020-04-01)")
-    parser.add_argument("--end", default=None, help="keep bins before this date/time (exclusive)")
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            result = import_fitbit(args.hr, args.steps, start=args.start, end=args.end)
-        except InputFileError as exc:
-            print(f"error: {exc}")
-            return 2
-        write_jsonl(result.records, args.out)
-        print(f"wrote {args.out}")
-        print(result.summary.text())
-        return 0
-
-    return run

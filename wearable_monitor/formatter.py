@@ -32,6 +32,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from wearable_monitor.config import FeatureConfig, default_feature_config
 from wearable_monitor.findings import LEVEL_NAMES, Level
 
+from .errors import FormatterInputError  # noqa: F401 - defined in errors.py, importable from here as before
+
 CASE_SCHEMA = "wearable_monitor.case/1"
 LANGUAGES = ("en", "zh")
 DATA_BEGIN, DATA_END = "⟦DATA BEGIN⟧", "⟦DATA END⟧"
@@ -48,10 +50,6 @@ SPO2_LOW, HR_REST_HIGH, HR_REST_LOW = 90.0, 120.0, 40.0
 # Length caps for strings from uploaded data: long enough to be recognisable, short enough that
 # a pasted essay cannot dominate the prompt.
 MAX_ID, MAX_NAME, MAX_TITLE, MAX_ADVICE = 80, 48, 160, 240
-
-
-class FormatterInputError(ValueError):
-    """A result / pattern / finding has a field of the wrong type; the message names the field."""
 
 
 # ----------------------------------------------------------------------------- sanitising
@@ -1190,42 +1188,3 @@ CRITICAL 级规则发现；异常模式持续数天且伴有症状或身体不�
 
 
 # ----------------------------------------------------------------------------- command line
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m wearable_monitor.formatter result.json [--pattern p.json] [--findings f.jsonl] --language zh`"""
-    import argparse
-    import sys
-    from pathlib import Path
-
-    ap = argparse.ArgumentParser(prog="python -m wearable_monitor.formatter", description=main.__doc__)
-    ap.add_argument("result", nargs="?", help="realtime result (or multi-day pattern) JSON file")
-    ap.add_argument("--pattern", help="multi-day pattern JSON file")
-    ap.add_argument("--findings", help="rule findings, JSON list or JSON lines")
-    ap.add_argument("--language", choices=LANGUAGES, default="en")
-    ap.add_argument("--part", choices=("markdown", "summary", "case", "messages"), default="markdown")
-    args = ap.parse_args(argv)
-
-    def load(path: str | None) -> Any:
-        if path is None:
-            return None
-        text = Path(path).read_text(encoding="utf-8")
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:  # JSON lines: one finding per line
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-    try:
-        findings = load(args.findings)
-        findings = [findings] if isinstance(findings, dict) else findings  # a one-line JSONL file
-        llm = AnomalyFormatter(args.language).format(load(args.result), load(args.pattern), findings)
-    except (FormatterInputError, json.JSONDecodeError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    out = {"markdown": llm.as_markdown, "summary": lambda: llm.summary, "case": llm.case_json,
-           "messages": lambda: json.dumps(llm.as_messages(), ensure_ascii=False, indent=2)}[args.part]()
-    print(out)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -71,12 +71,9 @@ Events and confounders never overlap within a user (anomalies keep 12 h apart fr
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -797,30 +794,3 @@ def simulate_heldout(n_users: int = 40, days: int = 30, seed: int = 0,
     events = events.sort_values(["user_id", "start"], kind="stable").reset_index(drop=True)
     labels = events[["user_id", "start", "end", "kind"]].copy()
     return HeldoutPopulation(records=records, labels=labels, users=pd.DataFrame(people), events=events, config=cfg)
-
-
-# ---------------------------------------------------------------------------- CLI
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Write a held-out simulated population (test use only).")
-    ap.add_argument("--users", type=int, default=40)
-    ap.add_argument("--days", type=int, default=30)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, required=True)
-    args = ap.parse_args(argv)
-    t0 = time.perf_counter()
-    pop = simulate_heldout(args.users, args.days, args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "records.jsonl", "w") as fh:
-        for r in pop.records:
-            fh.write(json.dumps(r, separators=(",", ":")) + "\n")
-    labels = pop.labels.assign(start=pop.labels.start.dt.strftime("%Y-%m-%dT%H:%M:%S"),
-                               end=pop.labels.end.dt.strftime("%Y-%m-%dT%H:%M:%S"))
-    labels.to_csv(args.out / "labels.csv", index=False)
-    counts = pop.labels.kind.value_counts().to_dict()
-    print(f"{len(pop.records)} records, {len(pop.labels)} labels {counts} in {time.perf_counter() - t0:.1f}s -> {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -32,10 +32,8 @@ that *ended* on that date (Fitbit convention), `bedtime` included.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -1037,29 +1035,3 @@ def labels_csv(labels: pd.DataFrame) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- CLI
 
-def configure_simulate(parser: argparse.ArgumentParser):
-    parser.add_argument("--users", type=int, default=20, help="number of simulated people")
-    parser.add_argument("--days", type=int, default=30, help="days per person")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed -> identical files)")
-    parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--start", default="2024-01-01", help="first day (YYYY-MM-DD)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-
-    def handler(args: argparse.Namespace) -> int:
-        try:
-            start = datetime.fromisoformat(args.start)
-        except ValueError:
-            parser.error(f"--start: '{args.start}' is not a date (YYYY-MM-DD)")
-        if args.users < 1 or args.days < 2:
-            parser.error("--users must be >= 1 and --days >= 2")
-        t = time.perf_counter()
-        pop = simulate_population(args.users, args.days, args.seed, start=start, progress=not args.quiet)
-        t_sim = time.perf_counter() - t
-        write_population(pop, args.out, progress=not args.quiet)
-        t_all = time.perf_counter() - t
-        counts = pop.labels.groupby("kind").size().to_dict() if len(pop.labels) else {}
-        print(f"{args.users} users x {args.days} days: {len(pop.frame)} records, {len(pop.labels)} labels "
-              f"{counts} -> {args.out} (simulate {t_sim:.1f} s, total {t_all:.1f} s)")
-        return 0
-
-    return handler

@@ -14,7 +14,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -28,7 +27,7 @@ from tqdm.auto import tqdm
 from .config import REPO_ROOT, check_known_keys, default_feature_config
 from .datasets import balanced_subsample, hide_channels, labelled_windows, split_population, with_baselines, KIND_NAMES
 from .detector import LearnedDetector
-from .evaluation import calibrate_event_threshold, window_and_event_metrics
+from .evaluation import window_and_event_metrics
 from .features import FeatureCalculator, Windows
 from .model import ModelConfig, WearableAnomalyNet
 
@@ -162,9 +161,9 @@ def train(cfg: TrainConfig, progress: bool = True, out_dir: str | Path | None = 
         split = splits[name]
         frame = with_baselines(split.frame, fconf)
         windows, y, _ = labelled_windows(frame, split.events, calc)
-        scores = detector.decision_function(windows)
         if name == "val":
-            detector.threshold_ = calibrate_event_threshold(windows, scores, split.events, split.user_days)
+            detector.calibrate(windows, split.events, split.user_days)
+        scores = detector.decision_function(windows)
         evaluation[name] = window_and_event_metrics(windows, scores, y, detector.threshold_, split.events,
                                                      split.user_days)
 
@@ -173,7 +172,7 @@ def train(cfg: TrainConfig, progress: bool = True, out_dir: str | Path | None = 
         "model": "WearableAnomalyNet (Phased LSTM + TFT)",
         "parameters": n_params,
         "threshold": round(float(detector.threshold_), 6),
-        "threshold_criterion": "maximum event-level F1 on the validation users (alarm episodes vs labelled events)",
+        "threshold_criterion": detector.threshold_criterion,
         "window": {"size": cfg.window_size, "minutes": cfg.window_size * fconf.sampling_minutes,
                    "label": "positive when an event is inside the window or starts within the next 30 minutes"},
         "data": {
@@ -203,19 +202,3 @@ def train(cfg: TrainConfig, progress: bool = True, out_dir: str | Path | None = 
     return summary
 
 
-def configure_train(parser: argparse.ArgumentParser):
-    parser.add_argument("--config", default=str(REPO_ROOT / "configs" / "train_default.json"),
-                        help="training configuration JSON (configs/train_*.json)")
-    parser.add_argument("--out", default=None, help="output folder (default: out_dir of the config)")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-
-    def run(args) -> int:
-        torch.set_num_threads(args.threads)
-        cfg = TrainConfig.from_json(args.config)
-        summary = train(cfg, progress=not args.quiet, out_dir=args.out)
-        print(json.dumps({"threshold": summary["threshold"], "metrics": summary["metrics"],
-                          "seconds": summary["training"]["seconds"]}, indent=2))
-        return 0
-
-    return run

@@ -48,6 +48,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from .config import FeatureConfig, FeatureSpec, default_feature_config
+from .errors import InputFileError  # noqa: F401 - defined in errors.py, importable from here as before
 from .records import ANONYMOUS_PREFIX, Record, records_to_frame
 
 RECORD_KEYS = {"timestamp", "deviceId", "device_id", "features", "static_features"}
@@ -90,10 +91,6 @@ def _top_level_target(key: str, item: dict) -> str | None:
 REJECTED, FIELD_REMOVED, DUPLICATE_DROPPED = "record rejected", "field removed", "duplicate dropped"
 IGNORED, SORTED, ASSIGNED, CONVERTED = "ignored", "sorted", "anonymous id assigned", "converted"
 NOTED = "noted"  # nothing was changed; the data differ from what the model was built for
-
-
-class InputFileError(ValueError):
-    """The whole input is unusable (empty, binary, too large, not JSON...); the message says why."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Detectors behind one contract (see `base.BaseDetector`)."""
-from .base import BaseDetector
+"""Detectors behind one contract (`base.WindowDetector`): the learned model (detector.py),
+PatchTrAD (patchtrad.py) and the reference detectors (reference.py)."""
+from .base import WindowDetector
 
-__all__ = ["BaseDetector"]
+__all__ = ["WindowDetector"]

@@ -18,15 +18,13 @@ from typing import Any
 
 import torch
 
+from ..errors import CheckpointError  # noqa: F401 - defined in errors.py, importable from here as before
+
 SCHEMA_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 RESERVED_KEYS = ("schema_version", "model_type", "architecture")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint folder is incomplete, from another schema, or does not match the model."""
 
 
 def resolve_checkpoint_dir(name_or_path: str | Path, revision: str | None = None) -> Path:
@@ -37,7 +35,9 @@ def resolve_checkpoint_dir(name_or_path: str | Path, revision: str | None = None
     text = str(name_or_path)
     if path.exists() or not _REPO_ID.match(text) or text.startswith((".", "/", "~")):
         raise CheckpointError(f"{text}: not a checkpoint folder and not a Hub repo id ('owner/name')")
-    from huggingface_hub import snapshot_download  # imported lazily: only needed when online
+    from huggingface_hub import (
+        snapshot_download,  # imported lazily: only needed when online
+    )
 
     try:
         return Path(snapshot_download(repo_id=text, revision=revision,

@@ -20,7 +20,7 @@ import pandas as pd
 
 from .. import sqlite_store
 from .config import DAILY_NUMERIC, SEVERITIES
-from .finding import Finding, _clean
+from .finding import Finding, evidence_json
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS findings (
@@ -93,7 +93,7 @@ class FindingStore:
         start, end = _day(f.start), _day(f.end)
         touch_lo = _day(f.start - pd.Timedelta(days=1))
         touch_hi = _day(f.end + pd.Timedelta(days=1))
-        evidence, kinds = json.dumps(_clean(f.evidence)), json.dumps(f.label_kinds)
+        evidence, kinds = json.dumps(evidence_json(f.evidence)), json.dumps(f.label_kinds)
         value = None if f.value is None or not np.isfinite(f.value) else float(f.value)
         with self.transaction() as c:
             row = c.execute(
@@ -141,7 +141,7 @@ class FindingStore:
         value = None if f.value is None or not np.isfinite(f.value) else float(f.value)
         with self.transaction() as c:
             c.execute("INSERT OR REPLACE INTO data_problems VALUES (?,?,?,?,?)",
-                      (f.user_id, _day(f.start), f.metric, value, json.dumps(_clean(f.evidence))))
+                      (f.user_id, _day(f.start), f.metric, value, json.dumps(evidence_json(f.evidence))))
 
     def data_problems(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM data_problems ORDER BY user_id, date", self.conn)

@@ -1,12 +1,28 @@
-"""`wearable-monitor rules`, `rules-feedback` and `rules-ab` (see wearable_monitor/cli.py COMMANDS)."""
+"""`wearable-monitor rules`, `rules-feedback`, `rules-ab` and `rules-eval`: the rule engine on daily logs."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
+
+import pandas as pd
 
 from ..config import ConfigError
-from .logs import InputError
+from ..rules.ab import compare, config_dict, markdown, run_config, simulate
+from ..rules.config import load_rules_config, parse_rules_config
+from ..rules.engine import RuleEngine
+from ..rules.feedback import (
+    adjust_sensitivity,
+    evaluate,
+    recall_by_kind,
+    rule_kinds,
+    totals,
+)
+from ..rules.logs import InputError, read_daily_logs, read_profiles
+from ..rules.notifications import to_notification
+from ..rules.scheduler import watch
+from ..rules.store import FindingStore
 
 
 def configure_rules(p: argparse.ArgumentParser):
@@ -30,10 +46,6 @@ def configure_rules(p: argparse.ArgumentParser):
                    help="run the periodic job once over the logs stored in --db (for cron: 0 */6 * * *)")
 
     def handler(args) -> int:
-        from .engine import RuleEngine
-        from .logs import read_daily_logs, read_profiles
-        from .notifications import to_notification
-
         if not (args.input or args.watch or args.scheduled or args.thresholds):
             print("error: give daily logs (INPUT), --watch DIR or --scheduled", file=sys.stderr)
             return 2
@@ -51,8 +63,6 @@ def configure_rules(p: argparse.ArgumentParser):
                 print(json.dumps(engine.effective_thresholds(args.thresholds), ensure_ascii=False, indent=1))
                 return 0
             if args.watch:
-                from .scheduler import watch
-
                 if logs:
                     engine.load(logs)
                 return watch(engine, args.watch, args.interval_hours, args.poll_seconds, args.max_cycles)
@@ -97,10 +107,6 @@ def configure_rules_feedback(p: argparse.ArgumentParser):
 
     def handler(args) -> int:
         import pandas as pd
-
-        from .config import load_rules_config
-        from .feedback import adjust_sensitivity
-        from .store import FindingStore
 
         try:
             cfg = load_rules_config(args.config)
@@ -151,9 +157,6 @@ def configure_rules_ab(p: argparse.ArgumentParser):
     p.add_argument("--json", action="store_true", help="print JSON instead of a Markdown table")
 
     def handler(args) -> int:
-        from .ab import compare, config_dict, markdown, simulate
-        from .config import parse_rules_config
-
         try:
             a, b = config_dict(args.config_a, args.set_a), config_dict(args.config_b, args.set_b)
             parse_rules_config(a, "config A")
@@ -172,3 +175,36 @@ def configure_rules_ab(p: argparse.ArgumentParser):
         return 0
 
     return handler
+
+
+def configure_rules_eval(p: argparse.ArgumentParser):
+    """Was `python -m wearable_monitor.rules.ab`: the per-rule table of docs/rules.md."""
+    p.add_argument("--config", default=None)
+    p.add_argument("--set", action="append", help="override a config key, e.g. rules.sleep_duration.days=4")
+    p.add_argument("--users", type=int, default=100)
+    p.add_argument("--days", type=int, default=60)
+    p.add_argument("--seed", type=int, default=0)
+    return _rules_eval
+
+
+def _rules_eval(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    pop = simulate(args.users, args.days, args.seed)
+    t1 = time.perf_counter()
+    engine, found = run_config(config_dict(args.config, args.set), pop)
+    t2 = time.perf_counter()
+    ud = args.users * args.days
+    tab = evaluate(found, pop.labels, ud, rule_kinds(engine.config), engine.config.feedback.match_tolerance_days)
+    cols = ["kinds", "findings", "true", "false", "unlabelled", "events", "detected", "precision", "recall",
+            "false_per_100_user_days"]
+    print(markdown(tab.set_index("rule")[cols]))
+    print()
+    print(markdown(recall_by_kind(found, pop.labels, engine.config.feedback.match_tolerance_days).set_index("kind"),
+                   "kind"))
+    print()
+    held = pd.Series([f"{f.rule}:{f.status}" for f in found if f.status != "finding"]).value_counts()
+    print("statuses other than finding:", held.to_dict())
+    print("totals:", {k: round(v, 3) for k, v in totals(tab, ud).items()})
+    print(f"simulate {t1 - t0:.1f} s, rules {t2 - t1:.1f} s for {args.users} users x {args.days} days")
+    return 0
+
