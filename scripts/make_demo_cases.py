@@ -99,7 +99,7 @@ def source_text(recipe: Recipe) -> str:
 
 
 def make(recipe: Recipe, save_dir: Path, model_dir: str | None, work: Path) -> None:
-    from wearable_monitor.cases import run_case
+    from wearable_monitor.cases import CaseModels, CaseRequest, run_case
 
     meta: dict = {"note": recipe.note}
     if recipe.data_file:
@@ -116,8 +116,8 @@ def make(recipe: Recipe, save_dir: Path, model_dir: str | None, work: Path) -> N
         else:
             shipped.unlink(missing_ok=True)
             meta["input_file"] = None  # too large to ship: regenerate with this script (recipe above)
-    out = run_case(data_file, save_dir, recipe.name, title=recipe.title, language=recipe.language,
-                   source=source_text(recipe), model_dir=model_dir, meta=meta)
+    out = run_case(CaseRequest(data_file, save_dir, recipe.name, title=recipe.title, language=recipe.language,
+                               source=source_text(recipe), meta=meta), CaseModels(model_dir=model_dir))
     chk = out.case["precheck"]
     print(f"{recipe.name}: {len(out.case['prescreen']['segments'])} prescreen segments, "
           f"{chk['segments_confirmed']} confirmed, top precheck score {chk['top_window']['anomaly_score']}, "

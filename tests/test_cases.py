@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from wearable_monitor import cases
-from wearable_monitor.cases import CaseError, check_sample_name, run_case, update_manifest
+from wearable_monitor.cases import CaseError, CaseModels, CaseRequest, check_sample_name, run_case, update_manifest
 from wearable_monitor.cli import main as cli_main
 
 USER = "case-user"
@@ -102,7 +102,8 @@ def test_safe_sample_names_pass_and_slugify_suggests_one():
 
 def test_bad_name_writes_nothing(tmp_path, data_file, tiny_model):
     with pytest.raises(CaseError):
-        run_case(data_file, tmp_path / "cases", "../escape", model_dir=tiny_model, progress=False)
+        run_case(CaseRequest(data_file, tmp_path / "cases", "../escape"), CaseModels(model_dir=tiny_model),
+                 progress=False)
     assert not (tmp_path / "cases").exists() and not (tmp_path / "escape").exists()
     with pytest.raises(CaseError):
         update_manifest(tmp_path, {"name": "../x", "files": {}})
@@ -225,11 +226,12 @@ def test_regeneration_gives_identical_bytes(tmp_path, case_run, data_file, tiny_
 
 
 def test_prescreen_then_precheck_and_language(tmp_path, data_file, tiny_model, prescreen_threshold):
-    kw = dict(model_dir=tiny_model, prescreen_threshold=prescreen_threshold, progress=False, log=lambda m: None)
-    first = run_case(data_file, tmp_path, "two_step", mode="prescreen", **kw)
+    models = CaseModels(model_dir=tiny_model, prescreen_threshold=prescreen_threshold)
+    kw = dict(progress=False, log=lambda m: None)
+    first = run_case(CaseRequest(data_file, tmp_path, "two_step", mode="prescreen"), models, **kw)
     assert set(first.files) == {"prescreen", "case", "llm_input"}  # segments alone are formatted as findings
     assert first.case["precheck"] is None and "官方" not in (tmp_path / "two_step/llm_input.md").read_text()
-    second = run_case(data_file, tmp_path, "two_step", mode="precheck", language="zh", **kw)
+    second = run_case(CaseRequest(data_file, tmp_path, "two_step", mode="precheck", language="zh"), models, **kw)
     assert len(second.case["precheck"]["segments"]) == len(first.case["prescreen"]["segments"])
     assert "## 系统提示" in (tmp_path / "two_step/llm_input.md").read_text()
     assert [c["name"] for c in cases.read_manifest(tmp_path)] == ["two_step"]

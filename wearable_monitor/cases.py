@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 
 from .config import REPO_ROOT
 from .errors import CaseError
+from .formatter import AnomalyFormatter
 from .jsonio import json_safe
 from .records import TIME, USER
 
@@ -442,75 +443,119 @@ class CaseOutput:
     case: dict
 
 
-def run_case(data_file: str | Path, save_dir: str | Path, name: str, mode: str = "all", title: str | None = None,
-             language: str = "en", user: str | None = None, created: str | None = None,
-             source: str | None = None, start: str | None = None, end: str | None = None,
-             prescreen_dir: str | Path = PRESCREEN_DIR, prescreen_threshold: float | None = None,
-             model_dir: str | Path | None = None, threshold: float | None = None,
-             config: CaseConfig = CaseConfig(), progress: bool = True, meta: dict | None = None,
-             log=None) -> CaseOutput:
-    """Build one case folder and register it in the manifest (see the module docstring).
+@dataclass(frozen=True)
+class CaseRequest:
+    """What case to build: the data, where it goes, how it is named and described."""
+    data_file: str | Path
+    save_dir: str | Path
+    name: str
+    mode: str = "all"                 # all / prescreen / precheck (MODES)
+    title: str | None = None          # default: "<name>: <user>, <first day> to <last day>"
+    language: str = "en"
+    user: str | None = None           # the file's first user when None
+    created: str | None = None        # default: the data's last timestamp (never the wall clock)
+    source: str | None = None         # default: "file <name of the data file>"
+    start: str | None = None          # keep records at or after this time
+    end: str | None = None            # keep records before this time
+    meta: dict | None = None          # extra facts copied into case.json as they are
 
-    `meta`: extra facts copied into case.json as they are (e.g. the simulator recipe and its labels).
-    """
-    from .formatter import AnomalyFormatter
 
-    name = check_sample_name(name)
-    if mode not in MODES:
-        raise CaseError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+@dataclass(frozen=True)
+class CaseModels:
+    """Which checkpoints score the case, and their threshold overrides (None: the checkpoint's)."""
+    prescreen_dir: str | Path = PRESCREEN_DIR
+    prescreen_threshold: float | None = None
+    model_dir: str | Path | None = None
+    threshold: float | None = None
+
+
+def run_case(request: CaseRequest, models: CaseModels = CaseModels(), config: CaseConfig = CaseConfig(),
+             progress: bool = True, log=None) -> CaseOutput:
+    """Build one case folder and register it in the manifest (see the module docstring)."""
+    name = check_sample_name(request.name)
+    if request.mode not in MODES:
+        raise CaseError(f"mode {request.mode!r}: expected one of {', '.join(MODES)}")
     log = log or (lambda msg: print(msg, file=sys.stderr))
-    save_dir = Path(save_dir)
-    folder = save_dir / name
+    folder = Path(request.save_dir) / name
     steps = tqdm(total=4, desc=f"case {name}", disable=not progress, leave=False)
 
     steps.set_postfix_str("validate")
-    data = load_case_input(data_file, user, start, end, config.max_issues)
-    if data.validation["errors_total"]:
-        v = data.validation
+    data = _validated_input(request, config, log)
+    steps.update(1)
+    steps.set_postfix_str("prescreen")
+    prescreen, prescreen_summary = _prescreen_step(request.mode, data, folder, models, config)
+    steps.update(1)
+    steps.set_postfix_str("precheck")
+    precheck = _precheck_step(request.mode, data, prescreen, models, config, progress)
+    steps.update(1)
+    steps.set_postfix_str("write")
+    out = _write_case(request, name, folder, data, prescreen, prescreen_summary, precheck, config)
+    steps.update(1)
+    steps.close()
+    return out
+
+
+def _validated_input(request: CaseRequest, config: CaseConfig, log) -> CaseInput:
+    """The user's records; rejected records are reported through `log`, not raised."""
+    data = load_case_input(request.data_file, request.user, request.start, request.end, config.max_issues)
+    v = data.validation
+    if v["errors_total"]:
         hidden = v["errors_total"] - len(v["errors"])
         more = f"\n  ... and {hidden} more" if hidden > 0 else ""
-        log(f"{data_file}: rejected records: {v['rejected']} of {v['items']} ({v['errors_total']} issues):\n  "
+        log(f"{request.data_file}: rejected records: {v['rejected']} of {v['items']} ({v['errors_total']} issues):\n  "
             + "\n  ".join(v["errors"]) + more)
-    steps.update(1)
+    return data
 
-    prescreen = prescreen_summary = None
-    steps.set_postfix_str("prescreen")
+
+def _prescreen_step(mode: str, data: CaseInput, folder: Path, models: CaseModels,
+                    config: CaseConfig) -> tuple[dict | None, dict | None]:
+    """(prescreen, its summary for case.json): a new PatchTrAD run, or the folder's earlier one for a precheck."""
     if mode in ("all", "prescreen"):
-        from .patchtrad import PatchTrADDetector
+        from .patchtrad import PatchTrADDetector  # torch: imported when a case runs, not with the manifest reader
 
+        prescreen_dir = Path(models.prescreen_dir)
         pdet = PatchTrADDetector.from_pretrained(prescreen_dir)
-        prescreen, prescreen_summary = run_prescreen(data.frame, pdet, config, prescreen_threshold)
-        prescreen_summary["checkpoint"] = {"path": _rel(Path(prescreen_dir)),
-                                           "weights_sha256": _sha256(Path(prescreen_dir) / "model.safetensors")}
-    elif (folder / FILES["prescreen"]).is_file():  # precheck of an earlier prescreen run
+        prescreen, summary = run_prescreen(data.frame, pdet, config, models.prescreen_threshold)
+        summary["checkpoint"] = {"path": _rel(prescreen_dir),
+                                 "weights_sha256": _sha256(prescreen_dir / "model.safetensors")}
+        return prescreen, summary
+    if (folder / FILES["prescreen"]).is_file():  # precheck of an earlier prescreen run
         prescreen = json.loads((folder / FILES["prescreen"]).read_text(encoding="utf-8"))
         if prescreen.get("user_id") != data.user_id:
             raise CaseError(f"{folder / FILES['prescreen']}: prescreen of user {prescreen.get('user_id')!r}, "
                             f"not {data.user_id!r}; rerun with --mode all")
-    steps.update(1)
+        return prescreen, None
+    return None, None
 
-    precheck = None
-    steps.set_postfix_str("precheck")
-    if mode in ("all", "precheck"):
-        from .detector import WearableAnomalyDetector
 
-        det = WearableAnomalyDetector(model_dir, threshold=threshold)
-        if len(data.frame) < det.window_size:
-            raise CaseError(f"user {data.user_id}: {len(data.frame)} records, the precheck needs {det.window_size}")
-        precheck = run_precheck(data.frame, det, (prescreen or {}).get("segments", []), config, progress)
-    steps.update(1)
+def _precheck_step(mode: str, data: CaseInput, prescreen: dict | None, models: CaseModels, config: CaseConfig,
+                   progress: bool) -> dict | None:
+    """The learned detector's look at the prescreen segments (None in prescreen mode)."""
+    if mode not in ("all", "precheck"):
+        return None
+    from .detector import WearableAnomalyDetector  # torch: imported when a case runs
 
-    steps.set_postfix_str("write")
+    det = WearableAnomalyDetector(models.model_dir, threshold=models.threshold)
+    if len(data.frame) < det.window_size:
+        raise CaseError(f"user {data.user_id}: {len(data.frame)} records, the precheck needs {det.window_size}")
+    return run_precheck(data.frame, det, (prescreen or {}).get("segments", []), config, progress)
+
+
+def _write_case(request: CaseRequest, name: str, folder: Path, data: CaseInput, prescreen: dict | None,
+                prescreen_summary: dict | None, precheck: dict | None, config: CaseConfig) -> CaseOutput:
+    """case.json, prescreen.json and llm_input.md in the case folder, and the manifest entry."""
     findings = segment_findings(prescreen, precheck)
     llm = None
     if precheck is not None or findings:
-        llm = AnomalyFormatter(language).format(precheck["top_window"] if precheck else None,
-                                                pattern=(precheck or {}).get("pattern"), findings=findings or None)
-    created = created or data.description["end"]
-    title = title or f"{name}: {data.user_id}, {data.description['start'][:10]} to {data.description['end'][:10]}"
-    source = source or f"file {data.description['file']}"
+        llm = AnomalyFormatter(request.language).format(precheck["top_window"] if precheck else None,
+                                                        pattern=(precheck or {}).get("pattern"),
+                                                        findings=findings or None)
+    created = request.created or data.description["end"]
+    title = request.title or (f"{name}: {data.user_id}, {data.description['start'][:10]} to "
+                              f"{data.description['end'][:10]}")
+    source = request.source or f"file {data.description['file']}"
     case = {"schema": CASE_SCHEMA, "name": name, "title": title, "source": source, "created": created,
-            "language": language, "mode": mode, "disclaimer": DISCLAIMER, "meta": meta or {},
+            "language": request.language, "mode": request.mode, "disclaimer": DISCLAIMER, "meta": request.meta or {},
             "data": {**data.description, "validation": data.validation},
             "prescreen": prescreen_summary if prescreen_summary is not None else
             ({"from_file": FILES["prescreen"], "threshold": prescreen["threshold"], "segments": prescreen["segments"]}
@@ -527,11 +572,5 @@ def run_case(data_file: str | Path, save_dir: str | Path, name: str, mode: str =
         atomic_write_text(folder / FILES["llm_input"], llm.as_markdown())
     files = {k: f"{name}/{v}" for k, v in FILES.items() if (folder / v).is_file()}
     entry = {"name": name, "title": title, "source": source, "created": created, "files": files}
-    update_manifest(save_dir, entry)
-    steps.update(1)
-    steps.close()
+    update_manifest(request.save_dir, entry)
     return CaseOutput(name, folder, files, entry, case)
-
-
-# ----------------------------------------------------------------------------- CLI
-

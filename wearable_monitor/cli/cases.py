@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from ..cases import MODES, PRESCREEN_DIR, CaseConfig, CaseError, run_case
+from ..cases import MODES, PRESCREEN_DIR, CaseConfig, CaseError, CaseModels, CaseRequest, run_case
 from ..detector import InputError
 from ..model.hub import CheckpointError
 from ..validation import InputFileError
@@ -36,12 +36,11 @@ def configure_cases(parser: argparse.ArgumentParser):
 
     def run(args: argparse.Namespace) -> int:
         try:
-            out = run_case(args.data_file, args.save_dir, args.sample_name, mode=args.mode, title=args.title,
-                           language=args.language, user=args.user, created=args.created, source=args.source,
-                           start=args.start, end=args.end, prescreen_dir=args.prescreen_dir,
-                           prescreen_threshold=args.prescreen_threshold, model_dir=args.model_dir,
-                           threshold=args.threshold,
-                           config=CaseConfig(around_minutes=args.around_minutes), progress=not args.quiet)
+            request = CaseRequest(args.data_file, args.save_dir, args.sample_name, mode=args.mode, title=args.title,
+                                  language=args.language, user=args.user, created=args.created, source=args.source,
+                                  start=args.start, end=args.end)
+            models = CaseModels(args.prescreen_dir, args.prescreen_threshold, args.model_dir, args.threshold)
+            out = run_case(request, models, CaseConfig(around_minutes=args.around_minutes), progress=not args.quiet)
         except (CaseError, InputFileError, InputError, CheckpointError, FileNotFoundError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
