@@ -150,7 +150,8 @@ def test_bad_baseline_config_names_the_key(tmp_path):
 
 def test_cold_start_is_group_with_alpha_zero(mgr):
     bl = mgr.baseline_for("new-user", {"age_group": "40-49", "sex": "male"})
-    assert set(bl) == {"hr_resting", "hr_resting_night", "hrv", "hrv_night", "resp_rate", "spo2", "hr", "skin_temp"}
+    assert set(bl) == {"hr_resting", "hr_resting_night", "hrv", "hrv_night", "resp_rate", "spo2", "hr", "skin_temp",
+                       "hr_rest", "hr_rest_morning", "hr_rest_day", "hr_rest_evening", "hr_rest_night"}
     for name, b in bl.items():
         assert b.alpha == 0 and b.source == "group" and b.n == 0 and b.days_of_history == 0
         assert (b.mean, b.std) == pytest.approx((b.group_mean, b.group_std))
@@ -441,3 +442,18 @@ def test_a_failed_ingest_leaves_store_and_remembered_state_as_before(mgr, monkey
     assert mgr.baseline_for("u1") == before      # and not remembered as if committed
     mgr.ingest("u1", frame.iloc[48:])
     assert mgr.storage.get("u1", "hr") != state
+
+
+def test_heart_rate_at_rest_baseline_learns_only_from_records_at_rest():
+    """The verdict's hr_rest baseline: the measured heart rate of at-rest records (at most 30 steps in
+    10 minutes), never of activity; a walk at 120 bpm does not move it."""
+    from wearable_monitor.baselines import causal_baseline_columns
+    ts = pd.date_range("2025-01-01", periods=288 * 10, freq="5min")
+    walking = (ts.hour == 10)                       # an hour of walking every morning at 120 bpm
+    frame = pd.DataFrame({"user_id": "u", "timestamp": ts, "hr": np.where(walking, 120.0, 62.0),
+                          "steps": np.where(walking, 500.0, 0.0)})
+    out = causal_baseline_columns(frame, default_feature_config(), BCFG)
+    last = out.iloc[-1]
+    assert last["bl_hr_rest_mean"] == pytest.approx(62.0, abs=0.5)
+    assert last["bl_hr_rest_morning_mean"] == pytest.approx(62.0, abs=0.5)
+    assert last["bl_hr_mean"] > 63  # the all-day heart-rate baseline does include the (winsorised) walks

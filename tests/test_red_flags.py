@@ -199,3 +199,11 @@ def test_unmeasured_records_neither_extend_nor_break_a_run():
     # a measured normal value in between does break it
     broken = [88.5 if i % 2 == 0 else 97.0 for i in range(12)]
     assert "spo2_low" not in codes(records(hr=60.0, spo2=broken, steps=0, sleep_state="light"))[0]
+
+
+@pytest.mark.parametrize("steps_per_record,at_rest", [(15, True), (16, False), (200, False)])
+def test_incidental_steps_are_rest_walking_is_not(steps_per_record, at_rest):
+    """At rest allows incidental movement: <= 30 steps in the record and the 10 minutes before it
+    (two records of 15); 16 + 16 is over the limit, and walking cadence is activity."""
+    found, _ = codes(records(hr=125.0, steps=steps_per_record))
+    assert ("hr_high_rest" in found) is at_rest

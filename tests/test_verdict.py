@@ -153,3 +153,43 @@ def test_rule_findings_join_the_day_verdict():
     out = with_rule_findings(days, [crit])
     assert out["level"].tolist() == ["normal", "urgent", "normal"]
     assert out["reasons"].tolist()[1] == "baseline:hrv_low; rule:blood_pressure_range:systolic"
+
+
+def _rest_day(hr_fn, steps_fn=None, sleep_fn=None, days=9):
+    """One user's 5-minute rows over `days` days; heart rate, steps and sleep stage as functions of time."""
+    ts = pd.date_range("2025-03-01", periods=288 * days, freq="5min")
+    frame = pd.DataFrame({"user_id": "u", "timestamp": ts, "hr": [hr_fn(t) for t in ts],
+                          "steps": [steps_fn(t) if steps_fn else 0.0 for t in ts]})
+    if sleep_fn is not None:
+        frame["sleep_state"] = [sleep_fn(t) for t in ts]
+    return frame
+
+
+def test_heart_rate_after_exercise_is_recovery_not_a_deviation(shared_detector):
+    """An evening run then 40 minutes of falling heart rate on the sofa: no baseline alert; the same
+    heart rate at rest with no exercise before it is one."""
+    def hr(t, run):
+        if t.day == 9 and t.hour == 19 and run:
+            return 150.0
+        if t.day == 9 and t.hour == 20 and t.minute < 45:
+            return 92.0
+        return 62.0 + (t.minute % 10) * 0.4
+    def steps(t):
+        return 700.0 if (t.day == 9 and t.hour == 19) else 0.0
+    for run, expect_alert in ((True, False), (False, True)):
+        frame = _rest_day(lambda t: hr(t, run), steps if run else None)
+        scored = shared_detector.score_history(frame, update_baseline=False)
+        evening = scored[(scored.timestamp.dt.day == 9) & (scored.timestamp.dt.hour == 20)]
+        assert bool((evening["level_baseline"] >= 2).any()) is expect_alert, run
+
+
+def test_sleep_in_morning_hours_is_read_against_the_night_baseline(shared_detector):
+    """A late sleeper: asleep until 08:00 with sleeping heart rate 50 (awake at rest 68). The sleep
+    stage says asleep, so 07:00 is compared with nights, not with awake mornings: no low-HR finding."""
+    def asleep(t):
+        return t.hour < 8 or t.hour >= 23
+    frame = _rest_day(lambda t: 50.0 if asleep(t) else 68.0, None, lambda t: 1.0 if asleep(t) else 0.0)  # light sleep / awake codes
+    scored = shared_detector.score_history(frame, update_baseline=False)
+    late = scored[scored.timestamp.dt.day >= 8]
+    assert not (late["level_baseline"] >= 1).any()
+    assert not late["reasons"].str.contains("hr_rest_low").any()

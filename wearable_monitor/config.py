@@ -102,6 +102,7 @@ class BaselineMetricSpec:
     name: str
     source: str
     periods: tuple[str, ...]
+    at_rest: bool = False   # learn only from records taken at rest (stream_context's definition)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,14 @@ class FeatureConfig:
     schema_version: int
     sha256: str
     path: str = ""
+    # Baselines kept for the verdict's evidence only (not model inputs, so the checkpoint's layout is
+    # unchanged), e.g. heart rate at rest per time of day.
+    evidence_baselines: dict[str, BaselineMetricSpec] = field(default_factory=dict)
+
+    @property
+    def all_baseline_metrics(self) -> dict[str, BaselineMetricSpec]:
+        """Model baselines and evidence baselines: what the baseline store keeps."""
+        return {**self.baseline_metrics, **self.evidence_baselines}
 
     # Ordered views used to lay out arrays; order = order in the JSON file.
     @property
@@ -183,12 +192,13 @@ def check_known_keys(cls: type, raw: dict, where: str) -> None:
 
 # Known keys per level of features_config.json; keys starting with "_" are comments.
 _TOP_KEYS = {"schema_version", "sampling_minutes", "window_size", "allowed_window_sizes", "features",
-             "static_features", "time_periods", "factor_channels", "factor_stats", "baseline_metrics"}
+             "static_features", "time_periods", "factor_channels", "factor_stats", "baseline_metrics",
+             "evidence_baselines"}
 _FEATURE_KEYS = {"type", "channel", "required", "default", "unit", "valid_range", "normalization", "categories",
                  "category_mapping", "model_input", "description"}
 _NORMALIZATION_KEYS = {"method", "mean", "std"}
 _STATIC_KEYS = {"categories", "category_mapping", "default", "description"}
-_BASELINE_METRIC_KEYS = {"source", "periods", "description"}
+_BASELINE_METRIC_KEYS = {"source", "periods", "description", "at_rest"}
 
 
 def _line_of(text: str, key: str, after: tuple[str, ...] = ()) -> int | None:
@@ -306,26 +316,36 @@ def parse_feature_config(raw: dict, where: str = "features_config", sha256: str 
     for ch in factor_channels:
         if ch not in CHANNELS:
             raise ConfigError(f"{where}.factor_channels: '{ch}' is not a channel")
-    baseline_metrics = {}
-    for name, spec in raw.get("baseline_metrics", {}).items():
-        _check_keys(spec, _BASELINE_METRIC_KEYS, f"{where}.baseline_metrics.{name}", text, ("baseline_metrics", name))
-        source = _require(spec, "source", f"{where}.baseline_metrics.{name}")
-        if source not in features or not features[source].is_numeric:
-            raise ConfigError(f"{where}.baseline_metrics.{name}.source: '{source}' is not a numeric feature")
-        periods_m = tuple(spec.get("periods", ["all"]))
-        for p in periods_m:
-            if p != "all" and p not in periods:
-                raise ConfigError(f"{where}.baseline_metrics.{name}.periods: '{p}' is not a time period")
-        baseline_metrics[name] = BaselineMetricSpec(name=name, source=source, periods=periods_m)
+    baseline_metrics = _baseline_specs(raw, "baseline_metrics", features, periods, where, text)
+    evidence_baselines = _baseline_specs(raw, "evidence_baselines", features, periods, where, text)
+    for name in evidence_baselines:
+        if name in baseline_metrics:
+            raise ConfigError(f"{where}.evidence_baselines.{name}: already a baseline_metrics entry")
     return FeatureConfig(
         features=features, static=static,
         sampling_minutes=int(raw.get("sampling_minutes", 5)),
         window_size=window_size, allowed_window_sizes=allowed, time_periods=periods,
         factor_channels=factor_channels,
         factor_stats=tuple(raw.get("factor_stats", ["mean", "std", "max", "min"])),
-        baseline_metrics=baseline_metrics,
+        baseline_metrics=baseline_metrics, evidence_baselines=evidence_baselines,
         schema_version=int(raw.get("schema_version", 1)), sha256=sha256,
     )
+
+
+def _baseline_specs(raw: dict, section: str, features: dict, periods: dict, where: str,
+                    text: str) -> dict[str, BaselineMetricSpec]:
+    out = {}
+    for name, spec in raw.get(section, {}).items():
+        _check_keys(spec, _BASELINE_METRIC_KEYS, f"{where}.{section}.{name}", text, (section, name))
+        source = _require(spec, "source", f"{where}.{section}.{name}")
+        if source not in features or not features[source].is_numeric:
+            raise ConfigError(f"{where}.{section}.{name}.source: '{source}' is not a numeric feature")
+        periods_m = tuple(spec.get("periods", ["all"]))
+        for p in periods_m:
+            if p != "all" and p not in periods:
+                raise ConfigError(f"{where}.{section}.{name}.periods: '{p}' is not a time period")
+        out[name] = BaselineMetricSpec(name=name, source=source, periods=periods_m, at_rest=bool(spec.get("at_rest", False)))
+    return out
 
 
 def load_feature_config(path: str | Path | None = None) -> FeatureConfig:

@@ -3,13 +3,18 @@
 Each channel is read at rest against the person's adaptive baseline (personal after ~7 days,
 group before, a blend between; baselines.py), as a z-score in the direction that matters
 (resting heart rate either way, HRV down, respiration up, SpO2 down, skin temperature up).
+Heart rate is read as the measured heart rate of at-rest records against the person's heart rate at
+rest in the same time of day (the `hr_rest` evidence baseline): a device's resting-HR field is often
+one estimate a day and cannot show an hour of 42 bpm. Configs without that baseline fall back to the
+resting-HR field against its own baseline.
 A deviation is a *sustained* run (stream_context.py) of at-rest records beyond `z_watch`:
 
     watch   |z| >= 3 (the document's 3-sigma rule, MEDIUM) for `min_minutes` (30)
     alert   |z| >= 5 (past the document's CRITICAL 4 sd) for `min_minutes_alert` (15), or two channels
-            beyond 3 at the same time (e.g. resting HR up while HRV is down)
+            beyond 3 at the same time (e.g. resting HR up while HRV is down), or a rise >= 4 sd that is
+            also in the clinically abnormal band (heart rate > 100 at rest, respiration > 20) for 30 min
 
-Night rows use the night baseline where the metric has one (sleeping HR runs lower).
+Each row uses its time period's baseline where the metric has one (sleeping HR runs lower).
 Only rows with a baseline (finite mean, positive std) can deviate: no baseline, no evidence.
 """
 from __future__ import annotations
@@ -22,7 +27,8 @@ import numpy as np
 
 from .config import FeatureConfig
 from .findings import Finding, Level
-from .stream_context import REST, EvidenceRun, StreamContext, StreamSettings, column, runs, stream_context
+from .stream_context import (REST, EvidenceRun, StreamContext, StreamSettings, baseline_at, column, period_of_rows, runs,
+                             stream_context)
 
 
 @dataclass(frozen=True)
@@ -32,19 +38,25 @@ class DeviationChannel:
     direction: int              # +1 a rise is the concern, -1 a fall, 0 either way
     unit: str
     fallback: str | None = None  # read this column at rest where `signal` is missing
-    night_metric: bool = False   # night rows use bl_<metric>_night_* when present
     z_alert_fall: float | None = None  # a lower alert bar for a fall (None: the config's z_alert)
+    replaced_by: str | None = None     # skip this channel when the rows have this metric's baseline
+    exercise_direction: int = 0        # the direction exercise also causes: not read while recovering
+    clinical_high: float | None = None  # a rise to at least this is abnormal for anyone (corroborates a z)
 
 
 def _default_channels() -> tuple[DeviationChannel, ...]:
     return (
         # A resting heart rate far *below* the person's own (period-matched) level has few everyday causes,
         # unlike a rise (stress, caffeine, a meal, heat): its alert bar is the document's CRITICAL 4 sd.
-        DeviationChannel("hr_resting", "hr_resting", 0, "bpm", fallback="hr", night_metric=True, z_alert_fall=4.0),
-        DeviationChannel("hrv_rmssd", "hrv", -1, "ms", night_metric=True),
-        DeviationChannel("resp_rate", "resp_rate", +1, "breaths/min"),
+        # > 100 bpm at rest is tachycardia (Mass General Brigham; NEWS2 scores 91-110); > 20 breaths/min
+        # scores 2 in NEWS2 (21-24)
+        DeviationChannel("hr", "hr_rest", 0, "bpm", z_alert_fall=4.0, exercise_direction=+1, clinical_high=101.0),
+        DeviationChannel("hr_resting", "hr_resting", 0, "bpm", fallback="hr", z_alert_fall=4.0, replaced_by="hr_rest",
+                         exercise_direction=+1),
+        DeviationChannel("hrv_rmssd", "hrv", -1, "ms", exercise_direction=-1),
+        DeviationChannel("resp_rate", "resp_rate", +1, "breaths/min", exercise_direction=+1, clinical_high=21.0),
         DeviationChannel("spo2", "spo2", -1, "%"),
-        DeviationChannel("skin_temp", "skin_temp", +1, "degC"),
+        DeviationChannel("skin_temp", "skin_temp", +1, "degC", exercise_direction=+1),
     )
 
 
@@ -59,10 +71,15 @@ class DeviationConfig:
     min_minutes: float = 30.0   # watch: sustained half an hour at rest, longer than a meal, a coffee or a stair climb
     min_minutes_alert: float = 15.0  # alert (>= 4 sd, or several channels at once): a quarter of an hour at rest
     multi_channel_alert: int = 2  # this many channels beyond z_watch at once make an alert
+    # Corroboration: a rise past the document's CRITICAL 4 sd that is also past the channel's clinical
+    # band (tachycardia at rest) is an alert when sustained as long as a watch (`min_minutes`): two
+    # independent lines of evidence, the person's own range and the clinical one, agree.
+    z_corroborated: float = 4.0
     channels: tuple[DeviationChannel, ...] = field(default_factory=_default_channels)
 
 
-NAMES = {"hr_resting": {"en": "Resting heart rate", "zh": "静息心率"}, "hrv": {"en": "HRV (RMSSD)", "zh": "心率变异性 (RMSSD)"},
+NAMES = {"hr_rest": {"en": "Heart rate at rest", "zh": "静息时心率"},
+         "hr_resting": {"en": "Resting heart rate", "zh": "静息心率"}, "hrv": {"en": "HRV (RMSSD)", "zh": "心率变异性 (RMSSD)"},
          "resp_rate": {"en": "Respiration", "zh": "呼吸频率"}, "spo2": {"en": "Blood oxygen", "zh": "血氧"},
          "skin_temp": {"en": "Skin temperature", "zh": "皮肤温度"}}
 WORDS = {+1: {"en": "above", "zh": "高于"}, -1: {"en": "below", "zh": "低于"}}
@@ -77,24 +94,22 @@ ADVICE = {
 
 
 def channel_z(cols: Mapping[str, Any], ch: DeviationChannel, ctx: StreamContext,
-              is_night: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+              periods: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(value, baseline mean, z) per row for one channel at rest; None when the rows have neither
     the channel nor its baseline. z is signed (value - mean) / std, NaN where not defined."""
     n = len(ctx)
+    if ch.replaced_by is not None and column(cols, f"bl_{ch.replaced_by}_mean", n) is not None:
+        return None
     x = column(cols, ch.signal, n)
     if ch.fallback is not None:
         fb = column(cols, ch.fallback, n)
         if fb is not None:
             fb = np.where(ctx.rest == REST, fb, np.nan)
             x = fb if x is None else np.where(np.isfinite(x), x, fb)
-    mean, std = column(cols, f"bl_{ch.metric}_mean", n), column(cols, f"bl_{ch.metric}_std", n)
-    if x is None or mean is None or std is None:
+    base = baseline_at(cols, ch.metric, periods)
+    if x is None or base is None:
         return None
-    if ch.night_metric:
-        nm, ns = column(cols, f"bl_{ch.metric}_night_mean", n), column(cols, f"bl_{ch.metric}_night_std", n)
-        if nm is not None and ns is not None:
-            use = is_night & np.isfinite(nm) & (ns > 0)
-            mean, std = np.where(use, nm, mean), np.where(use, ns, std)
+    mean, std = base
     at_rest = (ctx.rest == REST) & ctx.usable
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(at_rest & (std > 0), (x - mean) / std, np.nan)
@@ -108,21 +123,22 @@ def deviation_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: Deviatio
     settings = settings or StreamSettings(sampling_minutes=config.sampling_minutes)
     ctx = ctx or stream_context(cols, config, settings)
     n = len(ctx)
-    hours = (ctx.times - ctx.times.astype("datetime64[D]")).astype("timedelta64[h]").astype(np.int64)
-    lo, hi = config.time_periods.get("night", (22, 6))
-    is_night = (hours >= lo) | (hours < hi) if lo > hi else (hours >= lo) & (hours < hi)
+    periods = period_of_rows(ctx.times, config, ctx.asleep)
+    recovering = ctx.recovering if ctx.recovering is not None else np.zeros(n, bool)
     k = settings.min_records(cfg.min_minutes)
     k_alert = settings.min_records(cfg.min_minutes_alert)
     out: list[EvidenceRun] = []
     beyond_watch = np.zeros(n, np.int64)
     per_channel: list[tuple[DeviationChannel, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     for ch in cfg.channels:
-        got = channel_z(cols, ch, ctx, is_night)
+        got = channel_z(cols, ch, ctx, periods)
         if got is None:
             continue
         x, mean, z = got
         for direction in ((+1, -1) if ch.direction == 0 else (ch.direction,)):
             dz = z * direction
+            if direction == ch.exercise_direction:
+                dz = np.where(recovering, np.nan, dz)
             with np.errstate(invalid="ignore"):
                 watch = dz >= cfg.z_watch
             beyond_watch += watch
@@ -132,7 +148,11 @@ def deviation_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: Deviatio
         with np.errstate(invalid="ignore"):
             watch = dz >= cfg.z_watch
             strong = dz >= z_alert
-        for level, mask, need in ((Level.WATCH, watch, k), (Level.ALERT, strong, k_alert)):
+        masks = [(Level.WATCH, watch, k), (Level.ALERT, strong, k_alert)]
+        if direction > 0 and ch.clinical_high is not None:
+            with np.errstate(invalid="ignore"):
+                masks.append((Level.ALERT, (dz >= cfg.z_corroborated) & (x >= ch.clinical_high), k))
+        for level, mask, need in masks:
             for first, last in runs(mask, ctx.minutes, settings.max_gap_minutes, need, np.isfinite(dz)):
                 out.append(_run(ch, direction, level, first, last, need, x, mean, dz))
     combined = beyond_watch >= cfg.multi_channel_alert

@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .config import CONFIG_DIR, ConfigError, FeatureConfig, strip_comments
 from .findings import Finding, Level
-from .stream_context import UNKNOWN, EvidenceRun, StreamContext, StreamSettings, column_or_nan, runs, stream_context
+from .stream_context import (UNKNOWN, EvidenceRun, StreamContext, StreamSettings, baseline_at, column_or_nan,
+                             period_of_rows, runs, stream_context)
 
 DEFAULT_RED_FLAGS = CONFIG_DIR / "red_flags.json"
 CONTEXT_TEXT = {"rest": {"en": "at rest", "zh": "静息"}, "awake_rest": {"en": "awake at rest", "zh": "清醒静息"},
@@ -63,6 +64,7 @@ class FlagSpec(_Strict):
 class RedFlagConfig(_Strict):
     schema_version: Literal[1]
     rest_minutes: float = Field(gt=0)
+    rest_max_steps: float = Field(default=30.0, ge=0)
     max_gap_minutes: float = Field(gt=0)
     skip_low_quality: bool = True
     awake_hours: tuple[int, int]
@@ -77,6 +79,7 @@ class RedFlagConfig(_Strict):
 
     def settings(self, sampling_minutes: float) -> StreamSettings:
         return StreamSettings(sampling_minutes=sampling_minutes, rest_minutes=self.rest_minutes,
+                              rest_max_steps=self.rest_max_steps,
                               max_gap_minutes=self.max_gap_minutes, skip_low_quality=self.skip_low_quality,
                               awake_hours=tuple(self.awake_hours))
 
@@ -116,18 +119,23 @@ def _context_mask(spec: FlagSpec, ctx: StreamContext) -> np.ndarray:
     return np.ones(len(ctx), bool)
 
 
-def _within_personal_range(cols: Mapping[str, Any], x: np.ndarray, spec: FlagSpec, ctx: StreamContext) -> np.ndarray:
+def _within_personal_range(cols: Mapping[str, Any], x: np.ndarray, spec: FlagSpec, ctx: StreamContext,
+                           config: FeatureConfig) -> np.ndarray:
     """Rows whose value lies inside the person's own established range (see FlagSpec.personal_exempt)."""
     n = len(x)
 
     def col(name: str) -> np.ndarray:
         return column_or_nan(cols, name, n)
 
-    metric = "hr_resting" if spec.signal in ("hr", "hr_resting") else spec.signal
-    mean, std = col(f"bl_{metric}_mean"), col(f"bl_{metric}_std")
-    night_mean, night_std = col(f"bl_{metric}_night_mean"), col(f"bl_{metric}_night_std")
-    use_night = ~ctx.awake & np.isfinite(night_mean) & (night_std > 0)
-    mean, std = np.where(use_night, night_mean, mean), np.where(use_night, night_std, std)
+    if spec.signal in ("hr", "hr_resting"):
+        # heart rate at rest in this time of day where kept; else the resting-HR field (night rows: night)
+        periods = period_of_rows(ctx.times, config, ctx.asleep)
+        base = baseline_at(cols, "hr_rest", periods) or baseline_at(cols, "hr_resting", periods, ~ctx.awake)
+    else:
+        base = baseline_at(cols, spec.signal, period_of_rows(ctx.times, config, ctx.asleep))
+    if base is None:
+        return np.zeros(n, bool)
+    mean, std = base
     personal = col("bl_alpha") >= 0.5
     with np.errstate(invalid="ignore"):
         inside = (x >= mean - spec.personal_sd * std) if spec.op == "<=" else (x <= mean + spec.personal_sd * std)
@@ -148,7 +156,7 @@ def red_flag_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: RedFlagCo
         measured = np.isfinite(x) & ctx.usable
         mask = spec.beyond(x) & measured & _context_mask(spec, ctx)
         if spec.personal_exempt:
-            mask &= ~_within_personal_range(cols, x, spec, ctx)
+            mask &= ~_within_personal_range(cols, x, spec, ctx, config)
         k = settings.min_records(spec.min_minutes)
         for first, last in runs(mask, ctx.minutes, settings.max_gap_minutes, k, measured):
             seg = x[first:last + 1][np.isfinite(x[first:last + 1])]

@@ -4,8 +4,11 @@ Shared by the red flags (absolute thresholds) and the personal-baseline deviatio
 works on one user's rows, sorted by time, as numpy columns (records.records_to_columns or the
 columns of a frame), so the realtime window and the batch replay share one code path.
 
-- At rest: no steps in the record and in those of the `rest_minutes` before it (Apple Watch's
-  heart-rate notifications wait for 10 inactive minutes). Rows of a user whose records carry
+- At rest: at most `rest_max_steps` steps in the record and those of the `rest_minutes` before
+  it (Apple Watch's heart-rate notifications wait for 10 inactive minutes). A few steps are not
+  activity: wrist devices count arm movement while seated, and cadence studies call 1-19
+  steps/min "incidental movement" (Tudor-Locke C et al., Br J Sports Med 2018;52:776-788); the
+  default 30 steps in 10 minutes is 3 steps/min, far below any walking. Rows of a user whose records carry
   no step count at all have *unknown* activity (-1), unless the record holds the device's own
   resting-HR estimate (`hr_resting`), which is taken at rest by definition.
 - Awake: `sleep_state` says awake; without a sleep stage, the local hours `awake_hours`.
@@ -31,6 +34,13 @@ REST, ACTIVE, UNKNOWN = 1, 0, -1
 class StreamSettings:
     sampling_minutes: float = 5.0
     rest_minutes: float = 10.0
+    rest_max_steps: float = 30.0   # steps allowed in the rest_minutes (incidental movement, not activity)
+    # Recovery: heart rate and breathing stay up, HRV down, for tens of minutes after exercise (the slow
+    # phase of heart-rate recovery; Michael S et al., Front Physiol 2017;8:301). A record with walking
+    # cadence (>= 60 steps/min, Tudor-Locke 2018) starts `recovery_minutes` in which a rise is not read as
+    # a deviation from the person's baseline at rest.
+    active_steps_per_minute: float = 60.0
+    recovery_minutes: float = 45.0
     max_gap_minutes: float = 10.0
     skip_low_quality: bool = True
     awake_hours: tuple[int, int] = (9, 21)
@@ -47,6 +57,8 @@ class StreamContext:
     awake: np.ndarray        # bool
     usable: np.ndarray       # bool: not a low-quality record
     times: np.ndarray        # datetime64[ns]
+    asleep: np.ndarray | None = None      # bool: the record's sleep stage says asleep (not inferred from the hour)
+    recovering: np.ndarray | None = None  # bool: within recovery_minutes after a record at walking cadence
 
     def __len__(self) -> int:
         return len(self.minutes)
@@ -76,7 +88,7 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
         # steps in (t - rest_minutes, t]: a cumulative sum and one binary search per row
         csum = np.r_[0.0, np.cumsum(np.nan_to_num(steps, nan=0.0))]
         lo = np.searchsorted(minutes, minutes - settings.rest_minutes, side="right")
-        rest = np.where(csum[np.arange(n) + 1] - csum[lo] <= 0, REST, ACTIVE).astype(np.int8)
+        rest = np.where(csum[np.arange(n) + 1] - csum[lo] <= settings.rest_max_steps, REST, ACTIVE).astype(np.int8)
     else:
         # no step count: a record with the device's own resting-HR estimate was taken at rest by definition
         rest = np.where(np.isfinite(column_or_nan(cols, "hr_resting", n)), REST, UNKNOWN).astype(np.int8)
@@ -86,11 +98,16 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
     spec = config.features.get("sleep_state")
     awake_code = spec.categories.get("awake") if spec is not None and spec.categories else None
     awake = np.where(np.isfinite(sleep), sleep == awake_code, by_hour) if awake_code is not None else by_hour
+    asleep = np.isfinite(sleep) & (sleep != awake_code) if awake_code is not None else np.zeros(n, bool)
+    active = steps >= settings.active_steps_per_minute * settings.sampling_minutes
+    last_active = np.maximum.accumulate(np.where(active, minutes, -np.inf)) if n else np.zeros(0)
+    recovering = (minutes - last_active) <= settings.recovery_minutes
     usable = np.ones(n, bool)
     quality = config.features.get("data_quality")
     if settings.skip_low_quality and quality is not None and quality.categories and "low" in quality.categories:
         usable = column_or_nan(cols, "data_quality", n) != quality.categories["low"]
-    return StreamContext(minutes=minutes, rest=rest, awake=np.asarray(awake, bool), usable=usable, times=times)
+    return StreamContext(minutes=minutes, rest=rest, awake=np.asarray(awake, bool), usable=usable, times=times,
+                         asleep=asleep, recovering=recovering)
 
 
 def runs(mask: np.ndarray, minutes: np.ndarray, max_gap_minutes: float, min_records: int,
@@ -113,6 +130,39 @@ def runs(mask: np.ndarray, minutes: np.ndarray, max_gap_minutes: float, min_reco
     starts = np.r_[0, np.flatnonzero(breaks) + 1]
     ends = np.r_[starts[1:] - 1, len(idx) - 1]
     return [(int(idx[s]), int(idx[e])) for s, e in zip(starts, ends) if e - s + 1 >= min_records]
+
+
+def period_of_rows(times: np.ndarray, config: FeatureConfig, asleep: np.ndarray | None = None) -> np.ndarray:
+    """The config's time period ("morning", ..., "night") of each row, by its local hour; rows whose
+    sleep stage says asleep count as "night" whatever the hour (a late sleeper's 07:00 is sleep, and
+    sleeping heart rate belongs with the night's)."""
+    hours = (np.asarray(times).astype("datetime64[h]").astype(np.int64) % 24) if len(times) else np.zeros(0, int)
+    lut = np.array([config.time_period_of_hour(h) for h in range(24)], dtype=object)
+    out = lut[hours]
+    if asleep is not None and "night" in config.time_periods:
+        out = np.where(asleep, "night", out).astype(object)
+    return out
+
+
+def baseline_at(cols: Mapping[str, Any], metric: str, periods: np.ndarray,
+                use_period: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(mean, std) per row of baseline `metric`: the row's time-period baseline (bl_<metric>_<period>_*)
+    where the rows have one with a positive std, else the all-day one. `use_period` limits where the
+    period baseline replaces the all-day one. None when the rows have no such baseline."""
+    n = len(periods)
+    mean, std = column(cols, f"bl_{metric}_mean", n), column(cols, f"bl_{metric}_std", n)
+    if mean is None or std is None:
+        return None
+    for period in dict.fromkeys(periods.tolist()):
+        pm, ps = column(cols, f"bl_{metric}_{period}_mean", n), column(cols, f"bl_{metric}_{period}_std", n)
+        if pm is None or ps is None:
+            continue
+        with np.errstate(invalid="ignore"):
+            use = (periods == period) & np.isfinite(pm) & (ps > 0)
+        if use_period is not None:
+            use &= use_period
+        mean, std = np.where(use, pm, mean), np.where(use, ps, std)
+    return mean, std
 
 
 @dataclass

@@ -20,12 +20,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .config import REPO_ROOT, check_known_keys, default_feature_config
-from .datasets import balanced_subsample, hide_channels, labelled_windows, split_population, with_baselines, KIND_NAMES
+from .datasets import (FITBIT_DIR, FITBIT_EVALUATION_ONLY_USERS, KIND_NAMES, AugmentConfig, balanced_subsample,
+                       hide_channels, inject_events, labelled_windows, load_fitbit_pretrain, noise_and_gaps,
+                       split_population, with_baselines)
 from .detector import LearnedDetector
 from .evaluation import window_and_event_metrics
 from .features import FeatureCalculator, Windows
@@ -41,7 +44,12 @@ class TrainConfig:
     train_users: int = 120
     val_users: int = 30
     test_users: int = 50
-    window_size: int = 12
+    window_size: int = 12                 # the default / calibration length (config.json window_size)
+    train_window_sizes: list = field(default_factory=lambda: [6, 12, 24])  # mixed lengths, one per batch
+    eval_window_sizes: list = field(default_factory=lambda: [6, 12, 24])   # metrics per length
+    augment: dict | None = field(default_factory=dict)  # AugmentConfig overrides; None = no augmentation
+    fitbit_pretrain: bool = True          # add the unlabelled real Fitbit users to pre-training
+    fitbit_pretrain_share: float = 0.3    # share of each pre-training batch from them
     fitbit_like_share: float = 0.3
     negatives_per_positive: float = 3.0
     max_train_windows: int = 160_000
@@ -74,21 +82,34 @@ def _augment(batch: dict[str, torch.Tensor], cfg: TrainConfig, gen: torch.Genera
     return dict(batch, numeric=numeric * keep, numeric_mask=mask * keep)
 
 
-def _batches(n: int, batch_size: int, steps: int, rng: np.random.Generator):
-    for _ in range(steps):
-        yield rng.integers(0, n, size=batch_size)
+def _as_pools(windows) -> dict[int, Windows]:
+    """{window_size: Windows}; a single Windows object is one pool of its own length."""
+    return dict(windows) if isinstance(windows, dict) else {windows.window_size: windows}
 
 
-def pretrain(model: WearableAnomalyNet, windows: Windows, cfg: TrainConfig, rng: np.random.Generator,
-             gen: torch.Generator, progress: bool = True) -> list[float]:
-    """Phase 1: masked-feature reconstruction + next-step forecast (no labels)."""
-    tensors = windows.to_tensors()
+def pretrain(model: WearableAnomalyNet, windows, cfg: TrainConfig, rng: np.random.Generator,
+             gen: torch.Generator, progress: bool = True, extra=None) -> list[float]:
+    """Phase 1: masked-feature reconstruction + next-step forecast (no labels).
+
+    `windows` / `extra`: Windows or {length: Windows}. Each step draws one length uniformly, then a
+    batch with `cfg.fitbit_pretrain_share` of it from `extra` (the unlabelled real users) if given.
+    """
+    pools = {L: w.to_tensors() for L, w in _as_pools(windows).items()}
+    extra_pools = {L: w.to_tensors() for L, w in _as_pools(extra).items() if len(w)} if extra is not None else {}
+    lengths = sorted(pools)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model.train()
     losses = []
-    for idx in tqdm(list(_batches(len(windows), cfg.batch_size, cfg.pretrain_steps, rng)),
-                    desc="phase 1: pre-train", disable=not progress):
-        batch = {k: v[idx] for k, v in tensors.items()}
+    for _ in tqdm(range(cfg.pretrain_steps), desc="phase 1: pre-train", disable=not progress):
+        L = lengths[int(rng.integers(len(lengths)))]
+        main = pools[L]
+        n_extra = int(round(cfg.fitbit_pretrain_share * cfg.batch_size)) if L in extra_pools else 0
+        idx = rng.integers(0, len(main["numeric"]), size=cfg.batch_size - n_extra)
+        batch = {k: v[idx] for k, v in main.items()}
+        if n_extra:
+            ex = extra_pools[L]
+            jdx = rng.integers(0, len(ex["numeric"]), size=n_extra)
+            batch = {k: torch.cat([batch[k], ex[k][jdx]]) for k in batch}
         out = model.pretrain_forward(batch, generator=gen)
         opt.zero_grad(set_to_none=True)
         out["loss"].backward()
@@ -98,13 +119,24 @@ def pretrain(model: WearableAnomalyNet, windows: Windows, cfg: TrainConfig, rng:
     return losses
 
 
-def finetune(model: WearableAnomalyNet, windows: Windows, y: np.ndarray, kind: np.ndarray, cfg: TrainConfig,
+def finetune(model: WearableAnomalyNet, windows, y, kind, cfg: TrainConfig,
              rng: np.random.Generator, gen: torch.Generator, progress: bool = True) -> list[float]:
-    """Phase 2: class-balanced supervised fine-tuning with the auxiliary kind loss."""
-    tensors = windows.to_tensors()
-    target = torch.as_tensor(y, dtype=torch.float32)
-    kind_target = torch.as_tensor(kind + 1, dtype=torch.long)  # 0 = none
-    pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
+    """Phase 2: class-balanced supervised fine-tuning with the auxiliary kind loss.
+
+    `windows`, `y`, `kind`: one Windows + arrays, or dicts {length: ...} (mixed lengths: each step
+    draws one length uniformly; a batch has one length). Positive windows without a known kind
+    (injected events, kind -1) count for the anomaly loss but not for the kind loss.
+    """
+    pools = _as_pools(windows)
+    if not isinstance(y, dict):
+        y, kind = {next(iter(pools)): y}, {next(iter(pools)): kind}
+    lengths = sorted(pools)
+    data = {}
+    for L in lengths:
+        kt = torch.as_tensor(kind[L] + 1, dtype=torch.long)  # 0 = none
+        kt[torch.as_tensor(y[L]) & (kt == 0)] = -100          # positive, kind unknown: ignored
+        data[L] = (pools[L].to_tensors(), torch.as_tensor(y[L], dtype=torch.float32), kt,
+                   np.flatnonzero(y[L]), np.flatnonzero(~y[L]))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     warmup = max(1, cfg.finetune_steps // 10)  # linear warm-up, then cosine decay to 5 %
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * (
@@ -114,11 +146,12 @@ def finetune(model: WearableAnomalyNet, windows: Windows, y: np.ndarray, kind: n
     losses = []
     bar = tqdm(range(cfg.finetune_steps), desc="phase 2: fine-tune", disable=not progress)
     for _ in bar:
+        tensors, target, kind_target, pos, neg = data[lengths[int(rng.integers(len(lengths)))]]
         idx = np.concatenate([rng.choice(pos, half), rng.choice(neg, cfg.batch_size - half)])
         batch = _augment({k: v[idx] for k, v in tensors.items()}, cfg, gen)
         out = model(batch, aux=False)
         loss = F.binary_cross_entropy_with_logits(out["logits"], target[idx])
-        if cfg.kind_loss_weight and out["kind_logits"].shape[-1]:
+        if cfg.kind_loss_weight and out["kind_logits"].shape[-1] and bool((kind_target[idx] >= 0).any()):
             loss = loss + cfg.kind_loss_weight * F.cross_entropy(out["kind_logits"], kind_target[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -131,6 +164,35 @@ def finetune(model: WearableAnomalyNet, windows: Windows, y: np.ndarray, kind: n
     return losses
 
 
+def training_data(cfg: TrainConfig, splits: dict, rng: np.random.Generator, fconf=None) -> dict:
+    """Augmented training frame, its events and the unlabelled real pre-training frame.
+
+    Simulated training users: a share shown as Fitbit-like (heart rate + steps), then injected
+    events of random shape / size / duration / ramp / channel subset, then random noise, device
+    channel dropouts and dropped records (`cfg.augment`, AugmentConfig). Validation and test users
+    are never augmented. Real users: only the unlabelled Fitbit users (FITBIT_PRETRAIN_USERS),
+    never the labelled evaluation users.
+    """
+    fconf = fconf or default_feature_config()
+    train_split = splits["train"]
+    n_fitbit = int(round(cfg.fitbit_like_share * len(train_split.users)))
+    fitbit_users = list(rng.choice(train_split.users, size=n_fitbit, replace=False)) if n_fitbit else []
+    frame = hide_channels(train_split.frame, fitbit_users)
+    events, injected = train_split.events, train_split.events.iloc[:0]
+    if cfg.augment is not None:
+        aug = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.augment.items()})
+        frame, injected = inject_events(frame, events, rng, aug)
+        frame = noise_and_gaps(frame, rng, aug)
+        events = pd.concat([events, injected[events.columns.intersection(injected.columns)]], ignore_index=True)
+    real = load_fitbit_pretrain(FITBIT_DIR) if cfg.fitbit_pretrain else pd.DataFrame()
+    if len(real) and set(real["user_id"]) & set(FITBIT_EVALUATION_ONLY_USERS):
+        raise AssertionError("evaluation-only Fitbit users in the pre-training data")
+    return {"frame": with_baselines(frame, fconf), "events": events, "injected": injected,
+            "fitbit_like_users": fitbit_users,
+            "real": with_baselines(real, fconf) if len(real) else real,
+            "real_users": sorted(real["user_id"].unique()) if len(real) else []}
+
+
 def train(cfg: TrainConfig, progress: bool = True, out_dir: str | Path | None = None) -> dict:
     """Run the whole pipeline; returns the summary (also written to out_dir/summary.json)."""
     t0 = time.time()
@@ -138,56 +200,90 @@ def train(cfg: TrainConfig, progress: bool = True, out_dir: str | Path | None = 
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     fconf = default_feature_config()
-    calc = FeatureCalculator(fconf, window_size=cfg.window_size)
+    lengths = sorted({int(L) for L in cfg.train_window_sizes} | {cfg.window_size})
+    eval_lengths = sorted({int(L) for L in cfg.eval_window_sizes} | {cfg.window_size})
+    calcs = {L: FeatureCalculator(fconf, window_size=L) for L in sorted(set(lengths) | set(eval_lengths))}
 
     splits = split_population(cfg.train_users, cfg.val_users, cfg.test_users, cfg.days, cfg.seed, cfg.sim)
-    train_split = splits["train"]
-    n_fitbit = int(round(cfg.fitbit_like_share * len(train_split.users)))
-    fitbit_users = list(rng.choice(train_split.users, size=n_fitbit, replace=False)) if n_fitbit else []
-    train_frame = with_baselines(hide_channels(train_split.frame, fitbit_users), fconf)
-    w_train, y_train, k_train = labelled_windows(train_frame, train_split.events, calc)
-    pick = balanced_subsample(y_train, cfg.negatives_per_positive, rng, cfg.max_train_windows)
-    w_train, y_train, k_train = w_train[pick], y_train[pick], k_train[pick]
+    td = training_data(cfg, splits, rng, fconf)
+    w_train, y_train, k_train, w_real = {}, {}, {}, {}
+    per_length = cfg.max_train_windows // len(lengths)
+    for L in lengths:
+        w, y, k = labelled_windows(td["frame"], td["events"], calcs[L])
+        pick = balanced_subsample(y, cfg.negatives_per_positive, rng, per_length)
+        w_train[L], y_train[L], k_train[L] = w[pick], y[pick], k[pick]
+        if len(td["real"]):
+            w_real[L] = calcs[L].windows(td["real"])
 
-    model = WearableAnomalyNet(ModelConfig.from_windows(w_train, **cfg.model))
+    model = WearableAnomalyNet(ModelConfig.from_windows(w_train[cfg.window_size], **cfg.model))
     n_params = sum(p.numel() for p in model.parameters())
-    pre_losses = pretrain(model, w_train, cfg, rng, gen, progress)
+    pre_losses = pretrain(model, w_train, cfg, rng, gen, progress, extra=w_real or None)
     ft_losses = finetune(model, w_train, y_train, k_train, cfg, rng, gen, progress)
     model.eval()
+    t_train = time.time() - t0
 
     detector = LearnedDetector(model)
-    evaluation = {}
-    for name in ("val", "test"):
-        split = splits[name]
-        frame = with_baselines(split.frame, fconf)
-        windows, y, _ = labelled_windows(frame, split.events, calc)
-        if name == "val":
-            detector.calibrate(windows, split.events, split.user_days)
-        scores = detector.decision_function(windows)
-        evaluation[name] = window_and_event_metrics(windows, scores, y, detector.threshold_, split.events,
-                                                     split.user_days)
+    evaluation: dict = {}
+    for L in [cfg.window_size] + [L for L in eval_lengths if L != cfg.window_size]:  # calibrate first
+        evaluation[L] = {}
+        for name in ("val", "test"):
+            split = splits[name]
+            frame = with_baselines(split.frame, fconf)
+            windows, y, _ = labelled_windows(frame, split.events, calcs[L])
+            if name == "val" and L == cfg.window_size:
+                detector.calibrate(windows, split.events, split.user_days)
+            scores = detector.decision_function(windows)
+            evaluation[L][name] = window_and_event_metrics(windows, scores, y, detector.threshold_, split.events,
+                                                            split.user_days)
+    n_train = {str(L): int(len(w_train[L])) for L in lengths}
 
+    injected = td["injected"]
+    all_pos = np.concatenate([y_train[L] for L in lengths])
     summary = {
         "summary_schema": SUMMARY_SCHEMA,
         "model": "WearableAnomalyNet (Phased LSTM + TFT)",
         "parameters": n_params,
         "threshold": round(float(detector.threshold_), 6),
-        "threshold_criterion": detector.threshold_criterion,
+        "threshold_criterion": (f"{detector.threshold_criterion}, on {cfg.window_size}-record windows; the same "
+                                f"threshold is used for every length below"),
         "window": {"size": cfg.window_size, "minutes": cfg.window_size * fconf.sampling_minutes,
+                   "train_sizes": lengths, "eval_sizes": eval_lengths,
                    "label": "positive when an event is inside the window or starts within the next 30 minutes"},
         "data": {
             "source": "wearable_monitor.simulator (simulated users; disjoint train / validation / test users)",
             "seed": cfg.seed, "days": cfg.days,
             "users": {k: len(v.users) for k, v in splits.items()},
             "events": {k: v.events["kind"].value_counts().to_dict() for k, v in splits.items()},
-            "train_windows": int(len(w_train)), "train_positive_share": round(float(y_train.mean()), 4),
-            "fitbit_like_train_users": len(fitbit_users),
+            "train_windows": sum(n_train.values()), "train_windows_per_size": n_train,
+            "train_positive_share": round(float(all_pos.mean()), 4),
+            "fitbit_like_train_users": len(td["fitbit_like_users"]),
+            "augmentation": None if cfg.augment is None else {
+                "applies_to": "simulated training users only (validation and test users are not augmented)",
+                "config": asdict(AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                                  for k, v in cfg.augment.items()})),
+                "injected_events": int(len(injected)),
+                "injected_shapes": injected["shape"].value_counts().to_dict() if len(injected) else {},
+                "injected_channels": (injected["channels"].str.split(";").explode().value_counts().to_dict()
+                                      if len(injected) else {}),
+            },
+            "pretraining": {
+                "simulated": "the (augmented) training windows of every training length, no labels used",
+                "real_fitbit_users": td["real_users"],
+                "real_fitbit_windows_per_size": {str(L): int(len(w)) for L, w in w_real.items()},
+                "real_batch_share": cfg.fitbit_pretrain_share if w_real else 0.0,
+                "excluded_real_users": list(FITBIT_EVALUATION_ONLY_USERS),
+                "split": ("self-supervised pre-training uses only the Fitbit users WITHOUT a symptom-onset label "
+                          "(heart rate + steps); the labelled users are the real-data evaluation population and are "
+                          "never used for training"),
+            },
         },
         "training": {"pretrain_steps": cfg.pretrain_steps, "finetune_steps": cfg.finetune_steps,
                      "final_pretrain_loss": round(float(np.mean(pre_losses[-50:])), 4) if pre_losses else None,
                      "final_finetune_loss": round(float(np.mean(ft_losses[-50:])), 4) if ft_losses else None,
+                     "training_seconds": round(t_train, 1),
                      "seconds": round(time.time() - t0, 1), "torch_threads": torch.get_num_threads()},
-        "metrics": evaluation,
+        "metrics": evaluation[cfg.window_size],
+        "metrics_per_window_size": {str(L): evaluation[L] for L in eval_lengths},
         "config": asdict(cfg),
         "feature_config_sha256": fconf.sha256,
         "kinds": list(KIND_NAMES),
@@ -197,7 +293,7 @@ def train(cfg: TrainConfig, progress: bool = True, out_dir: str | Path | None = 
         out = REPO_ROOT / out if out_dir is None else out
     model.save_pretrained(out, extra_config={
         "threshold": summary["threshold"], "feature_config_sha256": fconf.sha256,
-        "window_size": cfg.window_size, "kinds": list(KIND_NAMES)})
+        "window_size": cfg.window_size, "trained_window_sizes": lengths, "kinds": list(KIND_NAMES)})
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
     return summary
 

@@ -46,10 +46,11 @@ from .config import (ALL, DEFAULT_BASELINE_CONFIG, BaselineConfig, BlendConfig, 
 from .manager import IngestReport, UserDataManager
 from .replay import causal_baseline_columns
 from .state import STATE_FIELDS, BaselineKey, BlendedBaseline, MetricState, baseline_keys, blend, blended
+from .values import REST_COLUMNS
 from .storage import SCHEMA_VERSION, BaselineStorage, UserRow
 
 __all__ = ["ALL", "DEFAULT_BASELINE_CONFIG", "BaselineConfig", "BlendConfig", "ForgettingConfig", "GroupTable",
            "GuardConfig", "PeriodAdjust", "default_baseline_config", "load_baseline_config", "parse_baseline_config",
            "IngestReport", "UserDataManager", "causal_baseline_columns", "STATE_FIELDS", "BaselineKey",
            "BlendedBaseline", "MetricState", "baseline_keys", "blend", "blended", "SCHEMA_VERSION", "BaselineStorage",
-           "UserRow"]
+           "UserRow", "REST_COLUMNS"]

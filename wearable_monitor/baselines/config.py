@@ -114,7 +114,7 @@ class BaselineConfig(StrictModel):
     def check_against(self, config: FeatureConfig) -> None:
         """Cross-check with the feature config: every baseline metric has a group prior, labels exist."""
         where = self.path or "baseline_config"
-        for metric in config.baseline_metrics:
+        for metric in config.all_baseline_metrics:
             if metric not in self.group.overall:
                 raise ConfigError(f"{where}: group.overall has no entry for baseline metric '{metric}'")
             for a, by_sex in self.group.by_age_sex.items():

@@ -14,7 +14,7 @@ from ..records import TIME, USER, static_column
 from .config import BaselineConfig, MeanStd
 from .state import BaselineKey, BlendedBaseline, MetricState, baseline_keys, blended, source_of
 from .storage import BaselineStorage, UserRow, day_iso
-from .values import day_bounds, static_label, usable_values
+from .values import REST_COLUMNS, day_bounds, static_label, usable_values
 
 
 @dataclass
@@ -42,6 +42,7 @@ class UserDataManager:
         self.keys = baseline_keys(self.config)
         self._group_cache: dict[tuple, MeanStd] = {}
         self._ingest_columns = [USER, TIME, "data_quality", *dict.fromkeys(k.source for k in self.keys),
+                                *(REST_COLUMNS if any(k.at_rest for k in self.keys) else ()),
                                 *(static_column(n) for n in self.config.static)]
 
     def _min_std(self, metric: str) -> float:

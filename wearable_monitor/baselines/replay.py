@@ -8,7 +8,7 @@ from ..config import FeatureConfig, default_feature_config
 from ..records import TIME, USER, static_column
 from .config import BaselineConfig, default_baseline_config
 from .state import BaselineKey, MetricState, baseline_keys, blend
-from .values import usable_values
+from .values import REST_COLUMNS, usable_values
 
 
 def causal_baseline_columns(frame: pd.DataFrame, feature_config: FeatureConfig | None = None,
@@ -34,7 +34,7 @@ def causal_baseline_columns(frame: pd.DataFrame, feature_config: FeatureConfig |
     user_codes = pd.factorize(frame[USER])[0]
     order = np.lexsort((ts, user_codes))  # the contract sorts by (user, time); do not rely on it
     needed = [c for c in {k.source for k in keys} | {TIME, "data_quality"} | {static_column(n) for n in config.static}
-              if c in frame.columns]
+              | (set(REST_COLUMNS) if any(k.at_rest for k in keys) else set()) if c in frame.columns]
     sframe = frame[needed].iloc[order]
     mask = None if is_normal is None else np.asarray(is_normal)
     if mask is not None and mask.shape == (n,):

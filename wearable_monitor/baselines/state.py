@@ -61,6 +61,7 @@ class BaselineKey(NamedTuple):
     metric: str
     period: str
     source: str
+    at_rest: bool = False  # only records taken at rest update it (stream_context.py)
 
     @property
     def name(self) -> str:
@@ -69,7 +70,9 @@ class BaselineKey(NamedTuple):
 
 
 def baseline_keys(config: FeatureConfig) -> list[BaselineKey]:
-    return [BaselineKey(m, p, spec.source) for m, spec in config.baseline_metrics.items() for p in spec.periods]
+    """Every stored baseline: the model's metrics, then the verdict's evidence baselines."""
+    return [BaselineKey(m, p, spec.source, spec.at_rest)
+            for m, spec in config.all_baseline_metrics.items() for p in spec.periods]
 
 
 @dataclass

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..config import FeatureConfig
 from ..records import TIME
+from ..stream_context import REST, StreamSettings, period_of_rows, stream_context
 from .config import ALL, BaselineConfig
 from .state import BaselineKey
 
@@ -21,6 +22,18 @@ def _period_lut(config: FeatureConfig) -> np.ndarray:
 
 
 _PERIOD_LUTS: dict[int, tuple[FeatureConfig, np.ndarray]] = {}
+
+
+# what an at-rest baseline needs besides its source: the columns stream_context reads for "at rest"
+REST_COLUMNS = ("steps", "hr_resting", "sleep_state")
+
+
+def _at_rest(rows, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(rows taken at rest, each row's period with sleep counted as night), by the same definitions as
+    the verdict's evidence (default settings)."""
+    ctx = stream_context({c: rows[c] for c in (TIME, *REST_COLUMNS) if c in rows}, config,
+                         StreamSettings(sampling_minutes=config.sampling_minutes))
+    return ctx.rest == REST, period_of_rows(ctx.times, config, ctx.asleep)
 
 
 def usable_values(rows, config: FeatureConfig, bcfg: BaselineConfig,
@@ -42,13 +55,17 @@ def usable_values(rows, config: FeatureConfig, bcfg: BaselineConfig,
         ok &= np.asarray(rows["data_quality"], dtype=np.float64) != dq.categories["low"]
     hours = np.asarray(rows[TIME], dtype="datetime64[ns]").astype("datetime64[h]").astype(np.int64) % 24
     periods = _period_lut(config)[hours]
+    rest, rest_periods = _at_rest(rows, config) if any(k.at_rest for k in keys) else (None, None)
     out = {}
     for key in keys:
         if key.source not in rows:
             out[key] = np.full(n, np.nan)
             continue
         v = np.array(rows[key.source], dtype=np.float64)  # a copy: NaN is written into it
-        keep = ok if key.period == ALL else ok & (periods == key.period)
+        if key.at_rest:
+            keep = ok & rest if key.period == ALL else ok & rest & (rest_periods == key.period)
+        else:
+            keep = ok if key.period == ALL else ok & (periods == key.period)
         v[~keep] = np.nan
         out[key] = v
     return out
