@@ -1,5 +1,5 @@
 """Convert a PatchTrAD checkpoint folder of the old layout (its own config.json: model_type "patchtrad",
-format_version 1, "config") into the package's one format (wearable_monitor/model/hub.py: schema_version,
+format_version 1, "config") into the package's one format (wearable_monitor/detectors/hub.py: schema_version,
 model_type "PatchTrAD", "architecture", plus threshold and threshold_criterion).
 
     python scripts/convert_patchtrad_checkpoint.py checkpoints/patchtrad
@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from wearable_monitor.model.hub import CONFIG_NAME, WEIGHTS_NAME
-from wearable_monitor.patchtrad import PatchTrAD, PatchTrADConfig
+from wearable_monitor.detectors.hub import CONFIG_NAME, WEIGHTS_NAME
+from wearable_monitor.detectors.patchtrad import PatchTrAD, PatchTrADConfig
 
 
 def convert(folder: Path) -> bool:

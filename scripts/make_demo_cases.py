@@ -70,7 +70,7 @@ RECIPES = [
 
 def simulate(recipe: Recipe, out: Path) -> dict:
     """Write the recipe's simulated user to `out` (JSONL); return the recipe + labels for case.json."""
-    from wearable_monitor.simulator import EventRequest, frame_to_jsonl, simulate_user
+    from wearable_monitor.simulation.simulator import EventRequest, frame_to_jsonl, simulate_user
 
     events = [EventRequest(kind, start=start, days=days, minutes=minutes)
               for kind, start, days, minutes in recipe.events]
@@ -79,7 +79,7 @@ def simulate(recipe: Recipe, out: Path) -> dict:
     out.write_text(frame_to_jsonl(sim.frame), encoding="utf-8")
     labels = [{"start": r.start.isoformat(), "end": r.end.isoformat(), "kind": r.kind, "stream": r.stream}
               for r in sim.labels.itertuples()]
-    return {"simulator": {"call": "wearable_monitor.simulator.simulate_user", "user_id": recipe.user_id,
+    return {"simulator": {"call": "wearable_monitor.simulation.simulator.simulate_user", "user_id": recipe.user_id,
                           "days": recipe.days, "seed": recipe.seed, "start": "2024-01-01",
                           "events": [{"kind": k, "start": s.isoformat() if s else None, "days": d, "minutes": m}
                                      for k, s, d, m in recipe.events]},

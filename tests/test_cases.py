@@ -32,8 +32,8 @@ def tiny_model(tmp_path_factory) -> Path:
 
     from wearable_monitor.config import default_feature_config
     from wearable_monitor.features import FeatureCalculator
-    from wearable_monitor.model import WearableAnomalyNet
-    from wearable_monitor.model.network import ModelConfig
+    from wearable_monitor.detectors.learned import WearableAnomalyNet
+    from wearable_monitor.detectors.learned.network import ModelConfig
 
     fc = default_feature_config()
     torch.manual_seed(0)
@@ -46,7 +46,7 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory) -> Path:
     """Three simulated days with an acute episode, plus one broken line (line 5) in the middle."""
-    from wearable_monitor.simulator import EventRequest, frame_to_jsonl, simulate_user
+    from wearable_monitor.simulation.simulator import EventRequest, frame_to_jsonl, simulate_user
 
     acute = EventRequest("acute", start=datetime(2024, 1, 2, 15), minutes=40)
     sim = simulate_user(USER, days=3, seed=5, events=[acute])
@@ -60,8 +60,8 @@ def data_file(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def prescreen_threshold(data_file) -> float:
     """A PatchTrAD threshold that flags the top 10 % of this user's records, so segments exist."""
-    from wearable_monitor.patchtrad import PatchTrADDetector
-    from wearable_monitor.readers import load_history
+    from wearable_monitor.detectors.patchtrad import PatchTrADDetector
+    from wearable_monitor.data.readers import load_history
 
     scores = PatchTrADDetector.from_pretrained(cases.PRESCREEN_DIR).score_series(load_history(data_file).frame)
     return float(np.nanquantile(scores, 0.9))
@@ -267,7 +267,7 @@ def test_segment_findings_put_confirmed_first_and_cap_the_list():
 
 def test_precheck_leaves_the_detectors_own_baseline_store_alone(tmp_path, data_file, tiny_model):
     from wearable_monitor.detector import WearableAnomalyDetector
-    from wearable_monitor.readers import load_history
+    from wearable_monitor.data.readers import load_history
 
     det = WearableAnomalyDetector(tiny_model, storage=tmp_path / "baselines.sqlite")
     frame = load_history(data_file).frame

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from wearable_monitor.config import default_feature_config
-from wearable_monitor.heldout_sim import ANOMALIES, DEVICE_FEATURES, HeldoutSimConfig, simulate_heldout
-from wearable_monitor.readers import load_history, parse_jsonl_text
+from wearable_monitor.simulation.heldout_sim import ANOMALIES, DEVICE_FEATURES, HeldoutSimConfig, simulate_heldout
+from wearable_monitor.data.readers import load_history, parse_jsonl_text
 
 CONFOUNDER_KINDS = {"confounder_exercise", "confounder_alcohol", "confounder_travel", "confounder_altitude",
                     "confounder_artefact"}

@@ -16,8 +16,8 @@ from safetensors.torch import load_file, save_file
 
 from wearable_monitor.config import default_feature_config
 from wearable_monitor.features import FeatureCalculator
-from wearable_monitor.patchtrad import (WEIGHTS_NAME, PatchTrADConfig, PatchTrADDetector, PatchTrADTrainConfig,
-                                        train_patchtrad)
+from wearable_monitor.detectors.patchtrad import (WEIGHTS_NAME, PatchTrADConfig, PatchTrADDetector, PatchTrADTrainConfig,
+                                                  train_patchtrad)
 
 FC = default_feature_config()
 SMALL = dict(seq_len=48, patch_len=6, d_model=32, n_heads=4, d_ff=64, dropout=0.0)
@@ -217,7 +217,7 @@ def test_shipped_checkpoint_scores_are_those_of_the_old_format():
     from pathlib import Path
 
     from wearable_monitor.config import REPO_ROOT
-    from wearable_monitor.simulator import simulate_population
+    from wearable_monitor.simulation.simulator import simulate_population
 
     golden = json.loads((Path(__file__).parent / "golden" / "patchtrad_shipped_scores.json").read_text())
     frame = simulate_population(2, 2, 3, progress=False).frame.reset_index(drop=True)

@@ -11,7 +11,7 @@ from wearable_monitor.baselines import causal_baseline_columns
 from wearable_monitor.detectors.base import WindowDetector
 from wearable_monitor.detectors.reference import IsolationForestDetector, NightSignalDetector, ThreeSigmaDetector
 from wearable_monitor.features import FeatureCalculator
-from wearable_monitor.simulator import EventRequest, simulate_user
+from wearable_monitor.simulation.simulator import EventRequest, simulate_user
 
 
 @pytest.fixture(scope="module")

@@ -39,11 +39,13 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .baselines import BaselineStorage, UserDataManager
 from .config import REPO_ROOT
+from .data.readers import load_any
+from .data.records import TIME, USER
 from .errors import CaseError
 from .formatter import AnomalyFormatter
 from .jsonio import json_safe
-from .records import TIME, USER
 
 PRESCREEN_DIR = REPO_ROOT / "checkpoints" / "patchtrad"
 MANIFEST = "manifest.json"
@@ -208,8 +210,6 @@ def load_case_input(data_file: str | Path, user: str | None = None, start: str |
 
     Rejected lines are reported (stderr by the CLI, and in case.json), never silently dropped.
     """
-    from .readers import load_any
-
     loaded = load_any(data_file)
     frame = loaded.frame
     if frame.empty:
@@ -280,8 +280,6 @@ def run_prescreen(frame: pd.DataFrame, detector, cfg: CaseConfig = CaseConfig(),
 def _scratch_baselines(detector) -> Iterator[None]:
     """Run against an empty in-memory baseline store, never the detector's own (which may be a
     user's SQLite file): the case replays the data from its first day and must not write back."""
-    from .baselines import BaselineStorage, UserDataManager
-
     saved = detector.storage, detector.users
     detector.storage = BaselineStorage(":memory:", baseline_config=saved[0].config)
     detector.users = UserDataManager(detector.storage, detector.config)
@@ -511,7 +509,7 @@ def _prescreen_step(mode: str, data: CaseInput, folder: Path, models: CaseModels
                     config: CaseConfig) -> tuple[dict | None, dict | None]:
     """(prescreen, its summary for case.json): a new PatchTrAD run, or the folder's earlier one for a precheck."""
     if mode in ("all", "prescreen"):
-        from .patchtrad import PatchTrADDetector  # torch: imported when a case runs, not with the manifest reader
+        from .detectors.patchtrad import PatchTrADDetector  # torch: imported when a case runs, not with the manifest reader
 
         prescreen_dir = Path(models.prescreen_dir)
         pdet = PatchTrADDetector.from_pretrained(prescreen_dir)

@@ -6,6 +6,7 @@ baselines) reads `FeatureConfig`, so adding a channel means editing
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -217,8 +218,6 @@ def _line_of(text: str, key: str, after: tuple[str, ...] = ()) -> int | None:
 def _check_keys(raw: dict, known: set[str], where: str, text: str = "", path: tuple[str, ...] = ()) -> None:
     """Refuse unknown keys (a misspelt `requried` must not be silently ignored), naming the line
     and the closest known key."""
-    import difflib
-
     for key in raw:
         if key in known or str(key).startswith("_"):
             continue

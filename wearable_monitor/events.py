@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .metrics import f1
+from .metrics import f1, window_metrics
 
 WEARABLE_KINDS = ("acute", "illness", "desaturation", "bradycardia")
 
@@ -130,6 +130,13 @@ def match_events(episodes: pd.DataFrame, events: pd.DataFrame, user_days: float,
 def event_report(windows, flags: np.ndarray, events: pd.DataFrame, user_days: float) -> EventReport:
     """Flags of a Windows batch as alarm episodes, matched against labelled events."""
     return match_events(alarm_episodes(windows.user_ids, windows.end_times, flags), events, user_days)
+
+
+def window_and_event_metrics(windows, scores: np.ndarray, y: np.ndarray, threshold: float,
+                             events: pd.DataFrame, user_days: float) -> dict:
+    """Window-level (metrics.window_metrics) and event-level figures of scores at one threshold."""
+    return {**window_metrics(scores, y, threshold),
+            **event_report(windows, np.asarray(scores) >= threshold, events, user_days).as_dict()}
 
 
 def calibrate_event_threshold(windows, scores: np.ndarray, events: pd.DataFrame, user_days: float,

@@ -46,8 +46,8 @@ from .config import (ALL, DEFAULT_BASELINE_CONFIG, BaselineConfig, BlendConfig, 
 from .manager import IngestReport, UserDataManager
 from .replay import causal_baseline_columns
 from .state import STATE_FIELDS, BaselineKey, BlendedBaseline, MetricState, baseline_keys, blend, blended
-from .values import REST_COLUMNS
 from .storage import SCHEMA_VERSION, BaselineStorage, UserRow
+from .values import REST_COLUMNS
 
 __all__ = ["ALL", "DEFAULT_BASELINE_CONFIG", "BaselineConfig", "BlendConfig", "ForgettingConfig", "GroupTable",
            "GuardConfig", "PeriodAdjust", "default_baseline_config", "load_baseline_config", "parse_baseline_config",

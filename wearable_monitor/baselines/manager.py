@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import sqlite_store
 from ..config import FeatureConfig, default_feature_config
-from ..records import TIME, USER, static_column
+from ..data.records import TIME, USER, static_column
 from .config import BaselineConfig, MeanStd
 from .state import BaselineKey, BlendedBaseline, MetricState, baseline_keys, blended, source_of
 from .storage import BaselineStorage, UserRow, day_iso

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import FeatureConfig, default_feature_config
-from ..records import TIME, USER, static_column
+from ..data.records import TIME, USER, static_column
 from .config import BaselineConfig, default_baseline_config
 from .state import BaselineKey, MetricState, baseline_keys, blend
 from .values import REST_COLUMNS, usable_values

@@ -6,8 +6,8 @@ from typing import Any
 import numpy as np
 
 from ..config import FeatureConfig
-from ..records import TIME
-from ..stream_context import REST, StreamSettings, period_of_rows, stream_context
+from ..data.records import TIME
+from ..verdict.stream_context import REST, StreamSettings, period_of_rows, stream_context
 from .config import ALL, BaselineConfig
 from .state import BaselineKey
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..bench import run_bench
+from ..evaluation.bench import run_bench
 
 
 def configure_bench(parser: argparse.ArgumentParser):

@@ -6,9 +6,9 @@ import json
 import sys
 
 from ..cases import MODES, PRESCREEN_DIR, CaseConfig, CaseError, CaseModels, CaseRequest, run_case
+from ..data.validation import InputFileError
 from ..detector import InputError
-from ..model.hub import CheckpointError
-from ..validation import InputFileError
+from ..detectors.hub import CheckpointError
 
 
 def configure_cases(parser: argparse.ArgumentParser):

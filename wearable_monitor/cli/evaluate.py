@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from ..config import REPO_ROOT
-from ..evaluation import DEFAULT_FITBIT_DIR
-from ..evaluation_report import run_evaluation, run_verdict_evaluation
+from ..evaluation.measures import DEFAULT_FITBIT_DIR
+from ..evaluation.report import run_evaluation, run_verdict_evaluation
 
 
 def configure_evaluate(parser: argparse.ArgumentParser):
@@ -16,7 +16,7 @@ def configure_evaluate(parser: argparse.ArgumentParser):
     parser.add_argument("--model-dir", default=None, help="checkpoint folder (default: the shipped one)")
     parser.add_argument("--fitbit-dir", default=str(DEFAULT_FITBIT_DIR), help="shared Fitbit data folder ('' to skip)")
     parser.add_argument("--out", default=str(REPO_ROOT / "docs" / "evaluation.json"), help="results JSON")
-    parser.add_argument("--heldout-users", type=int, default=80, help="users of the second simulator (heldout_sim.py)")
+    parser.add_argument("--heldout-users", type=int, default=80, help="users of the second simulator (simulation/heldout_sim.py)")
     parser.add_argument("--heldout-days", type=int, default=30)
     parser.add_argument("--heldout-seed", type=int, default=0)
     parser.add_argument("--only", choices=("all", "verdict"), default="all",

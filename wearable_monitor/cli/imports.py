@@ -8,9 +8,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..fitbit import import_fitbit
-from ..importers import BY_NAME, import_file, write_jsonl
-from ..validation import InputFileError
+from ..data.fitbit import import_fitbit
+from ..data.importers import BY_NAME, import_file, write_jsonl
+from ..data.validation import InputFileError
 
 
 def configure_import(parser):

@@ -106,8 +106,6 @@ def configure_rules_feedback(p: argparse.ArgumentParser):
     p.add_argument("--config", default=None, help="rules config JSON (feedback settings for the adjustment)")
 
     def handler(args) -> int:
-        import pandas as pd
-
         try:
             cfg = load_rules_config(args.config)
             store = FindingStore(args.db)

@@ -8,14 +8,14 @@ from typing import Any
 
 import pandas as pd
 
+from ..data.readers import load_any, load_window
+from ..data.records import TIME, USER
+from ..data.validation import InputFileError
 from ..detector import InputError, WearableAnomalyDetector
 from ..distributed import _source_id, is_parquet_dataset, score_population
 from ..escaping import csv_safe_frame
 from ..formatter import AnomalyFormatter
 from ..jsonio import dumps
-from ..readers import load_any, load_window
-from ..records import TIME, USER
-from ..validation import InputFileError
 
 # the CSV columns of `score`, the same for both engines
 WINDOW_CSV_COLUMNS = [USER, TIME, "anomaly_score", "is_anomaly", "level", "reasons"]
@@ -54,7 +54,7 @@ def configure_detect(parser: argparse.ArgumentParser):
         print(dumps(result))
         if args.llm:
             print(AnomalyFormatter().format(result).as_markdown())
-        return 0 if loaded.ok else 1  # cli.py exit codes: 1 = done, with records or fields removed
+        return 0 if loaded.ok else 1  # cli/__init__.py exit codes: 1 = done, with records or fields removed
 
     return run
 
@@ -93,7 +93,7 @@ def configure_score(parser: argparse.ArgumentParser):
             days["date"] = days["date"].dt.strftime("%Y-%m-%d")
             csv_safe_frame(days[DAY_CSV_COLUMNS]).to_csv(args.daily, index=False)
             print(f"wrote {len(days)} user-days to {args.daily} ({int(days['alert'].sum())} alert days)")
-        return 1 if (loaded.errors or short) else 0  # cli.py exit codes: 1 = done, records removed/not scored
+        return 1 if (loaded.errors or short) else 0  # cli/__init__.py exit codes: 1 = done, records removed/not scored
 
     return run
 

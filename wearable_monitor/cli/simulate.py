@@ -7,8 +7,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from ..heldout_sim import simulate_heldout
-from ..simulator import simulate_population, write_population
+from ..simulation.heldout_sim import simulate_heldout
+from ..simulation.simulator import simulate_population, write_population
 
 
 def configure_simulate(parser: argparse.ArgumentParser):

@@ -8,11 +8,11 @@ import numpy as np
 import torch
 
 from ..config import REPO_ROOT
-from ..patchtrad import PatchTrADTrainConfig
-from ..patchtrad import evaluate_patchtrad, train_patchtrad
-from ..records import USER
-from ..simulator import simulate_population
-from ..training import TrainConfig, train
+from ..data.records import USER
+from ..detectors.learned.training import TrainConfig, train
+from ..detectors.patchtrad import PatchTrADTrainConfig
+from ..detectors.patchtrad import evaluate_patchtrad, train_patchtrad
+from ..simulation.simulator import simulate_population
 
 
 def configure_train(parser: argparse.ArgumentParser):
@@ -35,7 +35,7 @@ def configure_train(parser: argparse.ArgumentParser):
 
 
 def configure_train_patchtrad(parser: argparse.ArgumentParser):
-    """Was `python -m wearable_monitor.patchtrad train`."""
+    """Was `python -m wearable_monitor.detectors.patchtrad train`."""
     parser.add_argument("--out", default="checkpoints/patchtrad")
     parser.add_argument("--users", type=int, default=60)
     parser.add_argument("--days", type=int, default=14)

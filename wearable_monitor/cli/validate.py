@@ -5,8 +5,8 @@ import argparse
 import json
 
 from ..config import default_feature_config, load_feature_config
-from ..readers import load_any
-from ..validation import InputFileError, Limits
+from ..data.readers import load_any
+from ..data.validation import InputFileError, Limits
 
 
 def configure_validate(parser: argparse.ArgumentParser):

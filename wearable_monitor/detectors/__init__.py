@@ -1,5 +1,5 @@
-"""Detectors behind one contract (`base.WindowDetector`): the learned model (detector.py),
-PatchTrAD (patchtrad.py) and the reference detectors (reference.py)."""
+"""Detectors behind one contract (`base.WindowDetector`): the learned model (learned/), PatchTrAD
+(patchtrad/) and the reference detectors (reference.py); hub.py is the one checkpoint format."""
 from .base import WindowDetector
 
 __all__ = ["WindowDetector"]

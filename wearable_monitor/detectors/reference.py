@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..features import Windows
-from ..vitals import VitalSignal, VitalsConfig, nightly_vitals
+from ..features.vitals import VitalsConfig, VitalSignal, nightly_vitals
 from .base import WindowDetector
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import FeatureConfig, default_feature_config
-from ..records import TIME, USER, Record, records_to_frame, static_column
+from ..data.records import TIME, USER, Record, records_to_frame, static_column
 from .arrays import (EPOCH_WEEKDAY, NS_PER_DAY, NS_PER_MIN, Columns, as_ns, first_true, frame_columns, gather,
                      window_sums)
 from .context import ContextVector, baseline_columns

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..config import FeatureConfig
-from ..records import TIME
+from ..data.records import TIME
 from .arrays import Columns, gather, interleave, window_sums
 from .normalise import ColumnNormaliser
 

@@ -5,7 +5,7 @@ import re
 from typing import Any
 
 from ..config import FeatureConfig
-from ..findings import Level
+from ..verdict.findings import Level
 from .schema import (CASE_SCHEMA, GAP_FACTOR, HR_REST_HIGH, HR_REST_LOW, LANGUAGES, MAX_ADVICE, MAX_ID, MAX_NAME,
                      MAX_TITLE, MISSING_CAVEAT, PERSONAL_DAYS, SEVERITY_ORDER, SPO2_LOW, FindingIn, PatternIn, ReasonIn,
                      ResultIn)

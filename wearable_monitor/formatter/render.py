@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from ..config import FeatureConfig
-from ..findings import LEVEL_NAMES, Level
+from ..verdict.findings import LEVEL_NAMES, Level
 from .case import _OVER_NIGHTS
 from .schema import DATA_BEGIN, DATA_END, GAP_FACTOR, LANGUAGES, PERSONAL_DAYS, SEVERITY_ORDER, SUMMARY_MAX_CHARS
 from .strings import _SAFE_UNITS, ENUMS, FEATURE_NAMES, RED_FLAG_LIMIT, T, _enum, _feature, _period_hours, _with_unit

@@ -4,7 +4,7 @@
     wearable-monitor rules-ab --config-a A.json --config-b B.json --set-b rules.sudden_change.confirm.enabled=false
 
 Both configurations see exactly the same people, logs and labelled daily events
-(`wearable_monitor.simulator.simulate_population`), so differences are the rules'.
+(`wearable_monitor.simulation.simulator.simulate_population`), so differences are the rules'.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import json
 
 import pandas as pd
 
+from ..simulation.simulator import simulate_population
 from .config import deep_merge, read_rules_dict
 from .engine import RuleEngine
 from .feedback import evaluate, rule_kinds, totals
@@ -43,8 +44,6 @@ def config_dict(path: str | None, sets: list[str] | None) -> dict:
 
 
 def simulate(users: int, days: int, seed: int):
-    from ..simulator import simulate_population  # imported late: the simulator is a separate module
-
     return simulate_population(users, days, seed)
 
 

@@ -1,7 +1,6 @@
 """The rule finding (architecture.md section 5) and the per-user evaluation context."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -19,8 +19,10 @@ import numpy as np
 import pandas as pd
 
 from .. import sqlite_store
+from ..metrics import precision_recall_f1
 from .config import DAILY_NUMERIC, SEVERITIES
 from .finding import Finding, evidence_json
+from .logs import normalise_frame
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS findings (
@@ -168,8 +170,6 @@ class FindingStore:
             self._refresh_stats(c, rule)
 
     def _refresh_stats(self, c: sqlite3.Connection, rule: str) -> None:
-        from ..metrics import precision_recall_f1
-
         verdicts = c.execute(
             "SELECT fb.finding_id, fb.verdict, fb.source FROM feedback fb JOIN findings f ON f.id = fb.finding_id "
             "WHERE f.rule=?", (rule,)).fetchall()
@@ -219,8 +219,6 @@ class FindingStore:
             c.executemany("INSERT OR REPLACE INTO daily_logs VALUES (?,?,?)", rows)
 
     def load_daily(self) -> pd.DataFrame:
-        from .logs import normalise_frame
-
         rows = self.conn.execute("SELECT user_id, date, payload FROM daily_logs").fetchall()
         frame = pd.DataFrame([{"user_id": r["user_id"], "date": r["date"], **json.loads(r["payload"])} for r in rows],
                              columns=["user_id", "date", *DAILY_NUMERIC, "bedtime"])
