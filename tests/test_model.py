@@ -320,7 +320,10 @@ def test_one_model_scores_every_window_length_from_the_feature_pipeline(L):
     assert out["attention"].shape == (len(windows), L)
 
 
-def test_shipped_checkpoint_loads_strictly_and_was_trained_on_mixed_lengths():
+def test_shipped_checkpoint_loads_strictly_with_the_feature_layout():
+    """The shipped checkpoint is the one of configs/train_default.json (12-record windows); the
+    shape-agnostic mixed-length retrain (configs/train_shape_agnostic.json) did not earn its place
+    (docs/experiments/shape_agnostic_retrain.md)."""
     from wearable_monitor.config import REPO_ROOT
     from wearable_monitor.features import FeatureCalculator
 
@@ -330,10 +333,4 @@ def test_shipped_checkpoint_loads_strictly_and_was_trained_on_mixed_lengths():
     layout = ModelConfig.from_windows(FeatureCalculator())
     for key in ("numeric_names", "categorical_names", "known_names", "static_names", "context_names"):
         assert getattr(net.config, key) == getattr(layout, key)
-    assert config["window_size"] == 12
-    if "trained_window_sizes" not in config:
-        pytest.xfail("the shipped checkpoint predates mixed-length training: retrain with configs/train_default.json")
-    assert {6, 12, 24} <= set(config["trained_window_sizes"])
-    summary = json.loads((path / "summary.json").read_text())
-    assert set(summary["metrics_per_window_size"]) >= {"6", "12", "24"}
-    assert set(summary["data"]["pretraining"]["real_fitbit_users"]) == {"A36HR6Y", "AJ7TSV9", "ATHKM6V"}
+    assert config["window_size"] == json.loads((REPO_ROOT / "configs" / "train_default.json").read_text())["window_size"]

@@ -201,9 +201,17 @@ def test_unmeasured_records_neither_extend_nor_break_a_run():
     assert "spo2_low" not in codes(records(hr=60.0, spo2=broken, steps=0, sleep_state="light"))[0]
 
 
-@pytest.mark.parametrize("steps_per_record,at_rest", [(15, True), (16, False), (200, False)])
+@pytest.mark.parametrize("steps_per_record,at_rest", [([15, 0] * 6, True), ([16, 0] * 6, True), ([16, 16] * 6, False), (3, False), (200, False)])
 def test_incidental_steps_are_rest_walking_is_not(steps_per_record, at_rest):
-    """At rest allows incidental movement: <= 30 steps in the record and the 10 minutes before it
-    (two records of 15); 16 + 16 is over the limit, and walking cadence is activity."""
+    """At rest allows incidental movement: <= 30 steps in the record and the 10 minutes before it, one of
+    those records with no steps; 16 + 16 is over the limit, a steady 3 steps in every record is
+    pedalling, and walking cadence is activity."""
     found, _ = codes(records(hr=125.0, steps=steps_per_record))
     assert ("hr_high_rest" in found) is at_rest
+
+
+def test_movement_without_steps_is_not_rest():
+    """Cycling counts no steps: a wrist acceleration of 0.1 g or more in the last 10 minutes is not rest;
+    a still wrist (0.03 g) is."""
+    assert "hr_high_rest" not in codes(records(hr=135.0, steps=[2, 0] * 6, accel_mag=0.3))[0]
+    assert "hr_high_rest" in codes(records(hr=135.0, steps=[2, 0] * 6, accel_mag=0.03))[0]

@@ -25,7 +25,7 @@ _PERIOD_LUTS: dict[int, tuple[FeatureConfig, np.ndarray]] = {}
 
 
 # what an at-rest baseline needs besides its source: the columns stream_context reads for "at rest"
-REST_COLUMNS = ("steps", "hr_resting", "sleep_state")
+REST_COLUMNS = ("steps", "hr_resting", "sleep_state", "accel_mag")
 
 
 def _at_rest(rows, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -95,8 +95,9 @@ ADVICE = {
 
 def channel_z(cols: Mapping[str, Any], ch: DeviationChannel, ctx: StreamContext,
               periods: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(value, baseline mean, z) per row for one channel at rest; None when the rows have neither
-    the channel nor its baseline. z is signed (value - mean) / std, NaN where not defined."""
+    """(value, baseline mean, z) per row for one channel at rest, against the baseline of `periods`;
+    None when the rows have neither the channel nor its baseline. z is signed (value - mean) / std,
+    NaN where not defined."""
     n = len(ctx)
     if ch.replaced_by is not None and column(cols, f"bl_{ch.replaced_by}_mean", n) is not None:
         return None
@@ -125,6 +126,11 @@ def deviation_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: Deviatio
     n = len(ctx)
     periods = period_of_rows(ctx.times, config, ctx.asleep)
     recovering = ctx.recovering if ctx.recovering is not None else np.zeros(n, bool)
+    # Outside the awake hours with no sleep stage the person may be asleep or awake on the sofa: read such
+    # rows against the night and the all-day baseline as well and keep the smaller deviation (a device
+    # without sleep staging never turns an evening at 100 bpm into "far above the sleeping heart rate").
+    ambiguous = ~ctx.sleep_known & ~ctx.awake if ctx.sleep_known is not None else np.zeros(n, bool)
+    alternatives = [np.full(n, "night", dtype=object), np.full(n, "all", dtype=object)] if ambiguous.any() else []
     k = settings.min_records(cfg.min_minutes)
     k_alert = settings.min_records(cfg.min_minutes_alert)
     out: list[EvidenceRun] = []
@@ -135,8 +141,11 @@ def deviation_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: Deviatio
         if got is None:
             continue
         x, mean, z = got
+        alt_z = [a[2] for a in (channel_z(cols, ch, ctx, p) for p in alternatives) if a is not None]
         for direction in ((+1, -1) if ch.direction == 0 else (ch.direction,)):
             dz = z * direction
+            for other in alt_z:
+                dz = np.where(ambiguous, np.fmin(dz, other * direction), dz)
             if direction == ch.exercise_direction:
                 dz = np.where(recovering, np.nan, dz)
             with np.errstate(invalid="ignore"):

@@ -65,6 +65,7 @@ class RedFlagConfig(_Strict):
     schema_version: Literal[1]
     rest_minutes: float = Field(gt=0)
     rest_max_steps: float = Field(default=30.0, ge=0)
+    rest_max_accel_g: float = Field(default=0.1, gt=0)
     max_gap_minutes: float = Field(gt=0)
     skip_low_quality: bool = True
     awake_hours: tuple[int, int]
@@ -79,7 +80,7 @@ class RedFlagConfig(_Strict):
 
     def settings(self, sampling_minutes: float) -> StreamSettings:
         return StreamSettings(sampling_minutes=sampling_minutes, rest_minutes=self.rest_minutes,
-                              rest_max_steps=self.rest_max_steps,
+                              rest_max_steps=self.rest_max_steps, rest_max_accel_g=self.rest_max_accel_g,
                               max_gap_minutes=self.max_gap_minutes, skip_low_quality=self.skip_low_quality,
                               awake_hours=tuple(self.awake_hours))
 

@@ -8,7 +8,10 @@ columns of a frame), so the realtime window and the batch replay share one code 
   it (Apple Watch's heart-rate notifications wait for 10 inactive minutes). A few steps are not
   activity: wrist devices count arm movement while seated, and cadence studies call 1-19
   steps/min "incidental movement" (Tudor-Locke C et al., Br J Sports Med 2018;52:776-788); the
-  default 30 steps in 10 minutes is 3 steps/min, far below any walking. Rows of a user whose records carry
+  default 30 steps in 10 minutes is 3 steps/min, far below any walking, and one of those records must
+  have no steps at all (a trickle of steps in every record is pedalling). Where the record has a wrist
+  acceleration, movement of at least `rest_max_accel_g` in those minutes is not rest either (cycling
+  counts no steps). Rows of a user whose records carry
   no step count at all have *unknown* activity (-1), unless the record holds the device's own
   resting-HR estimate (`hr_resting`), which is taken at rest by definition.
 - Awake: `sleep_state` says awake; without a sleep stage, the local hours `awake_hours`.
@@ -35,6 +38,10 @@ class StreamSettings:
     sampling_minutes: float = 5.0
     rest_minutes: float = 10.0
     rest_max_steps: float = 30.0   # steps allowed in the rest_minutes (incidental movement, not activity)
+    # Movement without steps (cycling, rowing, weights): a wrist acceleration of at least 0.1 g (gravity
+    # removed) in the rest_minutes is not rest: Hildebrand M et al., Med Sci Sports Exerc 2014;46:1816-1824
+    # put moderate activity at ~100 mg of wrist ENMO. Rows without an accelerometer reading use steps only.
+    rest_max_accel_g: float = 0.1
     # Recovery: heart rate and breathing stay up, HRV down, for tens of minutes after exercise (the slow
     # phase of heart-rate recovery; Michael S et al., Front Physiol 2017;8:301). A record with walking
     # cadence (>= 60 steps/min, Tudor-Locke 2018) starts `recovery_minutes` in which a rise is not read as
@@ -59,6 +66,7 @@ class StreamContext:
     times: np.ndarray        # datetime64[ns]
     asleep: np.ndarray | None = None      # bool: the record's sleep stage says asleep (not inferred from the hour)
     recovering: np.ndarray | None = None  # bool: within recovery_minutes after a record at walking cadence
+    sleep_known: np.ndarray | None = None  # bool: the record carries a sleep stage
 
     def __len__(self) -> int:
         return len(self.minutes)
@@ -88,7 +96,16 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
         # steps in (t - rest_minutes, t]: a cumulative sum and one binary search per row
         csum = np.r_[0.0, np.cumsum(np.nan_to_num(steps, nan=0.0))]
         lo = np.searchsorted(minutes, minutes - settings.rest_minutes, side="right")
-        rest = np.where(csum[np.arange(n) + 1] - csum[lo] <= settings.rest_max_steps, REST, ACTIVE).astype(np.int8)
+        still = csum[np.arange(n) + 1] - csum[lo] <= settings.rest_max_steps
+        # ... and at least one record without steps: sitting still gives zero-step records between the odd
+        # step, while a steady trickle of steps in every record is rhythmic movement (pedalling, an elliptical)
+        zeros = np.r_[0, np.cumsum(np.isfinite(steps) & (steps <= 0))]
+        still &= zeros[np.arange(n) + 1] - zeros[lo] > 0
+        accel = column(cols, "accel_mag", n)
+        if accel is not None:
+            moving = np.r_[0, np.cumsum(np.nan_to_num(accel, nan=0.0) >= settings.rest_max_accel_g)]
+            still &= moving[np.arange(n) + 1] - moving[lo] == 0
+        rest = np.where(still, REST, ACTIVE).astype(np.int8)
     else:
         # no step count: a record with the device's own resting-HR estimate was taken at rest by definition
         rest = np.where(np.isfinite(column_or_nan(cols, "hr_resting", n)), REST, UNKNOWN).astype(np.int8)
@@ -107,7 +124,7 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
     if settings.skip_low_quality and quality is not None and quality.categories and "low" in quality.categories:
         usable = column_or_nan(cols, "data_quality", n) != quality.categories["low"]
     return StreamContext(minutes=minutes, rest=rest, awake=np.asarray(awake, bool), usable=usable, times=times,
-                         asleep=asleep, recovering=recovering)
+                         asleep=asleep, recovering=recovering, sleep_known=np.isfinite(sleep))
 
 
 def runs(mask: np.ndarray, minutes: np.ndarray, max_gap_minutes: float, min_records: int,
