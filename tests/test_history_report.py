@@ -7,14 +7,14 @@ from datetime import datetime, timedelta
 import pandas as pd
 import pytest
 
-from wearable_monitor.history_report import history_case, render_history, word_count
+from wearable_monitor.formatter.history_report import history_case, render_history, word_count
 
 TEST_DATA = "test_data/fitbit_A0NVTRV.jsonl"
 
 
 @pytest.fixture(scope="module")
 def fitbit_case(shared_detector):
-    from wearable_monitor.readers import load_history
+    from wearable_monitor.data.readers import load_history
 
     frame = load_history(TEST_DATA).frame
     scored = shared_detector.score_history(frame, update_baseline=False)

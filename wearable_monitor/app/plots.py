@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..config import FeatureConfig
-from ..records import TIME
+from ..data.records import TIME
 from .i18n import t
 
 # Channels worth a panel, in reading order; only those with observed values are drawn.

@@ -23,10 +23,10 @@ import pandas as pd
 
 from ..detector import InputError
 from ..escaping import markdown_lines, markdown_text, preformatted
-from ..findings import LEVEL_NAMES, Level
+from ..verdict.findings import LEVEL_NAMES, Level
 from ..formatter import FormatterInputError
-from ..records import USER
-from ..validation import InputFileError
+from ..data.records import USER
+from ..data.validation import InputFileError
 from . import plots
 from .i18n import PERIOD_WORDS, SOURCE_WORDS, VERDICT_WORDS, t, word
 from .service import LOCAL_SESSION, AppConfig, HistoryOutcome, MonitorService, WindowOutcome, upload_limits_text
