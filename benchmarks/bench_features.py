@@ -16,7 +16,7 @@ import pandas as pd
 
 from wearable_monitor.config import default_feature_config
 from wearable_monitor.features import FeatureCalculator
-from wearable_monitor.records import static_column
+from wearable_monitor.data.records import static_column
 
 
 def simulate_frame(days: int = 365, seed: int = 0) -> pd.DataFrame:

@@ -127,7 +127,7 @@ def start_server(port: int, data_dir: str) -> subprocess.Popen:
 
 
 def write_history(folder: Path, days: int, name: str) -> Path:
-    from wearable_monitor.simulator import frame_to_jsonl, simulate_population
+    from wearable_monitor.simulation.simulator import frame_to_jsonl, simulate_population
 
     path = folder / name
     path.write_text(frame_to_jsonl(simulate_population(1, days, seed=5).frame))

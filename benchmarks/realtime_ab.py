@@ -23,8 +23,8 @@ import numpy as np, torch
 import wearable_monitor
 assert wearable_monitor.__file__.startswith(sys.argv[1]), wearable_monitor.__file__
 from wearable_monitor.detector import WearableAnomalyDetector
-from wearable_monitor.records import frame_to_records
-from wearable_monitor.simulator import simulate_user
+from wearable_monitor.data.records import frame_to_records
+from wearable_monitor.simulation.simulator import simulate_user
 torch.set_num_threads(2)
 det = WearableAnomalyDetector()
 records = frame_to_records(simulate_user("ab", days=6, seed=0, events=[]).frame)

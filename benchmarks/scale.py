@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     from wearable_monitor import WearableAnomalyDetector
     from wearable_monitor.distributed import (convert_to_parquet, dataset_users, read_user_records, score_population,
                                               score_user, start_local_cluster, warm_workers)
-    from wearable_monitor.simulator import frame_to_jsonl, simulate_population
+    from wearable_monitor.simulation.simulator import frame_to_jsonl, simulate_population
 
     load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="wm-scale-"))

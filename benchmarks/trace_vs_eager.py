@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from wearable_monitor.detector import WearableAnomalyDetector
-from wearable_monitor.records import frame_to_records
-from wearable_monitor.simulator import simulate_user
+from wearable_monitor.data.records import frame_to_records
+from wearable_monitor.simulation.simulator import simulate_user
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def thirty_days(folder: Path) -> list[Path]:
-    from wearable_monitor.simulator import frame_to_jsonl, simulate_population
+    from wearable_monitor.simulation.simulator import frame_to_jsonl, simulate_population
 
     path = folder / "thirty_days.jsonl"
     path.write_text(frame_to_jsonl(simulate_population(1, 30, seed=5).frame))

@@ -23,12 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wearable_monitor.datasets import labelled_windows, split_population, with_baselines  # noqa: E402
+from wearable_monitor.simulation.datasets import labelled_windows, split_population, with_baselines  # noqa: E402
 from wearable_monitor.detector import WearableAnomalyDetector  # noqa: E402
-from wearable_monitor.evaluation import calibrate_event_threshold, window_and_event_metrics  # noqa: E402
+from wearable_monitor.events import window_and_event_metrics  # noqa: E402
+from wearable_monitor.events import calibrate_event_threshold  # noqa: E402
 from wearable_monitor.events import wearable_events  # noqa: E402
 from wearable_monitor.features import FeatureCalculator  # noqa: E402
-from wearable_monitor.training import TrainConfig  # noqa: E402
+from wearable_monitor.detectors.learned.training import TrainConfig  # noqa: E402
 
 KEYS = ("windows", "positive_windows", "window_pr_auc", "window_precision", "window_recall", "window_f1",
         "event_recall", "event_precision", "event_f1", "false_alarms_per_user_day")
@@ -37,7 +38,7 @@ KEYS = ("windows", "positive_windows", "window_pr_auc", "window_precision", "win
 def population(args):
     """(frame, events, user_days, description) of the users to evaluate on."""
     if args.users:
-        from wearable_monitor.simulator import simulate_population
+        from wearable_monitor.simulation.simulator import simulate_population
 
         pop = simulate_population(n_users=args.users, days=args.days, seed=args.seed)
         frame, events = pop.frame, wearable_events(pop.labels)

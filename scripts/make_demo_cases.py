@@ -70,7 +70,7 @@ RECIPES = [
 
 def simulate(recipe: Recipe, out: Path) -> dict:
     """Write the recipe's simulated user to `out` (JSONL); return the recipe + labels for case.json."""
-    from wearable_monitor.simulator import EventRequest, frame_to_jsonl, simulate_user
+    from wearable_monitor.simulation.simulator import EventRequest, frame_to_jsonl, simulate_user
 
     events = [EventRequest(kind, start=start, days=days, minutes=minutes)
               for kind, start, days, minutes in recipe.events]
@@ -79,7 +79,7 @@ def simulate(recipe: Recipe, out: Path) -> dict:
     out.write_text(frame_to_jsonl(sim.frame), encoding="utf-8")
     labels = [{"start": r.start.isoformat(), "end": r.end.isoformat(), "kind": r.kind, "stream": r.stream}
               for r in sim.labels.itertuples()]
-    return {"simulator": {"call": "wearable_monitor.simulator.simulate_user", "user_id": recipe.user_id,
+    return {"simulator": {"call": "wearable_monitor.simulation.simulator.simulate_user", "user_id": recipe.user_id,
                           "days": recipe.days, "seed": recipe.seed, "start": "2024-01-01",
                           "events": [{"kind": k, "start": s.isoformat() if s else None, "days": d, "minutes": m}
                                      for k, s, d, m in recipe.events]},
@@ -99,7 +99,7 @@ def source_text(recipe: Recipe) -> str:
 
 
 def make(recipe: Recipe, save_dir: Path, model_dir: str | None, work: Path) -> None:
-    from wearable_monitor.cases import run_case
+    from wearable_monitor.cases import CaseModels, CaseRequest, run_case
 
     meta: dict = {"note": recipe.note}
     if recipe.data_file:
@@ -116,8 +116,8 @@ def make(recipe: Recipe, save_dir: Path, model_dir: str | None, work: Path) -> N
         else:
             shipped.unlink(missing_ok=True)
             meta["input_file"] = None  # too large to ship: regenerate with this script (recipe above)
-    out = run_case(data_file, save_dir, recipe.name, title=recipe.title, language=recipe.language,
-                   source=source_text(recipe), model_dir=model_dir, meta=meta)
+    out = run_case(CaseRequest(data_file, save_dir, recipe.name, title=recipe.title, language=recipe.language,
+                               source=source_text(recipe), meta=meta), CaseModels(model_dir=model_dir))
     chk = out.case["precheck"]
     print(f"{recipe.name}: {len(out.case['prescreen']['segments'])} prescreen segments, "
           f"{chk['segments_confirmed']} confirmed, top precheck score {chk['top_window']['anomaly_score']}, "

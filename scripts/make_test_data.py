@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from wearable_monitor.records import frame_to_records  # noqa: E402
-from wearable_monitor.simulator import EventRequest, SimConfig, simulate_user  # noqa: E402
+from wearable_monitor.data.records import frame_to_records  # noqa: E402
+from wearable_monitor.simulation.simulator import EventRequest, SimConfig, simulate_user  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "test_data"
 T0 = datetime(2024, 1, 1)

@@ -28,13 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pandas as pd  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from wearable_monitor.datasets import FITBIT_MISSING, hide_channels, split_population  # noqa: E402
+from wearable_monitor.simulation.datasets import FITBIT_MISSING, hide_channels, split_population  # noqa: E402
 from wearable_monitor.detector import WearableAnomalyDetector  # noqa: E402
-from wearable_monitor.evaluation import (DEFAULT_FITBIT_DIR, day_level_report, day_variants,  # noqa: E402
-                                         declining_week, fitbit_user_report)
-from wearable_monitor.readers import load_fitbit  # noqa: E402
-from wearable_monitor.validation import Limits  # noqa: E402
-from wearable_monitor.vitals import VitalsConfig  # noqa: E402
+from wearable_monitor.evaluation.measures import (DEFAULT_FITBIT_DIR, day_level_report, day_variants,  # noqa: E402
+                                                  declining_week, fitbit_user_report)
+from wearable_monitor.data.readers import load_fitbit  # noqa: E402
+from wearable_monitor.data.validation import Limits  # noqa: E402
+from wearable_monitor.features.vitals import VitalsConfig  # noqa: E402
 
 # (field, values): one setting varied at a time around the shipped PatternConfig
 GRID = [("day_score_threshold", (0.5, 0.6, 0.7, 0.8)),

@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wearable_monitor.datasets import split_population  # noqa: E402
+from wearable_monitor.simulation.datasets import split_population  # noqa: E402
 from wearable_monitor.detector import WearableAnomalyDetector  # noqa: E402
-from wearable_monitor.deviations import DeviationConfig  # noqa: E402
-from wearable_monitor.evaluation_verdict import population_report  # noqa: E402
-from wearable_monitor.verdict import VerdictConfig  # noqa: E402
+from wearable_monitor.verdict.deviations import DeviationConfig  # noqa: E402
+from wearable_monitor.evaluation.verdict import population_report  # noqa: E402
+from wearable_monitor.verdict.verdict import VerdictConfig  # noqa: E402
 
 GRID = [(4.0, 15.0), (4.0, 20.0), (4.5, 20.0), (5.0, 15.0), (5.0, 20.0)]
 

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from wearable_monitor import WearableAnomalyDetector
-from wearable_monitor.evaluation_verdict import SHORT_KINDS, replay, window_flags
+from wearable_monitor.evaluation.verdict import SHORT_KINDS, replay, window_flags
 from wearable_monitor.events import WEARABLE_KINDS, alarm_episodes, match_events
-from wearable_monitor.heldout_sim import simulate_heldout
-from wearable_monitor.records import TIME, USER
+from wearable_monitor.simulation.heldout_sim import simulate_heldout
+from wearable_monitor.data.records import TIME, USER
 
 
 def show_event(frame: pd.DataFrame, scored: pd.DataFrame, ev) -> None:

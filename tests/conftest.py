@@ -41,7 +41,7 @@ def write_case(cases_dir: Path, name: str = "demo_case", title: str = "Demo case
 @pytest.fixture(scope="session")
 def history_jsonl(tmp_path_factory) -> Path:
     """Two simulated days of two users as a JSONL upload (5-minute records)."""
-    from wearable_monitor.simulator import frame_to_jsonl, simulate_population
+    from wearable_monitor.simulation.simulator import frame_to_jsonl, simulate_population
 
     pop = simulate_population(2, 2, seed=11)
     path = tmp_path_factory.mktemp("upload") / "two_users.jsonl"

@@ -19,7 +19,7 @@ from tests.conftest import write_case
 from wearable_monitor.app.i18n import STRINGS, t
 from wearable_monitor.app.service import AppConfig, MonitorService, derive_daily, json_safe, rethreshold
 from wearable_monitor.app.ui import Handlers, build_ui
-from wearable_monitor.vitals import VitalsConfig
+from wearable_monitor.features.vitals import VitalsConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -188,7 +188,7 @@ def test_fitbit_pair_upload(h, tmp_path):
 def test_records_csv_upload_scores_like_the_same_jsonl(h, history_jsonl, tmp_path):
     """One CSV with a record per row (as a simulator or spreadsheet writes it) is scored exactly
     like the JSONL of the same records."""
-    from wearable_monitor.readers import load_history
+    from wearable_monitor.data.readers import load_history
 
     frame = load_history(history_jsonl).frame
     features = [c for c in ("hr", "hr_resting", "hrv_rmssd", "steps", "spo2", "sleep_state") if c in frame]

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from wearable_monitor import cases
-from wearable_monitor.cases import CaseError, check_sample_name, run_case, update_manifest
+from wearable_monitor.cases import CaseError, CaseModels, CaseRequest, check_sample_name, run_case, update_manifest
 from wearable_monitor.cli import main as cli_main
 
 USER = "case-user"
@@ -32,8 +32,8 @@ def tiny_model(tmp_path_factory) -> Path:
 
     from wearable_monitor.config import default_feature_config
     from wearable_monitor.features import FeatureCalculator
-    from wearable_monitor.model import WearableAnomalyNet
-    from wearable_monitor.model.network import ModelConfig
+    from wearable_monitor.detectors.learned import WearableAnomalyNet
+    from wearable_monitor.detectors.learned.network import ModelConfig
 
     fc = default_feature_config()
     torch.manual_seed(0)
@@ -46,7 +46,7 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory) -> Path:
     """Three simulated days with an acute episode, plus one broken line (line 5) in the middle."""
-    from wearable_monitor.simulator import EventRequest, frame_to_jsonl, simulate_user
+    from wearable_monitor.simulation.simulator import EventRequest, frame_to_jsonl, simulate_user
 
     acute = EventRequest("acute", start=datetime(2024, 1, 2, 15), minutes=40)
     sim = simulate_user(USER, days=3, seed=5, events=[acute])
@@ -60,8 +60,8 @@ def data_file(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def prescreen_threshold(data_file) -> float:
     """A PatchTrAD threshold that flags the top 10 % of this user's records, so segments exist."""
-    from wearable_monitor.patchtrad import PatchTrADDetector
-    from wearable_monitor.readers import load_history
+    from wearable_monitor.detectors.patchtrad import PatchTrADDetector
+    from wearable_monitor.data.readers import load_history
 
     scores = PatchTrADDetector.from_pretrained(cases.PRESCREEN_DIR).score_series(load_history(data_file).frame)
     return float(np.nanquantile(scores, 0.9))
@@ -102,7 +102,8 @@ def test_safe_sample_names_pass_and_slugify_suggests_one():
 
 def test_bad_name_writes_nothing(tmp_path, data_file, tiny_model):
     with pytest.raises(CaseError):
-        run_case(data_file, tmp_path / "cases", "../escape", model_dir=tiny_model, progress=False)
+        run_case(CaseRequest(data_file, tmp_path / "cases", "../escape"), CaseModels(model_dir=tiny_model),
+                 progress=False)
     assert not (tmp_path / "cases").exists() and not (tmp_path / "escape").exists()
     with pytest.raises(CaseError):
         update_manifest(tmp_path, {"name": "../x", "files": {}})
@@ -225,11 +226,12 @@ def test_regeneration_gives_identical_bytes(tmp_path, case_run, data_file, tiny_
 
 
 def test_prescreen_then_precheck_and_language(tmp_path, data_file, tiny_model, prescreen_threshold):
-    kw = dict(model_dir=tiny_model, prescreen_threshold=prescreen_threshold, progress=False, log=lambda m: None)
-    first = run_case(data_file, tmp_path, "two_step", mode="prescreen", **kw)
+    models = CaseModels(model_dir=tiny_model, prescreen_threshold=prescreen_threshold)
+    kw = dict(progress=False, log=lambda m: None)
+    first = run_case(CaseRequest(data_file, tmp_path, "two_step", mode="prescreen"), models, **kw)
     assert set(first.files) == {"prescreen", "case", "llm_input"}  # segments alone are formatted as findings
     assert first.case["precheck"] is None and "官方" not in (tmp_path / "two_step/llm_input.md").read_text()
-    second = run_case(data_file, tmp_path, "two_step", mode="precheck", language="zh", **kw)
+    second = run_case(CaseRequest(data_file, tmp_path, "two_step", mode="precheck", language="zh"), models, **kw)
     assert len(second.case["precheck"]["segments"]) == len(first.case["prescreen"]["segments"])
     assert "## 系统提示" in (tmp_path / "two_step/llm_input.md").read_text()
     assert [c["name"] for c in cases.read_manifest(tmp_path)] == ["two_step"]
@@ -265,7 +267,7 @@ def test_segment_findings_put_confirmed_first_and_cap_the_list():
 
 def test_precheck_leaves_the_detectors_own_baseline_store_alone(tmp_path, data_file, tiny_model):
     from wearable_monitor.detector import WearableAnomalyDetector
-    from wearable_monitor.readers import load_history
+    from wearable_monitor.data.readers import load_history
 
     det = WearableAnomalyDetector(tiny_model, storage=tmp_path / "baselines.sqlite")
     frame = load_history(data_file).frame

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from wearable_monitor.config import ConfigError, DEFAULT_FEATURES_CONFIG, load_feature_config
-from wearable_monitor.records import frame_to_records, records_to_frame
+from wearable_monitor.data.records import frame_to_records, records_to_frame
 
 
 def _write(tmp_path, mutate):

@@ -14,9 +14,9 @@ from wearable_monitor.jsonio import json_safe
 
 from wearable_monitor.config import REPO_ROOT
 from wearable_monitor.detector import InputError, WearableAnomalyDetector
-from wearable_monitor.evaluation import declining_week
-from wearable_monitor.records import frame_to_records
-from wearable_monitor.simulator import EventRequest, simulate_user
+from wearable_monitor.evaluation.measures import declining_week
+from wearable_monitor.data.records import frame_to_records
+from wearable_monitor.simulation.simulator import EventRequest, simulate_user
 
 EXAMPLE = REPO_ROOT / "test_data" / "example_window.json"
 
@@ -137,7 +137,7 @@ def test_illness_history_raises_scores_and_alerts():
 
 
 def test_a_device_without_resting_hr_still_gets_the_nightly_resting_hr_evidence():
-    from wearable_monitor.datasets import hide_channels
+    from wearable_monitor.simulation.datasets import hide_channels
 
     sim = simulate_user("ill", days=16, seed=5, events=[EventRequest("illness", start=datetime(2024, 1, 10), days=5)])
     bare = hide_channels(sim.frame, ["ill"]).assign(hr_resting=np.nan)  # heart rate and steps, nothing else
@@ -196,7 +196,7 @@ def test_seed_seven_day_hrv_only_pattern_alerts_for_most_simulated_people():
 
 
 def test_days_of_heart_rate_and_steps_only_users_are_marked_limited(detector, healthy_user):
-    from wearable_monitor.datasets import hide_channels
+    from wearable_monitor.simulation.datasets import hide_channels
 
     frame = healthy_user.frame.iloc[:288 * 3]
     full = detector.daily(detector.score_history(frame, update_baseline=False))
@@ -385,7 +385,7 @@ def test_single_window_trace_equals_eager_and_follows_weight_changes(detector, h
     forward's outputs for any window of that layout, and see in-place weight changes."""
     import torch
 
-    from wearable_monitor.model.traced import OUTPUT_KEYS, TracedScorer
+    from wearable_monitor.detectors.learned.traced import OUTPUT_KEYS, TracedScorer
 
     model = detector.model
     windows = detector.calculator.windows(healthy_user.frame.iloc[:400])
@@ -424,7 +424,7 @@ def test_realtime_path_scores_through_the_trace(detector, healthy_user):
 def test_trace_is_not_used_in_training_mode_and_a_failed_trace_falls_back(detector, healthy_user, caplog):
     import torch
 
-    from wearable_monitor.model.traced import TracedScorer
+    from wearable_monitor.detectors.learned.traced import TracedScorer
 
     batch = detector.calculator.windows(healthy_user.frame.iloc[:40])[[5]].to_tensors()
     scorer = TracedScorer(detector.model)
@@ -446,7 +446,7 @@ def test_phased_lstm_sequence_forward_equals_the_step_loop():
     must equal running PhasedLSTMCell one step at a time (irregular t, unobserved steps)."""
     import torch
 
-    from wearable_monitor.model.phased_lstm import PhasedLSTM
+    from wearable_monitor.detectors.learned.phased_lstm import PhasedLSTM
 
     torch.manual_seed(0)
     lstm = PhasedLSTM(7, 16).eval()

@@ -13,8 +13,8 @@ pytest.importorskip("distributed")
 pytest.importorskip("pyarrow")
 
 from wearable_monitor.distributed import (  # noqa: E402
-    DONE_DIR, FAILURES_FILE, META_FILE, convert_to_parquet, dataset_users, done_users, partition_name,
-    _score_task, read_results, read_user_records, score_population, start_local_cluster)
+                                          DONE_DIR, FAILURES_FILE, META_FILE, convert_to_parquet, dataset_users, done_users, partition_name,
+                                          _score_task, read_results, read_user_records, score_population, start_local_cluster)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -34,8 +34,8 @@ def cluster():
 def population(tmp_path_factory, shared_detector):
     """4 simulated users x 3 days with frequent events (so levels above normal occur), as a JSONL
     file and as a Parquet dataset, with the single-process windows and days as the reference."""
-    from wearable_monitor.readers import load_any
-    from wearable_monitor.simulator import SimConfig, frame_to_jsonl, simulate_population
+    from wearable_monitor.data.readers import load_any
+    from wearable_monitor.simulation.simulator import SimConfig, frame_to_jsonl, simulate_population
 
     root = tmp_path_factory.mktemp("dask")
     cfg = SimConfig(acute_per_30d=30, illness_per_30d=10, desaturation_per_30d=30, bradycardia_per_30d=20,
@@ -240,7 +240,7 @@ def test_fsspec_urls_and_user_ids_that_need_quoting(population, shared_detector)
 
 
 def test_convert_on_dask_one_task_per_file_and_a_bad_file_reported(cluster, population, tmp_path):
-    from wearable_monitor.simulator import frame_to_jsonl
+    from wearable_monitor.simulation.simulator import frame_to_jsonl
 
     _, client = cluster
     frame = population["frame"]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from wearable_monitor.evaluation_verdict import DAY_VARIANTS, WINDOW_VARIANTS, _touches, population_report, render
-from wearable_monitor.heldout_sim import simulate_heldout
+from wearable_monitor.evaluation.verdict import DAY_VARIANTS, WINDOW_VARIANTS, _touches, population_report, render
+from wearable_monitor.simulation.heldout_sim import simulate_heldout
 
 
 def test_touches_marks_episodes_overlapping_an_event_of_the_same_user():

@@ -12,7 +12,7 @@ import pytest
 
 from wearable_monitor.config import DEFAULT_FEATURES_CONFIG, default_feature_config, load_feature_config
 from wearable_monitor.features import FeatureCalculator, Windows, normalise
-from wearable_monitor.records import records_to_frame
+from wearable_monitor.data.records import records_to_frame
 
 CFG = default_feature_config()
 START = datetime(2024, 1, 3, 8, 0)  # a Wednesday morning
@@ -325,7 +325,7 @@ def test_new_channel_needs_only_config_edit(tmp_path):
 def test_guard_memory_becomes_multi_day_context():
     """Days the baseline guard held back (an ongoing deviation) reach the model as context."""
     from wearable_monitor.baselines import causal_baseline_columns
-    from wearable_monitor.simulator import EventRequest, simulate_user
+    from wearable_monitor.simulation.simulator import EventRequest, simulate_user
     from datetime import datetime
 
     sim = simulate_user("ill", days=14, seed=5, events=[EventRequest("illness", start=datetime(2024, 1, 9), days=4)])

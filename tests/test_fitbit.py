@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from wearable_monitor.cli import main
-from wearable_monitor.fitbit import find_pair, import_fitbit
-from wearable_monitor.readers import load_history
-from wearable_monitor.validation import InputFileError
+from wearable_monitor.data.fitbit import find_pair, import_fitbit
+from wearable_monitor.data.readers import load_history
+from wearable_monitor.data.validation import InputFileError
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).parents[1].parent / "shared" / "data" / "stanford_covid_wearables"

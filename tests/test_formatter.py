@@ -394,7 +394,11 @@ def test_clean_text_strips_and_caps():
 
 
 def test_command_line(tmp_path, capsys):
-    from wearable_monitor.formatter import main
+    from wearable_monitor.cli import main as cli_main
+
+    def main(argv):
+        return cli_main(["format", *argv])
+
     (tmp_path / "r.json").write_text(json.dumps(ANOMALY))
     (tmp_path / "f.jsonl").write_text("\n".join(json.dumps(f) for f in FINDINGS))
     assert main([str(tmp_path / "r.json"), "--findings", str(tmp_path / "f.jsonl"), "--language", "zh",

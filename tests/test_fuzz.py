@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wearable_monitor.detector import InputError
-from wearable_monitor.readers import parse_csv_text, parse_jsonl_text, parse_window_text
-from wearable_monitor.validation import InputFileError, ValidationResult
+from wearable_monitor.data.readers import parse_csv_text, parse_jsonl_text, parse_window_text
+from wearable_monitor.data.validation import InputFileError, ValidationResult
 
 FAST = settings(max_examples=150, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

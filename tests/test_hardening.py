@@ -15,9 +15,9 @@ import pytest
 
 from wearable_monitor.config import default_feature_config
 from wearable_monitor.escaping import csv_cell, csv_safe_frame, markdown_text, preformatted
-from wearable_monitor.readers import load_any, parse_csv_text, parse_jsonl_text, parse_window_text
-from wearable_monitor.records import TIMESTAMP_MAX, TIMESTAMP_MIN, Record
-from wearable_monitor.validation import InputFileError
+from wearable_monitor.data.readers import load_any, parse_csv_text, parse_jsonl_text, parse_window_text
+from wearable_monitor.data.records import TIMESTAMP_MAX, TIMESTAMP_MIN, Record
+from wearable_monitor.data.validation import InputFileError
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2024, 3, 1, 8, 0)
@@ -254,7 +254,7 @@ def test_13_an_internal_error_is_exit_3_without_traceback(monkeypatch, capsys):
         parser.add_argument("file")
         return lambda args: 1 / 0
 
-    monkeypatch.setattr("wearable_monitor.readers.configure_validate", boom)
+    monkeypatch.setattr("wearable_monitor.cli.validate.configure_validate", boom)
     assert cli_mod.main(["validate", "x"]) == 3
     assert "internal error: ZeroDivisionError" in capsys.readouterr().err
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from wearable_monitor.config import default_feature_config
-from wearable_monitor.heldout_sim import ANOMALIES, DEVICE_FEATURES, HeldoutSimConfig, main, simulate_heldout
-from wearable_monitor.readers import load_history, parse_jsonl_text
+from wearable_monitor.simulation.heldout_sim import ANOMALIES, DEVICE_FEATURES, HeldoutSimConfig, simulate_heldout
+from wearable_monitor.data.readers import load_history, parse_jsonl_text
 
 CONFOUNDER_KINDS = {"confounder_exercise", "confounder_alcohol", "confounder_travel", "confounder_altitude",
                     "confounder_artefact"}
@@ -205,7 +205,9 @@ def test_config_overrides_and_users_table():
 
 
 def test_cli_writes_records_and_labels(tmp_path, capsys):
-    assert main(["--users", "3", "--days", "5", "--seed", "2", "--out", str(tmp_path)]) == 0
+    from wearable_monitor.cli import main
+
+    assert main(["heldout-sim", "--users", "3", "--days", "5", "--seed", "2", "--out", str(tmp_path)]) == 0
     result = load_history(tmp_path / "records.jsonl")
     assert result.counts["errors"] == 0 and result.counts["accepted"] > 3 * 5 * 200
     labels = pd.read_csv(tmp_path / "labels.csv", parse_dates=["start", "end"])

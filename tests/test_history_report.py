@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wearable_monitor.history_report import history_case, render_history, word_count
+from wearable_monitor.formatter.history_report import history_case, render_history, word_count
 
 TEST_DATA = "test_data/fitbit_A0NVTRV.jsonl"
 
 
 @pytest.fixture(scope="module")
 def fitbit_case(shared_detector):
-    from wearable_monitor.readers import load_history
+    from wearable_monitor.data.readers import load_history
 
     frame = load_history(TEST_DATA).frame
     scored = shared_detector.score_history(frame, update_baseline=False)
@@ -69,7 +69,7 @@ GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 
 
 def golden_case() -> dict:
-    from wearable_monitor.markers import parse_markers
+    from wearable_monitor.data.markers import parse_markers
 
     start = datetime(2024, 3, 1)
     dates = [start + timedelta(days=i) for i in range(21)]

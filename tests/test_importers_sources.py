@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from wearable_monitor.cli import main
-from wearable_monitor.importers import find_importer, import_file
-from wearable_monitor.readers import load_any
-from wearable_monitor.validation import InputFileError
+from wearable_monitor.data.importers import find_importer, import_file
+from wearable_monitor.data.readers import load_any
+from wearable_monitor.data.validation import InputFileError
 
 REPO = Path(__file__).resolve().parents[1]
 DEV = REPO / "test_data" / "devices"

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from wearable_monitor.model import (
+from wearable_monitor.detectors.learned import (
     CheckpointError,
     InterpretableMultiHeadAttention,
     ModelConfig,
@@ -272,8 +272,8 @@ def test_parameter_count_of_the_shipped_layout():
 def test_scores_real_windows_from_the_feature_pipeline():
     """Contract check against features.py: Windows -> batch_from_windows -> forward."""
     from wearable_monitor.features import FeatureCalculator
-    from wearable_monitor.model import batch_from_windows
-    from wearable_monitor.simulator import simulate_population
+    from wearable_monitor.detectors.learned import batch_from_windows
+    from wearable_monitor.simulation.simulator import simulate_population
 
     windows = FeatureCalculator().windows(simulate_population(2, 2, 0).frame)
     net = WearableAnomalyNet(ModelConfig.from_windows(windows, d_model=16, n_heads=2)).eval()
@@ -307,8 +307,8 @@ def test_a_few_steps_learn_a_separable_task():
 def test_one_model_scores_every_window_length_from_the_feature_pipeline(L):
     """Issue 20: the model has no fixed length; windows of 6, 12 and 24 records share one network."""
     from wearable_monitor.features import FeatureCalculator
-    from wearable_monitor.model import batch_from_windows
-    from wearable_monitor.simulator import simulate_population
+    from wearable_monitor.detectors.learned import batch_from_windows
+    from wearable_monitor.simulation.simulator import simulate_population
 
     torch.manual_seed(0)
     frame = simulate_population(1, 2, 0).frame

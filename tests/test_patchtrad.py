@@ -5,8 +5,8 @@ activity, random gaps) so the tests do not depend on the simulator.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -15,12 +15,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from wearable_monitor.config import default_feature_config
-from wearable_monitor.patchtrad import (WEIGHTS_NAME, PatchTrADConfig, PatchTrADDetector, TrainConfig,
-                                        frame_series, train_patchtrad)
+from wearable_monitor.features import FeatureCalculator
+from wearable_monitor.detectors.patchtrad import (WEIGHTS_NAME, PatchTrADConfig, PatchTrADDetector, PatchTrADTrainConfig,
+                                                  train_patchtrad)
 
 FC = default_feature_config()
 SMALL = dict(seq_len=48, patch_len=6, d_model=32, n_heads=4, d_ff=64, dropout=0.0)
-FAST = TrainConfig(epochs=3, batch_size=32, lr=3e-3, stride=12, val_fraction=0.25)
+FAST = PatchTrADTrainConfig(epochs=3, batch_size=32, lr=3e-3, stride=12, val_fraction=0.25)
 
 
 def synthetic_frame(n_users: int = 4, days: int = 2, seed: int = 0, missing: float = 0.05) -> pd.DataFrame:
@@ -74,22 +75,6 @@ def trained():
     return train_patchtrad(frame, config=cfg, train_config=FAST, seed=0, progress=False)
 
 
-def fake_windows(frame: pd.DataFrame, cfg: PatchTrADConfig, T: int = 12) -> SimpleNamespace:
-    """A features.Windows-like batch (only the fields PatchTrAD reads), non-overlapping windows of one user."""
-    s = frame_series(frame, cfg)
-    u, a, b = s.users[0]
-    n = (b - a) // T
-    sl = slice(a, a + n * T)
-    ts = pd.DatetimeIndex(frame["timestamp"].iloc[sl]).as_unit("ns").asi8.reshape(n, T)
-    # add a dummy extra column to check the name-based lookup
-    names = ["light", *cfg.features]
-    num = np.concatenate([np.zeros((n * T, 1), np.float32), s.x[sl]], axis=1).reshape(n, T, -1)
-    mask = np.concatenate([np.ones((n * T, 1), np.float32), s.m[sl]], axis=1).reshape(n, T, -1)
-    return SimpleNamespace(numeric_names=names, numeric=num, numeric_mask=mask, user_ids=np.array([u] * n, object),
-                           end_times=ts[:, -1].astype("datetime64[ns]"), end_index=np.arange(n) * T + T - 1,
-                           t=((ts - ts[:, -1:]) / 60e9).astype(np.float32), dt=np.full((n, T), 5.0, np.float32))
-
-
 def test_shapes(trained):
     det, summary = trained
     cfg = det.config
@@ -102,9 +87,9 @@ def test_shapes(trained):
     assert s.shape == (len(frame),) and np.isfinite(s).all()
     # every record of a patch carries that patch's score
     assert np.all(s[: cfg.patch_len] == s[0])
-    w = fake_windows(frame, cfg, T=12)
+    w = FeatureCalculator(window_size=12).windows(frame)
     scores = det.decision_function(w)
-    assert scores.shape == (len(w.user_ids),) and np.isfinite(scores).all()
+    assert scores.shape == (len(w),) and np.isfinite(scores).all()
     assert det.predict(w).dtype == bool
     assert det.threshold_ > 0 and "quantile" in det.threshold_criterion
     assert summary["data"]["threshold_users"] == 1 and summary["data"]["train_users"] == 3
@@ -121,11 +106,11 @@ def test_anomaly_scores_higher_and_is_flagged(trained):
     hit = [g for g in segs if g.user_id == "u01" and g.start <= pd.Timestamp("2024-01-01 02:55")
            and g.end >= pd.Timestamp("2024-01-01 02:00")]
     assert len(hit) == 1 and hit[0].max_score == pytest.approx(s_bad[rows].max())
-    # the same anomaly seen through a Windows batch (one hour of context) also stands out
-    cfg = det.config
-    w_norm, w_bad = fake_windows(normal[normal.user_id == "u01"], cfg), fake_windows(bad[bad.user_id == "u01"], cfg)
+    # the same anomaly seen through a Windows batch also stands out
+    calc = FeatureCalculator(window_size=12)
+    w_norm, w_bad = calc.windows(normal), calc.windows(bad)
     d_norm, d_bad = det.decision_function(w_norm), det.decision_function(w_bad)
-    hour2 = (pd.DatetimeIndex(w_bad.end_times).hour == 2)
+    hour2 = (pd.DatetimeIndex(w_bad.end_times).hour == 2) & (w_bad.user_ids == "u01")
     assert d_bad[hour2].min() > d_norm.max()
 
 
@@ -143,11 +128,6 @@ def test_masked_values_do_not_contribute(trained):
         m0 = m.clone()
         m0[0, : cfg.patch_len] = 0
         assert torch.isnan(det.model.patch_scores(x, m0, aux)[0, 0])
-    # Windows path: junk in unobserved slots (the contract says 0, but must not matter)
-    w = fake_windows(synthetic_frame(n_users=1, days=1, seed=3), cfg)
-    w2 = SimpleNamespace(**vars(w))
-    w2.numeric = np.where(w.numeric_mask > 0, w.numeric, 50.0).astype(np.float32)
-    assert np.array_equal(det.decision_function(w), det.decision_function(w2))
 
 
 def test_save_load_round_trip(trained, tmp_path):
@@ -183,7 +163,7 @@ def test_bad_config_and_frame_are_rejected(tmp_path, trained):
     det, _ = trained
     det.save_pretrained(tmp_path)
     meta = json.loads((tmp_path / "config.json").read_text())
-    meta["config"]["surprise"] = 1
+    meta["architecture"]["surprise"] = 1
     (tmp_path / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="surprise"):
         PatchTrADDetector.from_pretrained(tmp_path)
@@ -197,7 +177,7 @@ def test_bad_config_and_frame_are_rejected(tmp_path, trained):
 def test_training_is_deterministic_and_hides_labelled_events():
     frame = synthetic_frame(n_users=3, days=1, seed=1)
     cfg = PatchTrADConfig.from_feature_config(**SMALL)
-    tc = TrainConfig(epochs=1, batch_size=32, stride=24)
+    tc = PatchTrADTrainConfig(epochs=1, batch_size=32, stride=24)
     labels = pd.DataFrame({"user_id": ["u00"], "start": ["2024-01-01 03:00"], "end": ["2024-01-01 04:00"],
                            "kind": ["acute"], "stream": ["wearable"]})
     a, sa = train_patchtrad(frame, labels, config=cfg, train_config=tc, seed=7, progress=False)
@@ -209,16 +189,44 @@ def test_training_is_deterministic_and_hides_labelled_events():
     assert sa["data"]["event_rows_hidden"] == 13  # 03:00..04:00 inclusive at 5-minute steps
 
 
-def test_windows_from_feature_calculator_match_the_frame_path(trained):
-    """The contract input (features.Windows) feeds the model exactly what the frame path does."""
-    from wearable_monitor.features import FeatureCalculator
-    from wearable_monitor.patchtrad import windows_arrays
-
+def test_windows_are_scored_on_their_source_frame(trained):
+    """One way of scoring: a window's score is the highest record score among its records."""
     det, _ = trained
     frame = synthetic_frame(n_users=2, days=1, seed=3)
     w = FeatureCalculator(window_size=12).windows(frame)
-    x, m, aux = windows_arrays(w, det.config)
-    s = frame_series(frame, det.config)
-    rows = w.end_index[:, None] - 11 + np.arange(12)
-    assert np.array_equal(x, s.x[rows]) and np.array_equal(m, s.m[rows]) and np.allclose(aux, s.aux[rows])
-    assert det.decision_function(w).shape == (len(w),)
+    record = np.nan_to_num(det.score_series(frame), nan=0.0)
+    np.testing.assert_array_equal(det.decision_function(w), [record[e - 11:e + 1].max() for e in w.end_index])
+    with pytest.raises(ValueError, match="source frame"):
+        det.decision_function(dataclasses.replace(w, frame=None))
+
+
+def test_fit_on_windows_keeps_positive_windows_out():
+    frame = synthetic_frame(n_users=3, days=1, seed=1)
+    w = FeatureCalculator(window_size=12).windows(frame)
+    y = (w.user_ids == "u00") & (pd.DatetimeIndex(w.end_times).hour == 3)
+    det = PatchTrADDetector(PatchTrADConfig.from_feature_config(**SMALL),
+                            train_config=PatchTrADTrainConfig(epochs=1, batch_size=32, stride=24)).fit(w, y)
+    assert det.threshold_ > 0 and det.predict(w).dtype == bool
+    assert det.summary["data"]["event_rows_hidden"] == 12 + 11  # the 03:xx window ends and the 11 rows before
+
+
+def test_shipped_checkpoint_scores_are_those_of_the_old_format():
+    """checkpoints/patchtrad was converted from PatchTrAD's own format to model/hub.py's
+    (scripts/convert_patchtrad_checkpoint.py): the same scores, to the last bit, as the old code
+    and the old folder gave (tests/golden/patchtrad_shipped_scores.json, written before the change)."""
+    from pathlib import Path
+
+    from wearable_monitor.config import REPO_ROOT
+    from wearable_monitor.simulation.simulator import simulate_population
+
+    golden = json.loads((Path(__file__).parent / "golden" / "patchtrad_shipped_scores.json").read_text())
+    frame = simulate_population(2, 2, 3, progress=False).frame.reset_index(drop=True)
+    frame.loc[frame.index[::97], "hrv_rmssd"] = 0.0  # a log input the normaliser clamps
+    frame.loc[frame.index[::89], "steps"] = 0.0
+    det = PatchTrADDetector.from_pretrained(REPO_ROOT / "checkpoints" / "patchtrad")
+    assert det.threshold_ == golden["threshold"]
+    rec = det.score_series(frame)
+    assert [None if not np.isfinite(v) else float(v) for v in rec] == golden["records"]
+    frame = frame.assign(hrv_rmssd=frame["hrv_rmssd"].where(frame["hrv_rmssd"] > 0))  # windows refuse log(0)
+    w = FeatureCalculator(window_size=12).windows(frame)
+    assert [float(v) for v in det.decision_function(w)] == golden["windows"]

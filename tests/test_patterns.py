@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from wearable_monitor.patterns import PatternConfig, daily_pattern_table, summarize_pattern, trend_of
+from wearable_monitor.verdict.patterns import PatternConfig, daily_pattern_table, summarize_pattern, trend_of
 
 
 def _days(day_scores, per_day=288, start="2024-01-01", user="u"):

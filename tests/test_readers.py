@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from wearable_monitor.cli import main
-from wearable_monitor.readers import (load_any, load_history, load_window, parse_csv_text, parse_jsonl_text,
-                                      parse_window_text)
-from wearable_monitor.validation import InputFileError, Limits
+from wearable_monitor.data.readers import (load_any, load_history, load_window, parse_csv_text, parse_jsonl_text,
+                                           parse_window_text)
+from wearable_monitor.data.validation import InputFileError, Limits
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_JSONL = REPO / "test_data" / "fitbit_A0NVTRV.jsonl"

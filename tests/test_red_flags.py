@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from wearable_monitor.config import ConfigError, default_feature_config
-from wearable_monitor.findings import Level
-from wearable_monitor.records import records_to_columns
-from wearable_monitor.red_flags import (DEFAULT_RED_FLAGS, default_red_flag_config, parse_red_flag_config,
-                                        red_flag_runs, run_finding)
-from wearable_monitor.validation import validate_items
+from wearable_monitor.verdict.findings import Level
+from wearable_monitor.data.records import records_to_columns
+from wearable_monitor.verdict.red_flags import (DEFAULT_RED_FLAGS, default_red_flag_config, parse_red_flag_config,
+                                                red_flag_runs, run_finding)
+from wearable_monitor.data.validation import validate_items
 
 CONFIG = default_feature_config()
 START = datetime(2024, 3, 5, 14, 0)  # an afternoon: awake by the clock unless sleep_state says otherwise

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from wearable_monitor.baselines import causal_baseline_columns
-from wearable_monitor.detectors.base import BaseDetector
+from wearable_monitor.detectors.base import WindowDetector
 from wearable_monitor.detectors.reference import IsolationForestDetector, NightSignalDetector, ThreeSigmaDetector
 from wearable_monitor.features import FeatureCalculator
-from wearable_monitor.simulator import EventRequest, simulate_user
+from wearable_monitor.simulation.simulator import EventRequest, simulate_user
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,8 @@ def ill_user():
 def test_all_follow_the_contract(ill_user):
     _, frame, windows = ill_user
     for det in (ThreeSigmaDetector(), IsolationForestDetector(n_estimators=20, max_samples=256).fit(windows[:3000]),
-                NightSignalDetector().prepare(frame)):
-        assert isinstance(det, BaseDetector)
+                NightSignalDetector()):
+        assert isinstance(det, WindowDetector)
         scores = det.decision_function(windows)
         assert scores.shape == (len(windows),)
         if det.threshold_ is None:
@@ -41,7 +41,7 @@ def test_nightsignal_alerts_two_nights_into_an_illness_and_never_uses_tonight_ea
     alerts = nights.loc[nights["score"] >= 4.0, "date"]
     assert len(alerts) and alerts.min() >= ill["start"].normalize()
     assert (nights.loc[nights["date"] < ill["start"].normalize(), "score"].fillna(0) < 4.0).all()
-    scores = NightSignalDetector().prepare(frame).decision_function(windows)
+    scores = NightSignalDetector().decision_function(windows)
     end = pd.DatetimeIndex(windows.end_times)
     first = alerts.min()
     # before 07:00 of the first alert date the night is not over: no alert score yet

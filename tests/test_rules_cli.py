@@ -47,7 +47,7 @@ def test_rules_command_reports_bad_lines_and_bad_config(tmp_path, capsys):
 def test_engine_finds_simulated_daily_events_and_ab_runs(capsys):
     from wearable_monitor.rules import RuleEngine
     from wearable_monitor.rules.feedback import recall_by_kind
-    from wearable_monitor.simulator import simulate_population
+    from wearable_monitor.simulation.simulator import simulate_population
 
     pop = simulate_population(6, 40, seed=5)
     eng = RuleEngine(profiles={r["user_id"]: r for r in pop.users.to_dict("records")})

@@ -10,9 +10,9 @@ import pytest
 
 from wearable_monitor.cli import main
 from wearable_monitor.config import default_feature_config
-from wearable_monitor.records import Record, records_to_frame, static_column
-from wearable_monitor.simulator import (DAILY_KINDS, WEARABLE_KINDS, EventRequest, SimConfig, frame_to_jsonl,
-                                        simulate_population, simulate_user, write_population)
+from wearable_monitor.data.records import Record, records_to_frame, static_column
+from wearable_monitor.simulation.simulator import (DAILY_KINDS, WEARABLE_KINDS, EventRequest, SimConfig, frame_to_jsonl,
+                                                   simulate_population, simulate_user, write_population)
 
 CFG = default_feature_config()
 T0 = pd.Timestamp("2024-01-01")

@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 
 from wearable_monitor.config import REPO_ROOT
 from wearable_monitor.detector import WearableAnomalyDetector
-from wearable_monitor.training import TrainConfig, train
+from wearable_monitor.detectors.learned.training import TrainConfig, train
 
 TINY = dict(seed=3, days=8, train_users=6, val_users=3, test_users=3, pretrain_steps=3, finetune_steps=6,
             batch_size=32, max_train_windows=3000, model={"d_model": 16, "n_heads": 2})
@@ -47,14 +47,14 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from wearable_monitor.config import default_feature_config  # noqa: E402
-from wearable_monitor.datasets import (FITBIT_DIR, FITBIT_EVALUATION_ONLY_USERS, FITBIT_PRETRAIN_USERS,  # noqa: E402
-                                       INJECT_RANGE, INJECT_SCALE, AugmentConfig, fitbit_pretrain_users, inject_events,
-                                       labelled_windows, load_fitbit_pretrain, noise_and_gaps, split_population,
-                                       with_baselines)
+from wearable_monitor.simulation.datasets import (FITBIT_DIR, FITBIT_EVALUATION_ONLY_USERS, FITBIT_PRETRAIN_USERS,  # noqa: E402
+                                                  INJECT_RANGE, INJECT_SCALE, AugmentConfig, fitbit_pretrain_users, inject_events,
+                                                  labelled_windows, load_fitbit_pretrain, noise_and_gaps, split_population,
+                                                  with_baselines)
 from wearable_monitor.events import window_labels  # noqa: E402
 from wearable_monitor.features import FeatureCalculator  # noqa: E402
-from wearable_monitor.model import ModelConfig, WearableAnomalyNet  # noqa: E402
-from wearable_monitor.training import finetune, pretrain  # noqa: E402
+from wearable_monitor.detectors.learned import ModelConfig, WearableAnomalyNet  # noqa: E402
+from wearable_monitor.detectors.learned.training import finetune, pretrain  # noqa: E402
 
 
 @pytest.fixture(scope="module")

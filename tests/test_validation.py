@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from wearable_monitor.validation import (DUPLICATE_DROPPED, FIELD_REMOVED, REJECTED, InputFileError, Limits,
-                                         ParseFailure, validate_items)
+from wearable_monitor.data.validation import (DUPLICATE_DROPPED, FIELD_REMOVED, REJECTED, InputFileError, Limits,
+                                              ParseFailure, validate_items)
 
 
 def rec(ts="2024-01-01T08:00:00", dev="u1", **feats):

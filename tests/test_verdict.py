@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from wearable_monitor.config import default_feature_config
-from wearable_monitor.deviations import DeviationConfig, deviation_finding, deviation_runs
-from wearable_monitor.findings import LEVEL_TEXT, Finding, Level, decide
-from wearable_monitor.records import records_to_columns
-from wearable_monitor.validation import validate_items
-from wearable_monitor.verdict import (VerdictConfig, combine_levels, model_finding, pattern_finding, rejudge,
-                                      rejudge_table)
+from wearable_monitor.verdict.deviations import DeviationConfig, deviation_finding, deviation_runs
+from wearable_monitor.verdict.findings import LEVEL_TEXT, Finding, Level, decide
+from wearable_monitor.data.records import records_to_columns
+from wearable_monitor.data.validation import validate_items
+from wearable_monitor.verdict.verdict import (VerdictConfig, combine_levels, model_finding, pattern_finding, rejudge,
+                                              rejudge_table)
 
 CONFIG = default_feature_config()
 
@@ -140,7 +140,7 @@ def test_day_table_carries_the_verdict_of_its_windows(shared_detector):
 
 
 def test_rule_findings_join_the_day_verdict():
-    from wearable_monitor.verdict import rule_finding, with_rule_findings
+    from wearable_monitor.verdict.verdict import rule_finding, with_rule_findings
 
     crit = {"user_id": "u", "rule": "blood_pressure_range", "metric": "systolic", "severity": "CRITICAL",
             "status": "finding", "period": {"start": "2024-01-02", "end": "2024-01-02"},

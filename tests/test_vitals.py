@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wearable_monitor.patterns import daily_pattern_table
-from wearable_monitor.simulator import simulate_user
-from wearable_monitor.vitals import VitalsConfig, _rested, nightly_vitals, score_nights
+from wearable_monitor.verdict.patterns import daily_pattern_table
+from wearable_monitor.simulation.simulator import simulate_user
+from wearable_monitor.features.vitals import VitalsConfig, _rested, nightly_vitals, score_nights
 
 SIGNALS = VitalsConfig().signals
 

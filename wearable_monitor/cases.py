@@ -24,7 +24,6 @@ This is a screening aid, not a diagnosis.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import json
@@ -40,8 +39,13 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .baselines import BaselineStorage, UserDataManager
 from .config import REPO_ROOT
-from .records import TIME, USER
+from .data.readers import load_any
+from .data.records import TIME, USER
+from .errors import CaseError
+from .formatter import AnomalyFormatter
+from .jsonio import json_safe
 
 PRESCREEN_DIR = REPO_ROOT / "checkpoints" / "patchtrad"
 MANIFEST = "manifest.json"
@@ -51,10 +55,6 @@ CASE_SCHEMA = "wearable_monitor.patchad_case/1"
 DISCLAIMER = "Screening aid, not a diagnosis."
 # a sample name becomes a folder name and a manifest key: one path component, nothing else
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-
-
-class CaseError(ValueError):
-    """A case cannot be built (bad name, no usable records, unknown user...); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -102,26 +102,9 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def json_safe(obj: Any, nd: int = 6) -> Any:
-    """Plain JSON values: NaN/inf -> None, numpy/pandas scalars -> Python, floats rounded to `nd` places."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v, nd) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v, nd) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return round(float(obj), nd) if np.isfinite(obj) else None
-    if isinstance(obj, (pd.Timestamp, np.datetime64)):
-        return None if pd.isna(obj) else pd.Timestamp(obj).isoformat()
-    return obj
-
-
 def dumps(obj: Any) -> str:
     """The one JSON layout of every case file (stable bytes: indent 2, UTF-8, no NaN)."""
-    return json.dumps(json_safe(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return json.dumps(json_safe(obj, digits=6), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 @contextlib.contextmanager
@@ -227,8 +210,6 @@ def load_case_input(data_file: str | Path, user: str | None = None, start: str |
 
     Rejected lines are reported (stderr by the CLI, and in case.json), never silently dropped.
     """
-    from .readers import load_any
-
     loaded = load_any(data_file)
     frame = loaded.frame
     if frame.empty:
@@ -299,8 +280,6 @@ def run_prescreen(frame: pd.DataFrame, detector, cfg: CaseConfig = CaseConfig(),
 def _scratch_baselines(detector) -> Iterator[None]:
     """Run against an empty in-memory baseline store, never the detector's own (which may be a
     user's SQLite file): the case replays the data from its first day and must not write back."""
-    from .baselines import BaselineStorage, UserDataManager
-
     saved = detector.storage, detector.users
     detector.storage = BaselineStorage(":memory:", baseline_config=saved[0].config)
     detector.users = UserDataManager(detector.storage, detector.config)
@@ -462,75 +441,119 @@ class CaseOutput:
     case: dict
 
 
-def run_case(data_file: str | Path, save_dir: str | Path, name: str, mode: str = "all", title: str | None = None,
-             language: str = "en", user: str | None = None, created: str | None = None,
-             source: str | None = None, start: str | None = None, end: str | None = None,
-             prescreen_dir: str | Path = PRESCREEN_DIR, prescreen_threshold: float | None = None,
-             model_dir: str | Path | None = None, threshold: float | None = None,
-             config: CaseConfig = CaseConfig(), progress: bool = True, meta: dict | None = None,
-             log=None) -> CaseOutput:
-    """Build one case folder and register it in the manifest (see the module docstring).
+@dataclass(frozen=True)
+class CaseRequest:
+    """What case to build: the data, where it goes, how it is named and described."""
+    data_file: str | Path
+    save_dir: str | Path
+    name: str
+    mode: str = "all"                 # all / prescreen / precheck (MODES)
+    title: str | None = None          # default: "<name>: <user>, <first day> to <last day>"
+    language: str = "en"
+    user: str | None = None           # the file's first user when None
+    created: str | None = None        # default: the data's last timestamp (never the wall clock)
+    source: str | None = None         # default: "file <name of the data file>"
+    start: str | None = None          # keep records at or after this time
+    end: str | None = None            # keep records before this time
+    meta: dict | None = None          # extra facts copied into case.json as they are
 
-    `meta`: extra facts copied into case.json as they are (e.g. the simulator recipe and its labels).
-    """
-    from .formatter import AnomalyFormatter
 
-    name = check_sample_name(name)
-    if mode not in MODES:
-        raise CaseError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+@dataclass(frozen=True)
+class CaseModels:
+    """Which checkpoints score the case, and their threshold overrides (None: the checkpoint's)."""
+    prescreen_dir: str | Path = PRESCREEN_DIR
+    prescreen_threshold: float | None = None
+    model_dir: str | Path | None = None
+    threshold: float | None = None
+
+
+def run_case(request: CaseRequest, models: CaseModels = CaseModels(), config: CaseConfig = CaseConfig(),
+             progress: bool = True, log=None) -> CaseOutput:
+    """Build one case folder and register it in the manifest (see the module docstring)."""
+    name = check_sample_name(request.name)
+    if request.mode not in MODES:
+        raise CaseError(f"mode {request.mode!r}: expected one of {', '.join(MODES)}")
     log = log or (lambda msg: print(msg, file=sys.stderr))
-    save_dir = Path(save_dir)
-    folder = save_dir / name
+    folder = Path(request.save_dir) / name
     steps = tqdm(total=4, desc=f"case {name}", disable=not progress, leave=False)
 
     steps.set_postfix_str("validate")
-    data = load_case_input(data_file, user, start, end, config.max_issues)
-    if data.validation["errors_total"]:
-        v = data.validation
+    data = _validated_input(request, config, log)
+    steps.update(1)
+    steps.set_postfix_str("prescreen")
+    prescreen, prescreen_summary = _prescreen_step(request.mode, data, folder, models, config)
+    steps.update(1)
+    steps.set_postfix_str("precheck")
+    precheck = _precheck_step(request.mode, data, prescreen, models, config, progress)
+    steps.update(1)
+    steps.set_postfix_str("write")
+    out = _write_case(request, name, folder, data, prescreen, prescreen_summary, precheck, config)
+    steps.update(1)
+    steps.close()
+    return out
+
+
+def _validated_input(request: CaseRequest, config: CaseConfig, log) -> CaseInput:
+    """The user's records; rejected records are reported through `log`, not raised."""
+    data = load_case_input(request.data_file, request.user, request.start, request.end, config.max_issues)
+    v = data.validation
+    if v["errors_total"]:
         hidden = v["errors_total"] - len(v["errors"])
         more = f"\n  ... and {hidden} more" if hidden > 0 else ""
-        log(f"{data_file}: rejected records: {v['rejected']} of {v['items']} ({v['errors_total']} issues):\n  "
+        log(f"{request.data_file}: rejected records: {v['rejected']} of {v['items']} ({v['errors_total']} issues):\n  "
             + "\n  ".join(v["errors"]) + more)
-    steps.update(1)
+    return data
 
-    prescreen = prescreen_summary = None
-    steps.set_postfix_str("prescreen")
+
+def _prescreen_step(mode: str, data: CaseInput, folder: Path, models: CaseModels,
+                    config: CaseConfig) -> tuple[dict | None, dict | None]:
+    """(prescreen, its summary for case.json): a new PatchTrAD run, or the folder's earlier one for a precheck."""
     if mode in ("all", "prescreen"):
-        from .patchtrad import PatchTrADDetector
+        from .detectors.patchtrad import PatchTrADDetector  # torch: imported when a case runs, not with the manifest reader
 
+        prescreen_dir = Path(models.prescreen_dir)
         pdet = PatchTrADDetector.from_pretrained(prescreen_dir)
-        prescreen, prescreen_summary = run_prescreen(data.frame, pdet, config, prescreen_threshold)
-        prescreen_summary["checkpoint"] = {"path": _rel(Path(prescreen_dir)),
-                                           "weights_sha256": _sha256(Path(prescreen_dir) / "model.safetensors")}
-    elif (folder / FILES["prescreen"]).is_file():  # precheck of an earlier prescreen run
+        prescreen, summary = run_prescreen(data.frame, pdet, config, models.prescreen_threshold)
+        summary["checkpoint"] = {"path": _rel(prescreen_dir),
+                                 "weights_sha256": _sha256(prescreen_dir / "model.safetensors")}
+        return prescreen, summary
+    if (folder / FILES["prescreen"]).is_file():  # precheck of an earlier prescreen run
         prescreen = json.loads((folder / FILES["prescreen"]).read_text(encoding="utf-8"))
         if prescreen.get("user_id") != data.user_id:
             raise CaseError(f"{folder / FILES['prescreen']}: prescreen of user {prescreen.get('user_id')!r}, "
                             f"not {data.user_id!r}; rerun with --mode all")
-    steps.update(1)
+        return prescreen, None
+    return None, None
 
-    precheck = None
-    steps.set_postfix_str("precheck")
-    if mode in ("all", "precheck"):
-        from .detector import WearableAnomalyDetector
 
-        det = WearableAnomalyDetector(model_dir, threshold=threshold)
-        if len(data.frame) < det.window_size:
-            raise CaseError(f"user {data.user_id}: {len(data.frame)} records, the precheck needs {det.window_size}")
-        precheck = run_precheck(data.frame, det, (prescreen or {}).get("segments", []), config, progress)
-    steps.update(1)
+def _precheck_step(mode: str, data: CaseInput, prescreen: dict | None, models: CaseModels, config: CaseConfig,
+                   progress: bool) -> dict | None:
+    """The learned detector's look at the prescreen segments (None in prescreen mode)."""
+    if mode not in ("all", "precheck"):
+        return None
+    from .detector import WearableAnomalyDetector  # torch: imported when a case runs
 
-    steps.set_postfix_str("write")
+    det = WearableAnomalyDetector(models.model_dir, threshold=models.threshold)
+    if len(data.frame) < det.window_size:
+        raise CaseError(f"user {data.user_id}: {len(data.frame)} records, the precheck needs {det.window_size}")
+    return run_precheck(data.frame, det, (prescreen or {}).get("segments", []), config, progress)
+
+
+def _write_case(request: CaseRequest, name: str, folder: Path, data: CaseInput, prescreen: dict | None,
+                prescreen_summary: dict | None, precheck: dict | None, config: CaseConfig) -> CaseOutput:
+    """case.json, prescreen.json and llm_input.md in the case folder, and the manifest entry."""
     findings = segment_findings(prescreen, precheck)
     llm = None
     if precheck is not None or findings:
-        llm = AnomalyFormatter(language).format(precheck["top_window"] if precheck else None,
-                                                pattern=(precheck or {}).get("pattern"), findings=findings or None)
-    created = created or data.description["end"]
-    title = title or f"{name}: {data.user_id}, {data.description['start'][:10]} to {data.description['end'][:10]}"
-    source = source or f"file {data.description['file']}"
+        llm = AnomalyFormatter(request.language).format(precheck["top_window"] if precheck else None,
+                                                        pattern=(precheck or {}).get("pattern"),
+                                                        findings=findings or None)
+    created = request.created or data.description["end"]
+    title = request.title or (f"{name}: {data.user_id}, {data.description['start'][:10]} to "
+                              f"{data.description['end'][:10]}")
+    source = request.source or f"file {data.description['file']}"
     case = {"schema": CASE_SCHEMA, "name": name, "title": title, "source": source, "created": created,
-            "language": language, "mode": mode, "disclaimer": DISCLAIMER, "meta": meta or {},
+            "language": request.language, "mode": request.mode, "disclaimer": DISCLAIMER, "meta": request.meta or {},
             "data": {**data.description, "validation": data.validation},
             "prescreen": prescreen_summary if prescreen_summary is not None else
             ({"from_file": FILES["prescreen"], "threshold": prescreen["threshold"], "segments": prescreen["segments"]}
@@ -547,57 +570,5 @@ def run_case(data_file: str | Path, save_dir: str | Path, name: str, mode: str =
         atomic_write_text(folder / FILES["llm_input"], llm.as_markdown())
     files = {k: f"{name}/{v}" for k, v in FILES.items() if (folder / v).is_file()}
     entry = {"name": name, "title": title, "source": source, "created": created, "files": files}
-    update_manifest(save_dir, entry)
-    steps.update(1)
-    steps.close()
+    update_manifest(request.save_dir, entry)
     return CaseOutput(name, folder, files, entry, case)
-
-
-# ----------------------------------------------------------------------------- CLI
-
-def configure_cases(parser: argparse.ArgumentParser):
-    parser.add_argument("--mode", choices=MODES, default="all",
-                        help="prescreen (PatchTrAD), precheck (learned detector; uses an earlier prescreen.json "
-                             "of the same case if present) or all")
-    parser.add_argument("--data-file", required=True, help="JSONL history (one or many users) or a Fitbit CSV")
-    parser.add_argument("--save-dir", default="demo_patchad_cases", help="cases folder holding manifest.json")
-    parser.add_argument("--sample-name", required=True, help="case name: letters, digits, '_' or '-'")
-    parser.add_argument("--title", default=None)
-    parser.add_argument("--source", default=None, help="where the data come from (shown in the app)")
-    parser.add_argument("--created", default=None,
-                        help="timestamp recorded in the manifest (default: the data's last timestamp; "
-                             "never the wall clock, so regeneration gives the same bytes)")
-    parser.add_argument("--language", choices=("en", "zh"), default="en")
-    parser.add_argument("--user", default=None, help="user (deviceId) when the file has several; default: the first")
-    parser.add_argument("--start", default=None, help="keep records at or after this time")
-    parser.add_argument("--end", default=None, help="keep records before this time")
-    parser.add_argument("--prescreen-dir", default=str(PRESCREEN_DIR), help="PatchTrAD checkpoint folder")
-    parser.add_argument("--prescreen-threshold", type=float, default=None, help="PatchTrAD threshold override")
-    parser.add_argument("--model-dir", default=None, help="learned detector checkpoint (default: the shipped one)")
-    parser.add_argument("--threshold", type=float, default=None, help="learned detector threshold override")
-    parser.add_argument("--around-minutes", type=int, default=CaseConfig.around_minutes)
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-
-    def run(args: argparse.Namespace) -> int:
-        from .detector import InputError
-        from .model.hub import CheckpointError
-        from .validation import InputFileError
-
-        try:
-            out = run_case(args.data_file, args.save_dir, args.sample_name, mode=args.mode, title=args.title,
-                           language=args.language, user=args.user, created=args.created, source=args.source,
-                           start=args.start, end=args.end, prescreen_dir=args.prescreen_dir,
-                           prescreen_threshold=args.prescreen_threshold, model_dir=args.model_dir,
-                           threshold=args.threshold,
-                           config=CaseConfig(around_minutes=args.around_minutes), progress=not args.quiet)
-        except (CaseError, InputFileError, InputError, CheckpointError, FileNotFoundError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        pre, chk = out.case["prescreen"], out.case["precheck"]
-        print(json.dumps({"case": str(out.folder), "files": out.files,
-                          "segments": len(pre["segments"]) if pre else None,
-                          "confirmed": chk["segments_confirmed"] if chk else None,
-                          "top_score": chk["top_window"]["anomaly_score"] if chk else None}, ensure_ascii=False))
-        return 0
-
-    return run

@@ -6,6 +6,7 @@ baselines) reads `FeatureConfig`, so adding a channel means editing
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -14,6 +15,10 @@ from dataclasses import dataclass, field, fields
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from .errors import ConfigError  # noqa: F401 - defined in errors.py, importable from here as before
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_ROOT.parent
@@ -24,10 +29,6 @@ NUMERIC, CATEGORICAL = "numeric", "categorical"
 CHANNELS = ("physiological", "activity", "environment", "baseline")
 NORMALISATIONS = ("zscore", "log_zscore", "log1p_zscore", "none")
 DERIVE_FROM_TIMESTAMP = "derive_from_timestamp"
-
-
-class ConfigError(ValueError):
-    """A configuration file is invalid; the message names the file and key."""
 
 
 def _category_code(categories: dict[str, int], value: Any) -> int | None:
@@ -170,6 +171,18 @@ def strip_comments(obj: Any) -> Any:
     return obj
 
 
+# The package's two kinds of configuration, one style each:
+# - a configuration file a person edits (features_config.json is read by hand below, for its own
+#   error messages; baselines, rules, red flags) is a pydantic model on `StrictModel`: every
+#   value is checked, and an unknown key is refused, so a typo fails loudly;
+# - a group of parameters set in code (model architecture, training, simulation, patterns,
+#   verdict, app) is a dataclass; where one is also read from JSON, `check_known_keys` refuses unknown keys.
+class StrictModel(BaseModel):
+    """Base of the configuration-file models: unknown keys refused, frozen once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 def check_known_keys(cls: type, raw: dict, where: str) -> None:
     """Refuse keys a dataclass does not have: a typo in a config file must not be silently ignored."""
     known = {f.name for f in fields(cls)}
@@ -205,8 +218,6 @@ def _line_of(text: str, key: str, after: tuple[str, ...] = ()) -> int | None:
 def _check_keys(raw: dict, known: set[str], where: str, text: str = "", path: tuple[str, ...] = ()) -> None:
     """Refuse unknown keys (a misspelt `requried` must not be silently ignored), naming the line
     and the closest known key."""
-    import difflib
-
     for key in raw:
         if key in known or str(key).startswith("_"):
             continue

@@ -8,39 +8,37 @@
 
 One instance serves many users: per-user baselines live in a `BaselineStorage` (SQLite;
 in memory unless a path is given). Every score is made against the baseline built from
-data strictly before the window's day (baselines.py), and then the baseline is updated.
+data strictly before the window's day (baselines/), and then the baseline is updated.
 
 This is a screening aid, not a diagnosis.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import warnings
 from collections.abc import Iterable, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
+from tqdm.auto import tqdm
 
 from .baselines import BaselineStorage, UserDataManager, causal_baseline_columns
 from .config import REPO_ROOT, FeatureConfig, default_feature_config
-from .detectors.base import BaseDetector
+from .data.readers import load_any
+from .data.records import TIME, USER, records_to_columns, static_column
+from .data.validation import ValidationResult, validate_items
+from .detectors.learned import LearnedDetector, WearableAnomalyNet
+from .errors import InputError  # noqa: F401 - defined in errors.py, importable from here as before
 from .features import Columns, FeatureCalculator, Windows, frame_columns
-from .model import WearableAnomalyNet
-from .model.traced import TracedScorer
-from .findings import Finding, Level, decide
-from .patterns import PatternConfig, daily_pattern_table, summarize_pattern, trend_of
-from .red_flags import RedFlagConfig, default_red_flag_config
-from .records import TIME, USER, records_to_columns, static_column
-from .jsonio import dumps, json_safe
-from .verdict import (StreamEvidence, VerdictConfig, apply_verdict, combine_levels, day_verdicts, level_labels,
-                      model_finding, pattern_finding)
-from .vitals import VitalsConfig, nightly_vitals
+from .features.vitals import VitalsConfig, nightly_vitals
+from .jsonio import json_safe
+from .verdict.findings import Finding, Level, decide
+from .verdict.patterns import PatternConfig, daily_pattern_table, summarize_pattern, trend_of
+from .verdict.red_flags import RedFlagConfig, default_red_flag_config
+from .verdict.verdict import (StreamEvidence, VerdictConfig, apply_verdict, combine_levels, day_verdicts, level_labels,
+                              model_finding, pattern_finding)
 
 DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints" / "phase2" / "exp_factor_balanced"
 TOP_K = 5
@@ -88,72 +86,6 @@ def _summary_of(model_dir: Path) -> dict:
         return json.loads((Path(model_dir) / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-
-
-class InputError(ValueError):
-    """Input that cannot be scored; the message says why (and which lines, for files)."""
-
-
-class LearnedDetector(BaseDetector):
-    """The Phased LSTM + TFT network behind the detector contract (batched, inference mode).
-
-    Batches of at most `small_batch` windows run on one torch thread: their ops are far too
-    small to gain from a second thread, and on a busy machine every op would wait for the
-    second thread to be scheduled (measured: 2 ms -> 150 ms per window with another process
-    on one of two cores). Bigger batches use the process setting (`torch.set_num_threads`).
-    A single window (the realtime path) runs through a TorchScript trace of the network
-    (model/traced.py): the same arithmetic without Python's per-op dispatch. Big inputs go
-    through in slices of `batch_size` windows: 1024 measured ~25 % faster than 4096 on 2 cores
-    (the intermediates stay in cache), and 256 slower again (per-call overhead).
-    """
-
-    name = "learned_phased_lstm_tft"
-
-    def __init__(self, model: WearableAnomalyNet, threshold: float | None = None, batch_size: int = 1024,
-                 small_batch: int = 16):
-        super().__init__(threshold)
-        self.model = model.eval()
-        self.batch_size = batch_size
-        self.small_batch = small_batch
-        self.traced = TracedScorer(self.model)
-
-    @torch.inference_mode()
-    def outputs(self, windows: Windows, keys=("probability",)) -> dict[str, np.ndarray]:
-        parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
-        tensors = windows.to_tensors()
-        with _torch_threads(1 if len(windows) <= self.small_batch else None):
-            for start in range(0, len(windows), self.batch_size):
-                batch = {k: v[start:start + self.batch_size] for k, v in tensors.items()}
-                out = self._forward(batch)
-                for k in keys:
-                    parts[k].append(out[k].float().numpy())
-        return {k: np.concatenate(v) if v else np.zeros(0, np.float32) for k, v in parts.items()}
-
-    def _forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        if batch["numeric"].shape[0] == 1:
-            self.model.check_batch(batch)
-            out = self.traced(batch)
-            if out is not None:
-                return out
-        return self.model(batch, aux=False)
-
-    def decision_function(self, windows: Windows) -> np.ndarray:
-        return self.outputs(windows)["probability"].astype(np.float64)
-
-
-@contextmanager
-def _torch_threads(n: int | None):
-    """Run the block with `n` torch threads (None: unchanged). The setting is per process, so a
-    batch scored concurrently in another Python thread meanwhile runs on `n` threads too."""
-    before = torch.get_num_threads()
-    if n is None or n == before:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _is_night_and_resting(frame: pd.DataFrame, windows: Windows, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -242,9 +174,6 @@ class WearableAnomalyDetector:
     # ------------------------------------------------------------------ input
     def _validated(self, data: Any):
         """ValidationResult of records (dicts / Records), a ValidationResult or a path."""
-        from .readers import load_any
-        from .validation import ValidationResult, validate_items
-
         if isinstance(data, (str, Path)):
             data = load_any(data, self.config)
         if not isinstance(data, ValidationResult):
@@ -517,8 +446,6 @@ class WearableAnomalyDetector:
         the baseline absorbs the data. Users without stored state are replayed in one fast
         batch (causal columns); users with state continue from it, day by day.
         """
-        from tqdm.auto import tqdm
-
         frame = self._frame(data)
         parts = []
         users = list(pd.unique(frame[USER]))
@@ -607,93 +534,3 @@ class WearableAnomalyDetector:
             user_id = users[0]
         days = self.daily(scored[scored[USER] == user_id])
         return {"user_id": str(user_id), **summarize_pattern(days, self.pattern_config)}
-
-
-# ---------------------------------------------------------------------- CLI
-
-def _load_or_none(loader, path):
-    """Run a reader; a whole-file problem (empty, binary, too large...) is printed, not raised."""
-    from .validation import InputFileError
-
-    try:
-        return loader(path)
-    except InputFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return None
-
-
-def configure_detect(parser: argparse.ArgumentParser):
-    parser.add_argument("--window-file", required=True, help="JSON window (list of records or {'window': [...]})")
-    parser.add_argument("--model-dir", default=None, help="checkpoint folder (default: the shipped one)")
-    parser.add_argument("--threshold", type=float, default=None)
-    parser.add_argument("--llm", action="store_true", help="also print the LLM-ready Markdown")
-
-    def run(args) -> int:
-        from .readers import load_window
-
-        loaded = _load_or_none(load_window, args.window_file)
-        if loaded is None:
-            return 2
-        det = WearableAnomalyDetector(args.model_dir, threshold=args.threshold)
-        history = loaded.history if loaded.history is not None and loaded.history.records else None
-        if history is not None:
-            det.score_history(history)
-        try:
-            result = det.detect_realtime(loaded, history=history)
-        except InputError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(dumps(result))
-        if args.llm:
-            from .formatter import AnomalyFormatter
-
-            print(AnomalyFormatter().format(result).as_markdown())
-        return 0 if loaded.ok else 1  # cli.py exit codes: 1 = done, with records or fields removed
-
-    return run
-
-
-def configure_score(parser: argparse.ArgumentParser):
-    parser.add_argument("input", help="JSONL history (any number of users) or a Fitbit CSV of a pair")
-    parser.add_argument("--out", required=True, help="per-window CSV (user_id, timestamp, anomaly_score, is_anomaly)")
-    parser.add_argument("--daily", default=None, help="per-day CSV (user_id, date, windows, anomalous_windows, ...)")
-    parser.add_argument("--model-dir", default=None)
-    parser.add_argument("--threshold", type=float, default=None)
-    parser.add_argument("--db", default=None, help="SQLite baseline store to continue from and update")
-    from .distributed import add_engine_arguments, is_parquet_dataset, run_score
-
-    add_engine_arguments(parser)  # --engine dask [--workers N | --scheduler ADDRESS] (docs/scale.md)
-
-    def run(args) -> int:
-        from .readers import load_any
-
-        if args.engine == "dask":
-            return run_score(args)
-        if is_parquet_dataset(args.input):
-            print(f"error: {args.input} is a Parquet dataset: score it with --engine dask", file=sys.stderr)
-            return 2
-        loaded = _load_or_none(load_any, args.input)
-        if loaded is None:
-            return 2
-        if loaded.errors or any(w.line is None for w in loaded.warnings):  # per-source notes: aliases, columns
-            print(loaded.summary(max_issues=10), file=sys.stderr)
-        from .escaping import csv_safe_frame
-
-        det = WearableAnomalyDetector(args.model_dir, threshold=args.threshold, storage=args.db)
-        sizes = loaded.frame[USER].value_counts()
-        short = {str(u): int(n) for u, n in sizes.items() if n < det.window_size}
-        if short:  # score_history skips them: say so instead of letting them vanish
-            print(f"not scored ({len(short)} user(s) with fewer than the {det.window_size} records one window needs): "
-                  + ", ".join(f"{u} ({n})" for u, n in list(short.items())[:20]), file=sys.stderr)
-        scored = det.score_history(loaded, progress=True)
-        csv_safe_frame(scored[[USER, TIME, "anomaly_score", "is_anomaly", "level", "reasons"]]).to_csv(args.out, index=False)
-        print(f"wrote {len(scored)} windows of {scored[USER].nunique()} users to {args.out}")
-        if args.daily:
-            days = det.daily(scored)
-            days["date"] = days["date"].dt.strftime("%Y-%m-%d")
-            csv_safe_frame(days[["user_id", "date", "windows", "anomalous_windows", "anomaly_share", "alert",
-                                 "pattern_days", "trend", "level", "reasons"]]).to_csv(args.daily, index=False)
-            print(f"wrote {len(days)} user-days to {args.daily} ({int(days['alert'].sum())} alert days)")
-        return 1 if (loaded.errors or short) else 0  # cli.py exit codes: 1 = done, records removed/not scored
-
-    return run

@@ -40,7 +40,7 @@ This is a screening aid, not a diagnosis.
 """
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -56,9 +56,12 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from .config import FeatureConfig, default_feature_config
-from .records import TIME, USER, static_column
+from .data.readers import load_any
+from .data.records import TIME, USER, static_column
+from .data.validation import InputFileError, ValidationResult
 
 PARTITION = USER
 META_FILE = "_wearable_monitor.json"
@@ -177,9 +180,6 @@ class ConvertSummary:
 
 def _convert_file(i: int, path: str | Path, out: str, config: FeatureConfig | None) -> dict:
     """Validate one record file and write each of its users' rows as `OUT/user_id=<id>/part-<i>.parquet`."""
-    from .readers import load_any
-    from .validation import InputFileError
-
     config = config or default_feature_config()
     fs, root = _fs(out)
     info: dict[str, Any] = {"file": str(path), "users": [], "records": 0, "rejected": 0, "report": None,
@@ -227,8 +227,6 @@ def convert_to_parquet(inputs: Iterable[str | Path], out: str | Path, config: Fe
     out_url = str(out) if "://" in str(out) else os.path.abspath(str(out))
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=len(files), desc="convert", unit="file")
     if client is None:
         def results():
@@ -528,13 +526,27 @@ def score_population(input: Any, out: str | Path, *, workers: int | None = None,
     resume: skip users already written to `out`; False clears `out`'s results first. A resume
         refuses an `out` written from another input (`input_name`, default: the path), model or threshold.
     """
-    from distributed import Client, as_completed
-
     config = config or default_feature_config()
     model_dir = str(model_dir) if model_dir is not None else None
     fs, root = _fs(out)
-    source = input_name or _source_id(input)
-    manifest = _run_manifest(source, model_dir, threshold)
+    _start_run(fs, root, out, _run_manifest(input_name or _source_id(input), model_dir, threshold), resume)
+    todo, frames, data_path, result = _users_to_score(input, out, config, resume)
+    job = _Job(data_path, str(out), model_dir, threshold, max(1, users_per_task), max_in_flight)
+    with _cluster(client, scheduler, workers) as (client, local):
+        result.dashboard = _dashboard(client, local=local)
+        if progress and result.dashboard:
+            print(f"Dask dashboard: {result.dashboard}", file=sys.stderr)
+        _score_users(client, todo, frames, job, result, progress)
+    failures_path = _join(root, FAILURES_FILE)
+    if result.failures:
+        _write_json(fs, failures_path, result.failures)
+    elif fs.exists(failures_path):
+        fs.rm(failures_path)
+    return result
+
+
+def _start_run(fs, root: str, out, manifest: dict, resume: bool) -> None:
+    """Clear `out` (resume=False) or check that it holds a run of the same settings; write the manifest."""
     run_path = _join(root, RUN_FILE)
     if fs.exists(root) and not resume:
         for name in ("windows", "days", DONE_DIR, RUN_FILE, FAILURES_FILE):
@@ -548,7 +560,11 @@ def score_population(input: Any, out: str | Path, *, workers: int | None = None,
     fs.makedirs(_join(root, DONE_DIR), exist_ok=True)
     _write_json(fs, run_path, manifest)
 
-    # what to score: user -> rows (None: the task reads the user's partition itself)
+
+def _users_to_score(input: Any, out, config: FeatureConfig,
+                    resume: bool) -> tuple[list[str], dict[str, pd.DataFrame] | None, str | None, ScoreResult]:
+    """(users to score, their rows or None when the tasks read the Parquet dataset, the dataset's path,
+    the result with the users already written listed as resumed)."""
     parquet = isinstance(input, (str, Path)) and is_parquet_dataset(input)
     data_path = _source_id(input) if parquet else None  # what the workers read
     if parquet:
@@ -563,9 +579,27 @@ def score_population(input: Any, out: str | Path, *, workers: int | None = None,
     result = ScoreResult(out=str(out), users=len(users))
     finished = done_users(out) if resume else set()
     result.resumed = [u for u in users if u in finished]
-    todo = [u for u in users if u not in finished]
     for user in result.resumed if frames is not None else ():
         del frames[user]
+    return [u for u in users if u not in finished], frames, data_path, result
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every scoring task is given besides its users."""
+    data_path: str | None            # the Parquet dataset the tasks read (None: rows are scattered)
+    out: str
+    model_dir: str | None
+    threshold: float | None
+    users_per_task: int
+    max_in_flight: int | None        # tasks submitted at once (default: 4 per worker thread)
+
+
+@contextmanager
+def _cluster(client, scheduler: str | None, workers: int | None):
+    """(client, local): the given client, one connected to `scheduler`, or a LocalCluster of `workers`
+    processes; what this opened is closed at the end."""
+    from distributed import Client  # dask is imported when a population is scored, not with the package
 
     own_cluster = None
     if client is None:
@@ -574,76 +608,71 @@ def score_population(input: Any, out: str | Path, *, workers: int | None = None,
         else:
             own_cluster, client = start_local_cluster(workers)
     try:
-        result.dashboard = _dashboard(client, local=own_cluster is not None)
-        if progress and result.dashboard:
-            print(f"Dask dashboard: {result.dashboard}", file=sys.stderr)
-        n_threads = max(1, sum(client.nthreads().values()))
-        max_in_flight = max_in_flight or 4 * n_threads
-        batches = [todo[i:i + max(1, users_per_task)] for i in range(0, len(todo), max(1, users_per_task))]
-        t0 = time.perf_counter()
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(todo), desc="scoring users", unit="user")
-
-        def submit(batch: list[str]):
-            if frames is None:
-                items = [(u, None) for u in batch]
-            else:
-                items = [(u, client.scatter(frames.pop(u), hash=False)) for u in batch]
-            fut = client.submit(_score_task, items, data_path, str(out), model_dir, threshold,
-                                pure=False, key=f"score-{quote(batch[0], safe='')}-{len(batch)}-{time.time_ns()}")
-            pending[fut] = batch
-            return fut
-
-        pending: dict[Any, list[str]] = {}
-        queue = iter(batches)
-        ac = as_completed([submit(b) for _, b in zip(range(max_in_flight), queue)])
-        for fut in ac:
-            batch = pending.pop(fut)
-            try:
-                infos = fut.result()
-            except Exception as exc:  # the task itself died (worker lost, killed for memory...)
-                infos = [{"user_id": u, "status": "failed", "error": f"{type(exc).__name__}: {exc}"} for u in batch]
-            fut.release()
-            for info in infos:
-                user = info["user_id"]
-                if info["status"] == "ok":
-                    result.done.append(user)
-                    result.windows_scored += info["windows"]
-                elif info["status"] == "skipped":
-                    result.skipped.append(user)
-                else:
-                    result.failures[user] = info["error"]
-            if bar is not None:
-                bar.update(len(batch))
-                if result.failures:
-                    bar.set_postfix(failed=len(result.failures))
-            nxt = next(queue, None)
-            if nxt is not None:
-                ac.add(submit(nxt))
-        result.seconds = time.perf_counter() - t0
-        if bar is not None:
-            bar.close()
+        yield client, own_cluster is not None
     finally:
         if own_cluster is not None:
             client.close()
             own_cluster.close()
         elif scheduler:
             client.close()
-    failures_path = _join(root, FAILURES_FILE)
-    if result.failures:
-        _write_json(fs, failures_path, result.failures)
-    elif fs.exists(failures_path):
-        fs.rm(failures_path)
-    return result
+
+
+def _score_users(client, todo: list[str], frames: dict[str, pd.DataFrame] | None, job: _Job, result: ScoreResult,
+                 progress: bool) -> None:
+    """Score `todo` in tasks of `users_per_task` users, at most `max_in_flight` at once; fills `result`."""
+    from distributed import as_completed
+
+    n_threads = max(1, sum(client.nthreads().values()))
+    max_in_flight = job.max_in_flight or 4 * n_threads
+    batches = [todo[i:i + job.users_per_task] for i in range(0, len(todo), job.users_per_task)]
+    t0 = time.perf_counter()
+    bar = None
+    if progress:
+        bar = tqdm(total=len(todo), desc="scoring users", unit="user")
+
+    def submit(batch: list[str]):
+        if frames is None:
+            items = [(u, None) for u in batch]
+        else:
+            items = [(u, client.scatter(frames.pop(u), hash=False)) for u in batch]
+        fut = client.submit(_score_task, items, job.data_path, job.out, job.model_dir, job.threshold,
+                            pure=False, key=f"score-{quote(batch[0], safe='')}-{len(batch)}-{time.time_ns()}")
+        pending[fut] = batch
+        return fut
+
+    pending: dict[Any, list[str]] = {}
+    queue = iter(batches)
+    ac = as_completed([submit(b) for _, b in zip(range(max_in_flight), queue)])
+    for fut in ac:
+        batch = pending.pop(fut)
+        try:
+            infos = fut.result()
+        except Exception as exc:  # the task itself died (worker lost, killed for memory...)
+            infos = [{"user_id": u, "status": "failed", "error": f"{type(exc).__name__}: {exc}"} for u in batch]
+        fut.release()
+        for info in infos:
+            user = info["user_id"]
+            if info["status"] == "ok":
+                result.done.append(user)
+                result.windows_scored += info["windows"]
+            elif info["status"] == "skipped":
+                result.skipped.append(user)
+            else:
+                result.failures[user] = info["error"]
+        if bar is not None:
+            bar.update(len(batch))
+            if result.failures:
+                bar.set_postfix(failed=len(result.failures))
+        nxt = next(queue, None)
+        if nxt is not None:
+            ac.add(submit(nxt))
+    result.seconds = time.perf_counter() - t0
+    if bar is not None:
+        bar.close()
 
 
 def _dashboard(client, local: bool) -> str | None:
     """The dashboard link, when there is one (a LocalCluster's needs bokeh installed here)."""
-    import importlib.util
-
     if local and importlib.util.find_spec("bokeh") is None:
         return None
     try:
@@ -654,9 +683,6 @@ def _dashboard(client, local: bool) -> str | None:
 
 
 def _records_frame(input: Any, config: FeatureConfig) -> pd.DataFrame:
-    from .readers import load_any
-    from .validation import ValidationResult
-
     if isinstance(input, pd.DataFrame):
         return input
     if isinstance(input, (str, Path)):
@@ -666,121 +692,3 @@ def _records_frame(input: Any, config: FeatureConfig) -> pd.DataFrame:
     if not input.records:
         raise ValueError("no valid records to score:\n" + input.summary())
     return input.frame
-
-
-# ---------------------------------------------------------------------- CLI
-
-WINDOW_CSV_COLUMNS = [USER, TIME, "anomaly_score", "is_anomaly", "level", "reasons"]
-DAY_CSV_COLUMNS = ["user_id", "date", "windows", "anomalous_windows", "anomaly_share", "alert", "pattern_days",
-                   "trend", "level", "reasons"]
-
-
-def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """`score`'s engine options (added by detector.configure_score)."""
-    g = parser.add_argument_group("engine", "run on Dask: `--engine dask` (docs/scale.md)")
-    g.add_argument("--engine", choices=["local", "dask"], default="local",
-                   help="local: this process (default); dask: one task per user on a Dask cluster. With dask, "
-                        "--out is a Parquet output folder, or a .csv file (the Parquet results then go to "
-                        "<out without .csv>.parquet/ beside it); INPUT may also be a Parquet dataset "
-                        "from `wearable-monitor convert`")
-    where = g.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, default=None,
-                       help="dask: processes of the LocalCluster started for the run (default: CPU count)")
-    where.add_argument("--scheduler", default=None, help="dask: address of an existing scheduler (tcp://host:8786)")
-    g.add_argument("--users-per-task", type=int, default=1, help="dask: users scored by one task")
-    g.add_argument("--no-resume", action="store_true",
-                   help="dask: score every user again (default: skip users already written to the output)")
-
-
-def run_score(args: argparse.Namespace) -> int:
-    """`wearable-monitor score ... --engine dask`."""
-    if args.db:
-        print("error: --db (a shared SQLite baseline store) cannot be used with --engine dask: each user is "
-              "replayed from an empty store on its worker", file=sys.stderr)
-        return 2
-    if args.workers is not None and args.workers < 1:
-        print("error: --workers must be at least 1", file=sys.stderr)
-        return 2
-    out = str(args.out)
-    csv_out = out if out.lower().endswith(".csv") else None
-    parquet_out = out[:-4] + ".parquet" if csv_out else out
-    source: Any = args.input
-    if not is_parquet_dataset(args.input):
-        from .detector import _load_or_none
-        from .readers import load_any
-
-        source = _load_or_none(load_any, args.input)
-        if source is None:
-            return 2
-        if source.errors or any(w.line is None for w in source.warnings):
-            print(source.summary(max_issues=10), file=sys.stderr)
-        if not source.records:
-            print("error: no valid records to score", file=sys.stderr)
-            return 2
-    try:
-        res = score_population(source, parquet_out, workers=args.workers, scheduler=args.scheduler,
-                               model_dir=args.model_dir, threshold=args.threshold, resume=not args.no_resume,
-                               users_per_task=args.users_per_task, progress=True, input_name=_source_id(args.input))
-    except (ValueError, FileNotFoundError, FileExistsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"scored {len(res.done)} users ({res.windows_scored} windows, {res.windows_per_second:,.0f} windows/s) "
-          f"into {parquet_out}; {len(res.resumed)} already written, {len(res.skipped)} with too few records, "
-          f"{len(res.failures)} failed")
-    for user, error in sorted(res.failures.items()):
-        print(f"failed: {user}: {error}", file=sys.stderr)
-    if csv_out or args.daily:
-        windows = res.windows()
-        if csv_out:
-            windows[WINDOW_CSV_COLUMNS].to_csv(csv_out, index=False)
-            print(f"wrote {len(windows)} windows of {windows[USER].nunique()} users to {csv_out}")
-        if args.daily:
-            days = res.days()
-            days["date"] = pd.to_datetime(days["date"]).dt.strftime("%Y-%m-%d")
-            days[DAY_CSV_COLUMNS].to_csv(args.daily, index=False)
-            print(f"wrote {len(days)} user-days to {args.daily} ({int(days['alert'].sum())} alert days)")
-    return 1 if res.failures else 0
-
-
-def configure_convert(parser: argparse.ArgumentParser):
-    parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="record files (JSONL / CSV / Fitbit CSV) or folders of .jsonl / .csv files")
-    parser.add_argument("--to", choices=["parquet"], default="parquet", help="output format (Parquet)")
-    parser.add_argument("--out", required=True, help="output folder (local path or fsspec URL): one partition per user")
-    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--engine", choices=["local", "dask"], default="local",
-                        help="dask: one task per input file (the workers must see the input files)")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, default=None, help="dask: LocalCluster processes (default: CPU count)")
-    where.add_argument("--scheduler", default=None, help="dask: address of an existing scheduler")
-
-    def run(args: argparse.Namespace) -> int:
-        own, client = None, None
-        try:
-            if args.engine == "dask":
-                if args.scheduler:
-                    from distributed import Client
-
-                    client = Client(args.scheduler)
-                else:
-                    own, client = start_local_cluster(args.workers)
-            s = convert_to_parquet(args.inputs, args.out, overwrite=args.overwrite, progress=not args.quiet,
-                                   client=client)
-        except (FileExistsError, FileNotFoundError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        finally:
-            if client is not None:
-                client.close()
-            if own is not None:
-                own.close()
-        for report in s.reports:
-            print(report, file=sys.stderr)
-        for error in s.failed_files:
-            print(f"error: {error}", file=sys.stderr)
-        print(f"wrote {s.records} records of {s.users} users from {s.files - len(s.failed_files)} of {s.files} "
-              f"files to {s.out} ({s.rejected_lines} lines rejected)")
-        return 2 if not s.records else (1 if s.failed_files else 0)
-
-    return run

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .metrics import f1, window_metrics
 
 WEARABLE_KINDS = ("acute", "illness", "desaturation", "bradycardia")
 
@@ -86,10 +87,7 @@ class EventReport:
     @property
     def f1(self) -> float:
         """Harmonic mean of event recall and episode precision (events and episodes are counted apart)."""
-        if not self.events:
-            return float("nan")
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+        return f1(self.precision, self.recall) if self.events else float("nan")
 
     @property
     def false_alarms_per_user_day(self) -> float:
@@ -127,3 +125,28 @@ def match_events(episodes: pd.DataFrame, events: pd.DataFrame, user_days: float,
     return EventReport(events=len(events), detected=int(detected.sum()), episodes=len(episodes),
                        true_episodes=int(true_ep.sum()), false_alarms=int((~true_ep).sum()),
                        user_days=float(user_days), per_kind=per_kind)
+
+
+def event_report(windows, flags: np.ndarray, events: pd.DataFrame, user_days: float) -> EventReport:
+    """Flags of a Windows batch as alarm episodes, matched against labelled events."""
+    return match_events(alarm_episodes(windows.user_ids, windows.end_times, flags), events, user_days)
+
+
+def window_and_event_metrics(windows, scores: np.ndarray, y: np.ndarray, threshold: float,
+                             events: pd.DataFrame, user_days: float) -> dict:
+    """Window-level (metrics.window_metrics) and event-level figures of scores at one threshold."""
+    return {**window_metrics(scores, y, threshold),
+            **event_report(windows, np.asarray(scores) >= threshold, events, user_days).as_dict()}
+
+
+def calibrate_event_threshold(windows, scores: np.ndarray, events: pd.DataFrame, user_days: float,
+                              n_candidates: int = 60) -> float:
+    """Threshold with the best event-level F1 (ties: the higher threshold, fewer alarms)."""
+    finite = scores[np.isfinite(scores)]
+    qs = np.unique(np.quantile(finite, np.linspace(0.5, 0.9995, n_candidates)))
+    best, best_f1 = float(qs[-1]), -1.0
+    for thr in qs[::-1]:
+        score = event_report(windows, scores >= thr, events, user_days).f1
+        if score > best_f1 + 1e-9:
+            best, best_f1 = float(thr), score
+    return best

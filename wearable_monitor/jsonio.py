@@ -2,11 +2,13 @@
 
 Strict JSON has no NaN or Infinity (`JSON.parse` and `jq` reject them): a missing or
 undefined number is `null`. `json_safe` is the one cleaner used by the detector's results,
-the CLI, the app and the case files; `dumps` writes with `allow_nan=False`, so a value that
-slipped past the cleaner fails loudly instead of producing invalid JSON.
+the CLI, the app, the case files and the findings of the verdict and of the rules; `dumps`
+writes with `allow_nan=False`, so a value that slipped past the cleaner fails loudly instead of
+producing invalid JSON.
 """
 from __future__ import annotations
 
+import datetime
 import json
 import math
 from typing import Any
@@ -15,24 +17,34 @@ import numpy as np
 import pandas as pd
 
 
-def json_safe(obj: Any) -> Any:
-    """Plain JSON: NaN/inf -> None, numpy/pandas scalars -> Python, timestamps -> ISO strings."""
+def json_safe(obj: Any, digits: int | None = None, dates: bool = False) -> Any:
+    """Plain JSON: NaN/inf -> None, numpy/pandas scalars -> Python, timestamps -> ISO strings.
+
+    `digits`: round floats to that many places (texts for people and stable case files; None keeps
+    every digit). `dates`: timestamps become their date ("2024-03-01"), for day-level evidence.
+    """
     if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
+        return {str(k): json_safe(v, digits, dates) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
+        return [json_safe(v, digits, dates) for v in obj]
     if isinstance(obj, np.ndarray):
-        return [json_safe(v) for v in obj.tolist()]
+        return [json_safe(v, digits, dates) for v in obj.tolist()]
     if isinstance(obj, (bool, np.bool_)):
         return bool(obj)
     if isinstance(obj, (int, np.integer)):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, (pd.Timestamp, np.datetime64)):
-        return None if pd.isna(obj) else pd.Timestamp(obj).isoformat()
+        if not math.isfinite(obj):
+            return None
+        return float(obj) if digits is None else round(float(obj), digits)
     if obj is pd.NaT or obj is None:
         return None
+    if isinstance(obj, (pd.Timestamp, np.datetime64)):
+        if pd.isna(obj):
+            return None
+        return pd.Timestamp(obj).date().isoformat() if dates else pd.Timestamp(obj).isoformat()
+    if isinstance(obj, (datetime.date, datetime.time)):  # datetime.datetime is a date too
+        return obj.isoformat()
     return obj
 
 

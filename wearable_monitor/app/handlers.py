@@ -13,9 +13,9 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from ..escaping import markdown_text, preformatted
-from ..markers import MARKER_KINDS, format_markers, parse_markers
-from ..records import USER
-from ..validation import InputFileError
+from ..data.markers import MARKER_KINDS, format_markers, parse_markers
+from ..data.records import USER
+from ..data.validation import InputFileError
 from . import plots
 from .i18n import CASE_TITLES, PRESET_TEXT, SOURCE_WORDS, VERDICT_WORDS, t, word
 from .render import (BASELINE_COLUMNS, DRIVER_COLUMNS, FINDING_COLUMNS, DAY_COLUMNS, USER_FINDING_COLUMNS,

@@ -9,8 +9,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..config import FeatureConfig
-from ..records import TIME
-from ..markers import Marker
+from ..data.markers import Marker
+from ..data.records import TIME
 from .i18n import FEATURE_WORDS, t, word
 
 MARKER_COLOR = "#7c3aed"

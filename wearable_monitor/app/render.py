@@ -13,10 +13,10 @@ import pandas as pd
 
 from ..detector import InputError
 from ..escaping import markdown_lines, markdown_text
-from ..findings import LEVEL_NAMES, Level
+from ..verdict.findings import LEVEL_NAMES, Level
 from ..formatter import FormatterInputError
-from ..markers import annotate_days
-from ..validation import InputFileError
+from ..data.markers import annotate_days
+from ..data.validation import InputFileError
 from .i18n import ABOUT_FACTS, COLUMN_WORDS, PERIOD_WORDS, SOURCE_WORDS, VALUE_WORDS, localize_error, t, word
 
 log = logging.getLogger(__name__)

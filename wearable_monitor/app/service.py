@@ -31,7 +31,7 @@ from ..config import REPO_ROOT, check_known_keys
 from ..escaping import csv_safe_frame
 from ..jsonio import json_safe  # the one strict-JSON cleaner (re-exported here)
 from ..detector import InputError, WearableAnomalyDetector, threshold_warning
-from ..readers import (
+from ..data.readers import (
     CSV_SUFFIXES,
     anonymous_id,
     decode_bytes,
@@ -42,14 +42,14 @@ from ..readers import (
     parse_jsonl_text,
     parse_window_text,
 )
-from ..importers import is_device_export
-from ..records import TIME, USER
-from ..validation import InputFileError, Limits, ValidationResult, validate_items
-from ..history_report import history_case, reason_text, render_history
-from ..markers import Marker, annotate_days, parse_markers
-from ..patterns import summarize_pattern
-from ..verdict import rejudge, rejudge_table, with_rule_findings
-from ..vitals import VitalsConfig, signal_values
+from ..data.importers import is_device_export
+from ..data.markers import Marker, annotate_days, parse_markers
+from ..data.records import TIME, USER
+from ..data.validation import InputFileError, Limits, ValidationResult, validate_items
+from ..formatter.history_report import history_case, reason_text, render_history
+from ..verdict.patterns import summarize_pattern
+from ..verdict.verdict import rejudge, rejudge_table, with_rule_findings
+from ..features.vitals import VitalsConfig, signal_values
 
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "app_config.json"
 Progress = Callable[[float, str], None]

@@ -1,4 +1,5 @@
-"""Detectors behind one contract (see `base.BaseDetector`)."""
-from .base import BaseDetector
+"""Detectors behind one contract (`base.WindowDetector`): the learned model (learned/), PatchTrAD
+(patchtrad/) and the reference detectors (reference.py); hub.py is the one checkpoint format."""
+from .base import WindowDetector
 
-__all__ = ["BaseDetector"]
+__all__ = ["WindowDetector"]

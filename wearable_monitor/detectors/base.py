@@ -1,45 +1,58 @@
-"""The detector contract every detector follows (after PyOD's BaseDetector).
+"""The one detector contract (after PyOD's BaseDetector), typed on `features.Windows`.
 
-``fit(windows, y=None)`` learns whatever the detector needs (may be nothing),
-``decision_function(windows)`` returns one score per window (higher = more
-anomalous), ``predict(windows)`` compares it with ``threshold_`` kept on the
-object. Evaluation and the app treat the learned model, PatchTrAD, the rule
-baselines and the reference detectors alike through this contract.
+    fit(windows, y=None)         learn what the detector needs (may be nothing)
+    decision_function(windows)   one float per window, higher = more anomalous
+    predict(windows)             decision_function >= threshold_
+    calibrate(windows, events, user_days)
+                                 threshold_ by the package's one calibration criterion
 
-`windows` is a `wearable_monitor.features.Windows` batch.
+A `Windows` batch carries the frame it was cut from (`Windows.frame`), so a detector that needs
+more than the window itself (NightSignal: the nights before; PatchTrAD: the hours around each
+record) reads it there: nothing is prepared beforehand and nothing is passed beside the windows.
+
+The calibration criterion is the same for every detector: the threshold with the best
+*event-level* F1 on labelled validation users (consecutive flagged windows form one alarm
+episode, events.py), because an episode is what a person is shown. Where a detector has a
+threshold of its own (a published rule: 3 sigma, NightSignal's 4 bpm; PatchTrAD's unsupervised
+quantile of normal scores), `threshold_` starts there and `threshold_criterion` says so.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from ..events import calibrate_event_threshold
+from ..features import Windows
+
+EVENT_F1_CRITERION = "maximum event-level F1 on the validation users (alarm episodes vs labelled events)"
 
 
-class BaseDetector(ABC):
+class WindowDetector(ABC):
     #: short identifier used in reports and the app
     name: str = "detector"
 
-    def __init__(self, threshold: float | None = None):
+    def __init__(self, threshold: float | None = None, threshold_criterion: str = ""):
         self.threshold_: float | None = threshold
+        self.threshold_criterion = threshold_criterion  # how threshold_ was chosen, in words
 
-    def fit(self, windows: Any, y: np.ndarray | None = None) -> "BaseDetector":
+    def fit(self, windows: Windows, y: np.ndarray | None = None) -> "WindowDetector":
         """Learn from (mostly normal) windows; `y` (1 = anomalous) is optional."""
         return self
 
     @abstractmethod
-    def decision_function(self, windows: Any) -> np.ndarray:
+    def decision_function(self, windows: Windows) -> np.ndarray:
         """One float score per window, higher = more anomalous."""
 
-    def predict(self, windows: Any) -> np.ndarray:
+    def predict(self, windows: Windows) -> np.ndarray:
         """Boolean verdict per window: score >= threshold_."""
         if self.threshold_ is None:
-            raise RuntimeError(f"{self.name}: no threshold set; call fit()/calibrate or pass threshold=")
+            raise RuntimeError(f"{self.name}: no threshold set; fit() / calibrate() first or pass threshold=")
         return self.decision_function(windows) >= self.threshold_
 
-    def calibrate_threshold(self, windows: Any, y: np.ndarray, criterion: str = "f1") -> float:
-        """Pick threshold_ on labelled validation windows (max F1 by default)."""
-        from ..metrics import best_threshold
-
-        self.threshold_ = best_threshold(self.decision_function(windows), np.asarray(y), criterion=criterion)
+    def calibrate(self, windows: Windows, events: pd.DataFrame, user_days: float) -> float:
+        """Set threshold_ by the one criterion: best event-level F1 on these labelled validation windows."""
+        self.threshold_ = calibrate_event_threshold(windows, self.decision_function(windows), events, user_days)
+        self.threshold_criterion = EVENT_F1_CRITERION
         return self.threshold_

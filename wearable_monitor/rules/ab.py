@@ -1,22 +1,21 @@
 """A/B comparison and evaluation of rule configurations on one simulated population.
 
-    python -m wearable_monitor.rules.ab --users 100 --days 60 --seed 0          # per-rule table (docs/rules.md)
+    wearable-monitor rules-eval --users 100 --days 60 --seed 0          # per-rule table (docs/rules.md)
     wearable-monitor rules-ab --config-a A.json --config-b B.json --set-b rules.sudden_change.confirm.enabled=false
 
 Both configurations see exactly the same people, logs and labelled daily events
-(`wearable_monitor.simulator.simulate_population`), so differences are the rules'.
+(`wearable_monitor.simulation.simulator.simulate_population`), so differences are the rules'.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import time
 
 import pandas as pd
 
+from ..simulation.simulator import simulate_population
 from .config import deep_merge, read_rules_dict
 from .engine import RuleEngine
-from .feedback import evaluate, recall_by_kind, rule_kinds, totals
+from .feedback import evaluate, rule_kinds, totals
 from .finding import Finding
 
 
@@ -45,8 +44,6 @@ def config_dict(path: str | None, sets: list[str] | None) -> dict:
 
 
 def simulate(users: int, days: int, seed: int):
-    from ..simulator import simulate_population  # imported late: the simulator is a separate module
-
     return simulate_population(users, days, seed)
 
 
@@ -86,36 +83,3 @@ def markdown(df: pd.DataFrame, index_name: str = "rule") -> str:
     for idx, row in df.iterrows():
         lines.append("| " + " | ".join([str(idx), *[_fmt(v) if isinstance(v, float) else str(v) for v in row]]) + " |")
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Evaluate the rule engine on a simulated population (per-rule table).")
-    p.add_argument("--config", default=None)
-    p.add_argument("--set", action="append", help="override a config key, e.g. rules.sleep_duration.days=4")
-    p.add_argument("--users", type=int, default=100)
-    p.add_argument("--days", type=int, default=60)
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-    t0 = time.perf_counter()
-    pop = simulate(args.users, args.days, args.seed)
-    t1 = time.perf_counter()
-    engine, found = run_config(config_dict(args.config, args.set), pop)
-    t2 = time.perf_counter()
-    ud = args.users * args.days
-    tab = evaluate(found, pop.labels, ud, rule_kinds(engine.config), engine.config.feedback.match_tolerance_days)
-    cols = ["kinds", "findings", "true", "false", "unlabelled", "events", "detected", "precision", "recall",
-            "false_per_100_user_days"]
-    print(markdown(tab.set_index("rule")[cols]))
-    print()
-    print(markdown(recall_by_kind(found, pop.labels, engine.config.feedback.match_tolerance_days).set_index("kind"),
-                   "kind"))
-    print()
-    held = pd.Series([f"{f.rule}:{f.status}" for f in found if f.status != "finding"]).value_counts()
-    print("statuses other than finding:", held.to_dict())
-    print("totals:", {k: round(v, 3) for k, v in totals(tab, ud).items()})
-    print(f"simulate {t1 - t0:.1f} s, rules {t2 - t1:.1f} s for {args.users} users x {args.days} days")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -16,13 +16,16 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from ..config import CONFIG_DIR, ConfigError
+from ..config import CONFIG_DIR, ConfigError, StrictModel
 
 DEFAULT_RULES_CONFIG = CONFIG_DIR / "rules_config.json"
 
 SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+# what a rule finding is: a finding proper, or why it is not one (yet)
+FINDING, INSUFFICIENT, AWAITING, DATA_PROBLEM = "finding", "insufficient_data", "awaiting_confirmation", "data_problem"
+STATUSES = (FINDING, INSUFFICIENT, AWAITING, DATA_PROBLEM)
 Severity = Literal["LOW", "MEDIUM", "HIGH", "CRITICAL"]
 Ladder = dict[Severity, float]
 
@@ -43,18 +46,14 @@ def _check_ladder(ladder: dict[str, float], name: str, increasing: bool) -> None
         raise ValueError(f"{name}: thresholds must {order} with severity, got {ladder}")
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Confirm(Strict):
+class Confirm(StrictModel):
     """Secondary verification: wait for the next reading before reporting."""
     enabled: bool
     within_days: int = Field(ge=1)
     keep_fraction: float = Field(gt=0, le=1)  # next reading must keep this share of the deviation
 
 
-class PersonalRange(Strict):
+class PersonalRange(StrictModel):
     """The document's "个人差异 / 个人正常范围": learn a person's own normal range from their history
     when they sit stably outside the population range (see docs/rules.md, personal normal range)."""
     enabled: bool
@@ -66,7 +65,7 @@ class PersonalRange(Strict):
     min_band: dict[str, float]
 
 
-class RuleBase(Strict):
+class RuleBase(StrictModel):
     enabled: bool
     cooldown_days: int = Field(ge=0)
     label_kinds: list[str] | dict[str, list[str]]  # simulator event kinds this rule should find
@@ -276,7 +275,7 @@ class BodyFatCategory(RuleBase):
     severity: Severity
 
 
-class Rules(Strict):
+class Rules(StrictModel):
     sudden_change: SuddenChange
     weight_daily_change: WeightDailyChange
     weight_weekly_change: WeightWeeklyChange
@@ -299,7 +298,7 @@ class Rules(Strict):
     body_fat_category: BodyFatCategory
 
 
-class BloodPressureRef(Strict):
+class BloodPressureRef(StrictModel):
     elevated_systolic: float
     stage1_systolic: float
     stage1_diastolic: float
@@ -307,7 +306,7 @@ class BloodPressureRef(Strict):
     stage2_diastolic: float
 
 
-class Reference(Strict):
+class Reference(StrictModel):
     blood_pressure: BloodPressureRef
     resting_hr_normal: tuple[float, float]
     max_hr_base: float
@@ -318,14 +317,14 @@ class Reference(Strict):
     body_fat_per_decade: float
 
 
-class MaxChange(Strict):
+class MaxChange(StrictModel):
     """What a body can do: a change larger than abs + per_day x days since the last accepted
     reading is implausible (a typo or another person on the scale), not a health event."""
     abs: float = Field(gt=0)
     per_day: float = Field(ge=0)
 
 
-class DataQuality(Strict):
+class DataQuality(StrictModel):
     plausible: dict[str, tuple[float, float]]
     min_pulse_pressure: float = Field(ge=0)
     macro_energy_tolerance: float = Field(gt=0)
@@ -347,7 +346,7 @@ class DataQuality(Strict):
         return self
 
 
-class MissingData(Strict):
+class MissingData(StrictModel):
     sparse_window_factor: float = Field(ge=1)
     sparse_sensitivity: float = Field(gt=0, le=1)
     min_history: dict[str, int]  # the document's minimum data: readings logged so far, per metric, for every rule
@@ -360,14 +359,14 @@ class MissingData(Strict):
         return self
 
 
-class Danger(Strict):
+class Danger(StrictModel):
     """A clinically dangerous range of one metric: told at once, never silenced."""
     high: float | None = None   # at or above
     low: float | None = None    # at or below
     severity: Severity          # at least this severity, whatever personalisation says
 
 
-class Safety(Strict):
+class Safety(StrictModel):
     comment: str = Field("", alias="_comment")
     dangerous: dict[str, Danger]
     notify_unconfirmed: bool    # a dangerous reading is notified before any confirmation
@@ -380,7 +379,7 @@ class Safety(Strict):
         return self
 
 
-class Feedback(Strict):
+class Feedback(StrictModel):
     min_precision: float = Field(gt=0, le=1)
     sensitivity_step: float = Field(gt=0, lt=1)
     min_sensitivity: float = Field(gt=0, le=1)
@@ -388,17 +387,17 @@ class Feedback(Strict):
     match_tolerance_days: int = Field(ge=0)
 
 
-class Notifications(Strict):
+class Notifications(StrictModel):
     action_required: list[Severity]
     channels: dict[Severity, list[Literal["in_app", "email", "sms", "wechat"]]]
 
 
-class Personalisation(Strict):
+class Personalisation(StrictModel):
     age_groups: dict[str, tuple[float, float]]
     overrides: dict[Literal["age_group", "sex", "conditions", "medications"], dict[str, dict[str, Any]]]
 
 
-class RulesConfig(Strict):
+class RulesConfig(StrictModel):
     version: Literal[1]
     comment: str = Field("", alias="_comment")
     rules: Rules

@@ -26,8 +26,9 @@ from ..config import ConfigError
 from .config import RulesConfig, deep_merge, parse_rules_config, read_rules_dict
 from .finding import AWAITING, DATA_PROBLEM, FINDING, INSUFFICIENT, Context, Finding, danger_mask
 from .logs import DailyLog, UserProfile, logs_to_frame, normalise_frame, user_days
+from .notifications import to_notification
 from .reference import age_of, named_age_group
-from .rules import RULE_INPUTS, RULES, confirmation, keeps_deviation, REFUTED
+from .rules import REFUTED, RULE_INPUTS, RULES, confirmation, keeps_deviation
 from .stats import prior_median
 from .store import FindingStore
 
@@ -423,8 +424,6 @@ class RuleEngine:
     # ------------------------------------------------------------ storage and notification
 
     def _store(self, findings: list[Finding]) -> None:
-        from .notifications import to_notification
-
         for f in sorted(findings, key=lambda f: (f.start, f.end)):
             if f.status == FINDING:
                 # a reading in a dangerous range is never held back by a cooldown (safety first)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..metrics import precision_recall_f1
+from ..metrics import f1, precision_recall_f1
 from .config import Feedback
 from .finding import FINDING, Finding
 from .store import FindingStore
@@ -141,7 +141,7 @@ def totals(table: pd.DataFrame, user_days: int) -> dict[str, float]:
     ev, det = int(table["events"].sum()), int(table["detected"].sum())
     p = tp / (tp + fp) if tp + fp else float("nan")
     r = det / ev if ev else float("nan")
-    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
+    return {"precision": p, "recall": r, "f1": f1(p, r),
             "false_per_100_user_days": 100.0 * fp / max(user_days, 1), "findings": int(table["findings"].sum())}
 
 

@@ -1,34 +1,21 @@
 """The rule finding (architecture.md section 5) and the per-user evaluation context."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .config import SEVERITIES, RulesConfig
+from ..jsonio import json_safe
+from .config import AWAITING, DATA_PROBLEM, FINDING, INSUFFICIENT, SEVERITIES, STATUSES, RulesConfig  # noqa: F401 - re-exported
 from .logs import UserProfile
-
-FINDING, INSUFFICIENT, AWAITING, DATA_PROBLEM = "finding", "insufficient_data", "awaiting_confirmation", "data_problem"
-STATUSES = (FINDING, INSUFFICIENT, AWAITING, DATA_PROBLEM)
+from .notifications import finding_texts
 
 
-def _clean(v: Any) -> Any:
-    """JSON-safe evidence: numpy scalars -> python, NaN -> None, floats rounded for reading."""
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        v = float(v)
-        return None if math.isnan(v) else round(v, 4)
-    if isinstance(v, pd.Timestamp):
-        return v.date().isoformat()
-    return v
+def evidence_json(evidence: Any) -> Any:
+    """A finding's value and evidence as stored and shown: floats to 4 places, days as dates."""
+    return json_safe(evidence, digits=4, dates=True)
 
 
 @dataclass
@@ -55,13 +42,11 @@ class Finding:
 
     def to_dict(self, texts: bool = True) -> dict[str, Any]:
         out = {"user_id": self.user_id, "rule": self.rule, "metric": self.metric, "severity": self.severity,
-               "status": self.status, "value": _clean(self.value), "evidence": _clean(self.evidence),
+               "status": self.status, "value": evidence_json(self.value), "evidence": evidence_json(self.evidence),
                "period": {"start": self.start.date().isoformat(), "end": self.end.date().isoformat()}}
         if self.id is not None:
             out.update(id=self.id, action=self.action)
         if texts:
-            from .notifications import finding_texts
-
             out.update(finding_texts(self))
         return out
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..errors import InputError  # noqa: F401 - defined in errors.py, importable from here as before
 from .config import DAILY_NUMERIC
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -88,10 +89,6 @@ class UserProfile(BaseModel):
             return None
         v = v.strip().lower()
         return {"m": "male", "f": "female"}.get(v, v)
-
-
-class InputError(ValueError):
-    """Bad input lines; the message lists every problem as 'path:line: field: message'."""
 
 
 def _error_lines(err: ValidationError, where: str) -> list[str]:

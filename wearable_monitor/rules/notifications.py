@@ -6,10 +6,27 @@ Text is plain and cautious: a screening aid, not a diagnosis.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
-from .config import RulesConfig
-from .finding import AWAITING, DATA_PROBLEM, INSUFFICIENT, Finding
+import pandas as pd
+
+from .config import AWAITING, DATA_PROBLEM, INSUFFICIENT, RulesConfig
+
+
+class Finding(Protocol):
+    """What the texts read of a rule finding (finding.Finding). A finding renders its own texts
+    (`Finding.to_dict`), so this module names the fields it reads instead of importing the class."""
+
+    user_id: str
+    rule: str
+    metric: str
+    status: str
+    severity: str | None
+    value: float | None
+    start: pd.Timestamp
+    end: pd.Timestamp
+    evidence: dict[str, Any]
+    id: int | None
 
 METRIC_NAMES = {
     "weight_kg": ("weight", "体重"), "body_fat_pct": ("body fat", "体脂率"), "systolic": ("systolic blood pressure", "收缩压"),

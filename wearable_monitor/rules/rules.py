@@ -20,7 +20,8 @@ import pandas as pd
 
 from .config import SEVERITIES, Confirm, PersonalRange
 from .finding import AWAITING, DATA_PROBLEM, Context, Finding
-from .reference import body_fat_category, body_fat_range, bmi, bmi_category, bp_category, target_zone
+from .logs import bedtime_hours
+from .reference import bmi, bmi_category, body_fat_category, body_fat_range, bp_category, target_zone
 from .stats import (compare, exceeds_above, exceeds_below, last_logged_window, linear_trend, next_valid,
                     prior_robust, prior_stats, reached_above, reached_below, rolling_slope, streaks)
 
@@ -616,7 +617,6 @@ def sleep_quality_decline(ctx: Context) -> list[Finding]:
 def bedtime_irregular(ctx: Context) -> list[Finding]:
     c, rule = ctx.cfg.rules.bedtime_irregular, "bedtime_irregular"
     md = ctx.cfg.missing_data
-    from .logs import bedtime_hours
 
     h = pd.Series(bedtime_hours(ctx.days["bedtime"].to_numpy(), c.day_starts_at_hour), index=ctx.dates)
     long_days = int(round(c.window_days * md.sparse_window_factor))

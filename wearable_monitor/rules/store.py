@@ -19,8 +19,10 @@ import numpy as np
 import pandas as pd
 
 from .. import sqlite_store
+from ..metrics import precision_recall_f1
 from .config import DAILY_NUMERIC, SEVERITIES
-from .finding import Finding, _clean
+from .finding import Finding, evidence_json
+from .logs import normalise_frame
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS findings (
@@ -93,7 +95,7 @@ class FindingStore:
         start, end = _day(f.start), _day(f.end)
         touch_lo = _day(f.start - pd.Timedelta(days=1))
         touch_hi = _day(f.end + pd.Timedelta(days=1))
-        evidence, kinds = json.dumps(_clean(f.evidence)), json.dumps(f.label_kinds)
+        evidence, kinds = json.dumps(evidence_json(f.evidence)), json.dumps(f.label_kinds)
         value = None if f.value is None or not np.isfinite(f.value) else float(f.value)
         with self.transaction() as c:
             row = c.execute(
@@ -141,7 +143,7 @@ class FindingStore:
         value = None if f.value is None or not np.isfinite(f.value) else float(f.value)
         with self.transaction() as c:
             c.execute("INSERT OR REPLACE INTO data_problems VALUES (?,?,?,?,?)",
-                      (f.user_id, _day(f.start), f.metric, value, json.dumps(_clean(f.evidence))))
+                      (f.user_id, _day(f.start), f.metric, value, json.dumps(evidence_json(f.evidence))))
 
     def data_problems(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM data_problems ORDER BY user_id, date", self.conn)
@@ -168,8 +170,6 @@ class FindingStore:
             self._refresh_stats(c, rule)
 
     def _refresh_stats(self, c: sqlite3.Connection, rule: str) -> None:
-        from ..metrics import precision_recall_f1
-
         verdicts = c.execute(
             "SELECT fb.finding_id, fb.verdict, fb.source FROM feedback fb JOIN findings f ON f.id = fb.finding_id "
             "WHERE f.rule=?", (rule,)).fetchall()
@@ -219,8 +219,6 @@ class FindingStore:
             c.executemany("INSERT OR REPLACE INTO daily_logs VALUES (?,?,?)", rows)
 
     def load_daily(self) -> pd.DataFrame:
-        from .logs import normalise_frame
-
         rows = self.conn.execute("SELECT user_id, date, payload FROM daily_logs").fetchall()
         frame = pd.DataFrame([{"user_id": r["user_id"], "date": r["date"], **json.loads(r["payload"])} for r in rows],
                              columns=["user_id", "date", *DAILY_NUMERIC, "bedtime"])

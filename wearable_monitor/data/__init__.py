@@ -1,0 +1,1 @@
+"""Records in: the record contract, validation, file readers and device importers."""

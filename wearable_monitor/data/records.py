@@ -1,0 +1,202 @@
+"""The data contract: one record per 5-minute interval, and its columnar form.
+
+A record (the seed's shape)::
+
+    {"timestamp": "2024-01-01T08:00:00", "deviceId": "ab60",
+     "features": {"hr": 72.0, "hrv_rmssd": 30.0, "sleep_state": "light", ...},
+     "static_features": {"age_group": 2, "sex": "female", "exercise": 1}}
+
+Timestamps are the wearer's local wall-clock time (circadian features depend on
+it). A timestamp carrying a UTC offset is read as the wall-clock time in that
+offset; the offset itself is dropped.
+
+The columnar form (`records_to_frame`) is what every later step uses: one row
+per record, sorted by (user_id, timestamp), columns
+
+- ``user_id`` (str), ``timestamp`` (datetime64[ns], naive local time)
+- one float64 column per feature of the config; categorical features hold
+  their integer code; NaN means *not observed* (never silently imputed)
+- ``static_<name>`` int64 codes per static feature (config default when absent)
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..config import FeatureConfig, default_feature_config
+
+USER, TIME = "user_id", "timestamp"
+STATIC_PREFIX = "static_"
+ANONYMOUS_PREFIX = "anon-"
+
+FeatureValue = float | int | str | None
+
+# The supported timestamp range (wall-clock, inclusive start, exclusive end). Wearables with
+# 5-minute records did not exist before 2000; pandas cannot hold dates past 2262 at all, and a
+# far-future record would sit at the end of a baseline's timeline and stop every later window.
+TIMESTAMP_MIN = datetime(2000, 1, 1)
+TIMESTAMP_MAX = datetime(2100, 1, 1)
+MAX_JSON_INT_DIGITS = 4000  # longer integers (Python refuses int() past 4,300 digits) are read as +-inf
+
+
+def safe_json_int(text: str) -> int | float:
+    """`json` parse_int: Python refuses int() of more than 4,300 digits with a ValueError (and a
+    huge int overflows every float conversion later); such a number is read as +-inf, which
+    validation reports as "not a finite number" at its line and field."""
+    if len(text) > MAX_JSON_INT_DIGITS:
+        return -math.inf if text.startswith("-") else math.inf
+    return int(text)
+
+
+JSON_DECODER = json.JSONDecoder(parse_int=safe_json_int)
+
+
+def check_timestamp(ts: datetime) -> datetime:
+    """`ts` if within [TIMESTAMP_MIN, TIMESTAMP_MAX); ValueError naming the range otherwise."""
+    if not TIMESTAMP_MIN <= ts < TIMESTAMP_MAX:
+        raise ValueError(f"{ts.isoformat()} is outside the supported range {TIMESTAMP_MIN.year}-01-01 .. "
+                         f"{TIMESTAMP_MAX.year - 1}-12-31")
+    return ts
+
+
+class Record(BaseModel):
+    """Structural validation of one record; config-driven checks live in `validation`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    timestamp: datetime
+    device_id: str | None = Field(default=None, alias="deviceId", max_length=128)
+    features: dict[str, FeatureValue] = Field(default_factory=dict)
+    static_features: dict[str, FeatureValue] = Field(default_factory=dict)
+
+    @field_validator("timestamp")
+    @classmethod
+    def _wall_clock(cls, ts: datetime) -> datetime:
+        return check_timestamp(ts.replace(tzinfo=None))
+
+    @field_validator("device_id")
+    @classmethod
+    def _printable_id(cls, device: str | None) -> str | None:
+        # a newline or other control character in an id would break every line-based output
+        # (a Markdown code fence, a CSV row, a log line)
+        if device is not None and any(ord(c) < 32 or ord(c) == 127 for c in device):
+            raise ValueError("contains a control character (newline, tab, NUL...)")
+        return device
+
+    @field_validator("features")
+    @classmethod
+    def _finite(cls, feats: dict[str, FeatureValue]) -> dict[str, FeatureValue]:
+        for name, value in feats.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"features.{name}: {value} is not a finite number")
+        return feats
+
+
+def static_column(name: str) -> str:
+    return f"{STATIC_PREFIX}{name}"
+
+
+def derive_time_period(timestamps: pd.Series | pd.DatetimeIndex, config: FeatureConfig) -> np.ndarray:
+    """Code of `time_period_primary` from the hour of day (used when a record does not say)."""
+    spec = config.features.get("time_period_primary")
+    hours = pd.DatetimeIndex(timestamps).hour.to_numpy()
+    lut = np.array([spec.categories[config.time_period_of_hour(h)] for h in range(24)], dtype=np.float64)
+    return lut[hours]
+
+
+def _encode(value: FeatureValue, spec) -> float:
+    if value is None:
+        return np.nan
+    if spec.is_numeric:
+        return float(value)
+    code = spec.category_code(value)
+    return np.nan if code is None else float(code)
+
+
+def records_to_columns(records: Iterable[Record | dict], config: FeatureConfig | None = None,
+                       user_id: str | None = None) -> dict[str, np.ndarray]:
+    """The columns of `records_to_frame` as numpy arrays (same names, dtypes, order and values).
+
+    For callers that need a few rows without a DataFrame (the realtime path: building a
+    12-row frame costs more than scoring it).
+    """
+    config = config or default_feature_config()
+    records = [Record.model_validate(r) if isinstance(r, dict) else r for r in records]
+    n = len(records)
+    users = np.empty(n, dtype=object)
+    users[:] = [user_id or r.device_id or f"{ANONYMOUS_PREFIX}0" for r in records]
+    columns = {USER: users, TIME: np.asarray([r.timestamp for r in records], dtype="datetime64[ns]").reshape(-1)}
+    # every feature column NaN (not observed) until a record says otherwise
+    values = np.full((len(config.features), n), np.nan)
+    index = {name: j for j, name in enumerate(config.features)}
+    bounds = config.numeric_bounds
+    for i, rec in enumerate(records):
+        for name, value in rec.features.items():
+            j = index.get(name)  # names outside the config are the validator's to report
+            if j is None:
+                continue
+            if name in bounds and type(value) is float:  # a validated record's numbers are floats
+                values[j, i] = value
+            else:
+                values[j, i] = _encode(value, config.features[name])
+    columns.update(zip(config.features, values))
+    for name, spec in config.static.items():
+        default = spec.categories[spec.default]
+        codes = [spec.code(r.static_features.get(name)) for r in records]
+        columns[static_column(name)] = np.array([default if c is None else c for c in codes], dtype=np.int64)
+    if "time_period_primary" in config.features and len(users):
+        period = columns["time_period_primary"]
+        missing = np.isnan(period)
+        if missing.any():
+            period[missing] = derive_time_period(columns[TIME], config)[missing]
+    # stable sort by (user, timestamp), skipped when already in order (validated input always is)
+    t = columns[TIME]
+    same = users[1:] == users[:-1]
+    if not ((users[1:] > users[:-1]) | (same & (t[1:] >= t[:-1]))).all():
+        codes = pd.factorize(users, sort=True)[0]
+        order = np.lexsort((t, codes))  # lexsort is stable
+        columns = {k: v[order] for k, v in columns.items()}
+    return columns
+
+
+def records_to_frame(records: Iterable[Record | dict], config: FeatureConfig | None = None,
+                     user_id: str | None = None) -> pd.DataFrame:
+    """Columnar form of records (see module docstring).
+
+    Values are assumed already checked by `validation`; an unknown category here
+    becomes NaN. `user_id` overrides/assigns the user for records without deviceId.
+    Sorting is stable; duplicate handling is the validator's job.
+    """
+    columns = records_to_columns(records, config, user_id)
+    # one DataFrame construction from all columns (inserting column by column is far slower)
+    columns[USER] = pd.Series(columns[USER], dtype=object)
+    return pd.DataFrame(columns)
+
+
+def frame_to_records(frame: pd.DataFrame, config: FeatureConfig | None = None) -> list[dict[str, Any]]:
+    """Inverse of `records_to_frame` (categorical codes back to labels, NaN omitted)."""
+    config = config or default_feature_config()
+    out = []
+    feat_names = [n for n in config.features if n in frame.columns]
+    static_names = [n for n in config.static if static_column(n) in frame.columns]
+    for row in frame.itertuples(index=False):
+        r = row._asdict()
+        feats: dict[str, Any] = {}
+        for n in feat_names:
+            v = r[n]
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                continue
+            spec = config.features[n]
+            feats[n] = round(float(v), 4) if spec.is_numeric else spec.category_label(int(v))
+        rec = {"timestamp": pd.Timestamp(r[TIME]).isoformat(), "deviceId": str(r[USER]), "features": feats}
+        if static_names:
+            rec["static_features"] = {n: config.static[n].label(int(r[static_column(n)])) for n in static_names}
+        out.append(rec)
+    return out

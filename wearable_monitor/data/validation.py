@@ -1,0 +1,453 @@
+"""Config-driven validation of records: every problem is reported with its line and field.
+
+`records.Record` checks the structure (timestamp, deviceId, dict shapes); this
+module adds what the feature config knows (names, valid ranges, categories,
+required features) and what only a whole file shows (users, order, duplicates).
+
+One policy for every source (JSON window, JSONL history, Fitbit import):
+
+- **record rejected** (not used at all): not a JSON object / not valid JSON,
+  missing or unparsable timestamp, bad deviceId, `features` not an object, or no
+  valid value left for any required feature (e.g. ``hr``).
+- **field removed** (the field becomes NaN = missing, the rest of the record is
+  kept): numeric value outside the config ``valid_range`` (this covers SpO2 > 100
+  and negative steps), NaN/inf, a non-number, an unknown category label/code.
+- **ignored with a warning**: unknown feature, static feature or top-level names.
+- **read under the config's name, with one warning per source**: a feature given
+  by a spelling variant or a common alias (``HR``, ``heart_rate`` -> ``hr``,
+  ``respiratory_rate`` -> ``resp_rate``, see `FEATURE_ALIASES`), and a top-level
+  key from `KEY_HINTS` (``user_id`` -> ``deviceId``) when the record lacks the
+  proper key. A record giving both a name and its alias keeps the proper name;
+  the alias is removed as an error.
+- **duplicate (user, timestamp)**: the first occurrence (lowest line) is kept,
+  later lines are dropped and reported as errors.
+- **unordered** records: sorted by (user, timestamp) (stable), one warning per user.
+- **no deviceId**: the record gets an anonymous user id that is stable for the
+  source (derived from the file name), reported as a warning.
+- **spacing far from the config's sampling interval** (a user's median step under
+  half or over three times it, e.g. 1-minute records): one note per user; the
+  records are kept as they are.
+
+Nothing is silently dropped or invented: every removal appears in
+`ValidationResult.errors` with its line number and field.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import groupby
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from ..config import FeatureConfig, FeatureSpec, default_feature_config
+from ..errors import InputFileError  # noqa: F401 - defined in errors.py, importable from here as before
+from .records import ANONYMOUS_PREFIX, Record, records_to_frame
+
+RECORD_KEYS = {"timestamp", "deviceId", "device_id", "features", "static_features"}
+KEY_HINTS = {"user_id": "deviceId", "userId": "deviceId", "user": "deviceId", "device": "deviceId",
+             "time": "timestamp", "datetime": "timestamp", "ts": "timestamp"}
+
+# Names other exports use for the config's features (after lower-casing, spaces/hyphens -> "_").
+# Ambiguous names stay out: "temperature" (skin or core?), "rr" (rate or RR interval?). A bare "hrv"
+# is read as RMSSD, what most wearables report; Apple Health's HRV is SDNN: name it hrv_sdnn.
+FEATURE_ALIASES = {
+    "heart_rate": "hr", "heartrate": "hr", "pulse": "hr", "bpm": "hr",
+    "resting_hr": "hr_resting", "resting_heart_rate": "hr_resting", "rhr": "hr_resting",
+    "hrv": "hrv_rmssd", "rmssd": "hrv_rmssd", "sdnn": "hrv_sdnn", "pnn50": "hrv_pnn50",
+    "respiratory_rate": "resp_rate", "respiration_rate": "resp_rate", "breathing_rate": "resp_rate",
+    "oxygen_saturation": "spo2", "blood_oxygen": "spo2", "sp_o2": "spo2",
+    "skin_temperature": "skin_temp", "wrist_temperature": "skin_temp",
+    "step_count": "steps", "step": "steps",
+    "sleep_stage": "sleep_state",
+}
+
+
+def canonical_feature_name(name: Any, config: FeatureConfig) -> str | None:
+    """The config feature an input name stands for: itself, a spelling variant ("HR", "Heart-Rate")
+    or an alias in `FEATURE_ALIASES` ("heart_rate" -> "hr"); None if it stands for none."""
+    if name in config.features:
+        return name
+    key = re.sub(r"[\s\-]+", "_", str(name).strip().lower())
+    key = FEATURE_ALIASES.get(key, key)
+    return key if key in config.features else None
+
+
+def _top_level_target(key: str, item: dict) -> str | None:
+    """The record key a `KEY_HINTS` name stands for, if the record lacks that key itself."""
+    target = KEY_HINTS.get(key)
+    proper = ("deviceId", "device_id") if target == "deviceId" else (target,)
+    return target if target and not any(k in item for k in proper) else None
+
+
+# Issue actions: what happened to the data because of the issue.
+REJECTED, FIELD_REMOVED, DUPLICATE_DROPPED = "record rejected", "field removed", "duplicate dropped"
+IGNORED, SORTED, ASSIGNED, CONVERTED = "ignored", "sorted", "anonymous id assigned", "converted"
+NOTED = "noted"  # nothing was changed; the data differ from what the model was built for
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Guards against inputs that would exhaust memory or flood the report."""
+
+    max_bytes: int = 200 * 2**20   # a year of 5-minute records for ~10 users is ~100 MB of JSONL
+    max_records: int = 2_000_000
+    max_issues: int = 10_000       # issues stored per list; counts stay exact beyond it
+
+
+@dataclass(frozen=True)
+class Issue:
+    line: int | None   # 1-based line in the source; None = about the whole source
+    field: str         # e.g. "features.hr", "timestamp", "<json>", "<record>"
+    message: str
+    action: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}, {self.field}" if self.line is not None else self.field
+        return f"{where}: {self.message} ({self.action})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "field": self.field, "message": self.message, "action": self.action}
+
+
+@dataclass(frozen=True)
+class ParseFailure:
+    """Stands in for an item a reader could not parse, so it is reported at its line."""
+
+    message: str
+    field: str = "<json>"
+
+
+@dataclass
+class ValidationResult:
+    """Accepted records (sorted by user, timestamp; unique pairs) plus the per-line report.
+
+    `history` holds the optional history part of a window file (same policy).
+    """
+
+    records: list[Record]
+    errors: list[Issue]
+    warnings: list[Issue]
+    counts: dict[str, int]
+    config: FeatureConfig
+    source: str = "<input>"
+    history: ValidationResult | None = None
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        """The records in columnar form (`records.records_to_frame`)."""
+        return records_to_frame(self.records, self.config)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was rejected or removed (warnings allowed)."""
+        return self.counts.get("errors", 0) == 0
+
+    @property
+    def users(self) -> dict[str, int]:
+        return dict(Counter(r.device_id for r in self.records))
+
+    def summary(self, max_issues: int = 20) -> str:
+        c = self.counts
+        lines = [f"source: {self.source}",
+                 f"records: {c['accepted']} accepted of {c['items']} read "
+                 f"({c['rejected']} rejected, {c['duplicates']} duplicates dropped, "
+                 f"{c['fields_removed']} fields removed)"]
+        users = self.users
+        if users:
+            shown = ", ".join(f"{u}: {n}" for u, n in list(users.items())[:10])
+            lines.append(f"users: {len(users)} ({shown}{', ...' if len(users) > 10 else ''})")
+        if self.records:
+            lines.append(f"time span: {min(r.timestamp for r in self.records).isoformat()} .. "
+                         f"{max(r.timestamp for r in self.records).isoformat()}")
+        for title, issues, total in (("errors", self.errors, c["errors"]), ("warnings", self.warnings, c["warnings"])):
+            if total:
+                lines.append(f"{title} ({total}):")
+                lines += [f"  {i}" for i in issues[:max_issues]]
+                if total > min(len(issues), max_issues):
+                    lines.append(f"  ... and {total - min(len(issues), max_issues)} more")
+        if self.history is not None:
+            lines.append("history:")
+            lines += ["  " + s for s in self.history.summary(max_issues).splitlines()]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"source": self.source, "ok": self.ok, "counts": dict(self.counts), "users": self.users,
+               "errors": [i.to_dict() for i in self.errors],
+               "warnings": [i.to_dict() for i in self.warnings]}
+        if self.history is not None:
+            out["history"] = self.history.to_dict()
+        return out
+
+
+class _Report:
+    """Collects issues with exact counts but a bounded stored list."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.errors: list[Issue] = []
+        self.warnings: list[Issue] = []
+        self.n_errors = self.n_warnings = 0
+        self.actions: Counter[str] = Counter()
+        self.aliases: dict[tuple[str, str], list[int]] = {}  # (given name, read as) -> [records, first line]
+
+    def alias(self, line, given: str, target: str) -> None:
+        seen = self.aliases.setdefault((given, target), [0, line])
+        seen[0] += 1
+
+    def report_aliases(self) -> None:
+        """One warning per alias for the whole source (not one per record)."""
+        for (given, target), (n, first) in self.aliases.items():
+            self.warning(None, given, f"read as '{target}' in {n:,} record(s) (first at line {first})", CONVERTED)
+
+    def error(self, line, field, message, action=REJECTED):
+        self.n_errors += 1
+        self.actions[action] += 1
+        if len(self.errors) < self.limits.max_issues:
+            self.errors.append(Issue(line, field, message, action))
+
+    def warning(self, line, field, message, action=IGNORED):
+        self.n_warnings += 1
+        if len(self.warnings) < self.limits.max_issues:
+            self.warnings.append(Issue(line, field, message, action))
+
+
+def _fmt(value: Any) -> str:
+    """Show a value as the user wrote it (260, 97.5, 'deep'), short."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        return f"an integer of {len(str(abs(value))) if value.bit_length() < 14000 else 'over 4,300'} digits"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def check_value(value: Any, spec: FeatureSpec) -> tuple[Any, str | None]:
+    """(clean value, None) or (None, problem) for one feature value; None in = missing."""
+    if value is None:
+        return None, None
+    if spec.is_numeric:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None, f"{_fmt(value)} is {_type_name(value)}, expected a number"
+        try:
+            v = float(value)
+        except OverflowError:  # an integer beyond the float range (JSON allows any number of digits)
+            v = math.inf
+        if not math.isfinite(v):
+            return None, f"{_fmt(value)} is not a finite number"
+        if spec.valid_range and not spec.valid_range[0] <= v <= spec.valid_range[1]:
+            lo, hi = spec.valid_range
+            unit = f" {spec.unit}" if spec.unit else ""
+            return None, f"{_fmt(value)} is outside the valid range [{lo:g}, {hi:g}]{unit}"
+        return v, None
+    if spec.category_code(value) is None:
+        return None, f"{_fmt(value)} is not a category of {spec.name} ({', '.join(spec.categories)})"
+    return value, None
+
+
+def _clean_features(line: int, feats: dict, config: FeatureConfig, report: _Report) -> tuple[dict, list[str]]:
+    clean, removed = {}, []
+    bounds = config.numeric_bounds
+    for given, value in feats.items():
+        # The common case in one test: a number within range under the config's own name (`check_value`
+        # gives the same result for it; NaN and +-inf fail the comparison and take the long way).
+        b = bounds.get(given)
+        if b is not None and type(value) in (float, int) and b[0] <= value <= b[1]:
+            clean[given] = float(value)
+            continue
+        name, spec = given, config.features.get(given)
+        if spec is None:
+            target = canonical_feature_name(name, config)
+            if target is None:
+                report.warning(line, f"features.{name}", "unknown feature name (not in the feature config)")
+                continue
+            if target in feats or target in clean or target in removed:
+                report.error(line, f"features.{name}", f"another name for '{target}', which the record "
+                             f"already gives; that value is used", FIELD_REMOVED)
+                continue
+            report.alias(line, f"features.{name}", target)
+            name, spec = target, config.features[target]
+        v, problem = check_value(value, spec)
+        if problem:
+            report.error(line, f"features.{given}", problem, FIELD_REMOVED)
+            removed.append(name)
+        elif v is not None:
+            clean[name] = v
+    return clean, removed
+
+
+def _clean_static(line: int, static: dict, config: FeatureConfig, report: _Report) -> dict:
+    clean = {}
+    for name, value in static.items():
+        spec = config.static.get(name)
+        if spec is None:
+            report.warning(line, f"static_features.{name}", "unknown static feature name")
+        elif value is not None and spec.code(value) is None:
+            report.error(line, f"static_features.{name}",
+                         f"{_fmt(value)} is not a category of {name} ({', '.join(spec.categories)}); "
+                         f"'{spec.default}' is used", FIELD_REMOVED)
+        elif value is not None:
+            clean[name] = value
+    return clean
+
+
+def validate_item(line: int, item: Any, config: FeatureConfig, report: _Report) -> Record | None:
+    """One item -> Record, or None if rejected; every problem goes into `report`."""
+    if isinstance(item, ParseFailure):
+        report.error(line, item.field, item.message)
+        return None
+    if not isinstance(item, dict):
+        report.error(line, "<record>", f"expected a JSON object, got {_type_name(item)}")
+        return None
+    renamed = {}
+    for key in item:
+        if key in RECORD_KEYS:
+            continue
+        target = _top_level_target(key, item) if isinstance(key, str) else None
+        if target and target not in renamed.values():
+            renamed[key] = target
+            report.alias(line, str(key), target)
+            continue
+        hint = f"; the record's own '{KEY_HINTS[key]}' is used" if key in KEY_HINTS else ""
+        report.warning(line, str(key) or "<empty name>", f"unknown top-level field{hint}")
+    if renamed:
+        item = {**item, **{target: item[key] for key, target in renamed.items()}}
+    ts = item.get("timestamp")
+    if ts is None:
+        report.error(line, "timestamp", "missing")
+        return None
+    if not isinstance(ts, str):
+        # Epoch numbers would be read as UTC, but records carry local wall-clock time.
+        report.error(line, "timestamp", f"{_fmt(ts)} is {_type_name(ts)}, expected an ISO-8601 string")
+        return None
+    device = item.get("deviceId", item.get("device_id"))
+    if isinstance(device, int) and not isinstance(device, bool):
+        report.warning(line, "deviceId", f"number {device} converted to the string '{device}'", CONVERTED)
+        device = str(device)
+    feats, static = item.get("features") or {}, item.get("static_features") or {}
+    for name, value in (("features", feats), ("static_features", static)):
+        if not isinstance(value, dict):
+            report.error(line, name, f"expected an object of name -> value, got {_type_name(value)}")
+            return None
+    feats, removed = _clean_features(line, feats, config, report)
+    static = _clean_static(line, static, config, report)
+    try:
+        rec = Record.model_validate({"timestamp": ts, "deviceId": device, "features": feats,
+                                     "static_features": static})
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "<record>"
+            report.error(line, where, f"{_fmt(err.get('input'))}: {err['msg']}")
+        return None
+    required = config.required_features
+    if required and not any(n in feats for n in required):
+        why = "no valid value left" if any(n in removed for n in required) else "missing"
+        report.error(line, f"features.{required[0]}" if len(required) == 1 else "features",
+                     f"{why} for the required feature(s) {', '.join(required)}")
+        return None
+    if removed and not feats:  # every value it carried was invalid: nothing of it can be used
+        report.error(line, f"features.{removed[0]}", "no valid value left in the record "
+                     f"(removed: {', '.join(removed)})")
+        return None
+    return rec
+
+
+def _assign_anonymous(kept: list[tuple[int, Record]], anonymous_id: str, report: _Report) -> list[tuple[int, Record]]:
+    lines = [line for line, r in kept if r.device_id is None]
+    if not lines:
+        return kept
+    report.warning(None, "deviceId", f"{len(lines)} record(s) without deviceId (first at line {lines[0]}) "
+                   f"get the anonymous user id '{anonymous_id}', stable for this source", ASSIGNED)
+    return [(line, r if r.device_id is not None else r.model_copy(update={"device_id": anonymous_id}))
+            for line, r in kept]
+
+
+def _sort_and_dedupe(kept: list[tuple[int, Record]], report: _Report) -> tuple[list[Record], int]:
+    """Sort by (user, timestamp, line); keep the first line of each (user, timestamp)."""
+    last: dict[str, Any] = {}
+    unordered: dict[str, list[int]] = {}
+    for line, r in kept:  # input order: count steps back in time per user
+        prev = last.get(r.device_id)
+        if prev is not None and r.timestamp < prev:
+            unordered.setdefault(r.device_id, []).append(line)
+        last[r.device_id] = r.timestamp if prev is None else max(prev, r.timestamp)
+    for user, lines in unordered.items():
+        report.warning(None, "timestamp", f"user '{user}': {len(lines)} record(s) out of time order "
+                       f"(first at line {lines[0]}); records were sorted by timestamp", SORTED)
+    kept = sorted(kept, key=lambda lr: (lr[1].device_id, lr[1].timestamp, lr[0]))
+    out: list[Record] = []
+    first_line, dups = 0, 0
+    for line, r in kept:
+        if out and out[-1].device_id == r.device_id and out[-1].timestamp == r.timestamp:
+            same = "identical values" if out[-1].features == r.features else "values differ"
+            report.error(line, "timestamp", f"duplicate of line {first_line} for user '{r.device_id}' at "
+                         f"{r.timestamp.isoformat()} ({same}); the first occurrence is kept", DUPLICATE_DROPPED)
+            dups += 1
+            continue
+        out.append(r)
+        first_line = line
+    return out, dups
+
+
+def _check_spacing(records: list[Record], config: FeatureConfig, report: _Report, min_records: int = 24) -> None:
+    """One note per user whose median record spacing is far from the config's sampling interval:
+    windows are `window_size` records, so 1-minute records make a 12-minute window, not an hour."""
+    step = float(config.sampling_minutes)
+    for user, group in groupby(records, key=attrgetter("device_id")):  # records are sorted by user
+        group = list(group)
+        if len(group) < min_records:
+            continue
+        ts = np.array([r.timestamp for r in group], dtype="datetime64[s]").astype(np.int64)
+        spacing = float(np.median(np.diff(ts))) / 60.0
+        if not step / 2 <= spacing <= 3 * step:
+            report.warning(None, "timestamp",
+                           f"user '{user}': records every {spacing:g} min (median); the model reads {step:g}-minute "
+                           f"records, so a {config.window_size}-record window spans {config.window_size * spacing:g} "
+                           f"min instead of {config.window_size * step:g}; aggregate to {step:g}-minute records "
+                           "first for scores that mean what they say", NOTED)
+
+
+def validate_items(items: Iterable[tuple[int, Any]], config: FeatureConfig | None = None, *,
+                   source: str = "<input>", anonymous_id: str | None = None,
+                   limits: Limits | None = None) -> ValidationResult:
+    """Validate (line, item) pairs: items are parsed JSON values or `ParseFailure`s.
+
+    Raises `InputFileError` when the record-count limit is exceeded.
+    """
+    config = config or default_feature_config()
+    limits = limits or Limits()
+    report = _Report(limits)
+    kept: list[tuple[int, Record]] = []
+    n_items = 0
+    for line, item in items:
+        n_items += 1
+        if n_items > limits.max_records:
+            raise InputFileError(f"{source}: more than {limits.max_records:,} records (the configured limit); "
+                                 "split the file or raise the limit")
+        rec = validate_item(line, item, config, report)
+        if rec is not None:
+            kept.append((line, rec))
+    report.report_aliases()
+    kept = _assign_anonymous(kept, anonymous_id or f"{ANONYMOUS_PREFIX}0", report)
+    n_valid = len(kept)
+    records, dups = _sort_and_dedupe(kept, report)
+    _check_spacing(records, config, report)
+    for issues in (report.errors, report.warnings):  # read in file order; whole-source notes first
+        issues.sort(key=lambda i: -1 if i.line is None else i.line)
+    counts = {"items": n_items, "accepted": len(records), "rejected": n_items - n_valid, "duplicates": dups,
+              "fields_removed": report.actions[FIELD_REMOVED],
+              "errors": report.n_errors, "warnings": report.n_warnings,
+              "users": len({r.device_id for r in records})}
+    return ValidationResult(records, report.errors, report.warnings, counts, config, source)

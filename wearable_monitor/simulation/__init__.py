@@ -1,0 +1,1 @@
+"""Simulated people: the main simulator, the held-out second simulator, labelled datasets."""

@@ -1,0 +1,1 @@
+"""The verdict layer: findings from every evidence source and the one verdict over them."""

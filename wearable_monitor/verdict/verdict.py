@@ -1,0 +1,260 @@
+"""One verdict from all the evidence: red flags, personal-baseline deviations, the model, the pattern.
+
+The stream evidence (red_flags.py, deviations.py) is computed on one user's rows and then read per
+window: a window holds a finding when the finding's run is sustained inside the window itself, so
+the realtime call (the window's own rows) and the batch replay (all rows, windows by end index)
+give the same answer. The learned model's score adds a `model` finding at the level `model_level`
+(watch: it explains, it does not raise an alert on its own; docs/evaluation.md shows why).
+
+    evidence = StreamEvidence.of(columns_of_one_user, feature_config)
+    findings = evidence.window_findings(rows)          # realtime: all rows are the window
+    levels = evidence.window_levels(end_index, 12)      # batch: per window
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..config import FeatureConfig
+from .deviations import DeviationConfig, deviation_finding, deviation_runs
+from .findings import Finding, Level, Verdict, decide
+from .red_flags import RedFlagConfig, default_red_flag_config, red_flag_runs, run_finding
+from .stream_context import EvidenceRun, stream_context, strongest_per_family, window_runs
+
+EVIDENCE_SOURCES = ("red_flag", "baseline")
+
+
+@dataclass(frozen=True)
+class VerdictConfig:
+    # The learned model's finding level. Watch: the model explains but never raises an alert alone; the
+    # ablation in docs/evaluation.md (wearable-monitor evaluate) decides whether it earns more.
+    model_level: str = "watch"
+    # A multi-day pattern alert (two anomalous days running, or a sustained vital fall: patterns.py)
+    pattern_level: str = "alert"
+    # A single deviant night / day score without the second day: something to watch ...
+    anomalous_day_level: str = "watch"
+    # ... unless this many different vitals deviate that night (e.g. resting HR up, HRV down and
+    # respiration up together): several systems at once is the persistence a second night would show
+    multi_vital_night: int = 3
+    deviations: DeviationConfig = field(default_factory=DeviationConfig)
+
+
+@dataclass
+class StreamEvidence:
+    """The sustained runs of every stream evidence source in one user's rows."""
+    cols: Mapping[str, Any]
+    runs: list[EvidenceRun]
+    n_rows: int
+    sampling_minutes: float
+    red_flags: RedFlagConfig
+
+    @classmethod
+    def of(cls, cols: Mapping[str, Any], config: FeatureConfig, red_flags: RedFlagConfig | None = None,
+           deviations: DeviationConfig | None = None) -> "StreamEvidence":
+        red_flags = red_flags or default_red_flag_config()
+        settings = red_flags.settings(config.sampling_minutes)
+        ctx = stream_context(cols, config, settings)
+        found = red_flag_runs(cols, config, red_flags, ctx=ctx) + deviation_runs(cols, config, deviations, ctx=ctx,
+                                                                                  settings=settings)
+        return cls(cols=cols, runs=found, n_rows=len(ctx), sampling_minutes=float(config.sampling_minutes),
+                   red_flags=red_flags)
+
+    def finding(self, run: EvidenceRun, first: int | None = None, last: int | None = None) -> Finding:
+        if run.source == "red_flag":
+            return run_finding(run, self.cols, self.red_flags, first, last, self.sampling_minutes)
+        return deviation_finding(run, self.cols, self.sampling_minutes)
+
+    def window_findings(self, first_row: int = 0, last_row: int | None = None) -> list[Finding]:
+        """Findings of the window over rows [first_row, last_row] (default: all rows are the window)."""
+        last_row = self.n_rows - 1 if last_row is None else last_row
+        size = last_row - first_row + 1
+        held = window_runs(self.runs, np.array([last_row]), size, last_row=last_row)[0] if size > 0 else []
+        return [self.finding(r, first_row, last_row) for r in strongest_per_family(held)]
+
+    def window_levels(self, end_index: np.ndarray, window_size: int) -> dict[str, np.ndarray | list[str]]:
+        """Per window: the highest level of each source and the reasons (`source:code`, strongest first)."""
+        per_window = window_runs(self.runs, end_index, window_size, last_row=self.n_rows - 1)
+        out: dict[str, Any] = {f"level_{s}": np.zeros(len(end_index), np.int8) for s in EVIDENCE_SOURCES}
+        reasons = []
+        for i, held in enumerate(per_window):
+            kept = strongest_per_family(held)
+            for r in kept:
+                col = out[f"level_{r.source}"]
+                col[i] = max(col[i], r.level)
+            reasons.append("; ".join(f"{r.source}:{r.code}" for r in
+                                     sorted(kept, key=lambda r: (-r.level, EVIDENCE_SOURCES.index(r.source)))))
+        out["reasons"] = reasons
+        return out
+
+
+def model_finding(score: float, threshold: float, cfg: VerdictConfig = VerdictConfig(),
+                  top_feature: str | None = None) -> Finding | None:
+    """The learned model's finding when its window score reaches its calibrated threshold."""
+    if not (score >= threshold):
+        return None
+    drv = f" (strongest input: {top_feature})" if top_feature else ""
+    drv_zh = f"（主要输入：{top_feature}）" if top_feature else ""
+    return Finding(source="model", code="window_score", level=Level.parse(cfg.model_level),
+                   title={"en": f"Learned model: window score {score:.3f} reaches its threshold {threshold:.3f}{drv}",
+                          "zh": f"学习模型：窗口得分 {score:.3f} 达到阈值 {threshold:.3f}{drv_zh}"},
+                   evidence={"score": score, "threshold": threshold},
+                   citation="Phased LSTM + TFT checkpoint; threshold calibrated on held-out simulated users")
+
+
+def window_verdict(findings: list[Finding]) -> Verdict:
+    return decide(findings)
+
+
+def combine_levels(levels: Mapping[str, np.ndarray], model_flags: np.ndarray | None,
+                   cfg: VerdictConfig = VerdictConfig()) -> np.ndarray:
+    """Per window: the verdict level from the per-source levels (and the model's flag)."""
+    out = np.zeros(len(next(iter(levels.values()))), np.int8)
+    for s in EVIDENCE_SOURCES:
+        out = np.maximum(out, np.asarray(levels[f"level_{s}"], np.int8))
+    if model_flags is not None:
+        out = np.maximum(out, np.where(model_flags, int(Level.parse(cfg.model_level)), 0).astype(np.int8))
+    return out
+
+
+def level_labels(levels: np.ndarray) -> np.ndarray:
+    names = np.array([lv.label for lv in Level], dtype=object)
+    return names[np.asarray(levels, np.int64)]
+
+
+def day_verdicts(days, scored, cfg: VerdictConfig = VerdictConfig()):
+    """The day table with the day's verdict: `level` (highest of its windows' levels, a multi-day pattern
+    alert, an anomalous day) and `reasons` (`source:code`, strongest first, each once)."""
+    import pandas as pd
+
+    if "level" not in scored or days.empty:
+        return days.assign(level="normal", reasons="")
+    rank = {lv.label: int(lv) for lv in Level}
+    win = pd.DataFrame({"user_id": scored["user_id"].to_numpy(), "date": pd.DatetimeIndex(scored["timestamp"]).normalize(),
+                        "lv": scored["level"].map(rank).to_numpy(), "reasons": scored["reasons"].to_numpy()})
+    agg = win.groupby(["user_id", "date"], sort=False).agg(
+        lv=("lv", "max"), reasons=("reasons", lambda r: "; ".join(dict.fromkeys(
+            c for s in r if s for c in s.split("; "))))).reset_index()
+    out = days.astype({"date": "datetime64[ns]"}).merge(agg.astype({"date": "datetime64[ns]"}),
+                                                       on=["user_id", "date"], how="left")
+    lv = out["lv"].fillna(0).to_numpy(np.int64).copy()
+    reasons = out["reasons"].fillna("").tolist()
+    pattern = int(Level.parse(cfg.pattern_level))
+    day = int(Level.parse(cfg.anomalous_day_level))
+    alert = out["alert"].to_numpy(bool)
+    anomalous = out["is_anomalous_day"].to_numpy(bool)
+    multi = anomalous & (out.get("vitals_deviant_count", pd.Series(0, index=out.index)).to_numpy() >= cfg.multi_vital_night)
+    for i in np.flatnonzero(alert | anomalous):
+        code = _pattern_code(alert[i], multi[i])
+        lv[i] = max(lv[i], pattern if (alert[i] or multi[i]) else day)
+        reasons[i] = "; ".join(x for x in (f"pattern:{code}", reasons[i]) if x)
+    out["level"] = level_labels(lv)
+    out["reasons"] = reasons
+    return out.drop(columns=["lv"])
+
+
+def pattern_finding(day, cfg: VerdictConfig = VerdictConfig()) -> Finding:
+    """The multi-day pattern's finding for one row of the day table (alert: the pattern alerts that day)."""
+    alert = bool(day["alert"])
+    multi = int(day.get("vitals_deviant_count", 0) or 0) >= cfg.multi_vital_night
+    flags = str(day.get("vitals_flags", "") or "")
+    run = int(day.get("pattern_days", 0) or 0)
+    level = Level.parse(cfg.pattern_level if (alert or multi) else cfg.anomalous_day_level)
+    what_en = f"nightly vitals: {flags}" if flags else "the day's window scores stand out from earlier days"
+    what_zh = f"夜间指标：{flags}" if flags else "当天窗口得分高于此前各天"
+    if alert:
+        title = {"en": f"Multi-day pattern: {run} anomalous day(s) running ({what_en})",
+                 "zh": f"多日模式：连续 {run} 天异常（{what_zh}）"}
+    elif multi:
+        title = {"en": f"Several vitals off the personal nightly baseline at once ({what_en})",
+                 "zh": f"多项夜间指标同时偏离个人基线（{what_zh}）"}
+    else:
+        title = {"en": f"Anomalous day, not yet a second one running ({what_en})",
+                 "zh": f"当天异常，尚未连续第二天（{what_zh}）"}
+    advice = {"en": "Several days off the personal baseline often come with an infection, poor sleep, alcohol or "
+                    "stress. Note how you feel; with symptoms, consider a test or a doctor.",
+              "zh": "连续多日偏离个人基线常见于感染、睡眠不佳、饮酒或压力。请留意自身感受；如有症状，可考虑检测或就医。"}
+    return Finding(source="pattern", code=_pattern_code(alert, multi), level=level, title=title,
+                   evidence={"date": str(getattr(day["date"], "date", lambda: day["date"])()),
+                             "pattern_days": run, "vitals_flags": flags},
+                   advice=advice, citation="NightSignal (Alavi et al., Nat Med 2022): nightly resting HR >= 4 bpm "
+                                           "over the median of earlier nights, two nights running")
+
+
+def _pattern_code(alert: bool, multi_vital: bool) -> str:
+    return "multi_day_alert" if alert else "multi_vital_night" if multi_vital else "anomalous_day"
+
+
+def apply_verdict(result: dict, verdict: Verdict) -> dict:
+    """Write a verdict into a realtime result dict (is_anomaly, level, reasons, advice)."""
+    result.update(is_anomaly=verdict.is_anomaly, level=verdict.level.label,
+                  reasons=[f.to_dict() for f in verdict.reasons], advice=verdict.to_dict()["advice"])
+    return result
+
+
+def rejudge(result: dict, threshold: float, cfg: VerdictConfig = VerdictConfig()) -> dict:
+    """A copy of a realtime result with the model read at another threshold (a visitor's choice):
+    only the model's finding changes; red flags, deviations and the pattern stay as they were."""
+    out = dict(result, threshold=round(float(threshold), 4))
+    score = float(result["anomaly_score"])
+    out["details"] = dict(result.get("details", {}), model_anomalous=bool(score >= threshold),
+                          prediction_confidence=round(abs(score - threshold), 4))
+    kept = [Finding.from_dict(f) for f in result.get("reasons", []) if f.get("source") != "model"]
+    top = result.get("top_features") or []
+    model = model_finding(score, float(threshold), cfg, top[0]["feature"] if top else None)
+    return apply_verdict(out, decide(kept + ([model] if model else [])))
+
+
+def rejudge_table(scored, threshold: float, cfg: VerdictConfig = VerdictConfig()):
+    """The per-window table with the model read at another threshold (level and is_anomaly follow)."""
+    scored = scored.copy()
+    scored["model_anomalous"] = scored["anomaly_score"].to_numpy() >= threshold
+    levels = {f"level_{s}": scored[f"level_{s}"].to_numpy() for s in EVIDENCE_SOURCES}
+    level = combine_levels(levels, scored["model_anomalous"].to_numpy(), cfg)
+    scored["level"] = level_labels(level)
+    scored["is_anomaly"] = level >= int(Level.ALERT)
+    return scored
+
+
+#: a daily-log rule's severity as a verdict level (rules document: CRITICAL "needs immediate attention")
+RULE_LEVELS = {"CRITICAL": Level.URGENT, "HIGH": Level.ALERT, "MEDIUM": Level.WATCH, "LOW": Level.WATCH}
+
+
+def rule_finding(d: Mapping[str, Any]) -> Finding | None:
+    """A daily-log rule finding (rules/finding.py's dict) as verdict evidence; None when it is not a
+    finding about the person (insufficient data, a data problem). Unconfirmed readings count as watch."""
+    status, severity = d.get("status"), d.get("severity")
+    if status not in ("finding", "awaiting_confirmation") or severity not in RULE_LEVELS:
+        return None
+    level = RULE_LEVELS[severity] if status == "finding" else Level.WATCH
+    period = d.get("period") or {}
+    return Finding(source="rule", code=f"{d.get('rule')}:{d.get('metric')}", level=level,
+                   title=dict(d.get("title") or {}), advice=dict(d.get("advice") or {}),
+                   evidence={"severity": severity, "status": status, "value": d.get("value")},
+                   start=period.get("start"), end=period.get("end"), citation="Rules document (daily-log rules)")
+
+
+def with_rule_findings(days, findings: list[Mapping[str, Any]]):
+    """The day table with each rule finding's level on the last day of its period (per user)."""
+    import pandas as pd
+
+    if days.empty or not findings:
+        return days
+    days = days.copy()
+    rank = {lv.label: int(lv) for lv in Level}
+    level = days["level"].map(rank).to_numpy().copy()
+    reasons = days["reasons"].tolist()
+    dates = pd.DatetimeIndex(days["date"]).normalize()
+    for d in findings:
+        f = rule_finding(d)
+        if f is None or f.end is None:
+            continue
+        hit = np.flatnonzero((days["user_id"].to_numpy() == d.get("user_id")) & (dates == pd.Timestamp(f.end)))
+        for i in hit:
+            level[i] = max(level[i], int(f.level))
+            reasons[i] = "; ".join(x for x in (reasons[i], f"rule:{f.code}") if x)
+    days["level"] = level_labels(level)
+    days["reasons"] = reasons
+    return days
