@@ -16,6 +16,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from .errors import ConfigError  # noqa: F401 - defined in errors.py, importable from here as before
@@ -156,6 +157,11 @@ class FeatureConfig:
 
     def channel_features(self, channel: str) -> list[str]:
         return [n for n, s in self.features.items() if s.channel == channel and s.model_input and s.is_numeric]
+
+    @cached_property
+    def period_by_hour(self) -> np.ndarray:
+        """The time period of each hour of the day (24 names): looked up per row on hot paths."""
+        return np.array([self.time_period_of_hour(h) for h in range(24)], dtype=object)
 
     def time_period_of_hour(self, hour: int) -> str:
         for name, (start, end) in self.time_periods.items():

@@ -23,6 +23,13 @@ def json_safe(obj: Any, digits: int | None = None, dates: bool = False) -> Any:
     `digits`: round floats to that many places (texts for people and stable case files; None keeps
     every digit). `dates`: timestamps become their date ("2024-03-01"), for day-level evidence.
     """
+    kind = type(obj)  # exact-type fast path: a result holds hundreds of plain leaves (realtime hot path)
+    if kind is str or kind is int or kind is bool or obj is None:
+        return obj
+    if kind is float:
+        if not math.isfinite(obj):
+            return None
+        return obj if digits is None else round(obj, digits)
     if isinstance(obj, dict):
         return {str(k): json_safe(v, digits, dates) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -12,18 +12,6 @@ from .config import ALL, BaselineConfig
 from .state import BaselineKey
 
 
-def _period_lut(config: FeatureConfig) -> np.ndarray:
-    """Time period by hour of day (memoised per config object: ingest runs per realtime window)."""
-    lut = _PERIOD_LUTS.get(id(config))
-    if lut is None or lut[0] is not config:
-        lut = _PERIOD_LUTS[id(config)] = (config, np.array([config.time_period_of_hour(h) for h in range(24)],
-                                                           dtype=object))
-    return lut[1]
-
-
-_PERIOD_LUTS: dict[int, tuple[FeatureConfig, np.ndarray]] = {}
-
-
 # what an at-rest baseline needs besides its source: the columns stream_context reads for "at rest"
 REST_COLUMNS = ("steps", "hr_resting", "sleep_state", "accel_mag")
 
@@ -54,7 +42,7 @@ def usable_values(rows, config: FeatureConfig, bcfg: BaselineConfig,
     if bcfg.guard.skip_low_quality and dq is not None and "data_quality" in rows and "low" in dq.categories:
         ok &= np.asarray(rows["data_quality"], dtype=np.float64) != dq.categories["low"]
     hours = np.asarray(rows[TIME], dtype="datetime64[ns]").astype("datetime64[h]").astype(np.int64) % 24
-    periods = _period_lut(config)[hours]
+    periods = config.period_by_hour[hours]
     rest, rest_periods = _at_rest(rows, config) if any(k.at_rest for k in keys) else (None, None)
     out = {}
     for key in keys:

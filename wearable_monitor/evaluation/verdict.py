@@ -50,7 +50,7 @@ def replay(det, frame: pd.DataFrame, progress: bool = False) -> tuple[pd.DataFra
     for user in pd.unique(scored[USER]):
         rows = frame[frame[USER] == user].reset_index(drop=True)
         windows = det.calculator.windows(causal_baseline_columns(rows, det.config, det.users.bcfg))
-        sigma.append(three.decision_function(windows) >= 3.0)
+        sigma.append(three.predict(windows))  # the rule's own threshold (|z| >= 3)
     return scored, days, np.concatenate(sigma) if sigma else np.zeros(0, bool)
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-from ..config import CONFIG_DIR, ConfigError, FeatureConfig, strip_comments
+from ..config import CONFIG_DIR, ConfigError, FeatureConfig, StrictModel, strip_comments
 from .findings import Finding, Level
 from .stream_context import (UNKNOWN, EvidenceRun, StreamContext, StreamSettings, baseline_at, column_or_nan,
                              period_of_rows, runs, stream_context)
@@ -32,16 +32,12 @@ UNKNOWN_ACTIVITY = {"en": "activity unknown (the records carry no step count), s
                     "zh": "活动状态未知（记录中没有步数），因此降低一级报告"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Texts(_Strict):
+class Texts(StrictModel):
     en: str = Field(min_length=1)
     zh: str = Field(min_length=1)
 
 
-class FlagSpec(_Strict):
+class FlagSpec(StrictModel):
     signal: str
     op: Literal["<=", ">="]
     value: float
@@ -61,7 +57,7 @@ class FlagSpec(_Strict):
             return (x <= self.value) if self.op == "<=" else (x >= self.value)
 
 
-class RedFlagConfig(_Strict):
+class RedFlagConfig(StrictModel):
     schema_version: Literal[1]
     rest_minutes: float = Field(gt=0)
     rest_max_steps: float = Field(default=30.0, ge=0)

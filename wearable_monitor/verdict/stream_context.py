@@ -154,8 +154,7 @@ def period_of_rows(times: np.ndarray, config: FeatureConfig, asleep: np.ndarray 
     sleep stage says asleep count as "night" whatever the hour (a late sleeper's 07:00 is sleep, and
     sleeping heart rate belongs with the night's)."""
     hours = (np.asarray(times).astype("datetime64[h]").astype(np.int64) % 24) if len(times) else np.zeros(0, int)
-    lut = np.array([config.time_period_of_hour(h) for h in range(24)], dtype=object)
-    out = lut[hours]
+    out = config.period_by_hour[hours]
     if asleep is not None and "night" in config.time_periods:
         out = np.where(asleep, "night", out).astype(object)
     return out

@@ -179,7 +179,7 @@ def training_data(cfg: TrainConfig, splits: dict, rng: np.random.Generator, fcon
     frame = hide_channels(train_split.frame, fitbit_users)
     events, injected = train_split.events, train_split.events.iloc[:0]
     if cfg.augment is not None:
-        aug = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.augment.items()})
+        aug = _augment_config(cfg)
         frame, injected = inject_events(frame, events, rng, aug)
         frame = noise_and_gaps(frame, rng, aug)
         events = pd.concat([events, injected[events.columns.intersection(injected.columns)]], ignore_index=True)
@@ -192,36 +192,38 @@ def training_data(cfg: TrainConfig, splits: dict, rng: np.random.Generator, fcon
             "real_users": sorted(real["user_id"].unique()) if len(real) else []}
 
 
-def train(cfg: TrainConfig, progress: bool = True, out_dir: str | Path | None = None) -> dict:
-    """Run the whole pipeline; returns the summary (also written to out_dir/summary.json)."""
-    t0 = time.time()
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    fconf = default_feature_config()
-    lengths = sorted({int(L) for L in cfg.train_window_sizes} | {cfg.window_size})
-    eval_lengths = sorted({int(L) for L in cfg.eval_window_sizes} | {cfg.window_size})
-    calcs = {L: FeatureCalculator(fconf, window_size=L) for L in sorted(set(lengths) | set(eval_lengths))}
+@dataclass
+class _TrainingSet:
+    """Per window length: the subsampled labelled training windows and the unlabelled real ones."""
+    windows: dict[int, Windows]
+    y: dict[int, np.ndarray]
+    kind: dict[int, np.ndarray]
+    real: dict[int, Windows]  # empty without real pre-training users
 
-    splits = split_population(cfg.train_users, cfg.val_users, cfg.test_users, cfg.days, cfg.seed, cfg.sim)
-    td = training_data(cfg, splits, rng, fconf)
-    w_train, y_train, k_train, w_real = {}, {}, {}, {}
+
+def _augment_config(cfg: TrainConfig) -> AugmentConfig:
+    """`cfg.augment` as an AugmentConfig (JSON gives lists where it expects tuples)."""
+    return AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.augment.items()})
+
+
+def _training_windows(cfg: TrainConfig, td: dict, calcs: dict[int, FeatureCalculator], lengths: list[int],
+                      rng: np.random.Generator) -> _TrainingSet:
+    """Class-balanced windows of each training length, the total capped at `cfg.max_train_windows`."""
+    ts = _TrainingSet({}, {}, {}, {})
     per_length = cfg.max_train_windows // len(lengths)
     for L in lengths:
         w, y, k = labelled_windows(td["frame"], td["events"], calcs[L])
         pick = balanced_subsample(y, cfg.negatives_per_positive, rng, per_length)
-        w_train[L], y_train[L], k_train[L] = w[pick], y[pick], k[pick]
+        ts.windows[L], ts.y[L], ts.kind[L] = w[pick], y[pick], k[pick]
         if len(td["real"]):
-            w_real[L] = calcs[L].windows(td["real"])
+            ts.real[L] = calcs[L].windows(td["real"])
+    return ts
 
-    model = WearableAnomalyNet(ModelConfig.from_windows(w_train[cfg.window_size], **cfg.model))
-    n_params = sum(p.numel() for p in model.parameters())
-    pre_losses = pretrain(model, w_train, cfg, rng, gen, progress, extra=w_real or None)
-    ft_losses = finetune(model, w_train, y_train, k_train, cfg, rng, gen, progress)
-    model.eval()
-    t_train = time.time() - t0
 
-    detector = LearnedDetector(model)
+def _evaluate(detector: LearnedDetector, splits: dict, calcs: dict[int, FeatureCalculator], fconf,
+              cfg: TrainConfig, eval_lengths: list[int]) -> dict:
+    """Calibrate the threshold on the validation users at `cfg.window_size`, then score validation and
+    test at every evaluation length with that one threshold: {length: {"val"|"test": metrics}}."""
     evaluation: dict = {}
     for L in [cfg.window_size] + [L for L in eval_lengths if L != cfg.window_size]:  # calibrate first
         evaluation[L] = {}
@@ -234,51 +236,65 @@ def train(cfg: TrainConfig, progress: bool = True, out_dir: str | Path | None = 
             scores = detector.decision_function(windows)
             evaluation[L][name] = window_and_event_metrics(windows, scores, y, detector.threshold_, split.events,
                                                             split.user_days)
-    n_train = {str(L): int(len(w_train[L])) for L in lengths}
+    return evaluation
 
+
+def _data_summary(cfg: TrainConfig, splits: dict, td: dict, ts: _TrainingSet, lengths: list[int]) -> dict:
+    """The "data" section of summary.json: populations, training windows, augmentation, pre-training."""
+    n_train = {str(L): int(len(ts.windows[L])) for L in lengths}
     injected = td["injected"]
-    all_pos = np.concatenate([y_train[L] for L in lengths])
-    summary = {
+    all_pos = np.concatenate([ts.y[L] for L in lengths])
+    return {
+        "source": "wearable_monitor.simulation.simulator (simulated users; disjoint train / validation / test users)",
+        "seed": cfg.seed, "days": cfg.days,
+        "users": {k: len(v.users) for k, v in splits.items()},
+        "events": {k: v.events["kind"].value_counts().to_dict() for k, v in splits.items()},
+        "train_windows": sum(n_train.values()), "train_windows_per_size": n_train,
+        "train_positive_share": round(float(all_pos.mean()), 4),
+        "fitbit_like_train_users": len(td["fitbit_like_users"]),
+        "augmentation": None if cfg.augment is None else {
+            "applies_to": "simulated training users only (validation and test users are not augmented)",
+            "config": asdict(_augment_config(cfg)),
+            "injected_events": int(len(injected)),
+            "injected_shapes": injected["shape"].value_counts().to_dict() if len(injected) else {},
+            "injected_channels": (injected["channels"].str.split(";").explode().value_counts().to_dict()
+                                  if len(injected) else {}),
+        },
+        "pretraining": {
+            "simulated": "the (augmented) training windows of every training length, no labels used",
+            "real_fitbit_users": td["real_users"],
+            "real_fitbit_windows_per_size": {str(L): int(len(w)) for L, w in ts.real.items()},
+            "real_batch_share": cfg.fitbit_pretrain_share if ts.real else 0.0,
+            "excluded_real_users": list(FITBIT_EVALUATION_ONLY_USERS),
+            "split": ("self-supervised pre-training uses only the Fitbit users WITHOUT a symptom-onset label "
+                      "(heart rate + steps); the labelled users are the real-data evaluation population and are "
+                      "never used for training"),
+        },
+    }
+
+
+def _round_loss(losses: list[float]) -> float | None:
+    """Mean of the last 50 losses: the end of the run, smoothed over batch noise."""
+    return round(float(np.mean(losses[-50:])), 4) if losses else None
+
+
+def _summary(cfg: TrainConfig, model: WearableAnomalyNet, detector: LearnedDetector, evaluation: dict,
+             data: dict, lengths: list[int], eval_lengths: list[int], fconf,
+             pre_losses: list[float], ft_losses: list[float], t0: float, t_train: float) -> dict:
+    return {
         "summary_schema": SUMMARY_SCHEMA,
         "model": "WearableAnomalyNet (Phased LSTM + TFT)",
-        "parameters": n_params,
+        "parameters": sum(p.numel() for p in model.parameters()),
         "threshold": round(float(detector.threshold_), 6),
         "threshold_criterion": (f"{detector.threshold_criterion}, on {cfg.window_size}-record windows; the same "
                                 f"threshold is used for every length below"),
         "window": {"size": cfg.window_size, "minutes": cfg.window_size * fconf.sampling_minutes,
                    "train_sizes": lengths, "eval_sizes": eval_lengths,
                    "label": "positive when an event is inside the window or starts within the next 30 minutes"},
-        "data": {
-            "source": "wearable_monitor.simulation.simulator (simulated users; disjoint train / validation / test users)",
-            "seed": cfg.seed, "days": cfg.days,
-            "users": {k: len(v.users) for k, v in splits.items()},
-            "events": {k: v.events["kind"].value_counts().to_dict() for k, v in splits.items()},
-            "train_windows": sum(n_train.values()), "train_windows_per_size": n_train,
-            "train_positive_share": round(float(all_pos.mean()), 4),
-            "fitbit_like_train_users": len(td["fitbit_like_users"]),
-            "augmentation": None if cfg.augment is None else {
-                "applies_to": "simulated training users only (validation and test users are not augmented)",
-                "config": asdict(AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                                  for k, v in cfg.augment.items()})),
-                "injected_events": int(len(injected)),
-                "injected_shapes": injected["shape"].value_counts().to_dict() if len(injected) else {},
-                "injected_channels": (injected["channels"].str.split(";").explode().value_counts().to_dict()
-                                      if len(injected) else {}),
-            },
-            "pretraining": {
-                "simulated": "the (augmented) training windows of every training length, no labels used",
-                "real_fitbit_users": td["real_users"],
-                "real_fitbit_windows_per_size": {str(L): int(len(w)) for L, w in w_real.items()},
-                "real_batch_share": cfg.fitbit_pretrain_share if w_real else 0.0,
-                "excluded_real_users": list(FITBIT_EVALUATION_ONLY_USERS),
-                "split": ("self-supervised pre-training uses only the Fitbit users WITHOUT a symptom-onset label "
-                          "(heart rate + steps); the labelled users are the real-data evaluation population and are "
-                          "never used for training"),
-            },
-        },
+        "data": data,
         "training": {"pretrain_steps": cfg.pretrain_steps, "finetune_steps": cfg.finetune_steps,
-                     "final_pretrain_loss": round(float(np.mean(pre_losses[-50:])), 4) if pre_losses else None,
-                     "final_finetune_loss": round(float(np.mean(ft_losses[-50:])), 4) if ft_losses else None,
+                     "final_pretrain_loss": _round_loss(pre_losses),
+                     "final_finetune_loss": _round_loss(ft_losses),
                      "training_seconds": round(t_train, 1),
                      "seconds": round(time.time() - t0, 1), "torch_threads": torch.get_num_threads()},
         "metrics": evaluation[cfg.window_size],
@@ -287,13 +303,44 @@ def train(cfg: TrainConfig, progress: bool = True, out_dir: str | Path | None = 
         "feature_config_sha256": fconf.sha256,
         "kinds": list(KIND_NAMES),
     }
+
+
+def _save(model: WearableAnomalyNet, summary: dict, cfg: TrainConfig, out_dir: str | Path | None,
+          lengths: list[int], fconf) -> None:
     out = Path(out_dir or cfg.out_dir)
-    if not out.is_absolute():
+    if not out.is_absolute():  # the config's out_dir is relative to the repository, an explicit one to the cwd
         out = REPO_ROOT / out if out_dir is None else out
     model.save_pretrained(out, extra_config={
         "threshold": summary["threshold"], "feature_config_sha256": fconf.sha256,
         "window_size": cfg.window_size, "trained_window_sizes": lengths, "kinds": list(KIND_NAMES)})
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
+
+
+def train(cfg: TrainConfig, progress: bool = True, out_dir: str | Path | None = None) -> dict:
+    """Run the whole pipeline; returns the summary (also written to out_dir/summary.json)."""
+    t0 = time.time()
+    # every random draw below comes from these three, in a fixed order: the run is reproducible
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    fconf = default_feature_config()
+    lengths = sorted({int(L) for L in cfg.train_window_sizes} | {cfg.window_size})
+    eval_lengths = sorted({int(L) for L in cfg.eval_window_sizes} | {cfg.window_size})
+    calcs = {L: FeatureCalculator(fconf, window_size=L) for L in sorted(set(lengths) | set(eval_lengths))}
+
+    splits = split_population(cfg.train_users, cfg.val_users, cfg.test_users, cfg.days, cfg.seed, cfg.sim)
+    td = training_data(cfg, splits, rng, fconf)
+    ts = _training_windows(cfg, td, calcs, lengths, rng)
+
+    model = WearableAnomalyNet(ModelConfig.from_windows(ts.windows[cfg.window_size], **cfg.model))
+    pre_losses = pretrain(model, ts.windows, cfg, rng, gen, progress, extra=ts.real or None)
+    ft_losses = finetune(model, ts.windows, ts.y, ts.kind, cfg, rng, gen, progress)
+    model.eval()
+    t_train = time.time() - t0
+
+    detector = LearnedDetector(model)
+    evaluation = _evaluate(detector, splits, calcs, fconf, cfg, eval_lengths)
+    summary = _summary(cfg, model, detector, evaluation, _data_summary(cfg, splits, td, ts, lengths),
+                       lengths, eval_lengths, fconf, pre_losses, ft_losses, t0, t_train)
+    _save(model, summary, cfg, out_dir, lengths, fconf)
     return summary
-
-
