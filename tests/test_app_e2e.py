@@ -163,10 +163,11 @@ def test_a_second_upload_replaces_the_first(page, tmp_path):
 
     hr, steps = fitbit_pair_files(tmp_path)
     page.get_by_role("tab", name="Upload a case").click()
-    box = page.locator("#upload-files")
+    box, status = page.locator("#upload-files"), page.locator("#upload-status")
     page.set_input_files("#upload-files input[type=file]", str(hr))
-    expect(box).to_contain_text("P9_hr")
+    expect(status).to_have_text("Ready to score: P9_hr.csv")  # the box's upload event has run
     page.set_input_files("#upload-files input[type=file]", [str(hr), str(steps)])
+    expect(status).to_have_text("Ready to score: P9_hr.csv, P9_steps.csv")
     expect(box).to_contain_text("P9_steps")
     expect(box.get_by_text("P9_hr")).to_have_count(1)  # replaced, not appended (it would be listed twice)
     page.click("#analyze")

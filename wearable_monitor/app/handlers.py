@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import gradio as gr
@@ -219,16 +220,19 @@ class Handlers:
         return self.upload_view(UploadView(view.outcome, user), lang)
 
     @staticmethod
-    def replace_files(files: Any, previous: list[str] | None) -> tuple[Any, list[str]]:
+    def replace_files(files: Any, previous: list[str] | None, lang: str | None = None) -> tuple:
         """A new upload replaces the files of the previous one. The file box appends what is dropped
         to what it holds, so the new files are the ones after the previous list (the same file
         dropped again keeps its cached path, hence by position, not by name):
-        -> (the files to keep, their paths for next time)."""
+        -> (the files to keep, their paths for next time[, a status line naming them when `lang`])."""
         items = files if isinstance(files, list) else ([files] if files else [])
         paths = [str(getattr(f, "name", f)) for f in items]
         prev = list(previous or [])
         keep = paths[len(prev):] if len(paths) > len(prev) and paths[:len(prev)] == prev else paths
-        return keep, keep
+        if lang is None:
+            return keep, keep
+        names = ", ".join(markdown_text(Path(p).name, 80) for p in keep)
+        return keep, keep, t("files_ready", lang, names=names) if keep else ""
 
     def marker_kind_choices(self, lang: str = "en") -> list[tuple[str, str]]:
         return [(labels[1 if lang == "zh" else 0], kind) for kind, labels in MARKER_KINDS.items()]

@@ -106,6 +106,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "准备度、每日趋势 CSV |"),
     "files": ("History file(s)", "历史文件"),
     "analyze": ("Validate and score", "校验并评分"),
+    "files_ready": ("Ready to score: {names}", "待评分：{names}"),
     "status": ("Status", "状态"),
     "validation": ("Validation report", "校验报告"),
     "user": ("User", "用户"),

@@ -235,7 +235,10 @@ def wire_window(h: Handlers, w: WindowTab, lang, queue: dict) -> None:
 
 def wire_upload(h: Handlers, u: UploadTab, lang, queue: dict) -> None:
     outs = list(u.out)
-    u.files.upload(h.replace_files, [u.files, u.files_state], [u.files, u.files_state], **PRIVATE)
+    # not queued: the box must be replaced before anything else happens to it (a queued reply that came
+    # after a second drop would put back the first upload's files)
+    u.files.upload(h.replace_files, [u.files, u.files_state, lang], [u.files, u.files_state, u.out.status],
+                   queue=False, **PRIVATE)
     u.files.clear(lambda: [], None, u.files_state, **PRIVATE)
     u.analyze.click(h.analyze, [u.files, u.threshold, lang, u.markers, u.files_state], outs, **PRIVATE, **queue)
     u.out.user.input(h.select_upload_user, [u.out.user, u.out.state, lang], outs, **PRIVATE)
