@@ -190,13 +190,13 @@ def main(argv: list[str] | None = None) -> int:
                                 "wall_s": round(time.perf_counter() - t, 1)}
 
         month = write_history(tmp, args.history_days, "month.jsonl")
-        warm.predict(handle_file(str(month)), None, api_name="/analyze_history")
+        warm.predict(handle_file(str(month)), None, None, "", True, api_name="/analyze_history")
 
         def history_client(i: int) -> tuple[list[float], list[str]]:
             c = Client(url, verbose=False)
             t = time.perf_counter()
             try:
-                r = c.predict(handle_file(str(month)), None, api_name="/analyze_history")
+                r = c.predict(handle_file(str(month)), None, None, "", True, api_name="/analyze_history")
                 if "error" in r:
                     raise RuntimeError(r["error"][:200])
                 return [time.perf_counter() - t], []
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                 break
             t = time.perf_counter()
             try:
-                r = warm.predict(handle_file(str(small)), None, api_name="/analyze_history")
+                r = warm.predict(handle_file(str(small)), None, None, "", True, api_name="/analyze_history")
                 (fail if "error" in r else lat).append(r.get("error", "") or time.perf_counter() - t)
             except Exception as exc:  # noqa: BLE001
                 fail.append(str(exc)[:200])
