@@ -7,7 +7,7 @@ import numpy as np
 
 from ..config import FeatureConfig
 from ..data.records import TIME
-from ..verdict.stream_context import REST, StreamSettings, period_of_rows, stream_context
+from ..verdict.stream_context import REST, StreamSettings, stream_context
 from .config import ALL, BaselineConfig
 from .state import BaselineKey
 
@@ -21,7 +21,7 @@ def _at_rest(rows, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     the verdict's evidence (default settings)."""
     ctx = stream_context({c: rows[c] for c in (TIME, *REST_COLUMNS) if c in rows}, config,
                          StreamSettings(sampling_minutes=config.sampling_minutes))
-    return ctx.rest == REST, period_of_rows(ctx.times, config, ctx.asleep)
+    return ctx.rest == REST, ctx.periods
 
 
 def usable_values(rows, config: FeatureConfig, bcfg: BaselineConfig,

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..config import FeatureConfig
 from .findings import Finding, Level
-from .stream_context import (REST, EvidenceRun, StreamContext, StreamSettings, baseline_at, column, period_of_rows, runs,
+from .stream_context import (REST, EvidenceRun, StreamContext, StreamSettings, baseline_at, column, runs,
                              stream_context)
 
 
@@ -124,12 +124,10 @@ def deviation_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: Deviatio
     settings = settings or StreamSettings(sampling_minutes=config.sampling_minutes)
     ctx = ctx or stream_context(cols, config, settings)
     n = len(ctx)
-    periods = period_of_rows(ctx.times, config, ctx.asleep)
-    recovering = ctx.recovering if ctx.recovering is not None else np.zeros(n, bool)
     # Outside the awake hours with no sleep stage the person may be asleep or awake on the sofa: read such
     # rows against the night and the all-day baseline as well and keep the smaller deviation (a device
     # without sleep staging never turns an evening at 100 bpm into "far above the sleeping heart rate").
-    ambiguous = ~ctx.sleep_known & ~ctx.awake if ctx.sleep_known is not None else np.zeros(n, bool)
+    ambiguous = ~ctx.sleep_known & ~ctx.awake
     alternatives = [np.full(n, "night", dtype=object), np.full(n, "all", dtype=object)] if ambiguous.any() else []
     k = settings.min_records(cfg.min_minutes)
     k_alert = settings.min_records(cfg.min_minutes_alert)
@@ -137,7 +135,7 @@ def deviation_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: Deviatio
     beyond_watch = np.zeros(n, np.int64)
     per_channel: list[tuple[DeviationChannel, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     for ch in cfg.channels:
-        got = channel_z(cols, ch, ctx, periods)
+        got = channel_z(cols, ch, ctx, ctx.periods)
         if got is None:
             continue
         x, mean, z = got
@@ -147,7 +145,7 @@ def deviation_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: Deviatio
             for other in alt_z:
                 dz = np.where(ambiguous, np.fmin(dz, other * direction), dz)
             if direction == ch.exercise_direction:
-                dz = np.where(recovering, np.nan, dz)
+                dz = np.where(ctx.recovering, np.nan, dz)
             with np.errstate(invalid="ignore"):
                 watch = dz >= cfg.z_watch
             beyond_watch += watch

@@ -23,7 +23,7 @@ from pydantic import Field, ValidationError, field_validator
 from ..config import CONFIG_DIR, ConfigError, FeatureConfig, StrictModel, strip_comments
 from .findings import Finding, Level
 from .stream_context import (UNKNOWN, EvidenceRun, StreamContext, StreamSettings, baseline_at, column_or_nan,
-                             period_of_rows, runs, stream_context)
+                             runs, stream_context)
 
 DEFAULT_RED_FLAGS = CONFIG_DIR / "red_flags.json"
 CONTEXT_TEXT = {"rest": {"en": "at rest", "zh": "静息"}, "awake_rest": {"en": "awake at rest", "zh": "清醒静息"},
@@ -116,8 +116,7 @@ def _context_mask(spec: FlagSpec, ctx: StreamContext) -> np.ndarray:
     return np.ones(len(ctx), bool)
 
 
-def _within_personal_range(cols: Mapping[str, Any], x: np.ndarray, spec: FlagSpec, ctx: StreamContext,
-                           config: FeatureConfig) -> np.ndarray:
+def _within_personal_range(cols: Mapping[str, Any], x: np.ndarray, spec: FlagSpec, ctx: StreamContext) -> np.ndarray:
     """Rows whose value lies inside the person's own established range (see FlagSpec.personal_exempt)."""
     n = len(x)
 
@@ -126,10 +125,9 @@ def _within_personal_range(cols: Mapping[str, Any], x: np.ndarray, spec: FlagSpe
 
     if spec.signal in ("hr", "hr_resting"):
         # heart rate at rest in this time of day where kept; else the resting-HR field (night rows: night)
-        periods = period_of_rows(ctx.times, config, ctx.asleep)
-        base = baseline_at(cols, "hr_rest", periods) or baseline_at(cols, "hr_resting", periods, ~ctx.awake)
+        base = baseline_at(cols, "hr_rest", ctx.periods) or baseline_at(cols, "hr_resting", ctx.periods, ~ctx.awake)
     else:
-        base = baseline_at(cols, spec.signal, period_of_rows(ctx.times, config, ctx.asleep))
+        base = baseline_at(cols, spec.signal, ctx.periods)
     if base is None:
         return np.zeros(n, bool)
     mean, std = base
@@ -153,7 +151,7 @@ def red_flag_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: RedFlagCo
         measured = np.isfinite(x) & ctx.usable
         mask = spec.beyond(x) & measured & _context_mask(spec, ctx)
         if spec.personal_exempt:
-            mask &= ~_within_personal_range(cols, x, spec, ctx, config)
+            mask &= ~_within_personal_range(cols, x, spec, ctx)
         k = settings.min_records(spec.min_minutes)
         for first, last in runs(mask, ctx.minutes, settings.max_gap_minutes, k, measured):
             seg = x[first:last + 1][np.isfinite(x[first:last + 1])]

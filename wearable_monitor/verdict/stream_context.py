@@ -64,9 +64,10 @@ class StreamContext:
     awake: np.ndarray        # bool
     usable: np.ndarray       # bool: not a low-quality record
     times: np.ndarray        # datetime64[ns]
-    asleep: np.ndarray | None = None      # bool: the record's sleep stage says asleep (not inferred from the hour)
-    recovering: np.ndarray | None = None  # bool: within recovery_minutes after a record at walking cadence
-    sleep_known: np.ndarray | None = None  # bool: the record carries a sleep stage
+    asleep: np.ndarray       # bool: the record's sleep stage says asleep (not inferred from the hour)
+    sleep_known: np.ndarray  # bool: the record carries a sleep stage
+    recovering: np.ndarray   # bool: within recovery_minutes after a record at walking cadence
+    periods: np.ndarray      # object: the row's time period for baselines (period_of_rows), sleep counted as night
 
     def __len__(self) -> int:
         return len(self.minutes)
@@ -124,7 +125,8 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
     if settings.skip_low_quality and quality is not None and quality.categories and "low" in quality.categories:
         usable = column_or_nan(cols, "data_quality", n) != quality.categories["low"]
     return StreamContext(minutes=minutes, rest=rest, awake=np.asarray(awake, bool), usable=usable, times=times,
-                         asleep=asleep, recovering=recovering, sleep_known=np.isfinite(sleep))
+                         asleep=asleep, sleep_known=np.isfinite(sleep), recovering=recovering,
+                         periods=period_of_rows(times, config, asleep))
 
 
 def runs(mask: np.ndarray, minutes: np.ndarray, max_gap_minutes: float, min_records: int,
