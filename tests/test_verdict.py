@@ -14,7 +14,7 @@ from wearable_monitor.verdict.deviations import DeviationConfig, deviation_findi
 from wearable_monitor.verdict.findings import LEVEL_TEXT, Finding, Level, decide
 from wearable_monitor.data.records import records_to_columns
 from wearable_monitor.data.validation import validate_items
-from wearable_monitor.verdict.verdict import (VerdictConfig, combine_levels, model_finding, pattern_finding, rejudge,
+from wearable_monitor.verdict.verdict import (VerdictConfig, carry_pattern, combine_levels, day_verdicts, model_finding, pattern_finding, rejudge,
                                               rejudge_table)
 
 CONFIG = default_feature_config()
@@ -193,3 +193,51 @@ def test_sleep_in_morning_hours_is_read_against_the_night_baseline(shared_detect
     late = scored[scored.timestamp.dt.day >= 8]
     assert not (late["level_baseline"] >= 1).any()
     assert not late["reasons"].str.contains("hr_rest_low").any()
+
+
+def _nights_up_from(day: int, days: int = 13, user: str = "carry") -> list[dict]:
+    """Heart rate and steps; from `day` on, every hour is 9 bpm higher (nights included)."""
+    rng = np.random.default_rng(3)
+    start, recs = datetime(2024, 3, 1), []
+    for i in range(288 * days):
+        t = start + timedelta(minutes=5 * i)
+        night = t.hour < 7
+        hr = (58 if night else 72) + rng.normal(0, 2) + (9 if i // 288 >= day else 0)
+        steps = 0 if night or rng.random() < 0.6 else int(rng.integers(20, 400))
+        recs.append({"timestamp": t.isoformat(), "deviceId": user, "features": {"hr": round(hr, 1), "steps": steps}})
+    return recs
+
+
+def test_windows_carry_the_pattern_of_the_finished_day_before_in_batch_and_realtime(shared_detector):
+    recs = _nights_up_from(10)
+    scored = shared_detector.score_history(recs, update_baseline=False)
+    days = shared_detector.daily(scored).set_index("date")
+    alert_day = days.index[days["alert"]].min()
+    assert alert_day is not pd.NaT and days.loc[alert_day, "level"] == "alert"
+    date = pd.DatetimeIndex(scored["timestamp"]).normalize()
+    # the alert day's own windows carry the day before (one anomalous night: watch), the next day's the alert
+    assert scored.loc[date == alert_day, "level_pattern"].max() == int(Level.WATCH)
+    nxt = scored[date == alert_day + pd.Timedelta(days=1)]
+    assert (nxt["level_pattern"] == int(Level.ALERT)).all() and nxt["is_anomaly"].all()
+    assert nxt["reasons"].str.startswith("pattern:multi_day_alert").all()
+    # a day's own level ignores what its windows carry from the day before (no double count)
+    calm = scored[date < alert_day - pd.Timedelta(days=1)]
+    calm_days = shared_detector.daily(calm)
+    assert (calm_days["level"] == "normal").all()
+    told = carry_pattern(calm, calm_days.assign(alert=calm_days["date"] == calm_days["date"].iloc[3]))
+    carried_day = pd.DatetimeIndex(told["timestamp"]).normalize() == calm_days["date"].iloc[4]
+    assert told.loc[carried_day, "is_anomaly"].all() and not told.loc[~carried_day, "is_anomaly"].any()
+    assert (day_verdicts(calm_days.drop(columns=["level", "reasons"]), told)["level"] == "normal").all()
+    # the live call with the same history says the same for the same window when the day so far adds
+    # nothing; on the alert day it also reads that day so far, so it can say more, never less
+    rank = {lv.label: int(lv) for lv in Level}
+    for row, same in ((nxt.iloc[40], True), (scored[date == alert_day - pd.Timedelta(days=2)].iloc[40], True),
+                      (scored[date == alert_day].iloc[150], False)):
+        i = next(k for k, r in enumerate(recs) if pd.Timestamp(r["timestamp"]) == row["timestamp"])
+        live = shared_detector.detect_realtime(recs[i - 11:i + 1], update_baseline=False, history=recs[:i - 11])
+        pattern = [f"{r['source']}:{r['code']}" for r in live["reasons"] if r["source"] == "pattern"]
+        if same:
+            assert live["level"] == row["level"] and live["is_anomaly"] == row["is_anomaly"]
+            assert pattern == [r for r in row["reasons"].split("; ") if r.startswith("pattern:")]
+        else:
+            assert rank[live["level"]] >= rank[row["level"]] and pattern == ["pattern:multi_day_alert"]

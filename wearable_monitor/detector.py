@@ -37,8 +37,8 @@ from .jsonio import json_safe
 from .verdict.findings import Finding, Level, decide
 from .verdict.patterns import PatternConfig, daily_pattern_table, summarize_pattern, trend_of
 from .verdict.red_flags import RedFlagConfig, default_red_flag_config
-from .verdict.verdict import (StreamEvidence, VerdictConfig, apply_verdict, combine_levels, day_verdicts, level_labels,
-                              model_finding, pattern_finding)
+from .verdict.verdict import (StreamEvidence, VerdictConfig, apply_verdict, carry_pattern, combine_levels, day_verdicts,
+                              level_labels, model_finding, pattern_finding)
 
 DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints" / "phase2" / "exp_factor_balanced"
 TOP_K = 5
@@ -405,8 +405,9 @@ class WearableAnomalyDetector:
         """Score the newest window and then (by default) feed it to the user's baseline.
 
         `history`: the same user's earlier records (any input `score_history` takes). With it, the
-        multi-day pattern of history + window (nightly vitals, day scores; patterns.py) joins the
-        window's verdict as `pattern` evidence for the window's day.
+        multi-day pattern (nightly vitals, day scores; patterns.py) joins the window's verdict as
+        `pattern` evidence: the stronger of the newest finished day (as in `score_history`) and the
+        window's own day so far.
         """
         result = self.predict(window, update_baseline=update_baseline)
         if history is not None:
@@ -416,7 +417,7 @@ class WearableAnomalyDetector:
         return result
 
     def pattern_findings(self, history: Any, window: Any, result: dict) -> list:
-        """Findings of the multi-day pattern on the window's day, from history + window (no store writes)."""
+        """The multi-day pattern's finding for the window: the day before and the day so far, from history + window."""
         frame = pd.concat([self._frame(history), self._frame(window)], ignore_index=True)
         frame = frame[frame[USER] == result["user_id"]]
         frame = frame.drop_duplicates([USER, TIME], keep="last").sort_values(TIME, kind="stable")
@@ -424,10 +425,13 @@ class WearableAnomalyDetector:
             return []
         scored = self._score_frame(causal_baseline_columns(frame.reset_index(drop=True), self.config, self.users.bcfg))
         days = self.daily(scored)
-        day = days[days["date"] == pd.Timestamp(result["window"]["end"]).normalize()]
-        if day.empty or not (bool(day["alert"].iat[-1]) or bool(day["is_anomalous_day"].iat[-1])):
-            return []
-        return [pattern_finding(day.iloc[-1], self.verdict_config)]
+        today = pd.Timestamp(result["window"]["end"]).normalize()
+        # the newest finished day (what score_history's windows carry: carry_pattern) and the day so far
+        # (the live call knows it; a replay would have to rebuild the day table at every window)
+        days = days[days["date"].isin([today - pd.Timedelta(days=1), today])]
+        days = days[days["alert"].to_numpy(bool) | days["is_anomalous_day"].to_numpy(bool)]
+        found = [pattern_finding(day, self.verdict_config) for _, day in days.iterrows()]
+        return [max(reversed(found), key=lambda f: int(f.level))] if found else []
 
     @staticmethod
     def _add_findings(result: dict, extra: list) -> None:
@@ -468,7 +472,8 @@ class WearableAnomalyDetector:
             parts.append(self._score_frame(with_bl))
         if not parts:
             raise InputError(f"no user has {self.window_size} records: nothing to score")
-        return pd.concat(parts, ignore_index=True)
+        scored = pd.concat(parts, ignore_index=True)
+        return carry_pattern(scored, self.daily(scored), self.verdict_config)
 
     def _score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         frame = self._frame_record_baselines(frame)

@@ -48,7 +48,7 @@ from ..data.records import TIME, USER
 from ..data.validation import InputFileError, Limits, ValidationResult, validate_items
 from ..formatter.history_report import history_case, reason_text, render_history
 from ..verdict.patterns import summarize_pattern
-from ..verdict.verdict import rejudge, rejudge_table, with_rule_findings
+from ..verdict.verdict import carry_pattern, rejudge, rejudge_table, with_rule_findings
 from ..features.vitals import VitalsConfig, signal_values
 
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "app_config.json"
@@ -560,6 +560,7 @@ class MonitorService:
             scored = rejudge_table(det.score_history(validation), thr)
             step(0.7, "daily pattern")
             days = det.daily(scored)
+            scored = carry_pattern(scored, days)  # the carried pattern at the visitor's threshold
             patterns, latest = {}, {}
             for user, user_days in days.groupby(USER, sort=False):
                 patterns[str(user)] = json_safe({"user_id": str(user),

@@ -11,7 +11,9 @@ look-ahead) and read by the same measures:
 - day level: illnesses caught by an alert day inside them (or the day after), days from the start to
   the first alert, false alert days per 30 user-days further than 2 days from any event.
 
-Variants: `verdict` (what a person is told: level alert or urgent), each evidence source alone
+Variants: `verdict` (what a person is told: level alert or urgent; its windows carry the multi-day
+pattern of the finished day before: verdict.carry_pattern), `verdict_without_pattern` (the same
+windows without that carry: the stream evidence alone), each evidence source alone
 (`red_flags_only`, `baseline_only`, `model_only`: the learned model's own threshold, `pattern_only`:
 the multi-day pattern alert), `verdict_with_model_alerts` (the ablation that decides whether the
 model earns a place: the verdict if the model's finding were an alert), and two references:
@@ -34,8 +36,8 @@ from ..verdict.findings import Level
 from ..data.records import TIME, USER
 
 ALERT = int(Level.ALERT)
-WINDOW_VARIANTS = ("verdict", "red_flags_only", "baseline_only", "model_only", "verdict_with_model_alerts",
-                   "naive_3sigma")
+WINDOW_VARIANTS = ("verdict", "verdict_without_pattern", "red_flags_only", "baseline_only", "model_only",
+                   "verdict_with_model_alerts", "naive_3sigma")
 DAY_VARIANTS = ("verdict", "red_flags_only", "baseline_only", "pattern_only", "verdict_with_model_alerts",
                 "nightsignal")
 
@@ -57,9 +59,11 @@ def replay(det, frame: pd.DataFrame, progress: bool = False) -> tuple[pd.DataFra
 def window_flags(scored: pd.DataFrame, naive: np.ndarray) -> dict[str, np.ndarray]:
     model = scored["model_anomalous"].to_numpy(bool)
     verdict = scored["is_anomaly"].to_numpy(bool)
+    red, base = scored["level_red_flag"].to_numpy(), scored["level_baseline"].to_numpy()
     return {"verdict": verdict,
-            "red_flags_only": scored["level_red_flag"].to_numpy() >= ALERT,
-            "baseline_only": scored["level_baseline"].to_numpy() >= ALERT,
+            "verdict_without_pattern": (red >= ALERT) | (base >= ALERT),
+            "red_flags_only": red >= ALERT,
+            "baseline_only": base >= ALERT,
             "model_only": model,
             "verdict_with_model_alerts": verdict | model,
             "naive_3sigma": naive}
@@ -158,8 +162,10 @@ def render(res: dict[str, Any]) -> list[str]:
     fmt = lambda v: "–" if v is None or (isinstance(v, float) and np.isnan(v)) else (  # noqa: E731
         f"{v:.3f}" if isinstance(v, float) else str(v))
     lines = ["## The verdict (what a person is told), by evidence source", "",
-             "Window variants: `verdict` = level alert or urgent (red flags and personal-baseline deviations; the "
-             "model's finding is only 'watch'); each source alone; `verdict_with_model_alerts` = the verdict if the "
+             "Window variants: `verdict` = level alert or urgent (red flags, personal-baseline deviations and the "
+             "multi-day pattern alert of the finished day before, which each window carries; the model's finding is "
+             "only 'watch'); `verdict_without_pattern` = the same without that carry; each source alone; "
+             "`verdict_with_model_alerts` = the verdict if the "
              "learned model's threshold crossing were an alert (the ablation that decides the model's place); "
              "`naive_3sigma` = |z| >= 3 on any channel without the rest and duration guards. Episodes: consecutive "
              "alert windows (gaps under an hour merge); no point-adjust. Day variants add the multi-day `pattern_only` "

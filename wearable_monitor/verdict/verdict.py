@@ -25,6 +25,8 @@ from .red_flags import RedFlagConfig, default_red_flag_config, red_flag_runs, ru
 from .stream_context import EvidenceRun, stream_context, strongest_per_family, window_runs
 
 EVIDENCE_SOURCES = ("red_flag", "baseline")
+#: per-window level columns: the stream sources, then the multi-day pattern carried from the day before
+WINDOW_SOURCES = (*EVIDENCE_SOURCES, "pattern")
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,9 @@ def combine_levels(levels: Mapping[str, np.ndarray], model_flags: np.ndarray | N
                    cfg: VerdictConfig = VerdictConfig()) -> np.ndarray:
     """Per window: the verdict level from the per-source levels (and the model's flag)."""
     out = np.zeros(len(next(iter(levels.values()))), np.int8)
-    for s in EVIDENCE_SOURCES:
-        out = np.maximum(out, np.asarray(levels[f"level_{s}"], np.int8))
+    for s in WINDOW_SOURCES:
+        if f"level_{s}" in levels:
+            out = np.maximum(out, np.asarray(levels[f"level_{s}"], np.int8))
     if model_flags is not None:
         out = np.maximum(out, np.where(model_flags, int(Level.parse(cfg.model_level)), 0).astype(np.int8))
     return out
@@ -131,9 +134,12 @@ def day_verdicts(days, scored, cfg: VerdictConfig = VerdictConfig()):
 
     if "level" not in scored or days.empty:
         return days.assign(level="normal", reasons="")
-    rank = {lv.label: int(lv) for lv in Level}
+    # the windows' own evidence: a pattern they carry from the day before is that day's, not this one's
+    own = combine_levels({f"level_{s}": scored[f"level_{s}"].to_numpy() for s in EVIDENCE_SOURCES if f"level_{s}" in scored},
+                         scored["model_anomalous"].to_numpy(bool) if "model_anomalous" in scored else None, cfg) \
+        if "level_red_flag" in scored else scored["level"].map({lv.label: int(lv) for lv in Level}).to_numpy()
     win = pd.DataFrame({"user_id": scored["user_id"].to_numpy(), "date": pd.DatetimeIndex(scored["timestamp"]).normalize(),
-                        "lv": scored["level"].map(rank).to_numpy(), "reasons": scored["reasons"].to_numpy()})
+                        "lv": own, "reasons": [_without_pattern(r) for r in scored["reasons"]]})
     agg = win.groupby(["user_id", "date"], sort=False).agg(
         lv=("lv", "max"), reasons=("reasons", lambda r: "; ".join(dict.fromkeys(
             c for s in r if s for c in s.split("; "))))).reset_index()
@@ -141,18 +147,62 @@ def day_verdicts(days, scored, cfg: VerdictConfig = VerdictConfig()):
                                                        on=["user_id", "date"], how="left")
     lv = out["lv"].fillna(0).to_numpy(np.int64).copy()
     reasons = out["reasons"].fillna("").tolist()
-    pattern = int(Level.parse(cfg.pattern_level))
-    day = int(Level.parse(cfg.anomalous_day_level))
-    alert = out["alert"].to_numpy(bool)
-    anomalous = out["is_anomalous_day"].to_numpy(bool)
-    multi = anomalous & (out.get("vitals_deviant_count", pd.Series(0, index=out.index)).to_numpy() >= cfg.multi_vital_night)
-    for i in np.flatnonzero(alert | anomalous):
-        code = _pattern_code(alert[i], multi[i])
-        lv[i] = max(lv[i], pattern if (alert[i] or multi[i]) else day)
-        reasons[i] = "; ".join(x for x in (f"pattern:{code}", reasons[i]) if x)
+    pattern, codes = day_pattern_levels(out, cfg)
+    for i in np.flatnonzero(pattern):
+        lv[i] = max(lv[i], int(pattern[i]))
+        reasons[i] = "; ".join(x for x in (f"pattern:{codes[i]}", reasons[i]) if x)
     out["level"] = level_labels(lv)
     out["reasons"] = reasons
     return out.drop(columns=["lv"])
+
+
+def _without_pattern(reasons: str) -> str:
+    return "; ".join(r for r in str(reasons or "").split("; ") if r and not r.startswith("pattern:"))
+
+
+def day_pattern_levels(days, cfg: VerdictConfig = VerdictConfig()):
+    """Per row of the day table: the pattern's verdict level that day (0 when none) and its reason code."""
+    alert = days["alert"].to_numpy(bool)
+    anomalous = days["is_anomalous_day"].to_numpy(bool)
+    deviant = days["vitals_deviant_count"].to_numpy() if "vitals_deviant_count" in days else np.zeros(len(days))
+    multi = anomalous & (np.nan_to_num(np.asarray(deviant, np.float64)) >= cfg.multi_vital_night)
+    level = np.where(alert | multi, int(Level.parse(cfg.pattern_level)),
+                     np.where(anomalous, int(Level.parse(cfg.anomalous_day_level)), 0)).astype(np.int8)
+    codes = np.array([_pattern_code(a, m) if lv else "" for a, m, lv in zip(alert, multi, level)], dtype=object)
+    return level, codes
+
+
+def carry_pattern(scored, days, cfg: VerdictConfig = VerdictConfig()):
+    """The window table with each window carrying the multi-day pattern of the day before its own.
+
+    A day is judged once it is over (its night, its day score, the run of days before it), so a window
+    reads the newest finished day; `detect_realtime(window, history=...)` reads the same day and, as a
+    live call can cheaply, also the day so far (a replay would rebuild the day table at every window):
+    the replay never says more than the live call. `level_pattern`, `level`, `is_anomaly` and `reasons`
+    follow; calling it again (say after `rejudge_table` and a new day table) replaces the earlier carry.
+    """
+    import pandas as pd
+
+    scored = scored.copy()
+    level, codes = day_pattern_levels(days, cfg)
+    carried = pd.DataFrame({"user_id": days["user_id"].to_numpy(),
+                            "date": pd.DatetimeIndex(days["date"]).normalize() + pd.Timedelta(days=1),
+                            "level_pattern": level, "code": codes})
+    carried = carried[carried["level_pattern"] > 0].drop_duplicates(["user_id", "date"], keep="last")
+    keys = pd.DataFrame({"user_id": scored["user_id"].to_numpy(), "date": pd.DatetimeIndex(scored["timestamp"]).normalize()})
+    got = keys.merge(carried, on=["user_id", "date"], how="left")
+    scored["level_pattern"] = got["level_pattern"].fillna(0).to_numpy(np.int8)
+    stream = [_without_pattern(r) for r in scored["reasons"]]
+    stream_level = combine_levels({f"level_{s}": scored[f"level_{s}"].to_numpy() for s in EVIDENCE_SOURCES}, None, cfg)
+    scored["reasons"] = [
+        s if not code or code != code else
+        "; ".join(x for x in ((f"pattern:{code}", s) if lv > slv else (s, f"pattern:{code}")) if x)
+        for s, code, lv, slv in zip(stream, got["code"].to_numpy(), scored["level_pattern"].to_numpy(), stream_level)]
+    flags = scored["model_anomalous"].to_numpy(bool) if "model_anomalous" in scored else None
+    level = combine_levels({f"level_{s}": scored[f"level_{s}"].to_numpy() for s in WINDOW_SOURCES}, flags, cfg)
+    scored["level"] = level_labels(level)
+    scored["is_anomaly"] = level >= int(Level.ALERT)
+    return scored
 
 
 def pattern_finding(day, cfg: VerdictConfig = VerdictConfig()) -> Finding:
@@ -211,7 +261,7 @@ def rejudge_table(scored, threshold: float, cfg: VerdictConfig = VerdictConfig()
     """The per-window table with the model read at another threshold (level and is_anomaly follow)."""
     scored = scored.copy()
     scored["model_anomalous"] = scored["anomaly_score"].to_numpy() >= threshold
-    levels = {f"level_{s}": scored[f"level_{s}"].to_numpy() for s in EVIDENCE_SOURCES}
+    levels = {f"level_{s}": scored[f"level_{s}"].to_numpy() for s in WINDOW_SOURCES if f"level_{s}" in scored}
     level = combine_levels(levels, scored["model_anomalous"].to_numpy(), cfg)
     scored["level"] = level_labels(level)
     scored["is_anomaly"] = level >= int(Level.ALERT)
