@@ -63,6 +63,7 @@ def app_service(tmp_path_factory):
 @pytest.fixture(scope="session")
 def app_url(app_service):
     """The Blocks app served on a free localhost port from a thread (closed at the end)."""
+    from wearable_monitor.app.rest import add_rest_routes
     from wearable_monitor.app.ui import CSS, build_ui
 
     demo = build_ui(app_service)
@@ -70,6 +71,7 @@ def app_url(app_service):
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                             quiet=True, css=CSS, max_file_size=app_service.config.max_upload_bytes,
                             mcp_server=True)  # as `launch()` serves it: the named API is also an MCP server
+    add_rest_routes(demo.app, app_service)  # and the plain JSON routes (rest.py)
     yield url.rstrip("/")
     demo.close()
 

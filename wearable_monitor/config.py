@@ -75,7 +75,15 @@ class FeatureSpec:
 
     def category_code(self, value: Any) -> int | None:
         """Code of a category given by label ('deep') or by code (2); None if unknown."""
+        if type(value) in (str, int):  # the common case, one lookup (type() keeps True out of code 1)
+            code = self._codes.get(value)
+            if code is not None:
+                return code
         return _category_code(self.categories, value)
+
+    @cached_property
+    def _codes(self) -> dict[Any, int]:
+        return {**self.categories, **{c: c for c in self.categories.values()}}
 
     def category_label(self, code: int) -> str:
         return _category_label(self.name, self.categories, code)

@@ -448,8 +448,14 @@ class WearableAnomalyDetector:
 
         Each window is scored against the baseline built only from data before its day, then
         the baseline absorbs the data. Users without stored state are replayed in one fast
-        batch (causal columns); users with state continue from it, day by day.
+        batch (causal columns); users with state continue from it, day by day. Each window
+        carries the multi-day pattern of the finished day before its own (`carry_pattern`).
         """
+        return self.score_history_and_days(data, progress, update_baseline)[0]
+
+    def score_history_and_days(self, data: Any, progress: bool = False,
+                               update_baseline: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """`score_history` and the `daily` table of its windows, the day table computed once."""
         frame = self._frame(data)
         parts = []
         users = list(pd.unique(frame[USER]))
@@ -473,7 +479,8 @@ class WearableAnomalyDetector:
         if not parts:
             raise InputError(f"no user has {self.window_size} records: nothing to score")
         scored = pd.concat(parts, ignore_index=True)
-        return carry_pattern(scored, self.daily(scored), self.verdict_config)
+        days = self.daily(scored)
+        return carry_pattern(scored, days, self.verdict_config), days
 
     def _score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         frame = self._frame_record_baselines(frame)

@@ -361,8 +361,7 @@ def score_user(det, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | N
     the user has fewer records than a window (the single-process replay skips such users too)."""
     if len(rows) < det.window_size:
         return None
-    scored = det.score_history(rows, update_baseline=False)
-    return scored, det.daily(scored)
+    return det.score_history_and_days(rows, update_baseline=False)
 
 
 def _write_user(fs, root: str, user: str, windows: pd.DataFrame | None, days: pd.DataFrame | None,

@@ -557,10 +557,12 @@ class MonitorService:
         with ws.lock:
             for user in users:
                 det.storage.reset(user)
-            scored = rejudge_table(det.score_history(validation), thr)
-            step(0.7, "daily pattern")
-            days = det.daily(scored)
-            scored = carry_pattern(scored, days)  # the carried pattern at the visitor's threshold
+            scored, days = det.score_history_and_days(validation)
+            if thr != det.threshold:  # the visitor's threshold: the model's flags, so the day table, change
+                step(0.7, "daily pattern")
+                scored = rejudge_table(scored, thr)
+                days = det.daily(scored)
+                scored = carry_pattern(scored, days)
             patterns, latest = {}, {}
             for user, user_days in days.groupby(USER, sort=False):
                 patterns[str(user)] = json_safe({"user_id": str(user),
@@ -616,9 +618,11 @@ class MonitorService:
         return json_safe(report)
 
     def window_api(self, text: str, threshold: float | None = None) -> dict:
-        """/detect_window: window JSON text -> result JSON (errors as {"error": ...})."""
+        """/detect_window: window JSON text -> result JSON (errors as {"error": ...}); when records or
+        fields were removed or corrected, `validation` says which (line and field), as the page does."""
         try:
-            return self.detect_window_text(text, threshold, session=None).result
+            out = self.detect_window_text(text, threshold, session=None)
+            return {**out.result, "validation": out.report} if out.report else out.result
         except (InputFileError, InputError, ValueError) as exc:
             return {"error": str(exc)}
 

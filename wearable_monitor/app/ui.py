@@ -22,6 +22,7 @@ import gradio as gr
 from .api import AgentApi, register_api, window_example_text
 from .handlers import CLIENT_SNIPPET, CaseOut, Handlers, UploadOut, UploadView, UserOut, WindowOut, session_of
 from .i18n import t
+from .rest import add_rest_routes
 from .render import (BASELINE_COLUMNS, DAY_COLUMNS, DRIVER_COLUMNS, EXPECTED_ERRORS, FINDING_COLUMNS,
                      USER_FINDING_COLUMNS, about_markdown, days_table, drivers_table, empty, error_message,
                      findings_table, verdict_markdown)
@@ -391,7 +392,12 @@ def launch(config_path: str | Path | None = None, data_dir: str | None = None, *
     kwargs.setdefault("max_file_size", max(service.config.max_upload_bytes, service.config.max_export_bytes))
     kwargs.setdefault("server_name", default_host())
     kwargs.setdefault("mcp_server", True)  # the named API's tools over MCP at /gradio_api/mcp/ (api.py)
-    return demo.launch(css=CSS, **kwargs)
+    block = not kwargs.pop("prevent_thread_lock", False)
+    out = demo.launch(css=CSS, prevent_thread_lock=True, **kwargs)
+    add_rest_routes(demo.app, service)  # POST /api/v1/detect_window without the queue (rest.py)
+    if block:
+        demo.block_thread()
+    return out
 
 
 def configure_app(parser: argparse.ArgumentParser):

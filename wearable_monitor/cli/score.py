@@ -85,11 +85,10 @@ def configure_score(parser: argparse.ArgumentParser):
         if short:  # score_history skips them: say so instead of letting them vanish
             print(f"not scored ({len(short)} user(s) with fewer than the {det.window_size} records one window needs): "
                   + ", ".join(f"{u} ({n})" for u, n in list(short.items())[:20]), file=sys.stderr)
-        scored = det.score_history(loaded, progress=True)
+        scored, days = det.score_history_and_days(loaded, progress=True)
         csv_safe_frame(scored[WINDOW_CSV_COLUMNS]).to_csv(args.out, index=False)
         print(f"wrote {len(scored)} windows of {scored[USER].nunique()} users to {args.out}")
         if args.daily:
-            days = det.daily(scored)
             days["date"] = days["date"].dt.strftime("%Y-%m-%d")
             csv_safe_frame(days[DAY_CSV_COLUMNS]).to_csv(args.daily, index=False)
             print(f"wrote {len(days)} user-days to {args.daily} ({int(days['alert'].sum())} alert days)")

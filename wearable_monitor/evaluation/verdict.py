@@ -45,8 +45,7 @@ DAY_VARIANTS = ("verdict", "red_flags_only", "baseline_only", "pattern_only", "v
 def replay(det, frame: pd.DataFrame, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """(windows table, day table, naive 3-sigma flags per window) of a population, no look-ahead."""
     frame = frame.sort_values([USER, TIME], kind="stable").reset_index(drop=True)
-    scored = det.score_history(frame, progress=progress, update_baseline=False)
-    days = det.daily(scored)
+    scored, days = det.score_history_and_days(frame, progress=progress, update_baseline=False)
     sigma = []
     three = ThreeSigmaDetector()
     for user in pd.unique(scored[USER]):
@@ -134,8 +133,7 @@ def fitbit_report(det, data_dir, progress: bool = False) -> dict[str, Any]:
         if not hr.exists():
             continue
         frame = load_fitbit(hr, steps, limits=Limits(max_bytes=2**30)).frame
-        scored = det.score_history(frame, progress=progress, update_baseline=False)
-        days = det.daily(scored)
+        scored, days = det.score_history_and_days(frame, progress=progress, update_baseline=False)
         onset = None if pd.isna(row.symptom_onset) else row.symptom_onset
         tables = day_tables(days, scored, frame)
         out[row.user_id] = {"symptom_onset": None if onset is None else str(onset.date()),
