@@ -90,3 +90,21 @@ def test_trend_and_summary():
     assert summary["alert"] and summary["trend"] == "rising"
     assert summary["consecutive_anomalous_days"] == 3 and summary["alert_dates"] == ["2024-01-04", "2024-01-05"]
     assert len(summary["days"]) == 5 and summary["days"][2]["is_anomalous_day"]
+
+
+def test_a_run_is_the_same_evidence_two_days_running():
+    from wearable_monitor.verdict.patterns import with_runs
+
+    days = pd.DataFrame({"user_id": "u", "date": pd.date_range("2024-01-01", periods=6),
+                         "sufficient": True, "model_anomalous": [False, False, False, True, False, False],
+                         "vitals_sustained": False,
+                         "vitals_deviant_signals": ["resting_hr", "hrv", "", "hrv", "hrv,resting_hr", "resting_hr"]})
+    days["is_anomalous_day"] = days["model_anomalous"] | (days["vitals_deviant_signals"] != "")
+    out = with_runs(days, PatternConfig())
+    # resting HR then HRV: two single nights; HRV again after a normal day: still one; HRV (with the model)
+    # then HRV again: two running; then resting HR on two nights running
+    assert list(out["pattern_days"]) == [1, 1, 0, 1, 2, 2]
+    assert list(out["alert"]) == [False, False, False, False, True, True]
+    # without the column (an older table) any anomalous day continues the run
+    legacy = with_runs(days.drop(columns=["vitals_deviant_signals"]), PatternConfig())
+    assert list(legacy["pattern_days"]) == [1, 2, 0, 1, 2, 3]

@@ -196,6 +196,10 @@ def score_nights(nights: pd.DataFrame, config: VitalsConfig = VitalsConfig()) ->
     table["vitals_sustained"] = table[sustained].notna().to_numpy().any(axis=1) if sustained else False
     table["vitals_anomalous"] = deviant.any(axis=1) | table["vitals_sustained"].to_numpy(dtype=bool)
     table["vitals_deviant_count"] = deviant.sum(axis=1)  # a stand-in never counts beside its night signal
+    # which vitals deviate, a stand-in under the name of the night signal it stands in for: "two nights
+    # running" asks the same vital twice (patterns.with_runs), as NightSignal asks resting HR twice
+    names = np.array([s.stands_in_for or n for n, s in signals.items()], dtype=object)
+    table["vitals_deviant_signals"] = [",".join(dict.fromkeys(names[row])) for row in deviant]
     table["vitals_flags"] = [_describe(row, signals) for row in table.to_dict("records")]
     return table
 
@@ -266,4 +270,5 @@ def _empty(signals: dict[str, VitalSignal]) -> pd.DataFrame:
     cols = ["user_id", "date"] + [f"{n}{suffix}" for n in signals
                                   for suffix in ("", "_reference", "_deviation", "_deviant")]
     cols += [f"{n}_sustained" for n, s in signals.items() if s.sustained_nights > 1]
-    return pd.DataFrame(columns=cols + ["vitals_anomalous", "vitals_sustained", "vitals_deviant_count", "vitals_flags"])
+    return pd.DataFrame(columns=cols + ["vitals_anomalous", "vitals_sustained", "vitals_deviant_count", "vitals_flags",
+                                        "vitals_deviant_signals"])
