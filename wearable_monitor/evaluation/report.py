@@ -224,7 +224,7 @@ def _render_condition(title: str, dets: dict, day: dict | None) -> list[str]:
             f"{_fmt(m['false_alarms_per_user_day'])} | "
             + " | ".join(_fmt(m["per_kind"].get(k, {}).get("recall")) for k in kinds) + " |")
     if day:
-        lines += ["", "Multi-day alerts (two anomalous days running; illness caught when an alert day falls "
+        lines += ["", "Multi-day alerts (the same evidence two days running: the model's day score or one vital; illness caught when an alert day falls "
                   "inside it or the day after; false alert days are further than 2 days from any event). "
                   "`learned` is the product's day verdict: the day's window scores stand out from the person's "
                   f"earlier days (a day score of at least {PatternConfig().day_score_threshold:g}, or "
@@ -265,7 +265,7 @@ def _render_fitbit(fitbit: dict) -> list[str]:
     lines = ["## Real data: Stanford COVID-19 Fitbit users", "",
              "Six COVID-19-positive people (Mishra et al. 2020, Nature Biomedical Engineering; data "
              "published by the Snyder lab). Each user is replayed through `score_history` (no look-ahead); "
-             "a day alerts when the daily pattern has two anomalous days running (`learned`: the product's "
+             "a day alerts when the daily pattern has the same evidence two days running (`learned`: the product's "
              "verdict, model or nightly vitals; `model_days_only`, `vitals_only`: its halves alone). With heart "
              "rate and steps only, `vitals_only` is NightSignal's rule on our nightly resting HR, with the day's resting HR "
              "standing in on dates without a night reading (`nightsignal`: the published rule alone, so its days "

@@ -131,10 +131,9 @@ def with_runs(days: pd.DataFrame, config: PatternConfig) -> pd.DataFrame:
 
     A run is the *same* evidence day after day, as NightSignal asks resting HR two nights running: the
     model's day score, or one vital (`vitals_deviant_signals`). Resting HR up one night and HRV down the
-    next are two single deviant nights, not a pattern. (Measured on populations used for nothing else:
-    the same illnesses caught, false alert days per 30 from 0.42 to 0.37 on our simulator's seed 1001 and
-    from 0.48 to 0.36 on the second simulator's development seed 17.) A day table without the column
-    (older tables) counts any anomalous day as one kind of evidence.
+    next are two single deviant nights, not a pattern (`python scripts/pattern_same_signal.py`, on two
+    populations used for nothing that is reported: the same illnesses caught, fewer false alert days).
+    A day table without the column (older tables) counts any anomalous day as one kind of evidence.
     """
     run_lengths = np.zeros(len(days), dtype=np.int64)
     kinds = _evidence_kinds(days)
