@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -66,6 +67,8 @@ def check_timestamp(ts: datetime) -> datetime:
     return ts
 
 
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+
 class Record(BaseModel):
     """Structural validation of one record; config-driven checks live in `validation`."""
 
@@ -86,7 +89,7 @@ class Record(BaseModel):
     def _printable_id(cls, device: str | None) -> str | None:
         # a newline or other control character in an id would break every line-based output
         # (a Markdown code fence, a CSV row, a log line)
-        if device is not None and any(ord(c) < 32 or ord(c) == 127 for c in device):
+        if device is not None and _CONTROL_CHARACTER.search(device):
             raise ValueError("contains a control character (newline, tab, NUL...)")
         return device
 

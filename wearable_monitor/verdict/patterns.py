@@ -42,8 +42,8 @@ class PatternConfig:
     # window scores are much less precise there (window PR-AUC 0.25 vs 0.67 with every channel,
     # docs/evaluation.md), so such a day needs a higher score to count. Chosen on the HR+steps copy
     # of the seed-1001 population (scripts/tune_day_rules.py): 0.6 -> 0.95 takes false alert days per
-    # 30 user-days from 0.49 to 0.30 and catches 32 of 39 illnesses instead of 33 (0.98: 32, 0.28, a
-    # difference of three false alert days in that population; the nightly vitals alone: 31, 0.27).
+    # 30 user-days from 0.44 to 0.28 and catches 32 of 39 illnesses instead of 33 (0.98: 32, 0.27, a
+    # difference of one false alert day in that population; the nightly vitals alone: 31, 0.27).
     limited_day_score_threshold: float = 0.95
 
 
