@@ -241,3 +241,9 @@ def test_windows_carry_the_pattern_of_the_finished_day_before_in_batch_and_realt
             assert pattern == [r for r in row["reasons"].split("; ") if r.startswith("pattern:")]
         else:
             assert rank[live["level"]] >= rank[row["level"]] and pattern == ["pattern:multi_day_alert"]
+
+
+def test_an_empty_history_is_no_history(shared_detector):
+    window = _nights_up_from(99, days=1)[100:112]
+    alone = shared_detector.detect_realtime(window, update_baseline=False)
+    assert shared_detector.detect_realtime(window, update_baseline=False, history=[]) == alone

@@ -410,7 +410,7 @@ class WearableAnomalyDetector:
         window's own day so far.
         """
         result = self.predict(window, update_baseline=update_baseline)
-        if history is not None:
+        if history is not None and not (isinstance(history, (list, tuple, pd.DataFrame)) and len(history) == 0):
             found = self.pattern_findings(history, window, result)
             if found:
                 self._add_findings(result, found)
