@@ -396,3 +396,24 @@ def test_presets_speak_to_people_in_both_languages(h, app_service):
             assert desc and "SimConfig" not in desc and "simulate_user" not in desc and "(" not in desc.split(".")[0][:3]
             title = dict((v, k) for k, v in h.preset_choices(lang))[p["name"]]
             assert bool(re.search(r"[\u4e00-\u9fff]", title + desc)) == (lang == "zh"), (p["name"], lang)
+
+
+def test_validation_report_in_chinese_keeps_values_and_translates_its_own_words():
+    from wearable_monitor.app.i18n import localize_error, localize_report
+    from wearable_monitor.data.validation import validate_items
+
+    items = [(1, {"timestamp": "2024-01-01T00:00:00", "deviceId": "u", "features": {"hr": "fast", "steps": 0}}),
+             (2, {"timestamp": "2024-01-01T00:05:00", "deviceId": "u", "features": {"hr": 500, "steps": 0, "zzz": 1}}),
+             (3, {"timestamp": "2024-01-01T00:05:00", "deviceId": "u", "features": {"hr": 60}}),
+             (4, {"timestamp": "2024-01-01T00:10:00", "features": {"hr": 60, "sleep_state": "nap"}, "foo": 1}),
+             (5, {"deviceId": "u", "features": {"hr": 60}}), (6, "text")]
+    report = validate_items(items).summary()
+    zh = localize_report(report, "zh")
+    assert localize_report(report, "en") == report and len(zh.splitlines()) == len(report.splitlines())
+    for english in ("accepted", "rejected", "line ", "field removed", "record rejected", "duplicate of", "unknown",
+                    "missing", "errors (", "warnings (", "expected a", "anonymous user id"):
+        assert english not in zh, english
+    for kept in ("'fast'", "500", "[25, 230] bpm", "features.hr", "'nap'", "第 3 行", "'anon-0'"):
+        assert kept in zh, kept
+    # an error that carries the report ("no valid record ...:" + report) is translated through
+    assert localize_error("no valid record to score:\n" + report, "zh").startswith("没有可评分的有效记录：\n来源：")

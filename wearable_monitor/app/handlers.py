@@ -18,7 +18,7 @@ from ..data.markers import MARKER_KINDS, format_markers, parse_markers
 from ..data.records import USER
 from ..data.validation import InputFileError
 from . import plots
-from .i18n import CASE_TITLES, PRESET_TEXT, SOURCE_WORDS, VERDICT_WORDS, t, word
+from .i18n import CASE_TITLES, PRESET_TEXT, SOURCE_WORDS, VERDICT_WORDS, localize_report, t, word
 from .render import (BASELINE_COLUMNS, DRIVER_COLUMNS, FINDING_COLUMNS, DAY_COLUMNS, USER_FINDING_COLUMNS,
                      about_markdown, days_table, drivers_table, empty, error_message, findings_table, headed,
                      plain_description, profile_text, verdict_markdown)
@@ -142,7 +142,8 @@ class Handlers:
         r = outcome.result
         md = verdict_markdown(r, lang)
         if outcome.report:
-            md += f"\n\n<details open><summary>{t('validation', lang)}</summary>\n\n{preformatted(outcome.report)}\n</details>"
+            md += (f"\n\n<details open><summary>{t('validation', lang)}</summary>\n\n"
+                   f"{preformatted(localize_report(outcome.report, lang))}\n</details>")
         return WindowOut(md, r, plots.window_figure(outcome.rows, r, self.s.feature_config, lang),
                          drivers_table(r, lang), self.s.llm_text(result=r, lang=lang), outcome)
 
@@ -167,7 +168,7 @@ class Handlers:
     # ------------------------------------------------------------ upload
     def upload_view(self, view: UploadView | None, lang: str, status: str = "", report: str = "") -> UploadOut:
         """The upload tab for one user of an analysis (or the error `status` and its `report`)."""
-        details = gr.update(value=report, visible=bool(report))
+        details = gr.update(value=localize_report(report, lang), visible=bool(report))
         if view is None:
             return UploadOut(status, details, gr.update(choices=[], value=None), plots.empty_figure(),
                              empty(DAY_COLUMNS, lang), plots.empty_figure(), empty(FINDING_COLUMNS, lang), "", "",
@@ -182,7 +183,7 @@ class Handlers:
         texts = self.s.history_texts(self.s.history_case(o, user), lang)
         imported = getattr(o.validation, "import_report", None)  # device exports: read / used / skipped per source
         report = report or ((imported.text() + "\n\n" if imported else "") + o.validation.summary(max_issues=50))
-        return UploadOut(self._upload_status(o, findings, lang), gr.update(value=report, visible=True),
+        return UploadOut(self._upload_status(o, findings, lang), gr.update(value=localize_report(report, lang), visible=True),
                          gr.update(choices=o.users, value=user), timeline, days_table(days, markers, lang),
                          plots.alpha_figure(scored, lang), findings_table(findings, lang), texts["short"], texts["full"],
                          str(o.csv_path), view)

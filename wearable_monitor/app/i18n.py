@@ -12,6 +12,8 @@ known input errors (`localize_error`).
 """
 from __future__ import annotations
 
+from typing import Any
+
 LANGUAGES = ("en", "zh")
 
 STRINGS: dict[str, tuple[str, str]] = {
@@ -311,6 +313,69 @@ ERRORS_ZH: list[tuple[str, str]] = [
 ]
 
 
+#: the validation report's own words (validation.ValidationResult.summary, Issue); the values it quotes
+#: (ids, numbers, file names) and the rarer messages stay as they are
+REPORT_ZH: list[tuple[str, Any]] = [
+    (r"^source: ", "来源："),
+    (r"^records: (\d+) accepted of (\d+) read \((\d+) rejected, (\d+) duplicates dropped, (\d+) fields removed\)$",
+     r"记录：读取 \2 条，接受 \1 条（拒绝 \3 条，丢弃重复 \4 条，移除字段 \5 个）"),
+    (r"^users: (\d+) \((.*)\)$", r"用户：\1 个（\2）"),
+    (r"^time span: ", "时间范围："),
+    (r"^errors \((\d+)\):$", r"错误（\1）："),
+    (r"^warnings \((\d+)\):$", r"警告（\1）："),
+    (r"^history:$", "历史部分："),
+    (r"^(\s*)\.\.\. and (\d+) more$", r"\1……另有 \2 条"),
+    (r"^(\s*)line (\d+), ([^:]*): ", r"\1第 \2 行，\3："),
+    (r"^(\s*)(deviceId|timestamp|datetime): ", r"\1\2："),
+    (r" is a string, expected a number", "：是字符串，应为数字"),
+    (r" is (a boolean|an object|a list|null), expected a number", "：不是数字"),
+    (r" is outside the valid range (\[[^\]]*\])", r"：超出有效范围 \1"),
+    (r" is not a finite number", "：不是有限数字"),
+    (r" is not a category of (\S+) \((.*?)\)", r"：不是 \1 的类别（\2）"),
+    (r"：missing( \(record rejected\))$", r"：缺失\1"),
+    (r"unknown feature name \(not in the feature config\)", "未知的特征名（不在特征配置中）"),
+    (r"unknown static feature name", "未知的静态特征名"),
+    (r"unknown top-level field", "未知的顶层字段"),
+    (r"duplicate of line (\d+) for user '(.*)' at (\S+) \(identical values\); the first occurrence is kept",
+     r"与第 \1 行重复（用户 '\2'，\3，数值相同）；保留首次出现的记录"),
+    (r"duplicate of line (\d+) for user '(.*)' at (\S+) \(values differ\); the first occurrence is kept",
+     r"与第 \1 行重复（用户 '\2'，\3，数值不同）；保留首次出现的记录"),
+    (r"(\d+) record\(s\) without deviceId \(first at line (\d+)\) get the anonymous user id '(.*)', stable for this source",
+     r"\1 条记录没有 deviceId（首条在第 \2 行），使用此来源固定的匿名用户 ID '\3'"),
+    (r"record\(s\) out of time order \(first at line (\d+)\); records were sorted by timestamp",
+     r"条记录时间顺序错乱（首条在第 \1 行）；已按时间排序"),
+    (r"user '(.*?)': (\d+) 条记录时间顺序错乱", r"用户 '\1'：\2 条记录时间顺序错乱"),
+    (r"no valid value left in the record", "记录中没有剩余的有效数值"),
+    (r"expected a JSON object, got (a string|a list|a number|a boolean|null)",
+     lambda m: "应为 JSON 对象，实际为" + {"a string": "字符串", "a list": "列表", "a number": "数字",
+                                       "a boolean": "布尔值", "null": " null"}[m.group(1)]),
+    (r"not valid JSON", "不是有效的 JSON"),
+    (r" ?\(record rejected\)$", "（记录被拒绝）"),
+    (r" ?\(field removed\)$", "（字段已移除）"),
+    (r" ?\(duplicate dropped\)$", "（重复项已丢弃）"),
+    (r" ?\(ignored\)$", "（已忽略）"),
+    (r" ?\(sorted\)$", "（已排序）"),
+    (r" ?\(anonymous id assigned\)$", "（已分配匿名 ID）"),
+    (r" ?\(converted\)$", "（已转换）"),
+    (r" ?\(noted\)$", "（仅提示）"),
+]
+
+
+def localize_report(text: str, lang: str | None) -> str:
+    """The validation report in Chinese: its structure, actions and common messages; quoted values,
+    ids and rarer messages stay as written."""
+    import re
+
+    if lang != "zh" or not text:
+        return text
+    out = []
+    for line in text.splitlines():
+        for pattern, repl in REPORT_ZH:
+            line = re.sub(pattern, repl, line)
+        out.append(line)
+    return "\n".join(out)
+
+
 def localize_error(message: str, lang: str | None) -> str:
     """A known input error in Chinese (line by line; lines it does not know stay as they are: they
     quote the input or the validation report)."""
@@ -323,7 +388,7 @@ def localize_error(message: str, lang: str | None) -> str:
         for pattern, repl in ERRORS_ZH:  # a line may carry two known parts ("event line 2: unknown event kind")
             line = re.sub(pattern, repl, line)
         out.append(line)
-    return "\n".join(out)
+    return localize_report("\n".join(out), lang)  # "no valid record ...:" is followed by the report
 
 
 #: values in the tables' cells that are words, not data: booleans, trends, finding statuses
