@@ -30,6 +30,7 @@ STAGES = [  # (attribute path on the detector, label)
     ("learned.outputs", "model forward"),
     ("calculator.summary_from_columns", "window summary"),
     ("_explain", "top features"),
+    ("_window_verdict", "verdict (red flags, deviations)"),
     ("users.ingest", "baseline write (SQLite)"),
     ("predict", "total"),
 ]
