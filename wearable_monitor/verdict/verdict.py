@@ -194,15 +194,22 @@ def carry_pattern(scored, days, cfg: VerdictConfig = VerdictConfig()):
     scored["level_pattern"] = got["level_pattern"].fillna(0).to_numpy(np.int8)
     stream = [_without_pattern(r) for r in scored["reasons"]]
     stream_level = combine_levels({f"level_{s}": scored[f"level_{s}"].to_numpy() for s in EVIDENCE_SOURCES}, None, cfg)
-    scored["reasons"] = [
-        s if not code or code != code else
-        "; ".join(x for x in ((f"pattern:{code}", s) if lv > slv else (s, f"pattern:{code}")) if x)
-        for s, code, lv, slv in zip(stream, got["code"].to_numpy(), scored["level_pattern"].to_numpy(), stream_level)]
+    codes = got["code"].fillna("").to_numpy()
+    scored["reasons"] = [_with_pattern_reason(s, code, lv, slv) for s, code, lv, slv
+                         in zip(stream, codes, scored["level_pattern"].to_numpy(), stream_level)]
     flags = scored["model_anomalous"].to_numpy(bool) if "model_anomalous" in scored else None
     level = combine_levels({f"level_{s}": scored[f"level_{s}"].to_numpy() for s in WINDOW_SOURCES}, flags, cfg)
     scored["level"] = level_labels(level)
     scored["is_anomaly"] = level >= int(Level.ALERT)
     return scored
+
+
+def _with_pattern_reason(stream: str, code: str, level: int, stream_level: int) -> str:
+    """A window's reasons with the carried pattern's: first when it is the strongest, else last."""
+    if not code:
+        return stream
+    parts = (f"pattern:{code}", stream) if level > stream_level else (stream, f"pattern:{code}")
+    return "; ".join(x for x in parts if x)
 
 
 def pattern_finding(day, cfg: VerdictConfig = VerdictConfig()) -> Finding:
