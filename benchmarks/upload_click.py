@@ -93,13 +93,14 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     from tests.conftest import free_port
-    from wearable_monitor.app.ui import CSS, build_ui, create_service
+    from wearable_monitor.app.ui import CSS, build_ui, create_service, set_request_threads
 
     tmp = Path(tempfile.mkdtemp(prefix="wm_bench_"))
     cases = {"30-day JSONL": thirty_days(tmp)}
     if Path(args.fitbit_dir, "AS2MVDL_hr.csv.zip").is_file():
         cases["91-day Fitbit pair"] = fitbit_pair(Path(args.fitbit_dir), tmp)
     service = create_service(data_dir=str(tmp / "data"))
+    set_request_threads()  # as `launch` serves the app
     demo = build_ui(service)
     demo.queue(default_concurrency_limit=service.config.concurrency_limit)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,

@@ -417,3 +417,30 @@ def test_validation_report_in_chinese_keeps_values_and_translates_its_own_words(
         assert kept in zh, kept
     # an error that carries the report ("no valid record ...:" + report) is translated through
     assert localize_error("no valid record to score:\n" + report, "zh").startswith("没有可评分的有效记录：\n来源：")
+
+
+def test_an_upload_alone_scores_on_all_its_threads_overlapping_uploads_on_one(history_jsonl, tmp_path, monkeypatch):
+    import torch
+
+    from wearable_monitor.app.service import AppConfig, MonitorService
+
+    cfg = AppConfig.load(data_dir=str(tmp_path / "data"), solo_upload_threads=2)
+    svc = MonitorService(cfg)
+    seen = []
+    real = type(svc.detector).score_history_and_days
+
+    def spy(det, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(det, *args, **kwargs)
+
+    monkeypatch.setattr(type(svc.detector), "score_history_and_days", spy)
+    before = torch.get_num_threads()
+    svc.analyze_history([str(history_jsonl)])
+    svc._uploads_running += 1  # another upload is running
+    try:
+        svc.analyze_history([str(history_jsonl)])
+    finally:
+        svc._uploads_running -= 1
+    assert seen == [2, 1] and torch.get_num_threads() == before and svc._uploads_running == 0
+    with pytest.raises(ValueError):
+        AppConfig.load(data_dir=str(tmp_path / "d2"), solo_upload_threads=-1)

@@ -374,15 +374,19 @@ def default_host() -> str:
     return "0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1"
 
 
+def set_request_threads() -> None:
+    """One torch intra-op thread per request (`WM_TORCH_THREADS`, default 1): concurrent requests, not
+    one request's threads, share the cores; an upload that runs alone takes more (`_upload_threads`)."""
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("WM_TORCH_THREADS", "1")))
+
+
 def launch(config_path: str | Path | None = None, data_dir: str | None = None, **kwargs: Any):
     """Build the service and the page, queue with the configured limits, and serve."""
     overrides = {"data_dir": data_dir} if data_dir else {}
     service = create_service(config_path, **overrides)
-    try:  # one intra-op thread per request: concurrent requests, not one request's threads, share the cores
-        import torch
-        torch.set_num_threads(int(os.environ.get("WM_TORCH_THREADS", "1")))
-    except ImportError:
-        pass
+    set_request_threads()
     demo = build_ui(service)
     # status_update_rate as a number: queue positions are sent to waiting clients every 10 s instead of
     # to every waiting client each time any event starts (quadratic in the number of waiting clients)

@@ -39,7 +39,7 @@ class LearnedDetector(WindowDetector):
     def outputs(self, windows: Windows, keys=("probability",)) -> dict[str, np.ndarray]:
         parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
         tensors = windows.to_tensors()
-        with _torch_threads(1 if len(windows) <= self.small_batch else None):
+        with torch_threads(1 if len(windows) <= self.small_batch else None):
             for start in range(0, len(windows), self.batch_size):
                 batch = {k: v[start:start + self.batch_size] for k, v in tensors.items()}
                 out = self._forward(batch)
@@ -60,9 +60,12 @@ class LearnedDetector(WindowDetector):
 
 
 @contextmanager
-def _torch_threads(n: int | None):
-    """Run the block with `n` torch threads (None: unchanged). The setting is per process, so a
-    batch scored concurrently in another Python thread meanwhile runs on `n` threads too."""
+def torch_threads(n: int | None):
+    """Run the block with `n` torch intra-op threads in the calling OS thread (None: unchanged).
+
+    With torch's OpenMP backend the count belongs to each OS thread once it has used torch (measured:
+    a thread that raises its count to 2 runs a matmul in half the time while another thread keeps 1);
+    it also becomes the starting count of OS threads that first use torch meanwhile."""
     before = torch.get_num_threads()
     if n is None or n == before:
         yield
