@@ -164,9 +164,12 @@ def test_bad_uploads_give_readable_messages(h, tmp_path, app_service):
     binary = tmp_path / "b.jsonl"
     binary.write_bytes(b"\x00\x01\x02binary")
     assert "binary" in h.analyze([str(binary)], None, "en")[0]
-    lone = tmp_path / "P1_hr.csv"
-    lone.write_text("user,datetime,heartrate\n")
-    assert "_steps.csv" in h.analyze([str(lone)], None, "en")[0]
+    lone = tmp_path / "P1_steps.csv"  # steps without heart rate: nothing to score
+    lone.write_text("user,datetime,steps\n")
+    assert "_hr.csv" in h.analyze([str(lone)], None, "en")[0]
+    empty = tmp_path / "P1_hr.csv"  # heart rate alone is read, but this one holds no row
+    empty.write_text("user,datetime,heartrate\n")
+    assert "no valid record" in h.analyze([str(empty)], None, "en")[0]
     assert_readable_error(h.analyze(None, None, "en")[0])
 
 
@@ -444,3 +447,17 @@ def test_an_upload_alone_scores_on_all_its_threads_overlapping_uploads_on_one(hi
     assert seen == [2, 1] and torch.get_num_threads() == before and svc._uploads_running == 0
     with pytest.raises(ValueError):
         AppConfig.load(data_dir=str(tmp_path / "d2"), solo_upload_threads=-1)
+
+
+def test_a_lone_fitbit_heart_rate_file_is_read_with_a_note_a_lone_steps_file_is_refused(app_service, tmp_path):
+    from wearable_monitor.data.validation import InputFileError
+
+    t = pd.date_range("2024-03-01", periods=3 * 24 * 60, freq="1min")
+    hr = pd.DataFrame({"user": "H1", "datetime": t.strftime("%Y-%m-%d %H:%M:%S"), "heartrate": 62.0})
+    hr.to_csv(tmp_path / "H1_hr.csv")
+    pd.DataFrame({"user": "H1", "datetime": t.strftime("%Y-%m-%d %H:%M:%S"), "steps": 0}).to_csv(tmp_path / "H1_steps.csv")
+    validation = app_service.read_upload([str(tmp_path / "H1_hr.csv")])  # the steps file is beside it, yet
+    assert validation.counts["accepted"] == 3 * 288  # an upload is read as given: heart rate alone
+    assert [w.field for w in validation.warnings] == ["steps"]
+    with pytest.raises(InputFileError, match="or the heart-rate file alone"):
+        app_service.read_upload([str(tmp_path / "H1_steps.csv")])

@@ -155,6 +155,29 @@ def test_bad_files_give_clear_errors(tmp_path):
         find_pair(tmp_path / "data.csv")
     with pytest.raises(InputFileError, match="Q_steps.csv.*not found"):
         find_pair(tmp_path / "Q_hr.csv")
+    assert find_pair(tmp_path / "Q_hr.csv", heart_rate_alone=True) == (tmp_path / "Q_hr.csv", None)
+    with pytest.raises(InputFileError, match="Q_hr.csv.*not found"):  # steps alone: nothing to score
+        find_pair(tmp_path / "Q_steps.csv", heart_rate_alone=True)
+
+
+def test_heart_rate_alone_has_unknown_activity_and_says_so(pair, tmp_path):
+    from wearable_monitor.data.readers import load_fitbit
+
+    alone = import_fitbit(pair[0], None)
+    with_steps = import_fitbit(*pair)
+    assert alone.bins["timestamp"].tolist() == with_steps.bins["timestamp"].tolist()
+    assert alone.bins["hr"].tolist() == with_steps.bins["hr"].tolist()
+    # no steps row: activity is unknown, never zero, so no minute is known to be rest
+    assert alone.bins["steps"].isna().all() and alone.bins["hr_resting"].isna().all()
+    assert all("steps" not in r["features"] and "hr_resting" not in r["features"] for r in alone.records)
+    solo = tmp_path / "solo"
+    solo.mkdir()
+    hr = solo / pair[0].name
+    hr.write_bytes(pair[0].read_bytes())
+    res = load_fitbit(hr)  # no steps file beside it
+    assert res.counts["accepted"] == len(alone.bins)
+    assert [w.field for w in res.warnings] == ["steps"] and "activity unknown" in res.warnings[0].message
+    assert not load_fitbit(*pair).warnings  # the pair: no such note
 
 
 def test_cli_import_fitbit_writes_valid_jsonl_and_summary(pair, tmp_path, capsys):

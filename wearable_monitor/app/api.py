@@ -57,7 +57,7 @@ class AgentApi:
 
         Args:
             file: a JSONL/JSON/CSV history file, a device export (Apple Health export.zip, Fitbit Takeout .zip, Health Connect .zip, Garmin .fit, Oura JSON), or the heart-rate file <ID>_hr.csv of a Fitbit pair.
-            second_file: the steps file <ID>_steps.csv of a Fitbit pair; empty otherwise.
+            second_file: the steps file <ID>_steps.csv of a Fitbit pair; empty otherwise (a heart-rate file alone is read with activity unknown).
             threshold: decision threshold for the model score between 0 and 1; leave empty (null) for the calibrated threshold.
             markers: dated events of the person, one per line 'YYYY-MM-DD kind [note]' (kinds: symptom_onset, positive_test, vaccination, travel, alcohol, hard_training) or a JSON list of {"date", "kind", "note"}; may be empty.
             summary_only: true to leave out the per-window rows (tens of thousands for a 3-month history).
@@ -70,7 +70,7 @@ class AgentApi:
 
         Args:
             file: a JSONL/JSON/CSV history file, a device export, or the heart-rate file <ID>_hr.csv of a Fitbit pair.
-            second_file: the steps file <ID>_steps.csv of a Fitbit pair; empty otherwise.
+            second_file: the steps file <ID>_steps.csv of a Fitbit pair; empty otherwise (a heart-rate file alone is read with activity unknown).
             language: 'en' for English or 'zh' for Chinese.
             length: 'short' (at most 400 words, for a chat box) or 'full'.
             markers: dated events of the person, one per line 'YYYY-MM-DD kind [note]'; may be empty.

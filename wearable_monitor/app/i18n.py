@@ -292,8 +292,8 @@ ABOUT_FACTS: dict[str, tuple[str, str]] = {
 
 #: known input errors (English, raised deep in the package) -> Chinese; the quoted input is kept
 ERRORS_ZH: list[tuple[str, str]] = [
-    (r"^a Fitbit upload needs exactly the two files of a pair: <ID>_hr.csv and <ID>_steps.csv$",
-     "Fitbit 上传需要同一对中的两个文件：<ID>_hr.csv 与 <ID>_steps.csv"),
+    (r"^a Fitbit upload is the two files of a pair, <ID>_hr.csv and <ID>_steps.csv, or the heart-rate file alone$",
+     "Fitbit 上传应为同一对中的两个文件（<ID>_hr.csv 与 <ID>_steps.csv），或单独的心率文件"),
     (r"^no valid record to score:?", "没有可评分的有效记录："),
     (r"^no valid record in the window:?", "窗口中没有有效记录："),
     (r"^no file uploaded$", "没有上传文件"),
@@ -326,7 +326,10 @@ REPORT_ZH: list[tuple[str, Any]] = [
     (r"^history:$", "历史部分："),
     (r"^(\s*)\.\.\. and (\d+) more$", r"\1……另有 \2 条"),
     (r"^(\s*)line (\d+), ([^:]*): ", r"\1第 \2 行，\3："),
-    (r"^(\s*)(deviceId|timestamp|datetime): ", r"\1\2："),
+    (r"^(\s*)(deviceId|timestamp|datetime|steps): ", r"\1\2："),
+    (r"no (\S+) beside (\S+): heart rate alone, activity unknown \(never assumed to be rest: flags that need rest "
+     r"are reported one level lower, and there is no resting-HR estimate\)",
+     r"\2 旁没有 \1：仅有心率，活动状态未知（不视为静息：需要静息条件的警示降低一级报告，且没有静息心率估计）"),
     (r" is a string, expected a number", "：是字符串，应为数字"),
     (r" is (a boolean|an object|a list|null), expected a number", "：不是数字"),
     (r" is outside the valid range (\[[^\]]*\])", r"：超出有效范围 \1"),

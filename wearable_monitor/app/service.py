@@ -500,10 +500,13 @@ class MonitorService:
                                      f"size limit of {self.config.max_export_bytes:,} bytes")
             return load_device_export(paths, self.feature_config, self.limits, progress=progress)
         csvs = [p for p in paths if p.lower().endswith(CSV_SUFFIXES)]
+        if len(paths) == 1 and is_fitbit_file(paths[0]) and "_hr" in Path(paths[0]).name.lower():
+            # heart rate alone (no steps file): read with a note, activity unknown (load_fitbit)
+            return load_fitbit(paths[0], None, self.feature_config, self.limits, steps_beside=False)
         if (len(paths) == 1 and is_fitbit_file(paths[0])) or len(csvs) > 1:
             if len(csvs) != 2 or len(paths) != 2:
-                raise InputFileError("a Fitbit upload needs exactly the two files of a pair: "
-                                     "<ID>_hr.csv and <ID>_steps.csv")
+                raise InputFileError("a Fitbit upload is the two files of a pair, <ID>_hr.csv and <ID>_steps.csv, "
+                                     "or the heart-rate file alone")
             hr = [p for p in csvs if "_hr" in Path(p).name.lower() or "heart" in Path(p).name.lower()]
             steps = [p for p in csvs if "step" in Path(p).name.lower()]
             if len(hr) != 1 or len(steps) != 1 or hr[0] == steps[0]:

@@ -63,7 +63,8 @@ def configure_import(parser):
 
 def configure_import_fitbit(parser: argparse.ArgumentParser):
     parser.add_argument("--hr", required=True, help="<ID>_hr.csv or .csv.zip (user, datetime, heartrate)")
-    parser.add_argument("--steps", required=True, help="<ID>_steps.csv or .csv.zip (user, datetime, steps)")
+    parser.add_argument("--steps", default=None, help="<ID>_steps.csv or .csv.zip (user, datetime, steps); omit for "
+                                                       "heart rate alone (the records then carry no step count)")
     parser.add_argument("--out", required=True, help="output JSONL of 5-minute records")
     parser.add_argument("--start", default=None, help="keep bins from this date/time on (e.g. 2020-04-01)")
     parser.add_argument("--end", default=None, help="keep bins before this date/time (exclusive)")

@@ -112,8 +112,9 @@ def is_fitbit_file(path: str | Path) -> bool:
     return bool(_PAIR.match(Path(path).name))
 
 
-def find_pair(path: str | Path) -> tuple[Path, Path]:
-    """(hr, steps) paths from either file of a pair; the sibling may be .csv or .csv.zip."""
+def find_pair(path: str | Path, heart_rate_alone: bool = False) -> tuple[Path, Path | None]:
+    """(hr, steps) paths from either file of a pair; the sibling may be .csv or .csv.zip. With
+    `heart_rate_alone`, a heart-rate file without its steps file gives (hr, None): activity unknown."""
     path = Path(path)
     m = _PAIR.match(path.name)
     if not m:
@@ -124,6 +125,8 @@ def find_pair(path: str | Path) -> tuple[Path, Path]:
         sibling = path.with_name(f"{m['id']}_{other}{suffix}")
         if sibling.exists():
             return (path, sibling) if other == "steps" else (sibling, path)
+    if other == "steps" and heart_rate_alone:
+        return path, None
     raise InputFileError(f"{path}: the matching {m['id']}_{other}.csv[.zip] file was not found next to it")
 
 
@@ -377,13 +380,21 @@ def _fill_summary(result: FitbitImport, cfg: FitbitImportConfig) -> None:
     s.longest_gap_hours = float(gaps.max() / pd.Timedelta(hours=1)) if len(gaps) else 0.0
 
 
-def import_fitbit(hr_path: str | Path, steps_path: str | Path, start: str | None = None, end: str | None = None,
+def import_fitbit(hr_path: str | Path, steps_path: str | Path | None, start: str | None = None, end: str | None = None,
                   feature_config: FeatureConfig | None = None, cfg: FitbitImportConfig | None = None) -> FitbitImport:
-    """Read a Fitbit CSV pair and convert it; `start`/`end` (dates) restrict the exported bins."""
+    """Read a Fitbit CSV pair and convert it; `start`/`end` (dates) restrict the exported bins.
+
+    `steps_path` None: heart rate alone. The records then carry no step count (activity unknown, never
+    assumed to be rest) and no resting-HR estimate, which needs minutes known to be without steps."""
     cfg = cfg or FitbitImportConfig()
     summary = FitbitImportSummary()
     hr, bad_hr = read_fitbit_csv(hr_path, HR_COLUMN)
-    steps, bad_st = read_fitbit_csv(steps_path, STEPS_COLUMN)
+    if steps_path is None:
+        steps, bad_st = pd.DataFrame({"user": pd.Series(dtype=object), "datetime": pd.Series(dtype="datetime64[s]"),
+                                      "value": pd.Series(dtype=np.float64)}), 0
+        steps.attrs["out_of_range"] = (0, "")
+    else:
+        steps, bad_st = read_fitbit_csv(steps_path, STEPS_COLUMN)
     summary.bad_rows = bad_hr + bad_st
     (n_hr, first_hr), (n_st, first_st) = hr.attrs.pop("out_of_range"), steps.attrs.pop("out_of_range")
     summary.out_of_range_dates, summary.first_out_of_range = n_hr + n_st, first_hr or first_st

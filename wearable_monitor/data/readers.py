@@ -37,6 +37,7 @@ from .records import ANONYMOUS_PREFIX, JSON_DECODER
 from .validation import (
     IGNORED,
     KEY_HINTS,
+    NOTED,
     REJECTED,
     RECORD_KEYS,
     InputFileError,
@@ -453,12 +454,19 @@ def load_history(source: Source, config: FeatureConfig | None = None,
 
 
 def load_fitbit(hr_path: str | Path, steps_path: str | Path | None = None, config: FeatureConfig | None = None,
-                limits: Limits | None = None) -> ValidationResult:
-    """Fitbit CSV pair -> 5-minute records, validated (line = record index in the converted JSONL)."""
+                limits: Limits | None = None, steps_beside: bool = True) -> ValidationResult:
+    """Fitbit CSV pair -> 5-minute records, validated (line = record index in the converted JSONL). A
+    heart-rate file whose steps file is not beside it (or, `steps_beside` False, not looked for) is read
+    alone, with a note (activity unknown)."""
     limits = limits or Limits()
-    hr_path, steps_path = find_pair(hr_path) if steps_path is None else (Path(hr_path), Path(steps_path))
+    if steps_path is not None:
+        hr_path, steps_path = Path(hr_path), Path(steps_path)
+    elif steps_beside:  # the steps file next to the heart-rate file, if there is one
+        hr_path, steps_path = find_pair(hr_path, heart_rate_alone=True)
+    else:  # an upload: the file's folder is a temp dir, never look beside it
+        hr_path = Path(hr_path)
     for p in (hr_path, steps_path):
-        if p.exists() and p.stat().st_size > limits.max_bytes:
+        if p is not None and p.exists() and p.stat().st_size > limits.max_bytes:
             raise InputFileError(f"{p}: {p.stat().st_size:,} bytes is over the size limit of {limits.max_bytes:,} bytes")
     imported = import_fitbit(hr_path, steps_path, feature_config=config)
     result = validate_items(enumerate(imported.records, start=1), config, source=f"fitbit:{hr_path.name}",
@@ -474,6 +482,12 @@ def load_fitbit(hr_path: str | Path, steps_path: str | Path | None = None, confi
             result.errors.insert(0, Issue(None, field_, f"{n:,} {message}", REJECTED))
             result.counts["errors"] += 1
     result.counts["fitbit_rows_dropped"] = s.bad_rows + s.out_of_range_dates
+    if steps_path is None:
+        result.warnings.insert(0, Issue(None, "steps", f"no {hr_path.name.split('_')[0]}_steps.csv[.zip] beside "
+                                        f"{hr_path.name}: heart rate alone, activity unknown (never assumed to be "
+                                        "rest: flags that need rest are reported one level lower, and there is no "
+                                        "resting-HR estimate)", NOTED))
+        result.counts["warnings"] += 1
     return result
 
 
