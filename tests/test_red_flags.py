@@ -121,6 +121,7 @@ def test_unknown_activity_lowers_the_level_and_says_why():
     assert run.level == Level.WATCH and run.evidence["activity_unknown"]
     finding = run_finding(run, cols)
     assert "step count" in finding.advice["en"] and "步数" in finding.advice["zh"]
+    assert finding.title["en"].endswith("(activity unknown: no step count)") and "活动状态未知" in finding.title["zh"]
     # without steps, the device's own resting-HR estimate says the person was at rest
     found, _ = codes(records(hr=125.0, hr_resting=125.0))
     assert found["hr_high_rest"].level == Level.ALERT and not found["hr_high_rest"].evidence["activity_unknown"]

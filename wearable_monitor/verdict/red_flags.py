@@ -30,6 +30,7 @@ CONTEXT_TEXT = {"rest": {"en": "at rest", "zh": "静息"}, "awake_rest": {"en": 
                 "asleep": {"en": "asleep", "zh": "睡眠中"}, "any": {"en": "any activity", "zh": "任何活动"}}
 UNKNOWN_ACTIVITY = {"en": "activity unknown (the records carry no step count), so reported one level lower",
                     "zh": "活动状态未知（记录中没有步数），因此降低一级报告"}
+ACTIVITY_UNKNOWN_TITLE = {"en": " (activity unknown: no step count)", "zh": "（活动状态未知：无步数）"}
 
 
 class Texts(StrictModel):
@@ -190,7 +191,8 @@ def run_finding(run: EvidenceRun, cols: Mapping[str, Any], cfg: RedFlagConfig | 
     if len(x):
         evidence.update(median=float(np.median(x)), extreme=float(x.min() if spec.op == "<=" else x.max()),
                         records=int(len(x)))
-    if run.evidence.get("activity_unknown"):
+    if run.evidence.get("activity_unknown"):  # "at rest" in the title is then an assumption: say so
+        title = {lang: f"{title[lang]}{ACTIVITY_UNKNOWN_TITLE[lang]}" for lang in title}
         advice = {lang: f"{advice[lang]} ({UNKNOWN_ACTIVITY[lang]})" for lang in advice}
     return Finding(source="red_flag", code=run.code, level=Level(run.level), title=title, evidence=evidence,
                    advice=advice, start=times[first].astype("datetime64[s]").item(),
