@@ -28,3 +28,33 @@ def test_population_report_has_every_variant_and_short_event_figures(shared_dete
     assert res["windows"]["verdict"]["per_kind"]["acute"]["recall"] == 1.0  # the acute event is caught
     md = "\n".join(render({"heldout_sim": res}))
     assert "event F1, short events" in md and "| verdict |" in md
+
+
+def test_fitbit_report_reads_each_user_as_a_pair_and_as_heart_rate_alone(shared_detector, tmp_path):
+    import zipfile
+
+    import numpy as np
+
+    from wearable_monitor.evaluation.verdict import FITBIT_VARIANTS, fitbit_report, pooled_fitbit
+
+    t = pd.date_range("2020-03-01", periods=40 * 24 * 12, freq="5min")  # 40 days, a sample every 5 minutes
+    rng = np.random.default_rng(0)
+    day = (t.hour >= 8) & (t.hour < 22)
+    hr = np.where(day, 72.0, 58.0) + rng.normal(0, 2, len(t))
+    steps = np.where(day & (rng.random(len(t)) < 0.3), 300, 0)
+    when = t.strftime("%Y-%m-%d %H:%M:%S")
+    pd.DataFrame({"user": "F1", "datetime": when, "heartrate": hr.round(1)}).to_csv(tmp_path / "F1_hr.csv")
+    pd.DataFrame({"user": "F1", "datetime": when, "steps": steps}).to_csv(tmp_path / "F1_steps.csv")
+    for name in ("F1_hr.csv", "F1_steps.csv"):  # the shared data's layout: zipped CSVs
+        with zipfile.ZipFile(tmp_path / f"{name}.zip", "w") as z:
+            z.write(tmp_path / name, name)
+        (tmp_path / name).unlink()
+    pd.DataFrame({"user_id": ["F1"], "symptom_onset": ["2020-04-05"]}).to_csv(tmp_path / "labels.csv", index=False)
+    per_user = fitbit_report(shared_detector, tmp_path)
+    assert set(per_user["F1"]) == {"symptom_onset", *FITBIT_VARIANTS}
+    pair, alone = per_user["F1"]["verdict"], per_user["F1"]["verdict_heart_rate_alone"]
+    assert pair["days_with_data"] == alone["days_with_data"] >= 39
+    pooled = pooled_fitbit(per_user)
+    assert set(pooled) == set(FITBIT_VARIANTS) and pooled["verdict_heart_rate_alone"]["labelled_users"] == 1
+    md = "\n".join(render({"fitbit": {"users": per_user, "pooled": pooled}}))
+    assert "| F1 | 2020-04-05 | verdict_heart_rate_alone |" in md

@@ -40,6 +40,8 @@ WINDOW_VARIANTS = ("verdict", "verdict_without_pattern", "red_flags_only", "base
                    "verdict_with_model_alerts", "naive_3sigma")
 DAY_VARIANTS = ("verdict", "red_flags_only", "baseline_only", "pattern_only", "verdict_with_model_alerts",
                 "nightsignal")
+#: real users: the day variants, and the verdict on the heart-rate file alone (its steps file not read)
+FITBIT_VARIANTS = (*DAY_VARIANTS, "verdict_heart_rate_alone")
 
 
 def replay(det, frame: pd.DataFrame, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
@@ -138,14 +140,18 @@ def fitbit_report(det, data_dir, progress: bool = False) -> dict[str, Any]:
         tables = day_tables(days, scored, frame)
         out[row.user_id] = {"symptom_onset": None if onset is None else str(onset.date()),
                             **{name: fitbit_user_report(tables[name], onset) for name in DAY_VARIANTS}}
+        alone = load_fitbit(hr, None, limits=Limits(max_bytes=2**30), steps_beside=False).frame
+        scored, days = det.score_history_and_days(alone, progress=progress, update_baseline=False)
+        out[row.user_id]["verdict_heart_rate_alone"] = fitbit_user_report(
+            day_tables(days, scored, alone)["verdict"], onset)
     return out
 
 
 def pooled_fitbit(per_user: dict[str, Any]) -> dict[str, Any]:
     """Across the labelled users: how many alert within 7 days before onset, and far false alert days per 30."""
     out = {}
-    for name in DAY_VARIANTS:
-        rows = [r[name] for r in per_user.values() if r.get("symptom_onset")]
+    for name in FITBIT_VARIANTS:
+        rows = [r[name] for r in per_user.values() if r.get("symptom_onset") and name in r]
         far = sum(r.get("far_days", 0) for r in rows)
         false = sum(r.get("false_alert_days_far", 0) for r in rows)
         out[name] = {"labelled_users": len(rows),
@@ -198,11 +204,13 @@ def render(res: dict[str, Any]) -> list[str]:
         lines += ["### Real Stanford COVID-19 Fitbit users (heart rate and steps)", "",
                   "Alert days within 7 days before symptom onset, and false alert days more than 21 days before or "
                   "42 days after onset (per 30 such days). `verdict` days include acute red flags (e.g. heart rate "
-                  ">= 120 bpm for 10 minutes with no steps), which are not about the infection.", "",
+                  ">= 120 bpm for 10 minutes with no steps), which are not about the infection. "
+                  "`verdict_heart_rate_alone`: the same user's heart-rate file read without its steps file "
+                  "(activity unknown: flags that need rest one level lower, no resting-HR estimate).", "",
                   "| user | onset | variant | alert days | alerts onset-7..0 | first alert (days from onset) | "
                   "false alert days / 30 far days |", "|---|---|---|---|---|---|---|"]
         for user, r in fit["users"].items():
-            for name in DAY_VARIANTS:
+            for name in (n for n in FITBIT_VARIANTS if n in r):
                 m = r[name]
                 lines.append(f"| {user} | {r['symptom_onset'] or '–'} | {name} | {m['alert_days']} | "
                              f"{fmt(m.get('alert_days_onset_minus7_to_0'))} | {fmt(m.get('first_alert_relative_to_onset'))} | "
