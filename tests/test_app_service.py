@@ -420,6 +420,15 @@ def test_validation_report_in_chinese_keeps_values_and_translates_its_own_words(
         assert kept in zh, kept
     # an error that carries the report ("no valid record ...:" + report) is translated through
     assert localize_error("no valid record to score:\n" + report, "zh").startswith("没有可评分的有效记录：\n来源：")
+    # a device export's import report, shown above the validation report
+    from collections import Counter
+
+    from wearable_monitor.data.importers.base import ImportReport
+    imported = ImportReport(source="apple_health", file="export.zip", read=10, used=Counter({"heart rate": 9}),
+                            skipped=Counter({"unknown type": 1}), records=5, first="a", last="b", notes=["n"]).text()
+    zh = localize_report(imported, "zh")
+    assert not any(w in zh for w in ("records:", "samples:", " read,", "  used ", "  skipped ", "note:")), zh
+    assert "heart rate" in zh and "unknown type" in zh  # what was used / skipped stays as the importer names it
 
 
 def test_an_upload_alone_scores_on_all_its_threads_overlapping_uploads_on_one(history_jsonl, tmp_path, monkeypatch):

@@ -321,6 +321,13 @@ REPORT_ZH: list[tuple[str, Any]] = [
      r"记录：读取 \2 条，接受 \1 条（拒绝 \3 条，丢弃重复 \4 条，移除字段 \5 个）"),
     (r"^users: (\d+) \((.*)\)$", r"用户：\1 个（\2）"),
     (r"^time span: ", "时间范围："),
+    # a device export's import report (importers/base.py ImportReport.text)
+    (r"^records: (\d+) five-minute records \((.*)\); bins with data but no heart rate, not exported: (\d+)$",
+     r"记录：\1 条五分钟记录（\2）；有数据但无心率、未导出的时间段：\3 个"),
+    (r"^samples: (\d+) read, (\d+) used, (\d+) skipped$", r"样本：读取 \1，使用 \2，跳过 \3"),
+    (r"^  used( +\d+)  ", r"  使用\1  "),
+    (r"^  skipped( +\d+)  ", r"  跳过\1  "),
+    (r"^note: ", "备注："),
     (r"^errors \((\d+)\):$", r"错误（\1）："),
     (r"^warnings \((\d+)\):$", r"警告（\1）："),
     (r"^history:$", "历史部分："),
