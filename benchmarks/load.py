@@ -248,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             server.kill()
     print(json.dumps(out, indent=1))
     ah, up = out["analyze_history"], out["uploads"]
-    window_ok = {k: out[k]["failed"] == 0 and (out[k]["p95_s"] or 0) <= 1.0 for k in ("detect_window", "detect_window_rest")}
+    window_ok = {k: out[k]["failed"] == 0 and (out[k]["p95_s"] or 0) <= 1.0
+                 for k in ("detect_window", "detect_window_rest")}
     met = any(window_ok.values()) and ah["failed"] == 0 and (ah["p95_s"] or 0) <= 5.0 and up["rss_mb_peak"] < 1024
     print(f"window targets (all succeed, p95 <= 1 s): {window_ok}; "
           + ("targets met" if met else "targets NOT met"), file=sys.stderr)

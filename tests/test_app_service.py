@@ -464,7 +464,8 @@ def test_a_lone_fitbit_heart_rate_file_is_read_with_a_note_a_lone_steps_file_is_
     t = pd.date_range("2024-03-01", periods=3 * 24 * 60, freq="1min")
     hr = pd.DataFrame({"user": "H1", "datetime": t.strftime("%Y-%m-%d %H:%M:%S"), "heartrate": 62.0})
     hr.to_csv(tmp_path / "H1_hr.csv")
-    pd.DataFrame({"user": "H1", "datetime": t.strftime("%Y-%m-%d %H:%M:%S"), "steps": 0}).to_csv(tmp_path / "H1_steps.csv")
+    steps = pd.DataFrame({"user": "H1", "datetime": t.strftime("%Y-%m-%d %H:%M:%S"), "steps": 0})
+    steps.to_csv(tmp_path / "H1_steps.csv")
     validation = app_service.read_upload([str(tmp_path / "H1_hr.csv")])  # the steps file is beside it, yet
     assert validation.counts["accepted"] == 3 * 288  # an upload is read as given: heart rate alone
     assert [w.field for w in validation.warnings] == ["steps"]
