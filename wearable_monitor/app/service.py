@@ -43,6 +43,7 @@ from ..data.readers import (
     parse_jsonl_text,
     parse_window_text,
 )
+from ..data.fitbit import fitbit_kind
 from ..data.importers import is_device_export
 from ..data.markers import Marker, annotate_days, parse_markers
 from ..data.records import TIME, USER
@@ -500,7 +501,7 @@ class MonitorService:
                                      f"size limit of {self.config.max_export_bytes:,} bytes")
             return load_device_export(paths, self.feature_config, self.limits, progress=progress)
         csvs = [p for p in paths if p.lower().endswith(CSV_SUFFIXES)]
-        if len(paths) == 1 and is_fitbit_file(paths[0]) and "_hr" in Path(paths[0]).name.lower():
+        if len(paths) == 1 and fitbit_kind(paths[0]) == "hr":
             # heart rate alone (no steps file): read with a note, activity unknown (load_fitbit)
             return load_fitbit(paths[0], None, self.feature_config, self.limits, steps_beside=False)
         if (len(paths) == 1 and is_fitbit_file(paths[0])) or len(csvs) > 1:

@@ -109,7 +109,13 @@ class FitbitImport:
 
 def is_fitbit_file(path: str | Path) -> bool:
     """True for a file named as one half of a Fitbit pair (<ID>_hr.csv[.zip], <ID>_steps.csv[.zip])."""
-    return bool(_PAIR.match(Path(path).name))
+    return fitbit_kind(path) is not None
+
+
+def fitbit_kind(path: str | Path) -> str | None:
+    """"hr" or "steps" for a file named as one half of a Fitbit pair, else None."""
+    m = _PAIR.match(Path(path).name)
+    return m["kind"].lower() if m else None
 
 
 def find_pair(path: str | Path, heart_rate_alone: bool = False) -> tuple[Path, Path | None]:

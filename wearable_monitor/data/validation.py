@@ -344,8 +344,8 @@ def validate_item(line: int, item: Any, config: FeatureConfig, report: _Report) 
     feats, removed = _clean_features(line, feats, config, report)
     static = _clean_static(line, static, config, report)
     try:
-        rec = Record.from_clean(ts, device, feats, static) or \
-            Record.model_validate({"timestamp": ts, "deviceId": device, "features": feats, "static_features": static})
+        rec = Record.model_validate({"timestamp": ts, "deviceId": device, "features": feats,
+                                     "static_features": static})
     except ValidationError as exc:
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "<record>"

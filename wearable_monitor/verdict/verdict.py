@@ -130,16 +130,10 @@ def level_labels(levels: np.ndarray) -> np.ndarray:
 def day_verdicts(days, scored, cfg: VerdictConfig = VerdictConfig()):
     """The day table with the day's verdict: `level` (highest of its windows' levels, a multi-day pattern
     alert, an anomalous day) and `reasons` (`source:code`, strongest first, each once)."""
-    import pandas as pd
-
     if "level" not in scored or days.empty:
         return days.assign(level="normal", reasons="")
-    # the windows' own evidence: a pattern they carry from the day before is that day's, not this one's
-    own = combine_levels({f"level_{s}": scored[f"level_{s}"].to_numpy() for s in EVIDENCE_SOURCES if f"level_{s}" in scored},
-                         scored["model_anomalous"].to_numpy(bool) if "model_anomalous" in scored else None, cfg) \
-        if "level_red_flag" in scored else scored["level"].map({lv.label: int(lv) for lv in Level}).to_numpy()
-    win = pd.DataFrame({"user_id": scored["user_id"].to_numpy(), "date": pd.DatetimeIndex(scored["timestamp"]).normalize(),
-                        "lv": own, "reasons": [_without_pattern(r) for r in scored["reasons"]]})
+    win = _window_days(scored).assign(lv=_own_window_levels(scored, cfg),
+                                      reasons=[_without_pattern(r) for r in scored["reasons"]])
     agg = win.groupby(["user_id", "date"], sort=False).agg(
         lv=("lv", "max"), reasons=("reasons", lambda r: "; ".join(dict.fromkeys(
             c for s in r if s for c in s.split("; "))))).reset_index()
@@ -154,6 +148,25 @@ def day_verdicts(days, scored, cfg: VerdictConfig = VerdictConfig()):
     out["level"] = level_labels(lv)
     out["reasons"] = reasons
     return out.drop(columns=["lv"])
+
+
+def _window_days(scored):
+    """(user_id, date) of each window: the day table's key for the window table's rows."""
+    import pandas as pd
+
+    return pd.DataFrame({"user_id": scored["user_id"].to_numpy(),
+                         "date": pd.DatetimeIndex(scored["timestamp"]).normalize()})
+
+
+def _own_window_levels(scored, cfg: VerdictConfig) -> np.ndarray:
+    """Per window: the level of its own evidence (stream sources and the model), without the pattern it
+    carries from the day before, which is that day's and not this one's. A table without per-source
+    columns (older tables) has only `level`."""
+    if "level_red_flag" not in scored:
+        return scored["level"].map({lv.label: int(lv) for lv in Level}).to_numpy()
+    flags = scored["model_anomalous"].to_numpy(bool) if "model_anomalous" in scored else None
+    return combine_levels({f"level_{s}": scored[f"level_{s}"].to_numpy() for s in EVIDENCE_SOURCES
+                           if f"level_{s}" in scored}, flags, cfg)
 
 
 def _without_pattern(reasons: str) -> str:
@@ -189,8 +202,7 @@ def carry_pattern(scored, days, cfg: VerdictConfig = VerdictConfig()):
                             "date": pd.DatetimeIndex(days["date"]).normalize() + pd.Timedelta(days=1),
                             "level_pattern": level, "code": codes})
     carried = carried[carried["level_pattern"] > 0].drop_duplicates(["user_id", "date"], keep="last")
-    keys = pd.DataFrame({"user_id": scored["user_id"].to_numpy(), "date": pd.DatetimeIndex(scored["timestamp"]).normalize()})
-    got = keys.merge(carried, on=["user_id", "date"], how="left")
+    got = _window_days(scored).merge(carried, on=["user_id", "date"], how="left")
     scored["level_pattern"] = got["level_pattern"].fillna(0).to_numpy(np.int8)
     stream = [_without_pattern(r) for r in scored["reasons"]]
     stream_level = combine_levels({f"level_{s}": scored[f"level_{s}"].to_numpy() for s in EVIDENCE_SOURCES}, None, cfg)
