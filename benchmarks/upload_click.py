@@ -94,6 +94,7 @@ def main() -> int:
 
     from tests.conftest import free_port
     from wearable_monitor.app.ui import CSS, build_ui, create_service, set_request_threads
+    from wearable_monitor.gc_tuning import tune_gc
 
     tmp = Path(tempfile.mkdtemp(prefix="wm_bench_"))
     cases = {"30-day JSONL": thirty_days(tmp)}
@@ -105,6 +106,7 @@ def main() -> int:
     demo.queue(default_concurrency_limit=service.config.concurrency_limit)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
                             css=CSS, max_file_size=service.config.max_upload_bytes)
+    tune_gc()  # as `launch` does once the server is up
     report = {"load_average_before": os.getloadavg()}
     try:
         with sync_playwright() as p:

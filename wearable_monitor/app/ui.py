@@ -19,6 +19,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..gc_tuning import tune_gc
 from .api import AgentApi, register_api, window_example_text
 from .handlers import CLIENT_SNIPPET, CaseOut, Handlers, UploadOut, UploadView, UserOut, WindowOut, session_of
 from .i18n import t
@@ -399,6 +400,7 @@ def launch(config_path: str | Path | None = None, data_dir: str | None = None, *
     block = not kwargs.pop("prevent_thread_lock", False)
     out = demo.launch(css=CSS, prevent_thread_lock=True, **kwargs)
     add_rest_routes(demo.app, service)  # POST /api/v1/detect_window without the queue (rest.py)
+    tune_gc()  # start-up is over: what is alive now stays out of the collector's way (gc_tuning.py)
     if block:
         demo.block_thread()
     return out

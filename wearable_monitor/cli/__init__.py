@@ -16,6 +16,7 @@ import sys
 import zipfile
 
 from ..errors import WearableMonitorError
+from ..gc_tuning import tune_gc
 
 # command -> (module of this package, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_BAD_INPUT
+    tune_gc(freeze=False)  # a CLI run is one analysis: fewer collections (gc_tuning.py)
     try:
         return int(handlers[args.command](args) or 0)
     except KeyboardInterrupt:

@@ -104,6 +104,10 @@ class FitbitImport:
     def records(self) -> list[dict]:
         return bins_to_records(self.bins)
 
+    @property
+    def frame(self) -> pd.DataFrame:
+        return bins_to_frame(self.bins)
+
 
 # ---------------------------------------------------------------- reading
 
@@ -408,19 +412,37 @@ def import_fitbit(hr_path: str | Path, steps_path: str | Path | None, start: str
     return restrict(result, start, end, cfg)
 
 
+HR_DECIMALS = 2  # a bin's mean heart rate to 0.01 bpm: finer is noise, and it keeps the JSONL short
+
+
 def bins_to_records(bins: pd.DataFrame) -> list[dict]:
     """Bins -> contract records (NaN fields omitted, never filled)."""
     out = []
     cols = [bins[c].to_numpy() for c in (USER, TIME, "hr", "hr_resting", "steps", "data_quality")]
     for user, ts, hr, rest, steps, q in zip(*cols):
-        feats = {"hr": round(float(hr), 2)}
+        feats = {"hr": round(float(hr), HR_DECIMALS)}
         if rest == rest:  # not NaN
-            feats["hr_resting"] = round(float(rest), 2)
+            feats["hr_resting"] = round(float(rest), HR_DECIMALS)
         if steps == steps:
             feats["steps"] = int(steps) if float(steps).is_integer() else float(steps)
         feats["data_quality"] = str(q)
         out.append({"timestamp": pd.Timestamp(ts).isoformat(), "deviceId": str(user), "features": feats})
     return out
+
+
+def _round_hr(values: pd.Series) -> np.ndarray:
+    # Python's round, as bins_to_records writes the JSONL (np.round differs on ties such as 70.765)
+    return np.array([round(v, HR_DECIMALS) for v in values.to_numpy(np.float64).tolist()], dtype=np.float64)
+
+
+def bins_to_frame(bins: pd.DataFrame) -> pd.DataFrame:
+    """Bins -> the columns `frame_validation.validate_frame` reads: the records of `bins_to_records`
+    as a table (user, timestamp, hr, hr_resting, steps, data_quality), without a dict per record."""
+    return pd.DataFrame({USER: bins[USER].astype(str).to_numpy(dtype=object),
+                         TIME: bins[TIME].to_numpy("datetime64[ns]"),
+                         "hr": _round_hr(bins["hr"]), "hr_resting": _round_hr(bins["hr_resting"]),
+                         "steps": bins["steps"].to_numpy(np.float64),
+                         "data_quality": bins["data_quality"].astype(str).to_numpy(dtype=object)})
 
 
 def write_jsonl(records: list[dict], path: str | Path) -> None:

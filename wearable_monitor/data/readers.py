@@ -33,6 +33,7 @@ from typing import Any
 
 from ..config import FeatureConfig, default_feature_config
 from .fitbit import find_pair, import_fitbit, is_fitbit_file
+from .frame_validation import validate_frame, validate_parsed
 from .records import ANONYMOUS_PREFIX, JSON_DECODER
 from .validation import (
     IGNORED,
@@ -306,7 +307,7 @@ def parse_jsonl_text(text: str | bytes, *, config: FeatureConfig | None = None, 
     if text.lstrip().startswith("[") and not _first_line_alone(text):  # a JSON list saved as .jsonl
         doc = _parse_json(text, source)
         items = _array_items(text, _skip(text, 0), _LineCounter(text))[0] if isinstance(doc, list) else []
-    return validate_items(items, config, source=source, anonymous_id=anon_id, limits=limits)
+    return validate_parsed(items, config, source=source, anonymous_id=anon_id, limits=limits)
 
 
 _CSV_FIELD = re.compile(r"^(static_)?features\.")
@@ -469,7 +470,7 @@ def load_fitbit(hr_path: str | Path, steps_path: str | Path | None = None, confi
         if p is not None and p.exists() and p.stat().st_size > limits.max_bytes:
             raise InputFileError(f"{p}: {p.stat().st_size:,} bytes is over the size limit of {limits.max_bytes:,} bytes")
     imported = import_fitbit(hr_path, steps_path, feature_config=config)
-    result = validate_items(enumerate(imported.records, start=1), config, source=f"fitbit:{hr_path.name}",
+    result = validate_frame(imported.frame, config, source=f"fitbit:{hr_path.name}",
                             anonymous_id=anonymous_id(name=str(hr_path)), limits=limits)
     result.counts["fitbit_steps_only_bins"] = imported.summary.steps_only_bins
     s = imported.summary

@@ -36,11 +36,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import groupby
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -49,7 +47,7 @@ from pydantic import ValidationError
 
 from ..config import FeatureConfig, FeatureSpec, default_feature_config
 from ..errors import InputFileError  # noqa: F401 - defined in errors.py, importable from here as before
-from .records import ANONYMOUS_PREFIX, Record, records_to_frame
+from .records import ANONYMOUS_PREFIX, TIME, USER, Record, records_to_frame, static_column
 
 RECORD_KEYS = {"timestamp", "deviceId", "device_id", "features", "static_features"}
 KEY_HINTS = {"user_id": "deviceId", "userId": "deviceId", "user": "deviceId", "device": "deviceId",
@@ -125,20 +123,60 @@ class ParseFailure:
     field: str = "<json>"
 
 
+class FrameRecords(Sequence):
+    """The records of a validated frame, made (as `Record`s) the first time one is asked for. `given`:
+    per derived column (a time period from the hour, a static default), the rows whose value came
+    from the source; the others are left out, as the source left them out."""
+
+    def __init__(self, frame: pd.DataFrame, config: FeatureConfig, given: dict[str, np.ndarray] | None = None):
+        self._frame, self._config, self._given = frame, config, given or {}
+
+    def __len__(self) -> int:
+        return len(self._frame)
+
+    def __getitem__(self, i):
+        return self._records[i]
+
+    @cached_property
+    def _records(self) -> list[Record]:
+        f, cfg = self._frame, self._config
+        every = np.ones(len(f), bool)
+        feats = [(n, spec, f[n].to_numpy(), self._given.get(n, every)) for n, spec in cfg.features.items() if n in f]
+        statics = [(n, spec, f[static_column(n)].to_numpy(), self._given.get(static_column(n), every))
+                   for n, spec in cfg.static.items() if static_column(n) in f]
+        out = []
+        for i, (user, ts) in enumerate(zip(f[USER].to_numpy(), f[TIME].to_numpy())):
+            values = {n: float(col[i]) if spec.is_numeric else spec.category_label(int(col[i]))
+                      for n, spec, col, given in feats if given[i] and col[i] == col[i]}
+            static = {n: spec.label(int(col[i])) for n, spec, col, given in statics if given[i]}
+            out.append(Record.model_validate({"timestamp": pd.Timestamp(ts).to_pydatetime(), "deviceId": user,
+                                              "features": values, "static_features": static}))
+        return out
+
+
 @dataclass
 class ValidationResult:
     """Accepted records (sorted by user, timestamp; unique pairs) plus the per-line report.
 
-    `history` holds the optional history part of a window file (same policy).
+    `history` holds the optional history part of a window file (same policy). A result made from
+    columns (`from_frame`, frame_validation.py) holds its frame and makes `records` only when asked.
     """
 
-    records: list[Record]
+    records: Sequence[Record]
     errors: list[Issue]
     warnings: list[Issue]
     counts: dict[str, int]
     config: FeatureConfig
     source: str = "<input>"
     history: ValidationResult | None = None
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, errors: list[Issue], warnings: list[Issue], counts: dict[str, int],
+                   config: FeatureConfig, source: str, given: dict[str, np.ndarray] | None = None) -> "ValidationResult":
+        """A result whose frame is already made; `given`: see `FrameRecords`."""
+        out = cls(FrameRecords(frame, config, given), errors, warnings, counts, config, source)
+        out.__dict__["frame"] = frame  # the cached_property's slot: the frame is the result itself
+        return out
 
     @cached_property
     def frame(self) -> pd.DataFrame:
@@ -150,9 +188,15 @@ class ValidationResult:
         """True when nothing was rejected or removed (warnings allowed)."""
         return self.counts.get("errors", 0) == 0
 
+    def _users_and_times(self) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(self.records, FrameRecords) or "frame" in self.__dict__:
+            return self.frame[USER].to_numpy(), self.frame[TIME].to_numpy()
+        return (np.array([r.device_id for r in self.records], dtype=object),
+                np.array([r.timestamp for r in self.records], dtype="datetime64[ns]"))
+
     @property
     def users(self) -> dict[str, int]:
-        return dict(Counter(r.device_id for r in self.records))
+        return dict(Counter(self._users_and_times()[0].tolist()))
 
     def summary(self, max_issues: int = 20) -> str:
         c = self.counts
@@ -164,9 +208,9 @@ class ValidationResult:
         if users:
             shown = ", ".join(f"{u}: {n}" for u, n in list(users.items())[:10])
             lines.append(f"users: {len(users)} ({shown}{', ...' if len(users) > 10 else ''})")
-        if self.records:
-            lines.append(f"time span: {min(r.timestamp for r in self.records).isoformat()} .. "
-                         f"{max(r.timestamp for r in self.records).isoformat()}")
+        if len(self.records):
+            times = self._users_and_times()[1]
+            lines.append(f"time span: {pd.Timestamp(times.min()).isoformat()} .. {pd.Timestamp(times.max()).isoformat()}")
         for title, issues, total in (("errors", self.errors, c["errors"]), ("warnings", self.warnings, c["warnings"])):
             if total:
                 lines.append(f"{title} ({total}):")
@@ -401,19 +445,23 @@ def _sort_and_dedupe(kept: list[tuple[int, Record]], report: _Report) -> tuple[l
     return out, dups
 
 
-def _check_spacing(records: list[Record], config: FeatureConfig, report: _Report, min_records: int = 24) -> None:
+def check_spacing(users: np.ndarray, times: np.ndarray, config: FeatureConfig, report: _Report,
+                  min_records: int = 24) -> None:
     """One note per user whose median record spacing is far from the config's sampling interval:
-    windows are `window_size` records, so 1-minute records make a 12-minute window, not an hour."""
+    windows are `window_size` records, so 1-minute records make a 12-minute window, not an hour.
+    `users`, `times`: the accepted records' columns, sorted by user."""
     step = float(config.sampling_minutes)
-    for user, group in groupby(records, key=attrgetter("device_id")):  # records are sorted by user
-        group = list(group)
-        if len(group) < min_records:
+    if not len(users):
+        return
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    for a, b in zip(starts, np.r_[starts[1:], len(users)]):
+        if b - a < min_records:
             continue
-        ts = np.array([r.timestamp for r in group], dtype="datetime64[s]").astype(np.int64)
+        ts = np.asarray(times[a:b], dtype="datetime64[s]").astype(np.int64)
         spacing = float(np.median(np.diff(ts))) / 60.0
         if not step / 2 <= spacing <= 3 * step:
             report.warning(None, "timestamp",
-                           f"user '{user}': records every {spacing:g} min (median); the model reads {step:g}-minute "
+                           f"user '{users[a]}': records every {spacing:g} min (median); the model reads {step:g}-minute "
                            f"records, so a {config.window_size}-record window spans {config.window_size * spacing:g} "
                            f"min instead of {config.window_size * step:g}; aggregate to {step:g}-minute records "
                            "first for scores that mean what they say", NOTED)
@@ -443,7 +491,8 @@ def validate_items(items: Iterable[tuple[int, Any]], config: FeatureConfig | Non
     kept = _assign_anonymous(kept, anonymous_id or f"{ANONYMOUS_PREFIX}0", report)
     n_valid = len(kept)
     records, dups = _sort_and_dedupe(kept, report)
-    _check_spacing(records, config, report)
+    check_spacing(np.array([r.device_id for r in records], dtype=object),
+                  np.array([r.timestamp for r in records], dtype="datetime64[ns]"), config, report)
     for issues in (report.errors, report.warnings):  # read in file order; whole-source notes first
         issues.sort(key=lambda i: -1 if i.line is None else i.line)
     counts = {"items": n_items, "accepted": len(records), "rejected": n_items - n_valid, "duplicates": dups,
