@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from wearable_monitor.config import default_feature_config
 from wearable_monitor.escaping import csv_cell, csv_safe_frame, markdown_text, preformatted
 from wearable_monitor.data.readers import load_any, parse_csv_text, parse_jsonl_text, parse_window_text
 from wearable_monitor.data.records import TIMESTAMP_MAX, TIMESTAMP_MIN, Record

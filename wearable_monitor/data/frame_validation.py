@@ -29,7 +29,7 @@ import pandas as pd
 from ..config import FeatureConfig, default_feature_config
 from ..errors import InputFileError
 from .records import ANONYMOUS_PREFIX, TIME, TIMESTAMP_MAX, TIMESTAMP_MIN, USER, derive_time_period, static_column
-from .validation import (ASSIGNED, DUPLICATE_DROPPED, FIELD_REMOVED, REJECTED, SORTED, Limits, ValidationResult,
+from .validation import (ASSIGNED, DUPLICATE_DROPPED, FIELD_REMOVED, SORTED, Limits, ValidationResult,
                          _fmt, _Report, check_spacing, check_value, validate_items)
 
 MAX_ID_LENGTH = 128  # records.Record.device_id

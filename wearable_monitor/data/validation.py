@@ -172,7 +172,8 @@ class ValidationResult:
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, errors: list[Issue], warnings: list[Issue], counts: dict[str, int],
-                   config: FeatureConfig, source: str, given: dict[str, np.ndarray] | None = None) -> "ValidationResult":
+                   config: FeatureConfig, source: str, given: dict[str, np.ndarray] | None = None
+                   ) -> "ValidationResult":
         """A result whose frame is already made; `given`: see `FrameRecords`."""
         out = cls(FrameRecords(frame, config, given), errors, warnings, counts, config, source)
         out.__dict__["frame"] = frame  # the cached_property's slot: the frame is the result itself
@@ -210,7 +211,8 @@ class ValidationResult:
             lines.append(f"users: {len(users)} ({shown}{', ...' if len(users) > 10 else ''})")
         if len(self.records):
             times = self._users_and_times()[1]
-            lines.append(f"time span: {pd.Timestamp(times.min()).isoformat()} .. {pd.Timestamp(times.max()).isoformat()}")
+            first, last = (pd.Timestamp(x).isoformat() for x in (times.min(), times.max()))
+            lines.append(f"time span: {first} .. {last}")
         for title, issues, total in (("errors", self.errors, c["errors"]), ("warnings", self.warnings, c["warnings"])):
             if total:
                 lines.append(f"{title} ({total}):")
@@ -461,7 +463,8 @@ def check_spacing(users: np.ndarray, times: np.ndarray, config: FeatureConfig, r
         spacing = float(np.median(np.diff(ts))) / 60.0
         if not step / 2 <= spacing <= 3 * step:
             report.warning(None, "timestamp",
-                           f"user '{users[a]}': records every {spacing:g} min (median); the model reads {step:g}-minute "
+                           f"user '{users[a]}': records every {spacing:g} min (median); the model reads "
+                           f"{step:g}-minute "
                            f"records, so a {config.window_size}-record window spans {config.window_size * spacing:g} "
                            f"min instead of {config.window_size * step:g}; aggregate to {step:g}-minute records "
                            "first for scores that mean what they say", NOTED)
