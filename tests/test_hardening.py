@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from wearable_monitor.escaping import csv_cell, csv_safe_frame, markdown_text, preformatted
+from wearable_monitor.escaping import csv_cell, csv_safe_frame, markdown_text, preformatted, write_safe_csv
 from wearable_monitor.data.readers import load_any, parse_csv_text, parse_jsonl_text, parse_window_text
 from wearable_monitor.data.records import TIMESTAMP_MAX, TIMESTAMP_MIN, Record
 from wearable_monitor.data.validation import InputFileError
@@ -206,6 +206,26 @@ def test_10_formula_ids_are_neutralised_in_exported_csv(app_service, tmp_path):
     proc = cli("score", str(path), "--out", str(tmp_path / "s.csv"))
     assert proc.returncode == 0 and pd.read_csv(tmp_path / "s.csv")["user_id"].str.startswith("'=").all()
     assert csv_safe_frame(pd.DataFrame({"a": ["@x"]}))["a"][0] == "'@x"
+
+
+def test_10_safe_csv_writer_escapes_quotes_and_keeps_values(tmp_path):
+    import csv
+
+    frame = pd.DataFrame({"user_id": ["=cmd()", 'a,"b"', "line\nbreak", None],
+                          "timestamp": pd.to_datetime(["2024-01-01 00:05", "2024-01-01 00:10", "2024-01-01 00:15",
+                                                       "2024-01-01 00:20"]),
+                          "score": [0.25, -3.5, float("nan"), 1e-7], "flag": [True, False, True, False],
+                          "level": pd.Series([0, 1, 2, 3], dtype="int8")})
+    write_safe_csv(frame, tmp_path / "w.csv")
+    with open(tmp_path / "w.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["user_id", "timestamp", "score", "flag", "level"]
+    assert [r[0] for r in rows[1:]] == ["'=cmd()", 'a,"b"', "line\nbreak", ""]
+    assert [r[1] for r in rows[1:]] == ["2024-01-01T00:05:00", "2024-01-01T00:10:00", "2024-01-01T00:15:00",
+                                        "2024-01-01T00:20:00"]
+    back = pd.read_csv(tmp_path / "w.csv")
+    assert back["score"].iloc[[0, 1, 3]].tolist() == [0.25, -3.5, 1e-7] and pd.isna(back["score"][2])
+    assert back["flag"].tolist() == [True, False, True, False] and back["level"].tolist() == [0, 1, 2, 3]
 
 
 def test_11_ids_cannot_render_markup_or_break_fences(app_service, tmp_path):

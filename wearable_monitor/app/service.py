@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..baselines import BaselineStorage, UserDataManager
 from ..config import REPO_ROOT, check_known_keys
-from ..escaping import csv_safe_frame
+from ..escaping import write_safe_csv
 from ..jsonio import json_safe  # the one strict-JSON cleaner (re-exported here)
 from ..detector import InputError, WearableAnomalyDetector, threshold_warning
 from ..detectors.learned.detector import torch_threads
@@ -566,9 +566,7 @@ class MonitorService:
         days = annotate_days(with_rule_findings(days, findings), events)  # the rules' findings count too
         step(0.95, "export")
         csv_path = ws.exports / f"scores_{uuid.uuid4().hex[:10]}.csv"
-        export = scored.copy()
-        export[TIME] = iso_seconds(export[TIME])
-        csv_safe_frame(export).to_csv(csv_path, index=False)  # ids like "=cmd()" must not run in a spreadsheet
+        write_safe_csv(scored, csv_path)  # ids like "=cmd()" must not run in a spreadsheet
         return HistoryOutcome(validation, frame, scored, days, patterns, latest, daily_values, findings, thr,
                               csv_path, users=[str(u) for u in pd.unique(scored[USER])], skipped=skipped,
                               markers=events)

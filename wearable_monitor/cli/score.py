@@ -13,7 +13,7 @@ from ..data.records import TIME, USER
 from ..data.validation import InputFileError
 from ..detector import InputError, WearableAnomalyDetector
 from ..distributed import _source_id, is_parquet_dataset, score_population
-from ..escaping import csv_safe_frame
+from ..escaping import write_safe_csv
 from ..formatter import AnomalyFormatter
 from ..jsonio import dumps
 
@@ -86,11 +86,11 @@ def configure_score(parser: argparse.ArgumentParser):
             print(f"not scored ({len(short)} user(s) with fewer than the {det.window_size} records one window needs): "
                   + ", ".join(f"{u} ({n})" for u, n in list(short.items())[:20]), file=sys.stderr)
         scored, days = det.score_history_and_days(loaded, progress=True)
-        csv_safe_frame(scored[WINDOW_CSV_COLUMNS]).to_csv(args.out, index=False)
+        write_safe_csv(scored[WINDOW_CSV_COLUMNS], args.out)
         print(f"wrote {len(scored)} windows of {scored[USER].nunique()} users to {args.out}")
         if args.daily:
             days["date"] = days["date"].dt.strftime("%Y-%m-%d")
-            csv_safe_frame(days[DAY_CSV_COLUMNS]).to_csv(args.daily, index=False)
+            write_safe_csv(days[DAY_CSV_COLUMNS], args.daily)
             print(f"wrote {len(days)} user-days to {args.daily} ({int(days['alert'].sum())} alert days)")
         return 1 if (loaded.errors or short) else 0  # cli/__init__.py exit codes: 1 = done, records removed/not scored
 
@@ -152,11 +152,11 @@ def _run_score_dask(args: argparse.Namespace) -> int:
     if csv_out or args.daily:
         windows = res.windows()
         if csv_out:
-            windows[WINDOW_CSV_COLUMNS].to_csv(csv_out, index=False)
+            write_safe_csv(windows[WINDOW_CSV_COLUMNS], csv_out)
             print(f"wrote {len(windows)} windows of {windows[USER].nunique()} users to {csv_out}")
         if args.daily:
             days = res.days()
             days["date"] = pd.to_datetime(days["date"]).dt.strftime("%Y-%m-%d")
-            days[DAY_CSV_COLUMNS].to_csv(args.daily, index=False)
+            write_safe_csv(days[DAY_CSV_COLUMNS], args.daily)
             print(f"wrote {len(days)} user-days to {args.daily} ({int(days['alert'].sum())} alert days)")
     return 1 if res.failures else 0
