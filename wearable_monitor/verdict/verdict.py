@@ -133,7 +133,7 @@ def day_verdicts(days, scored, cfg: VerdictConfig = VerdictConfig()):
     if "level" not in scored or days.empty:
         return days.assign(level="normal", reasons="")
     win = _window_days(scored).assign(lv=_own_window_levels(scored, cfg),
-                                      reasons=[_without_pattern(r) for r in scored["reasons"]])
+                                      reasons=_stream_reasons(scored["reasons"]))
     agg = win.groupby(["user_id", "date"], sort=False).agg(
         lv=("lv", "max"), reasons=("reasons", lambda r: "; ".join(dict.fromkeys(
             c for s in r if s for c in s.split("; "))))).reset_index()
@@ -167,6 +167,14 @@ def _own_window_levels(scored, cfg: VerdictConfig) -> np.ndarray:
     flags = scored["model_anomalous"].to_numpy(bool) if "model_anomalous" in scored else None
     return combine_levels({f"level_{s}": scored[f"level_{s}"].to_numpy() for s in EVIDENCE_SOURCES
                            if f"level_{s}" in scored}, flags, cfg)
+
+
+def _stream_reasons(reasons) -> list[str]:
+    """Each window's reasons without the carried pattern's (only windows that carry one are rewritten)."""
+    out = reasons.fillna("").astype(str).tolist()  # a plain list: iterating an Arrow string column is slow
+    for i in np.flatnonzero(reasons.str.contains("pattern:", regex=False, na=False).to_numpy(bool)):
+        out[i] = _without_pattern(out[i])
+    return out
 
 
 def _without_pattern(reasons: str) -> str:
@@ -204,11 +212,13 @@ def carry_pattern(scored, days, cfg: VerdictConfig = VerdictConfig()):
     carried = carried[carried["level_pattern"] > 0].drop_duplicates(["user_id", "date"], keep="last")
     got = _window_days(scored).merge(carried, on=["user_id", "date"], how="left")
     scored["level_pattern"] = got["level_pattern"].fillna(0).to_numpy(np.int8)
-    stream = [_without_pattern(r) for r in scored["reasons"]]
+    reasons = _stream_reasons(scored["reasons"])
     stream_level = combine_levels({f"level_{s}": scored[f"level_{s}"].to_numpy() for s in EVIDENCE_SOURCES}, None, cfg)
-    codes = got["code"].fillna("").to_numpy()
-    scored["reasons"] = [_with_pattern_reason(s, code, lv, slv) for s, code, lv, slv
-                         in zip(stream, codes, scored["level_pattern"].to_numpy(), stream_level)]
+    codes = got["code"].fillna("").to_numpy(dtype=object)
+    carried = scored["level_pattern"].to_numpy()
+    for i in np.flatnonzero(carried > 0):
+        reasons[i] = _with_pattern_reason(reasons[i], codes[i], carried[i], stream_level[i])
+    scored["reasons"] = reasons
     flags = scored["model_anomalous"].to_numpy(bool) if "model_anomalous" in scored else None
     level = combine_levels({f"level_{s}": scored[f"level_{s}"].to_numpy() for s in WINDOW_SOURCES}, flags, cfg)
     scored["level"] = level_labels(level)
