@@ -348,3 +348,29 @@ def test_15_binds_loopback_unless_a_space_or_an_explicit_setting(monkeypatch):
     assert default_host() == "10.0.0.5"
     text = (REPO / "gradio_app.py").read_text()
     assert '"0.0.0.0")' not in text and "default_host()" in text
+
+
+def test_a_lone_surrogate_escape_costs_its_line_not_the_file(app_service, tmp_path):
+    """JSON may spell "\\ud800", which is no character: SQLite, CSV and the page refuse it. Before, one such
+    deviceId failed the whole upload with "'utf-8' codec can't encode ..."; now the line is reported."""
+    rows = [rec(i) for i in range(14)]
+    rows[3] = rec(3, user="u\ud800")
+    rows[5] = rec(5, **{"x\udc00": 1})
+    path = tmp_path / "s.jsonl"
+    path.write_text(jsonl(rows))
+    outcome = app_service.analyze_history(str(path), session="surrogate")
+    v = outcome.validation
+    assert v.counts["accepted"] == 12 and {e.line for e in v.errors} == {4, 6}
+    assert all("surrogate" in e.message for e in v.errors)
+    proc = cli("score", str(path), "--out", str(tmp_path / "s.csv"))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and "line 4" in proc.stderr
+
+
+def test_a_lone_surrogate_in_a_frame_id_rejects_that_row():
+    from wearable_monitor.data.frame_validation import validate_frame
+
+    frame = pd.DataFrame({"user_id": pd.Series(["u1", "u\ud800", "u1"], dtype=object),
+                          "timestamp": pd.to_datetime(["2024-03-01 00:00", "2024-03-01 00:05", "2024-03-01 00:10"]),
+                          "hr": [60.0, 61.0, 62.0]})
+    result = validate_frame(frame)
+    assert result.counts["accepted"] == 2 and [(e.line, e.field) for e in result.errors] == [(2, "deviceId")]

@@ -28,7 +28,8 @@ import pandas as pd
 
 from ..config import FeatureConfig, default_feature_config
 from ..errors import InputFileError
-from .records import ANONYMOUS_PREFIX, TIME, TIMESTAMP_MAX, TIMESTAMP_MIN, USER, derive_time_period, static_column
+from .records import (ANONYMOUS_PREFIX, LONE_SURROGATE, TIME, TIMESTAMP_MAX, TIMESTAMP_MIN, USER, derive_time_period,
+                      is_valid_unicode, static_column)
 from .validation import (ASSIGNED, DUPLICATE_DROPPED, FIELD_REMOVED, SORTED, Limits, ValidationResult,
                          _fmt, _Report, check_spacing, check_value, validate_items)
 
@@ -178,9 +179,12 @@ def _user_ids(frame: pd.DataFrame, n: int, ok: np.ndarray, line: np.ndarray, rep
     bad_char = np.zeros(n, bool)
     bad_len[~missing] = (text.str.len() > MAX_ID_LENGTH).to_numpy()
     bad_char[~missing] = text.str.contains(r"[\x00-\x1f\x7f]", regex=True).to_numpy()
+    bad_text = np.zeros(n, bool)
+    bad_text[~missing] = [not is_valid_unicode(u) for u in users[~missing]]
+    bad_char |= bad_text
     for i in np.flatnonzero(ok & (bad_len | bad_char)):
-        why = "contains a control character (newline, tab, NUL...)" if bad_char[i] else \
-            f"longer than {MAX_ID_LENGTH} characters"
+        why = LONE_SURROGATE if bad_text[i] else "contains a control character (newline, tab, NUL...)" \
+            if bad_char[i] else f"longer than {MAX_ID_LENGTH} characters"
         report.error(int(line[i]), "deviceId", why)
     return users, bad_len | bad_char
 

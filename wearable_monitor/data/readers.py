@@ -34,7 +34,7 @@ from typing import Any
 from ..config import FeatureConfig, default_feature_config
 from .fitbit import find_pair, import_fitbit, is_fitbit_file
 from .frame_validation import validate_frame, validate_parsed
-from .records import ANONYMOUS_PREFIX, JSON_DECODER
+from .records import ANONYMOUS_PREFIX, JSON_DECODER, is_valid_unicode
 from .validation import (
     IGNORED,
     KEY_HINTS,
@@ -176,6 +176,28 @@ def _skip(text: str, idx: int) -> int:
     return _WS.match(text, idx).end()
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _text_only(value: Any, raw: str) -> Any:
+    """`value`, or a ParseFailure when its JSON spelled a lone UTF-16 surrogate (`"\\ud800"`): valid JSON
+    but no character, refused by every UTF-8 sink later (SQLite, CSV, the page). Checked only when the
+    raw text has such an escape at all (a pair, as in an emoji, is one valid character)."""
+    if "\\u" not in raw or not _SURROGATE_ESCAPE.search(raw) or not _has_lone_surrogate(value):
+        return value
+    return ParseFailure("a string spells a lone UTF-16 surrogate (such as \\ud800), which is not text")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return not is_valid_unicode(value)
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
 def _array_items(text: str, idx: int, line_of: _LineCounter) -> tuple[list[tuple[int, Any]], int]:
     """Items of the JSON array starting at text[idx] == '[' with the line each starts on."""
     dec, items = JSON_DECODER, []
@@ -184,8 +206,9 @@ def _array_items(text: str, idx: int, line_of: _LineCounter) -> tuple[list[tuple
         return items, idx + 1
     while True:
         line = line_of(idx)
+        start = idx
         value, idx = dec.raw_decode(text, idx)
-        items.append((line, value))
+        items.append((line, _text_only(value, text[start:idx])))
         idx = _skip(text, idx)
         if text[idx] == "]":
             return items, idx + 1
@@ -277,7 +300,7 @@ def iter_jsonl(text: str) -> Iterator[tuple[int, Any]]:
             yield lineno, ParseFailure(raw[len(BAD_LINE):], "<line>")
             continue
         try:
-            yield lineno, JSON_DECODER.decode(raw)
+            yield lineno, _text_only(JSON_DECODER.decode(raw), raw)
         except json.JSONDecodeError as exc:
             yield lineno, ParseFailure(f"not valid JSON ({exc.msg} at column {exc.colno})")
         except RecursionError:

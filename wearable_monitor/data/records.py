@@ -68,6 +68,17 @@ def check_timestamp(ts: datetime) -> datetime:
 
 
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+# JSON may spell a lone UTF-16 surrogate ("\ud800"); it is no character, and every UTF-8 sink (SQLite,
+# CSV, Arrow strings) refuses it
+LONE_SURROGATE = "is not valid Unicode text (a lone surrogate such as \\ud800)"
+
+
+def is_valid_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class Record(BaseModel):
@@ -92,6 +103,8 @@ class Record(BaseModel):
         # (a Markdown code fence, a CSV row, a log line)
         if device is not None and _CONTROL_CHARACTER.search(device):
             raise ValueError("contains a control character (newline, tab, NUL...)")
+        if device is not None and not is_valid_unicode(device):
+            raise ValueError(LONE_SURROGATE)
         return device
 
     @field_validator("features")
