@@ -88,7 +88,7 @@ class AppConfig:
     data_dir: str | None = None        # SQLite stores and CSV exports; None = a fresh temp dir
     cases_dir: str = "demo_patchad_cases"
     presets_dir: str = "test_data"
-    max_chart_points: int = 6000
+    max_chart_points: int = 4000         # per timeline panel: min/max decimation keeps spikes (plots.envelope)
     solo_upload_threads: int = 0        # torch threads of an upload that runs alone; 0 = all cores
 
     @classmethod
