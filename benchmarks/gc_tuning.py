@@ -29,15 +29,13 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--fitbit-dir", default=str(REPO.parent / "shared" / "data" / "stanford_covid_wearables"))
     args = ap.parse_args()
-    from upload_click import fitbit_pair, thirty_days
+    from upload_click import upload_cases
 
     from wearable_monitor.app.ui import build_ui, create_service, set_request_threads
     from wearable_monitor.gc_tuning import tune_gc
 
     tmp = Path(tempfile.mkdtemp(prefix="wm_gc_"))
-    cases = {"30-day JSONL": thirty_days(tmp)}
-    if Path(args.fitbit_dir, "AS2MVDL_hr.csv.zip").is_file():
-        cases["91-day Fitbit pair"] = fitbit_pair(Path(args.fitbit_dir), tmp)
+    cases = upload_cases(tmp, args.fitbit_dir)
     service = create_service(data_dir=str(tmp / "data"))
     set_request_threads()
     build_ui(service)

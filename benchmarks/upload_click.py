@@ -54,6 +54,14 @@ def fitbit_pair(source: Path, folder: Path, uid: str = "AS2MVDL") -> list[Path]:
     return out
 
 
+def upload_cases(folder: Path, fitbit_dir: str) -> dict[str, list[Path]]:
+    """The benchmark's cases as files in `folder`: the 30-day JSONL, and the Fitbit pair when present."""
+    cases = {"30-day JSONL": thirty_days(folder)}
+    if Path(fitbit_dir, "AS2MVDL_hr.csv.zip").is_file():
+        cases["91-day Fitbit pair"] = fitbit_pair(Path(fitbit_dir), folder)
+    return cases
+
+
 def server_breakdown(service, files: list[Path], repeats: int) -> dict:
     from wearable_monitor.app.handlers import Handlers, UploadView
 
@@ -97,9 +105,7 @@ def main() -> int:
     from wearable_monitor.gc_tuning import tune_gc
 
     tmp = Path(tempfile.mkdtemp(prefix="wm_bench_"))
-    cases = {"30-day JSONL": thirty_days(tmp)}
-    if Path(args.fitbit_dir, "AS2MVDL_hr.csv.zip").is_file():
-        cases["91-day Fitbit pair"] = fitbit_pair(Path(args.fitbit_dir), tmp)
+    cases = upload_cases(tmp, args.fitbit_dir)
     service = create_service(data_dir=str(tmp / "data"))
     set_request_threads()  # as `launch` serves the app
     demo = build_ui(service)
