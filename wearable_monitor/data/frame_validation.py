@@ -1,10 +1,11 @@
-"""Validation of records that arrive as columns (a converted device export), without per-record objects.
+"""Validation of records that arrive as columns, without a pydantic object per record.
 
-`validation.validate_items` checks one parsed JSON record at a time: right for text, where every line
-can be malformed in its own way. A device export converted to 5-minute bins (fitbit.py) is already a
-table of numbers with one timestamp and one user per row, and going through per-record dicts and
-pydantic objects only to rebuild the table took most of a 91-day Fitbit upload's reading time. This
-module applies the same policy (validation.py's docstring) to the columns at once:
+`validation.validate_items` checks one parsed JSON record at a time: right for text where every line
+can be malformed in its own way. Two inputs are tables already: a device export converted to 5-minute
+bins (fitbit.py: numbers, one timestamp and one user per row) and a JSONL history whose every line has
+the plain record shape (`plain_records_frame`: the contract's keys, naive ISO timestamps, the config's
+feature names). Going through per-record objects only to rebuild the table took most of their reading
+time, so this module applies the same policy (validation.py's docstring) to the columns at once:
 
 - row rejected: timestamp missing or outside the supported range, user id not printable or too
   long, no valid value left for a required feature or for any feature at all;
