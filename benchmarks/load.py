@@ -77,10 +77,15 @@ class RawClient:
     per /detect_window call). Use --client gradio to load with gradio_client instead."""
 
     def __init__(self, url: str):
+        import secrets
+
         import httpx
 
         self.url = url.rstrip("/") + "/gradio_api"
         self.http = httpx.Client(timeout=120)
+        # one session per client, as gradio_client and the browser keep one (without it every call is a
+        # new session, and Gradio builds a session state of every block of the page for each call)
+        self.session_hash = secrets.token_hex(5)
 
     def upload(self, path: Path) -> dict:
         with path.open("rb") as fh:
@@ -91,7 +96,7 @@ class RawClient:
     def predict(self, *data, api_name: str):
         name = api_name.strip("/")
         data = [self.upload(d) if isinstance(d, Path) else d for d in data]
-        r = self.http.post(f"{self.url}/call/{name}", json={"data": data})
+        r = self.http.post(f"{self.url}/call/{name}", json={"data": data, "session_hash": self.session_hash})
         r.raise_for_status()
         event_id = r.json()["event_id"]
         event = None

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -222,8 +223,16 @@ def derive_daily(frame: pd.DataFrame, sleep_codes: dict[str, int], sampling_minu
 @dataclass
 class WindowOutcome:
     result: dict                 # JSON-safe detector result (architecture.md section 5)
-    rows: pd.DataFrame           # the scored window's records (frame rows)
+    window: ValidationResult     # the validated window
+    window_size: int             # records of the scored window
     report: str = ""             # validation summary when something was removed or warned about
+
+    @cached_property
+    def rows(self) -> pd.DataFrame:
+        """The scored window's records (frame rows), for the page's chart; made when first asked for
+        (the API returns the result alone, and a 12-row DataFrame costs more than scoring it)."""
+        frame = self.window.frame
+        return frame[frame[USER] == self.result["user_id"]].iloc[-self.window_size:].reset_index(drop=True)
 
 
 @dataclass
@@ -475,12 +484,10 @@ class MonitorService:
             if ws is not None:
                 remember_day_means(ws, pd.concat([history.frame, window.frame], ignore_index=True))
         result = detector.detect_realtime(window, update_baseline=update, history=history if with_history else None)
-        frame = window.frame
-        rows = frame[frame[USER] == result["user_id"]].iloc[-detector.window_size:].reset_index(drop=True)
         report = ""
         if not window.ok or window.warnings or (history is not None and (not history.ok or history.warnings)):
             report = window.summary(max_issues=20)
-        return WindowOutcome(json_safe(rethreshold(result, threshold)), rows, report)
+        return WindowOutcome(json_safe(rethreshold(result, threshold)), window, detector.window_size, report)
 
     # ------------------------------------------------------------------ upload
 

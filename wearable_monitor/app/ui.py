@@ -32,6 +32,12 @@ from .service import AppConfig, MonitorService, upload_limits_text
 DISCLAIMER = t("disclaimer", "en")
 DELETE_CACHE_EVERY_S, DELETE_CACHE_AGE_S = 1800, 3600  # Gradio's temp files (uploads, CSV downloads)
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no usage reports to Gradio's servers
+# The queue's own per-endpoint statistics (the "Use via API" page): Gradio rebuilds them from a pandas
+# frame of the last GRADIO_ANALYTICS_MAX_EVENTS events after *every* event (cache frequency 1), a cost
+# that grows with the events served (benchmarks/load.py: ~10 % of the server's GIL time at 500 calls).
+# Every 100 events over the last 1,000 keeps the page's figures current at a fraction of that.
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
 PRIVATE = dict(api_visibility="private")
 
 CSS = """
