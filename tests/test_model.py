@@ -154,6 +154,22 @@ def test_chunked_forward_equals_one_call(model):
         torch.testing.assert_close(chunked[key], whole[key], msg=key)
 
 
+def test_static_context_is_encoded_once_per_distinct_person_type(model):
+    """A batch of one user's windows repeats one static code row: encoding it once gives each row what
+    encoding every row gives (mixed rows too), and gradients still reach the static encoder."""
+    batch = make_batch(model.config, 9, seed=4)
+    batch["static"][:6] = batch["static"][0]          # six windows of one person, three others
+    with torch.no_grad():
+        once_weights, once = model.static_context(batch["static"], 9)
+        rows = [model.static_context(batch["static"][i:i + 1], 1) for i in range(9)]
+    torch.testing.assert_close(once_weights, torch.cat([w for w, _ in rows]))
+    for key, value in once.items():
+        torch.testing.assert_close(value, torch.cat([c[key] for _, c in rows]), msg=key)
+    trained = WearableAnomalyNet(model.config).train()
+    trained(make_batch(model.config, 5, seed=5))["logits"].sum().backward()
+    assert all(p.grad is not None for p in trained.static_vsn.parameters())
+
+
 def test_irregular_timestamps_change_the_output():
     torch.manual_seed(2)
     # Without the gap variable, timestamps reach the model only through the time gate.

@@ -213,7 +213,14 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         and again may compute them once and pass them to `score` (traced.py does).
         """
         if self.config.static_names:
-            static_vec, static_weights = self.static_vsn(codes=static.long())
+            codes = static.long()
+            if not torch.jit.is_tracing() and codes.shape[0] > 1:
+                # a batch holds few distinct people-types (one, for one user's history): encode each once
+                distinct, row = torch.unique(codes, dim=0, return_inverse=True)
+                if distinct.shape[0] < codes.shape[0]:
+                    weights, ctx = self.static_context(distinct, distinct.shape[0])
+                    return weights[row], {k: v[row] for k, v in ctx.items()}
+            static_vec, static_weights = self.static_vsn(codes=codes)
         else:
             d = self.config.d_model
             static_vec = self.static_default.expand(batch_size, d)
