@@ -148,3 +148,21 @@ def test_values_the_column_path_must_not_merge_are_reported_as_one_at_a_time():
     text = jsonl(rows)
     assert plain_records_frame(list(iter_jsonl(text)), default_feature_config()) is not None
     assert_same(parse_jsonl_text(text, source="s"), validate_items(iter_jsonl(text), source="s"), records=False)
+
+
+DEVICES = Path(__file__).resolve().parents[1] / "test_data" / "devices"
+
+
+@pytest.mark.parametrize("name", ["apple_export.zip", "fitbit_takeout.zip", "garmin_monitoring.fit",
+                                  "health_connect.zip", "oura_api.zip"])
+def test_device_exports_are_validated_by_columns_with_the_record_paths_result(name):
+    from wearable_monitor.data.importers import import_file
+    from wearable_monitor.data.readers import load_device_export
+
+    records = import_file(DEVICES / name).records
+    items = list(enumerate(records, start=1))
+    assert plain_records_frame(items, default_feature_config()) is not None  # importers write plain records
+    by_columns = load_device_export(DEVICES / name)
+    assert_same(by_columns, validate_items(items, source=by_columns.source,
+                                           anonymous_id=by_columns.records[0].device_id))
+    assert by_columns.counts["accepted"] == len(records) > 0

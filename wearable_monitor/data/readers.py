@@ -529,9 +529,10 @@ def load_device_export(path: str | Path | list, config: FeatureConfig | None = N
         imported = import_file(p, progress=step)
         records += imported.records
         reports.append(imported.report)
-    result = validate_items(enumerate(records, start=1), config,
-                            source=", ".join(f"{r.source}:{Path(p).name}" for r, p in zip(reports, paths)),
-                            anonymous_id=anonymous_id(name=str(paths[0])), limits=limits)
+    # the importers write plain records (ISO timestamps, the config's names): validated by columns
+    result = validate_parsed(enumerate(records, start=1), config,
+                             source=", ".join(f"{r.source}:{Path(p).name}" for r, p in zip(reports, paths)),
+                             anonymous_id=anonymous_id(name=str(paths[0])), limits=limits)
     result.import_report = reports[0] if len(reports) == 1 else _Reports(reports)
     return result
 
