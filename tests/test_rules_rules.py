@@ -216,3 +216,30 @@ def test_body_fat_category_with_age_adjustment(age_group, pct, expected):
     # male 15-20 %, +2.5 % per decade above 30 (50-59 -> age 55 -> +6.25), out of range by >= 5 points
     eng = engine(profiles={"u1": {"sex": "male", "age_group": age_group}})
     assert top(frame(7, body_fat_pct=pct), "body_fat_category", eng) == expected
+
+
+def test_prior_statistics_equal_pandas_rolling_on_gappy_series():
+    """The prior_* statistics (numpy over a strided window) give what pandas' rolling gives: the days
+    before each day only, NaN for unlogged days, the minimum-count rule, std with ddof 1."""
+    import numpy as np
+    import pandas as pd
+
+    from wearable_monitor.rules.stats import MAD_TO_SD, prior_median, prior_robust, prior_stats
+
+    rng = np.random.default_rng(7)
+    for n, days, need in ((40, 7, 3), (90, 28, 5), (5, 14, 1), (1, 3, 1), (0, 7, 1)):
+        x = rng.normal(70, 5, n).round(1)
+        x[rng.random(n) < 0.3] = np.nan
+        s = pd.Series(x, index=pd.date_range("2024-01-01", periods=n, freq="D"))
+        roll = s.shift(1).rolling(days, min_periods=1)
+        count = roll.count()
+        ok = count >= need
+        got = prior_stats(s, days, need)
+        pd.testing.assert_series_equal(got["n"], count, check_names=False)
+        pd.testing.assert_series_equal(got["mean"], roll.mean().where(ok), check_names=False)
+        pd.testing.assert_series_equal(got["std"], roll.std(ddof=1).where(ok), check_names=False)
+        pd.testing.assert_series_equal(prior_median(s, days, need), roll.median().where(ok), check_names=False)
+        robust = prior_robust(s, days, need)
+        mad = roll.apply(lambda a: MAD_TO_SD * np.nanmedian(np.abs(a - np.nanmedian(a))), raw=True)
+        pd.testing.assert_series_equal(robust["median"], roll.median().where(ok), check_names=False)
+        pd.testing.assert_series_equal(robust["sd"], mad.where(ok), check_names=False)

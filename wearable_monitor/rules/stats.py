@@ -6,6 +6,8 @@ All functions work on a contiguous daily series (NaN = not logged) and are
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -49,30 +51,50 @@ def moving_average(s: pd.Series, days: int, min_points: int = 1) -> pd.Series:
     return s.rolling(days, min_periods=min_points).mean()
 
 
+def _prior_window(s: pd.Series, days: int) -> np.ndarray:
+    """[len(s), days]: row t holds the `days` values before day t (NaN before the series starts).
+    A strided view, no copy: the prior_* statistics below are reductions along its rows."""
+    x = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    padded = np.concatenate([np.full(days, np.nan), x[:-1] if len(x) else x])
+    return np.lib.stride_tricks.sliding_window_view(padded, days)[: len(x)]
+
+
+def _reduce(window: np.ndarray, fn, **kw) -> np.ndarray:
+    """`fn` (a nan-aware numpy reduction) along each row; NaN for a row with no value, quietly."""
+    if not window.size:
+        return np.full(window.shape[0], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows and single values: NaN is the answer
+        return fn(window, axis=1, **kw)
+
+
 def prior_stats(s: pd.Series, days: int, min_points: int) -> pd.DataFrame:
     """Mean, sample std and count of the `days` days *before* each day (NaN below min_points)."""
-    prev = s.shift(1)
-    roll = prev.rolling(days, min_periods=1)
-    n = roll.count()
+    w = _prior_window(s, days)
+    n = np.isfinite(w).sum(axis=1).astype(np.float64)
     ok = n >= min_points
-    return pd.DataFrame({"mean": roll.mean().where(ok), "std": roll.std(ddof=1).where(ok), "n": n})
+    return pd.DataFrame({"mean": np.where(ok, _reduce(w, np.nanmean), np.nan),
+                         "std": np.where(ok & (n >= 2), _reduce(w, np.nanstd, ddof=1), np.nan), "n": n},
+                        index=s.index)
 
 
 def prior_median(s: pd.Series, days: int, min_points: int = 1) -> pd.Series:
     """Median of the logged values in the `days` days before each day: one bad reading in the
     history does not move it (the reference for spotting an isolated spike)."""
-    roll = s.shift(1).rolling(days, min_periods=1)
-    return roll.median().where(roll.count() >= min_points)
+    w = _prior_window(s, days)
+    ok = np.isfinite(w).sum(axis=1) >= min_points
+    return pd.Series(np.where(ok, _reduce(w, np.nanmedian), np.nan), index=s.index)
 
 
 def prior_robust(s: pd.Series, days: int, min_points: int) -> pd.DataFrame:
     """Median and MAD-sd of the `days` days before each day (NaN below min_points)."""
-    roll = s.shift(1).rolling(days, min_periods=1)
-    n = roll.count()
-    med = roll.median()
-    sd = roll.apply(lambda a: robust_stats(a)[1], raw=True)
+    w = _prior_window(s, days)
+    n = np.isfinite(w).sum(axis=1).astype(np.float64)
+    med = _reduce(w, np.nanmedian)
+    sd = MAD_TO_SD * _reduce(np.abs(w - med[:, None]), np.nanmedian)
     ok = n >= min_points
-    return pd.DataFrame({"median": med.where(ok), "sd": sd.where(ok), "n": n})
+    return pd.DataFrame({"median": np.where(ok, med, np.nan), "sd": np.where(ok, sd, np.nan), "n": n},
+                        index=s.index)
 
 
 def robust_stats(x: np.ndarray) -> tuple[float, float]:
