@@ -165,6 +165,13 @@ def test_static_context_is_encoded_once_per_distinct_person_type(model):
     torch.testing.assert_close(once_weights, torch.cat([w for w, _ in rows]))
     for key, value in once.items():
         torch.testing.assert_close(value, torch.cat([c[key] for _, c in rows]), msg=key)
+    same = batch["static"][:1].repeat(4, 1)          # one person only: the shortcut without unique
+    with torch.no_grad():
+        weights, ctx = model.static_context(same, 4)
+        w1, c1 = model.static_context(same[:1], 1)
+    torch.testing.assert_close(weights, w1.expand(4, -1))
+    for key, value in ctx.items():
+        torch.testing.assert_close(value, c1[key].expand(4, -1), msg=key)
     trained = WearableAnomalyNet(model.config).train()
     trained(make_batch(model.config, 5, seed=5))["logits"].sum().backward()
     assert all(p.grad is not None for p in trained.static_vsn.parameters())

@@ -216,7 +216,10 @@ class WearableAnomalyNet(nn.Module, HubMixin):
             codes = static.long()
             if not torch.jit.is_tracing() and codes.shape[0] > 1:
                 # a batch holds few distinct people-types (one, for one user's history): encode each once
-                distinct, row = torch.unique(codes, dim=0, return_inverse=True)
+                if bool((codes == codes[:1]).all()):  # the usual case, without unique's sort
+                    distinct, row = codes[:1], codes.new_zeros(codes.shape[0])
+                else:
+                    distinct, row = torch.unique(codes, dim=0, return_inverse=True)
                 if distinct.shape[0] < codes.shape[0]:
                     weights, ctx = self.static_context(distinct, distinct.shape[0])
                     return weights[row], {k: v[row] for k, v in ctx.items()}
