@@ -487,7 +487,12 @@ class MonitorService:
         report = ""
         if not window.ok or window.warnings or (history is not None and (not history.ok or history.warnings)):
             report = window.summary(max_issues=20)
-        return WindowOutcome(json_safe(rethreshold(result, threshold)), window, detector.window_size, report)
+        # predict's result is strict JSON already (detector._results); a visitor's threshold or the history's
+        # pattern findings add to it, and only then does it need cleaning again
+        result = rethreshold(result, threshold)
+        if threshold is not None or with_history:
+            result = json_safe(result)
+        return WindowOutcome(result, window, detector.window_size, report)
 
     # ------------------------------------------------------------------ upload
 
