@@ -206,6 +206,12 @@ def test_10_formula_ids_are_neutralised_in_exported_csv(app_service, tmp_path):
     proc = cli("score", str(path), "--out", str(tmp_path / "s.csv"))
     assert proc.returncode == 0 and pd.read_csv(tmp_path / "s.csv")["user_id"].str.startswith("'=").all()
     assert csv_safe_frame(pd.DataFrame({"a": ["@x"]}))["a"][0] == "'@x"
+    # object columns without any text (numbers, booleans, lists after a merge) pass through unchanged
+    odd = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in
+                        {"n": [1, 2], "b": [True, False], "none": [None, None], "l": [[1], [2]], "mix": ["=a", 3]}.items()})
+    safe = csv_safe_frame(odd)
+    assert safe["n"].tolist() == [1, 2] and safe["b"].tolist() == [True, False] and safe["l"].tolist() == [[1], [2]]
+    assert safe["mix"].tolist() == ["'=a", 3] and safe["none"].tolist() == [None, None]
 
 
 def test_10_safe_csv_writer_escapes_quotes_and_keeps_values(tmp_path):

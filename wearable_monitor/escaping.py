@@ -53,7 +53,10 @@ def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
-            risky = out[col].str.startswith(FORMULA_PREFIXES, na=False).to_numpy(bool)  # non-text cells: False
+            try:
+                risky = out[col].str.startswith(FORMULA_PREFIXES, na=False).to_numpy(bool)  # non-text cells: False
+            except AttributeError:  # pandas refuses .str on a column without any text: nothing to neutralise
+                continue
             if risky.any():
                 out[col] = out[col].astype(object)
                 out.loc[risky, col] = "'" + out.loc[risky, col].astype(str)
