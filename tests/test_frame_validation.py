@@ -62,6 +62,7 @@ def messy_frame() -> pd.DataFrame:
     frame.loc[9, TIME] = frame.loc[2, TIME]          # duplicate of row 3 (line 3), values differ
     frame.loc[10, USER] = "bad\nid"                  # control character: rejected
     frame.loc[11, USER] = None                       # anonymous
+    frame.loc[13, USER] = "x" * 200                  # longer than an id may be: rejected
     frame.loc[12, "hr"] = np.nan                     # no hr: rejected (required)
     frame.loc[14, ["hr", "steps", "spo2", "data_quality"]] = [400.0, -1.0, np.nan, "zzz"]  # nothing valid left
     frame.loc[25, TIME] = pd.Timestamp("2024-03-01 00:00")  # out of time order for u1
@@ -78,7 +79,7 @@ def test_every_policy_gives_the_same_rows_counts_and_issues_as_record_validation
     by_frame = validate_frame(frame, config, source="t", anonymous_id="anon-x")
     by_items = validate_items(enumerate(frame_to_items(frame), start=1), config, source="t", anonymous_id="anon-x")
     assert_same(by_frame, by_items)
-    assert by_frame.counts["rejected"] == (7 if hr_required else 4) and by_frame.counts["duplicates"] == 1
+    assert by_frame.counts["rejected"] == (8 if hr_required else 5) and by_frame.counts["duplicates"] == 1
     actions = {(i.line, i.field): i.action for i in by_frame.errors}
     assert actions[(5, "features.spo2")] == FIELD_REMOVED and actions[(9, "timestamp")] == REJECTED
     # the range message reads as the record path's (line, field, value, range)

@@ -29,13 +29,10 @@ import pandas as pd
 
 from ..config import FeatureConfig, default_feature_config
 from ..errors import InputFileError
-from .records import (ANONYMOUS_PREFIX, LONE_SURROGATE, TIME, TIMESTAMP_MAX, TIMESTAMP_MIN, USER, derive_time_period,
-                      is_valid_unicode, static_column)
+from .records import (ANONYMOUS_PREFIX, TIME, TIMESTAMP_MAX, TIMESTAMP_MIN, USER, derive_time_period,
+                      device_id_problem, static_column)
 from .validation import (ASSIGNED, DUPLICATE_DROPPED, FIELD_REMOVED, SORTED, Limits, ValidationResult,
                          _fmt, _Report, check_spacing, check_value, validate_items)
-
-MAX_ID_LENGTH = 128  # records.Record.device_id
-
 
 def validate_frame(frame: pd.DataFrame, config: FeatureConfig | None = None, *, source: str = "<frame>",
                    anonymous_id: str | None = None, limits: Limits | None = None,
@@ -168,26 +165,23 @@ def _is_static(name: str, config: FeatureConfig) -> bool:
 
 def _user_ids(frame: pd.DataFrame, n: int, ok: np.ndarray, line: np.ndarray, report: _Report
               ) -> tuple[np.ndarray, np.ndarray]:
-    """User ids as an object array (None where missing), and the rows whose id is unusable (reported)."""
+    """User ids as an object array (None where missing), and the rows whose id is unusable (reported
+    with `records.device_id_problem`, the check `Record` makes), each distinct id checked once."""
     users = np.empty(n, dtype=object)
+    bad = np.zeros(n, bool)
     if USER not in frame:
-        return users, np.zeros(n, bool)
+        return users, bad
     raw = frame[USER].to_numpy(dtype=object)
-    missing = pd.isna(raw)
-    users[~missing] = [str(u) for u in raw[~missing]]
-    text = pd.Series(users[~missing], dtype=object)
-    bad_len = np.zeros(n, bool)
-    bad_char = np.zeros(n, bool)
-    bad_len[~missing] = (text.str.len() > MAX_ID_LENGTH).to_numpy()
-    bad_char[~missing] = text.str.contains(r"[\x00-\x1f\x7f]", regex=True).to_numpy()
-    bad_text = np.zeros(n, bool)
-    bad_text[~missing] = [not is_valid_unicode(u) for u in users[~missing]]
-    bad_char |= bad_text
-    for i in np.flatnonzero(ok & (bad_len | bad_char)):
-        why = LONE_SURROGATE if bad_text[i] else "contains a control character (newline, tab, NUL...)" \
-            if bad_char[i] else f"longer than {MAX_ID_LENGTH} characters"
-        report.error(int(line[i]), "deviceId", why)
-    return users, bad_len | bad_char
+    present = np.flatnonzero(~pd.isna(raw))
+    users[present] = [str(u) for u in raw[present]]
+    codes, distinct = pd.factorize(users[present])
+    problems = [device_id_problem(u) for u in distinct]
+    for k in np.flatnonzero([p is not None for p in problems]):
+        rows = present[codes == k]
+        bad[rows] = True
+        for i in rows[ok[rows]]:
+            report.error(int(line[i]), "deviceId", problems[k])
+    return users, bad
 
 
 def _feature_values(frame: pd.DataFrame, config: FeatureConfig, ok: np.ndarray, line: np.ndarray,

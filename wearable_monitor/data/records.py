@@ -68,9 +68,7 @@ def check_timestamp(ts: datetime) -> datetime:
 
 
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
-# JSON may spell a lone UTF-16 surrogate ("\ud800"); it is no character, and every UTF-8 sink (SQLite,
-# CSV, Arrow strings) refuses it
-LONE_SURROGATE = "is not valid Unicode text (a lone surrogate such as \\ud800)"
+MAX_ID_LENGTH = 128
 
 
 def is_valid_unicode(text: str) -> bool:
@@ -81,13 +79,27 @@ def is_valid_unicode(text: str) -> bool:
     return True
 
 
+def device_id_problem(device: str) -> str | None:
+    """Why a user id cannot be used, or None. A newline or other control character would break every
+    line-based output (a Markdown code fence, a CSV row, a log line); JSON may spell a lone UTF-16
+    surrogate ("\ud800"), which is no character, and every UTF-8 sink (SQLite, CSV, Arrow strings)
+    refuses it. `Record` and `frame_validation` both ask this."""
+    if _CONTROL_CHARACTER.search(device):
+        return "contains a control character (newline, tab, NUL...)"
+    if not is_valid_unicode(device):
+        return "is not valid Unicode text (a lone surrogate such as \\ud800)"
+    if len(device) > MAX_ID_LENGTH:
+        return f"longer than {MAX_ID_LENGTH} characters"
+    return None
+
+
 class Record(BaseModel):
     """Structural validation of one record; config-driven checks live in `validation`."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     timestamp: datetime
-    device_id: str | None = Field(default=None, alias="deviceId", max_length=128)
+    device_id: str | None = Field(default=None, alias="deviceId", max_length=MAX_ID_LENGTH)
     features: dict[str, FeatureValue] = Field(default_factory=dict)
     static_features: dict[str, FeatureValue] = Field(default_factory=dict)
 
@@ -99,12 +111,9 @@ class Record(BaseModel):
     @field_validator("device_id")
     @classmethod
     def _printable_id(cls, device: str | None) -> str | None:
-        # a newline or other control character in an id would break every line-based output
-        # (a Markdown code fence, a CSV row, a log line)
-        if device is not None and _CONTROL_CHARACTER.search(device):
-            raise ValueError("contains a control character (newline, tab, NUL...)")
-        if device is not None and not is_valid_unicode(device):
-            raise ValueError(LONE_SURROGATE)
+        problem = None if device is None else device_id_problem(device)
+        if problem:
+            raise ValueError(problem)
         return device
 
     @field_validator("features")
