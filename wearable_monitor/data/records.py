@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -206,23 +206,33 @@ def records_to_frame(records: Iterable[Record | dict], config: FeatureConfig | N
     return pd.DataFrame(columns)
 
 
-def frame_to_records(frame: pd.DataFrame, config: FeatureConfig | None = None) -> list[dict[str, Any]]:
-    """Inverse of `records_to_frame` (categorical codes back to labels, NaN omitted)."""
+def frame_to_records(frame: pd.DataFrame, config: FeatureConfig | None = None,
+                     given: Mapping[str, np.ndarray] | None = None, decimals: int | None = 4) -> list[dict[str, Any]]:
+    """Inverse of `records_to_frame` (categorical codes back to labels, NaN omitted).
+
+    `given`: per column (a feature or `static_<name>`), the rows whose value the source gave; the
+    others (a time period derived from the hour, a static default) are left out, as the source left
+    them out. `decimals`: numbers rounded to that many places (None: as they are)."""
     config = config or default_feature_config()
+    given = given or {}
     out = []
     feat_names = [n for n in config.features if n in frame.columns]
     static_names = [n for n in config.static if static_column(n) in frame.columns]
-    for row in frame.itertuples(index=False):
+    for i, row in enumerate(frame.itertuples(index=False)):
         r = row._asdict()
         feats: dict[str, Any] = {}
         for n in feat_names:
             v = r[n]
-            if v is None or (isinstance(v, float) and math.isnan(v)):
+            if v is None or (isinstance(v, float) and math.isnan(v)) or (n in given and not given[n][i]):
                 continue
             spec = config.features[n]
-            feats[n] = round(float(v), 4) if spec.is_numeric else spec.category_label(int(v))
+            if spec.is_numeric:
+                feats[n] = float(v) if decimals is None else round(float(v), decimals)
+            else:
+                feats[n] = spec.category_label(int(v))
         rec = {"timestamp": pd.Timestamp(r[TIME]).isoformat(), "deviceId": str(r[USER]), "features": feats}
         if static_names:
-            rec["static_features"] = {n: config.static[n].label(int(r[static_column(n)])) for n in static_names}
+            rec["static_features"] = {n: config.static[n].label(int(r[static_column(n)])) for n in static_names
+                                      if static_column(n) not in given or given[static_column(n)][i]}
         out.append(rec)
     return out

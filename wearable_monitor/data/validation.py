@@ -47,7 +47,7 @@ from pydantic import ValidationError
 
 from ..config import FeatureConfig, FeatureSpec, default_feature_config
 from ..errors import InputFileError  # noqa: F401 - defined in errors.py, importable from here as before
-from .records import ANONYMOUS_PREFIX, TIME, USER, Record, records_to_frame, static_column
+from .records import ANONYMOUS_PREFIX, TIME, USER, Record, frame_to_records, records_to_frame
 
 RECORD_KEYS = {"timestamp", "deviceId", "device_id", "features", "static_features"}
 KEY_HINTS = {"user_id": "deviceId", "userId": "deviceId", "user": "deviceId", "device": "deviceId",
@@ -139,19 +139,8 @@ class FrameRecords(Sequence):
 
     @cached_property
     def _records(self) -> list[Record]:
-        f, cfg = self._frame, self._config
-        every = np.ones(len(f), bool)
-        feats = [(n, spec, f[n].to_numpy(), self._given.get(n, every)) for n, spec in cfg.features.items() if n in f]
-        statics = [(n, spec, f[static_column(n)].to_numpy(), self._given.get(static_column(n), every))
-                   for n, spec in cfg.static.items() if static_column(n) in f]
-        out = []
-        for i, (user, ts) in enumerate(zip(f[USER].to_numpy(), f[TIME].to_numpy())):
-            values = {n: float(col[i]) if spec.is_numeric else spec.category_label(int(col[i]))
-                      for n, spec, col, given in feats if given[i] and col[i] == col[i]}
-            static = {n: spec.label(int(col[i])) for n, spec, col, given in statics if given[i]}
-            out.append(Record.model_validate({"timestamp": pd.Timestamp(ts).to_pydatetime(), "deviceId": user,
-                                              "features": values, "static_features": static}))
-        return out
+        return [Record.model_validate(r)
+                for r in frame_to_records(self._frame, self._config, given=self._given, decimals=None)]
 
 
 @dataclass
