@@ -9,6 +9,8 @@ import re
 
 import pandas as pd
 
+from .jsonio import iso_seconds
+
 _MD_SPECIAL = re.compile(r"([\\`*\[\]|~])")   # inline markup: code, emphasis, links/images, tables
 _MD_LEADING = re.compile(r"^(\s*\d*)([#+\->=.)])")  # block markup at the start of the (single) line
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -74,6 +76,6 @@ def write_safe_csv(frame: pd.DataFrame, path) -> None:
     out = csv_safe_frame(frame)
     for col in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[col]):
-            out[col] = out[col].to_numpy().astype("datetime64[s]").astype(str)
+            out[col] = iso_seconds(out[col])
     table = pa.Table.from_pandas(out, preserve_index=False)
     pa_csv.write_csv(table, str(path), write_options=pa_csv.WriteOptions(quoting_style="needed"))

@@ -55,6 +55,11 @@ def json_safe(obj: Any, digits: int | None = None, dates: bool = False) -> Any:
     return obj
 
 
+def iso_seconds(times: pd.Series) -> pd.Series:
+    """'2024-01-01T00:05:00' for each timestamp (numpy's vectorised formatting, ~3x `dt.strftime`)."""
+    return pd.Series(times.to_numpy().astype("datetime64[s]").astype(str), index=times.index)
+
+
 def dumps(obj: Any, indent: int | None = 2) -> str:
     """Strict JSON text of `obj` (cleaned by `json_safe`; NaN can never be written)."""
     return json.dumps(json_safe(obj), indent=indent, ensure_ascii=False, allow_nan=False)

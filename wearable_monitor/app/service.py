@@ -30,7 +30,7 @@ import pandas as pd
 from ..baselines import BaselineStorage, UserDataManager
 from ..config import REPO_ROOT, check_known_keys
 from ..escaping import write_safe_csv
-from ..jsonio import json_safe  # the one strict-JSON cleaner (re-exported here)
+from ..jsonio import iso_seconds, json_safe  # the one strict-JSON cleaner (re-exported here)
 from ..detector import InputError, WearableAnomalyDetector, threshold_warning
 from ..detectors.learned.detector import torch_threads
 from ..data.readers import (
@@ -127,11 +127,6 @@ def rethreshold(result: dict, threshold: float | None) -> dict:
     if note:
         out["details"]["threshold_warning"] = note
     return out
-
-
-def iso_seconds(times: pd.Series) -> pd.Series:
-    """'2024-01-01T00:05:00' for each timestamp (numpy's vectorised formatting, ~3x `dt.strftime`)."""
-    return pd.Series(times.to_numpy().astype("datetime64[s]").astype(str), index=times.index)
 
 
 def newest_window_result(rows: pd.DataFrame, baseline: dict, threshold: float) -> dict:
