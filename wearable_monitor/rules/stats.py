@@ -6,8 +6,6 @@ All functions work on a contiguous daily series (NaN = not logged) and are
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
@@ -59,42 +57,40 @@ def _prior_window(s: pd.Series, days: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(padded, days)[: len(x)]
 
 
-def _reduce(window: np.ndarray, fn, **kw) -> np.ndarray:
-    """`fn` (a nan-aware numpy reduction) along each row; NaN for a row with no value, quietly."""
-    if not window.size:
-        return np.full(window.shape[0], np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows and single values: NaN is the answer
-        return fn(window, axis=1, **kw)
+def _reduce(window: np.ndarray, fn, rows: np.ndarray, **kw) -> np.ndarray:
+    """`fn` (a nan-aware numpy reduction) along each of the chosen `rows`, NaN elsewhere. The callers
+    choose rows with enough values, so numpy never warns about an empty slice (and no warnings filter,
+    which is process-wide and not thread-safe, has to be touched in the served app)."""
+    out = np.full(window.shape[0], np.nan)
+    if rows.any():
+        out[rows] = fn(window[rows], axis=1, **kw)
+    return out
 
 
 def prior_stats(s: pd.Series, days: int, min_points: int) -> pd.DataFrame:
     """Mean, sample std and count of the `days` days *before* each day (NaN below min_points)."""
     w = _prior_window(s, days)
-    n = np.isfinite(w).sum(axis=1).astype(np.float64)
-    ok = n >= min_points
-    return pd.DataFrame({"mean": np.where(ok, _reduce(w, np.nanmean), np.nan),
-                         "std": np.where(ok & (n >= 2), _reduce(w, np.nanstd, ddof=1), np.nan), "n": n},
-                        index=s.index)
+    n = np.isfinite(w).sum(axis=1)
+    ok = n >= max(min_points, 1)
+    return pd.DataFrame({"mean": _reduce(w, np.nanmean, ok), "std": _reduce(w, np.nanstd, ok & (n >= 2), ddof=1),
+                         "n": n.astype(np.float64)}, index=s.index)
 
 
 def prior_median(s: pd.Series, days: int, min_points: int = 1) -> pd.Series:
     """Median of the logged values in the `days` days before each day: one bad reading in the
     history does not move it (the reference for spotting an isolated spike)."""
     w = _prior_window(s, days)
-    ok = np.isfinite(w).sum(axis=1) >= min_points
-    return pd.Series(np.where(ok, _reduce(w, np.nanmedian), np.nan), index=s.index)
+    return pd.Series(_reduce(w, np.nanmedian, np.isfinite(w).sum(axis=1) >= max(min_points, 1)), index=s.index)
 
 
 def prior_robust(s: pd.Series, days: int, min_points: int) -> pd.DataFrame:
     """Median and MAD-sd of the `days` days before each day (NaN below min_points)."""
     w = _prior_window(s, days)
-    n = np.isfinite(w).sum(axis=1).astype(np.float64)
-    med = _reduce(w, np.nanmedian)
-    sd = MAD_TO_SD * _reduce(np.abs(w - med[:, None]), np.nanmedian)
-    ok = n >= min_points
-    return pd.DataFrame({"median": np.where(ok, med, np.nan), "sd": np.where(ok, sd, np.nan), "n": n},
-                        index=s.index)
+    n = np.isfinite(w).sum(axis=1)
+    ok = n >= max(min_points, 1)
+    med = _reduce(w, np.nanmedian, ok)
+    sd = MAD_TO_SD * _reduce(np.abs(w - med[:, None]), np.nanmedian, ok)
+    return pd.DataFrame({"median": med, "sd": sd, "n": n.astype(np.float64)}, index=s.index)
 
 
 def robust_stats(x: np.ndarray) -> tuple[float, float]:
