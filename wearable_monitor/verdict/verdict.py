@@ -215,9 +215,9 @@ def carry_pattern(scored, days, cfg: VerdictConfig = VerdictConfig()):
     reasons = _stream_reasons(scored["reasons"])
     stream_level = combine_levels({f"level_{s}": scored[f"level_{s}"].to_numpy() for s in EVIDENCE_SOURCES}, None, cfg)
     codes = got["code"].fillna("").to_numpy(dtype=object)
-    carried = scored["level_pattern"].to_numpy()
-    for i in np.flatnonzero(carried > 0):
-        reasons[i] = _with_pattern_reason(reasons[i], codes[i], carried[i], stream_level[i])
+    pattern_level = scored["level_pattern"].to_numpy()
+    for i in np.flatnonzero(pattern_level > 0):
+        reasons[i] = _with_pattern_reason(reasons[i], codes[i], pattern_level[i], stream_level[i])
     scored["reasons"] = reasons
     flags = scored["model_anomalous"].to_numpy(bool) if "model_anomalous" in scored else None
     level = combine_levels({f"level_{s}": scored[f"level_{s}"].to_numpy() for s in WINDOW_SOURCES}, flags, cfg)
