@@ -29,7 +29,7 @@ from wearable_monitor.evaluation.measures import day_level_report  # noqa: E402
 from wearable_monitor.events import WEARABLE_KINDS  # noqa: E402
 from wearable_monitor.simulation.datasets import split_population  # noqa: E402
 from wearable_monitor.simulation.heldout_sim import simulate_heldout  # noqa: E402
-from wearable_monitor.verdict.patterns import with_runs  # noqa: E402
+from wearable_monitor.verdict.patterns import PatternConfig, with_runs  # noqa: E402
 
 
 def compare(name: str, det: WearableAnomalyDetector, frame, events) -> None:
@@ -48,7 +48,8 @@ def main() -> None:
     ap.add_argument("--own-days", type=int, default=60)
     ap.add_argument("--heldout-users", type=int, default=40)
     args = ap.parse_args()
-    det = WearableAnomalyDetector()
+    # measured when the model's day score still counted as multi-day evidence: kept so, to rerun as measured
+    det = WearableAnomalyDetector(pattern_config=PatternConfig(model_days_alert=True))
     own = split_population(0, 0, args.own_users, args.own_days, 1001, {"illness_dhr": [3.0, 15.0]})["test"]
     compare(f"our simulator, seed 1001 ({args.own_users} x {args.own_days} d)", det, own.frame, own.events)
     pop = simulate_heldout(n_users=args.heldout_users, days=30, seed=17)

@@ -2,7 +2,7 @@
 
     python scripts/tune_day_rules.py [--users 80] [--days 60] [--seed 1001]
 
-A simulated population used for nothing else (seed 1001: not the training, validation or test
+First, the model's day score as multi-day evidence or not (`model_days_alert`). A simulated population used for nothing else (seed 1001: not the training, validation or test
 users of the checkpoint, nor the held-out users of `wearable-monitor evaluate`), scored once
 with every channel, as heart-rate-and-steps-only devices (datasets.hide_channels, the Fitbit
 export's channels), and as such devices that give no resting-HR estimate either. Then the day verdict is recomputed for a few settings of the model's
@@ -61,9 +61,19 @@ def main() -> None:
               for name, frame in tqdm(copies.items(), desc="scoring", unit="copy")}
     print(f"{args.users} simulated users x {args.days} days (seed {args.seed}); "
           "caught/illnesses, false alert days per 30 user-days")
+    for flag in (True, False):
+        det.pattern_config = dataclasses.replace(shipped, model_days_alert=flag)
+        cells = []
+        for name, table in scored.items():
+            r = day_level_report(det.daily(table), split.events)
+            cells.append(f"{name}: {r['caught']}/{r['illnesses']}, {r['false_alert_days_per_30']:.3f}")
+        mark = " (shipped)" if flag == shipped.model_days_alert else ""
+        print(f"model_days_alert={flag}{mark}  " + "  |  ".join(cells), flush=True)
+    # the model's day bars were chosen while two model days running made an alert: read them that way
+    print("the model's day bars, with model days as multi-day evidence (model_days_alert=True):")
     for field, values in GRID:
         for value in values:
-            det.pattern_config = dataclasses.replace(shipped, **{field: value})
+            det.pattern_config = dataclasses.replace(shipped, model_days_alert=True, **{field: value})
             cells = []
             for name, table in scored.items():
                 r = day_level_report(det.daily(table), split.events)

@@ -58,3 +58,23 @@ def test_fitbit_report_reads_each_user_as_a_pair_and_as_heart_rate_alone(shared_
     assert set(pooled) == set(FITBIT_VARIANTS) and pooled["verdict_heart_rate_alone"]["labelled_users"] == 1
     md = "\n".join(render({"fitbit": {"users": per_user, "pooled": pooled}}))
     assert "| F1 | 2020-04-05 | verdict_heart_rate_alone |" in md
+
+
+def test_model_days_make_an_alert_only_in_their_ablation(shared_detector):
+    """Two days of high model scores: a watch in the shipped verdict, an alert in `verdict_with_model_days`."""
+    from wearable_monitor.evaluation.verdict import with_model_days
+
+    pop = simulate_heldout(n_users=1, days=12, seed=3)
+    scored, days = shared_detector.score_history_and_days(pop.frame(), update_baseline=False)
+    date = pd.DatetimeIndex(scored["timestamp"]).normalize()
+    hot = (date >= date.min() + pd.Timedelta(days=8)) & (date <= date.min() + pd.Timedelta(days=9))
+    scored = scored.assign(anomaly_score=scored["anomaly_score"].where(~hot, 1.0),
+                           model_anomalous=scored["model_anomalous"] | hot)
+    shipped = shared_detector.daily(scored)
+    both = shipped["date"] >= date.min() + pd.Timedelta(days=8)
+    assert shipped.loc[both, "model_anomalous"].iloc[:2].all() and not shipped.loc[both, "alert"].iloc[:2].any()
+    windows, ablation = with_model_days(shared_detector, scored)
+    ninth = ablation["date"] == date.min() + pd.Timedelta(days=9)
+    assert ablation.loc[ninth, "alert"].all() and (ablation.loc[ninth, "level"] == "alert").all()
+    carried = pd.DatetimeIndex(windows["timestamp"]).normalize() == date.min() + pd.Timedelta(days=10)
+    assert windows.loc[carried, "is_anomaly"].all()

@@ -7,12 +7,25 @@ import pandas as pd
 from wearable_monitor.verdict.patterns import PatternConfig, daily_pattern_table, summarize_pattern, trend_of
 
 
-def _days(day_scores, per_day=288, start="2024-01-01", user="u"):
+# The run and alert mechanics below are shown on day *scores*, which count as multi-day evidence only with
+# model_days_alert (the product's pattern reads the nightly vitals: test_model_days_are_a_watch_not_a_run)
+SCORE_DAYS = PatternConfig(model_days_alert=True)
+
+
+def _days(day_scores, per_day=288, start="2024-01-01", user="u", config=SCORE_DAYS):
     t = pd.date_range(start, periods=per_day * len(day_scores), freq="5min")
     scores = np.repeat(day_scores, per_day).astype(float)
     night = (t.hour >= 22) | (t.hour < 6)
-    return dict(end_times=t, is_anomaly=scores >= 0.5, is_night=night, is_resting=np.ones(len(t), bool),
-                user_ids=np.full(len(t), user, dtype=object), scores=scores)
+    out = dict(end_times=t, is_anomaly=scores >= 0.5, is_night=night, is_resting=np.ones(len(t), bool),
+               user_ids=np.full(len(t), user, dtype=object), scores=scores)
+    return out if config is None else dict(out, config=config)
+
+
+def test_model_days_are_a_watch_not_a_run():
+    """By default (PatternConfig()) two days of high model scores are two anomalous days, not an alert."""
+    days = daily_pattern_table(**_days([0.0, 0.9, 0.9, 0.9], config=PatternConfig()))
+    assert list(days["is_anomalous_day"]) == [False, True, True, True]
+    assert not days["alert"].any() and list(days["pattern_days"]) == [0, 0, 0, 0]
 
 
 def test_two_anomalous_days_running_make_an_alert_one_does_not():

@@ -126,6 +126,46 @@ def test_unknown_activity_lowers_the_level_and_says_why():
     assert found["hr_high_rest"].level == Level.ALERT and not found["hr_high_rest"].evidence["activity_unknown"]
 
 
+def test_rest_by_steps_alone_needs_half_an_hour_for_the_high_heart_rate_alert():
+    """Without an accelerometer a step count is the only sign of rest, and a bike or a home workout counts no
+    steps: 15 minutes above 120 is a watch that says why, 30 minutes an alert; with a still wrist, 10 minutes."""
+    quarter = [75.0] * 9 + [125.0] * 3
+    found, cols = codes(records(hr=quarter, steps=0))
+    run = found["hr_high_rest"]
+    assert run.level == Level.WATCH and run.evidence["steps_only"] and not run.evidence["activity_unknown"]
+    advice = run_finding(run, cols).advice
+    assert "step count alone" in advice["en"] and "30 min" in advice["en"] and "30 分钟" in advice["zh"]
+    assert found_levels(records(hr=[75.0] * 6 + [125.0] * 6, steps=0))["hr_high_rest"] == Level.ALERT
+    assert found_levels(records(hr=quarter, steps=0, accel_mag=0.02))["hr_high_rest"] == Level.ALERT
+    # the urgent flag already asks for 30 minutes: unchanged
+    assert found_levels(records(hr=[75.0] * 6 + [140.0] * 6, steps=0))["hr_very_high_rest"] == Level.URGENT
+    # signals exercise does not raise keep their 10 minutes: low heart rate awake
+    assert found_levels(records(hr=[60.0] * 10 + [38.0] * 2, steps=0))["hr_low_awake"] == Level.ALERT
+
+
+def found_levels(recs):
+    """The highest level of each red flag in the records."""
+    result = validate_items(enumerate(recs, start=1), CONFIG, source="<test>")
+    cols = records_to_columns(result.records, CONFIG)
+    out = {}
+    for r in red_flag_runs(cols, CONFIG):
+        out[r.code] = max(out.get(r.code, 0), r.level)
+    return out
+
+
+def test_a_long_steps_only_run_is_a_watch_in_windows_that_see_less_than_half_an_hour(shared_detector):
+    """The realtime window and the batch replay agree while a steps-only run grows: watch, then alert."""
+    hr = [70.0] * 20 + [128.0] * 10 + [70.0] * 10
+    recs = records(n=40, hr=hr, steps=0, user="growing")
+    scored = shared_detector.score_history(recs, update_baseline=False)
+    for k, want in ((22, Level.WATCH), (26, Level.ALERT), (29, Level.ALERT)):
+        window = recs[k - 11:k + 1]
+        real = shared_detector.detect_realtime(window, update_baseline=False)
+        levels = [Level.parse(r["level"]) for r in real["reasons"] if r["code"] == "hr_high_rest"]
+        row = scored[scored["timestamp"] == pd.Timestamp(window[-1]["timestamp"])].iloc[0]
+        assert max(levels) == want and int(row["level_red_flag"]) == want
+
+
 def test_low_quality_records_are_not_evidence():
     assert not codes(records(hr=130.0, steps=0, data_quality="low"))[0]
     assert codes(records(hr=130.0, steps=0, data_quality="medium"))[0]

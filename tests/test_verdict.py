@@ -60,9 +60,14 @@ def test_baseline_deviation_levels_and_direction():
     # z = +3.5 for an hour: watch (3 sd, 30 min), not alert (5 sd needed)
     runs = deviation_runs({**window(74.0), **base}, CONFIG)
     assert {(r.code, r.level) for r in runs} == {("hr_resting_high", Level.WATCH)}
-    # z = +5 for 15 minutes: alert
+    # z = +5 for 15 minutes with a still wrist (accelerometer): alert
     hr = [62.0] * 9 + [80.0] * 3
+    runs = deviation_runs({**window(hr, accel_mag=0.02), **base}, CONFIG)
+    assert ("hr_resting_high", Level.ALERT) in {(r.code, r.level) for r in runs}
+    # at rest by the step count alone (a bike or a home workout counts no steps): a watch until 30 minutes
     runs = deviation_runs({**window(hr), **base}, CONFIG)
+    assert {(r.code, r.level) for r in runs} == {("hr_resting_high", Level.WATCH)}
+    runs = deviation_runs({**window([62.0] * 6 + [80.0] * 6), **base}, CONFIG)
     assert ("hr_resting_high", Level.ALERT) in {(r.code, r.level) for r in runs}
     # the same 15 minutes at +3.5 sd: nothing (watch needs 30 minutes)
     assert not deviation_runs({**window([62.0] * 9 + [74.0] * 3), **base}, CONFIG)
@@ -70,7 +75,7 @@ def test_baseline_deviation_levels_and_direction():
     runs = deviation_runs({**window(38.0), **base}, CONFIG)
     assert ("hr_resting_low", Level.ALERT) in {(r.code, r.level) for r in runs}
     fall = deviation_runs({**window([60.0] * 9 + [43.0] * 3), **base}, CONFIG)     # z = -4.25 for 15 min
-    rise = deviation_runs({**window([60.0] * 9 + [77.0] * 3), **base}, CONFIG)     # z = +4.25 for 15 min
+    rise = deviation_runs({**window([60.0] * 9 + [77.0] * 3, accel_mag=0.02), **base}, CONFIG)  # +4.25, 15 min
     assert ("hr_resting_low", Level.ALERT) in {(r.code, r.level) for r in fall} and not rise
     # no baseline, no evidence
     assert not deviation_runs(window(90.0), CONFIG)
@@ -80,7 +85,7 @@ def test_two_channels_beyond_three_sd_at_once_are_an_alert():
     base = {"bl_hr_resting_mean": 60.0, "bl_hr_resting_std": 4.0, "bl_hrv_mean": 50.0, "bl_hrv_std": 8.0}
     cols = {**window(74.0, hrv_rmssd=24.0), **base}
     runs = deviation_runs(cols, CONFIG)
-    multi = [r for r in runs if r.code == "multi_channel"]
+    multi = sorted((r for r in runs if r.code == "multi_channel"), key=lambda r: -r.level)
     assert multi and multi[0].level == Level.ALERT and set(multi[0].evidence["channels"]) == {"hr_resting+", "hrv-"}
     f = deviation_finding(multi[0], cols)
     assert "HRV" in f.title["en"] and "心率变异性" in f.title["zh"]

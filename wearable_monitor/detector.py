@@ -507,22 +507,24 @@ class WearableAnomalyDetector:
             **{c: frame[c].to_numpy()[windows.end_index] for c in self.vitals_config.sources if c in frame},
         })
 
-    def daily(self, scored: pd.DataFrame) -> pd.DataFrame:
+    def daily(self, scored: pd.DataFrame, pattern_config: PatternConfig | None = None) -> pd.DataFrame:
         """Per user and day: windows, anomalous windows, shares, run length, alert, 7-day trend.
 
         A day is anomalous when its window scores stand out (`model_anomalous`) or its night's vitals
         deviate from the person's earlier nights (`vitals_anomalous`, `vitals_flags`; vitals.py).
         Days with heart rate and steps only (`limited_channels`) need a higher day score (patterns.py).
+        `pattern_config`: another pattern setting than the detector's (the evaluation's ablations).
         """
+        pattern_config = pattern_config or self.pattern_config
         nights = nightly_vitals(scored, self.vitals_config)
         model_flags = scored["model_anomalous"] if "model_anomalous" in scored else scored["is_anomaly"]
         days = daily_pattern_table(scored[TIME], model_flags, scored["is_night"], scored["is_resting"],
-                                   scored[USER], self.pattern_config, scores=scored["anomaly_score"], nights=nights,
+                                   scored[USER], pattern_config, scores=scored["anomaly_score"], nights=nights,
                                    limited=self._heart_rate_and_steps_only(scored))
         trends = []
         for _, g in days.groupby("user_id", sort=False):
             shares = g["day_score"].where(g["sufficient"]).to_numpy()
-            trends += [trend_of(shares[max(0, i - 6):i + 1], self.pattern_config)[0] for i in range(len(g))]
+            trends += [trend_of(shares[max(0, i - 6):i + 1], pattern_config)[0] for i in range(len(g))]
         days["trend"] = trends
         return day_verdicts(days, scored, self.verdict_config)
 

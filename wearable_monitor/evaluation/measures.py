@@ -15,6 +15,8 @@ look-ahead); per user the alert days within 7 days of symptom onset and the fals
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pathlib import Path
 
 import numpy as np
@@ -78,15 +80,19 @@ DAY_VARIANTS = {"learned": "is_anomalous_day", "model_days_only": "model_anomalo
 
 
 def day_variants(days: pd.DataFrame, config) -> dict[str, pd.DataFrame]:
-    """The product's day table and, for the record, the same days alerting on one evidence source only.
+    """The days alerting on the model's day score or the nightly vitals (`learned`), and on each alone.
 
-    `config`: the PatternConfig that made `days` (its alert rule is applied again to each source).
+    `config`: the PatternConfig that made `days` (its alert rule is applied again to each source, with the
+    model's day score counted as multi-day evidence: what it would add is what this table measures;
+    the product's pattern is `vitals_only`, PatternConfig.model_days_alert).
     """
+    config = replace(config, model_days_alert=True)
     out = {}
     for name, column in DAY_VARIANTS.items():
         d = days.drop(columns=["pattern_days", "alert"]).assign(is_anomalous_day=days[column].to_numpy(bool))
         if column == "model_anomalous":
             d["vitals_sustained"] = False  # the sustained-fall alert is vitals evidence
+            d["vitals_deviant_signals"] = ""
         out[name] = with_runs(d, config)
     return out
 

@@ -226,12 +226,14 @@ def _render_condition(title: str, dets: dict, day: dict | None) -> list[str]:
     if day:
         lines += ["", "Multi-day alerts (the same evidence two days running: the model's day score or one vital; illness caught when an alert day falls "
                   "inside it or the day after; false alert days are further than 2 days from any event). "
-                  "`learned` is the product's day verdict: the day's window scores stand out from the person's "
+                  "`learned`: the day's window scores stand out from the person's "
                   f"earlier days (a day score of at least {PatternConfig().day_score_threshold:g}, or "
                   f"{PatternConfig().limited_day_score_threshold:g} on days with heart rate and steps only), "
                   "or the night's vitals deviate from earlier nights (wearable_monitor/features/vitals.py: "
                   "resting HR +4 bpm, HRV -25 %, respiration +1.5/min, SpO2 -3, skin temperature +0.8 degC); "
-                  "`model_days_only` and `vitals_only` are its two halves alone:", "",
+                  "`model_days_only` and `vitals_only` are its two halves alone. The product's multi-day pattern "
+                  "is `vitals_only`: the model's day score adds no caught illness on both simulators and costs "
+                  "false alert days (the verdict section's `verdict_with_model_days`), so a model day is a watch:", "",
                   "| detector | illnesses caught | median days from start to first alert | false alert days / 30 user-days |",
                   "|---|---|---|---|"]
         for name, r in day.items():
@@ -265,8 +267,9 @@ def _render_fitbit(fitbit: dict) -> list[str]:
     lines = ["## Real data: Stanford COVID-19 Fitbit users", "",
              "Six COVID-19-positive people (Mishra et al. 2020, Nature Biomedical Engineering; data "
              "published by the Snyder lab). Each user is replayed through `score_history` (no look-ahead); "
-             "a day alerts when the daily pattern has the same evidence two days running (`learned`: the product's "
-             "verdict, model or nightly vitals; `model_days_only`, `vitals_only`: its halves alone). With heart "
+             "a day alerts when the daily pattern has the same evidence two days running (`learned`: the model's "
+             "day score or the nightly vitals; `model_days_only`, `vitals_only`: its halves alone; the product's "
+             "pattern is `vitals_only`). With heart "
              "rate and steps only, `vitals_only` is NightSignal's rule on our nightly resting HR, with the day's resting HR "
              "standing in on dates without a night reading (`nightsignal`: the published rule alone, so its days "
              "with data are the days with a night). Early detection window: "

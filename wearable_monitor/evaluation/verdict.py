@@ -16,13 +16,15 @@ pattern of the finished day before: verdict.carry_pattern), `verdict_without_pat
 windows without that carry: the stream evidence alone), each evidence source alone
 (`red_flags_only`, `baseline_only`, `model_only`: the learned model's own threshold, `pattern_only`:
 the multi-day pattern alert), `verdict_with_model_alerts` (the ablation that decides whether the
-model earns a place: the verdict if the model's finding were an alert), and two references:
+model earns a place: the verdict if the model's finding were an alert), `verdict_with_model_days` (the
+verdict if two days running of the model's day score made a multi-day alert), and two references:
 `naive_3sigma` (|z| >= 3 on any channel of the window, no rest or duration guard: the rules
 document's rule applied blindly) and NightSignal (nightly resting HR +4 bpm over the median of
 earlier nights, two nights running; day level only).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -33,13 +35,14 @@ from ..detectors.reference import NightSignalDetector, ThreeSigmaDetector
 from .measures import day_level_report, fitbit_user_report
 from ..events import WEARABLE_KINDS, alarm_episodes, match_events
 from ..verdict.findings import Level
+from ..verdict.verdict import carry_pattern
 from ..data.records import TIME, USER
 
 ALERT = int(Level.ALERT)
 WINDOW_VARIANTS = ("verdict", "verdict_without_pattern", "red_flags_only", "baseline_only", "model_only",
-                   "verdict_with_model_alerts", "naive_3sigma")
+                   "verdict_with_model_alerts", "verdict_with_model_days", "naive_3sigma")
 DAY_VARIANTS = ("verdict", "red_flags_only", "baseline_only", "pattern_only", "verdict_with_model_alerts",
-                "nightsignal")
+                "verdict_with_model_days", "nightsignal")
 #: real users: the day variants, and the verdict on the heart-rate file alone (its steps file not read)
 FITBIT_VARIANTS = (*DAY_VARIANTS, "verdict_heart_rate_alone")
 
@@ -57,21 +60,35 @@ def replay(det, frame: pd.DataFrame, progress: bool = False) -> tuple[pd.DataFra
     return scored, days, np.concatenate(sigma) if sigma else np.zeros(0, bool)
 
 
-def window_flags(scored: pd.DataFrame, naive: np.ndarray) -> dict[str, np.ndarray]:
+def with_model_days(det, scored: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(windows, days) as the verdict would be if two model days running made a multi-day alert (the
+    ablation behind PatternConfig.model_days_alert); the same scored windows, no rescoring."""
+    days = det.daily(scored, pattern_config=replace(det.pattern_config, model_days_alert=True))
+    return carry_pattern(scored, days, det.verdict_config), days
+
+
+def window_flags(scored: pd.DataFrame, naive: np.ndarray,
+                 model_days: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
+    """Per window variant: the windows it flags (`model_days`: the windows of `with_model_days`)."""
     model = scored["model_anomalous"].to_numpy(bool)
     verdict = scored["is_anomaly"].to_numpy(bool)
     red, base = scored["level_red_flag"].to_numpy(), scored["level_baseline"].to_numpy()
-    return {"verdict": verdict,
-            "verdict_without_pattern": (red >= ALERT) | (base >= ALERT),
-            "red_flags_only": red >= ALERT,
-            "baseline_only": base >= ALERT,
-            "model_only": model,
-            "verdict_with_model_alerts": verdict | model,
-            "naive_3sigma": naive}
+    out = {"verdict": verdict,
+           "verdict_without_pattern": (red >= ALERT) | (base >= ALERT),
+           "red_flags_only": red >= ALERT,
+           "baseline_only": base >= ALERT,
+           "model_only": model,
+           "verdict_with_model_alerts": verdict | model}
+    if model_days is not None:
+        out["verdict_with_model_days"] = model_days["is_anomaly"].to_numpy(bool)
+    out["naive_3sigma"] = naive
+    return out
 
 
-def day_tables(days: pd.DataFrame, scored: pd.DataFrame, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """One day table per day variant, each with the `alert` column that variant would raise."""
+def day_tables(days: pd.DataFrame, scored: pd.DataFrame, frame: pd.DataFrame,
+               model_days: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """One day table per day variant, each with the `alert` column that variant would raise
+    (`model_days`: the day table of `with_model_days`)."""
     date = pd.DatetimeIndex(scored[TIME]).normalize()
     by_day = scored.assign(date=date).groupby([USER, "date"]).agg(
         red=("level_red_flag", "max"), base=("level_baseline", "max"), model=("model_anomalous", "any")).reset_index()
@@ -82,6 +99,8 @@ def day_tables(days: pd.DataFrame, scored: pd.DataFrame, frame: pd.DataFrame) ->
            "baseline_only": d.assign(alert=d["base"].fillna(0).to_numpy() >= ALERT),
            "pattern_only": d,  # the multi-day pattern's own alert column
            "verdict_with_model_alerts": d.assign(alert=verdict | d["model"].fillna(False).to_numpy(bool))}
+    if model_days is not None:
+        out["verdict_with_model_days"] = model_days.assign(alert=model_days["level"].isin(["alert", "urgent"]))
     nights = NightSignalDetector().nightly(frame)
     out["nightsignal"] = nights.assign(alert=nights["score"] >= NightSignalDetector().threshold_, sufficient=True)
     return out
@@ -105,10 +124,11 @@ def population_report(det, frame: pd.DataFrame, events: pd.DataFrame, progress: 
     """Every variant's event- and day-level figures on one population."""
     events = events[events["kind"].isin(WEARABLE_KINDS)].reset_index(drop=True)
     scored, days, naive = replay(det, frame, progress)
+    md_windows, md_days = with_model_days(det, scored)
     user_days = float(days.groupby(USER)["date"].nunique().sum())
     out: dict[str, Any] = {"users": int(scored[USER].nunique()), "user_days": user_days,
                            "events": events["kind"].value_counts().to_dict(), "windows": {}, "days": {}}
-    for name, flags in window_flags(scored, naive).items():
+    for name, flags in window_flags(scored, naive, md_windows).items():
         episodes = alarm_episodes(scored[USER].to_numpy(), scored[TIME].to_numpy(), flags)
         rep = match_events(episodes, events, user_days)
         # short events only: illness is a multi-day event read at the day level (the day table), and
@@ -118,7 +138,7 @@ def population_report(det, frame: pd.DataFrame, events: pd.DataFrame, progress: 
         out["windows"][name] = {**rep.as_dict(), "flagged_windows": int(flags.sum()),
                                 "short_events": {k: short.as_dict()[k] for k in
                                                  ("event_recall", "event_precision", "event_f1", "false_alarms_per_user_day")}}
-    for name, d in day_tables(days, scored, frame).items():
+    for name, d in day_tables(days, scored, frame, md_days).items():
         out["days"][name] = day_level_report(d, events)
     return out
 
@@ -137,7 +157,7 @@ def fitbit_report(det, data_dir, progress: bool = False) -> dict[str, Any]:
         frame = load_fitbit(hr, steps, limits=Limits(max_bytes=2**30)).frame
         scored, days = det.score_history_and_days(frame, progress=progress, update_baseline=False)
         onset = None if pd.isna(row.symptom_onset) else row.symptom_onset
-        tables = day_tables(days, scored, frame)
+        tables = day_tables(days, scored, frame, with_model_days(det, scored)[1])
         out[row.user_id] = {"symptom_onset": None if onset is None else str(onset.date()),
                             **{name: fitbit_user_report(tables[name], onset) for name in DAY_VARIANTS}}
         alone = load_fitbit(hr, None, limits=Limits(max_bytes=2**30), steps_beside=False).frame
@@ -171,6 +191,8 @@ def render(res: dict[str, Any]) -> list[str]:
              "only 'watch'); `verdict_without_pattern` = the same without that carry; each source alone; "
              "`verdict_with_model_alerts` = the verdict if the "
              "learned model's threshold crossing were an alert (the ablation that decides the model's place); "
+             "`verdict_with_model_days` = the verdict if two days running of the model's day score made a "
+             "multi-day alert (it does not: a model day is a watch); "
              "`naive_3sigma` = |z| >= 3 on any channel without the rest and duration guards. Episodes: consecutive "
              "alert windows (gaps under an hour merge); no point-adjust. Day variants add the multi-day `pattern_only` "
              "alert and NightSignal. Events are the labelled acute, bradycardia, desaturation and illness episodes; "
@@ -204,7 +226,8 @@ def render(res: dict[str, Any]) -> list[str]:
         lines += ["### Real Stanford COVID-19 Fitbit users (heart rate and steps)", "",
                   "Alert days within 7 days before symptom onset, and false alert days more than 21 days before or "
                   "42 days after onset (per 30 such days). `verdict` days include acute red flags (e.g. heart rate "
-                  ">= 120 bpm for 10 minutes with no steps), which are not about the infection. "
+                  ">= 120 bpm for 30 minutes with no steps: with steps as the only sign of rest, 30 minutes), which "
+                  "are not about the infection. "
                   "`verdict_heart_rate_alone`: the same user's heart-rate file read without its steps file "
                   "(activity unknown: flags that need rest one level lower, no resting-HR estimate).", "",
                   "| user | onset | variant | alert days | alerts onset-7..0 | first alert (days from onset) | "

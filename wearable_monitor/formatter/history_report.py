@@ -193,7 +193,7 @@ def _level(label: str | None, lang: str) -> str:
 
 
 REASONS = {
-    "pattern:multi_day_alert": {"en": "anomalous days running (nightly vitals or day scores)", "zh": "连续多日异常（夜间指标或日得分）"},
+    "pattern:multi_day_alert": {"en": "anomalous days running (nightly vitals)", "zh": "连续多日异常（夜间指标）"},
     "pattern:multi_vital_night": {"en": "several vitals off the same night", "zh": "同一夜多项指标偏离"},
     "pattern:anomalous_day": {"en": "one anomalous day", "zh": "单日异常"},
     "baseline:multi_channel": {"en": "several vitals off the baseline at once", "zh": "多项指标同时偏离基线"},

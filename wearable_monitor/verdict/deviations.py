@@ -12,7 +12,9 @@ A deviation is a *sustained* run (stream_context.py) of at-rest records beyond `
     watch   |z| >= 3 (the document's 3-sigma rule, MEDIUM) for `min_minutes` (30)
     alert   |z| >= 5 (past the document's CRITICAL 4 sd) for `min_minutes_alert` (15), or two channels
             beyond 3 at the same time (e.g. resting HR up while HRV is down), or a rise >= 4 sd that is
-            also in the clinically abnormal band (heart rate > 100 at rest, respiration > 20) for 30 min
+            also in the clinically abnormal band (heart rate > 100 at rest, respiration > 20) for 30 min;
+            a change exercise also makes, at rows at rest by their step count alone (no accelerometer),
+            alerts after `min_minutes_steps_only` (30) and is a watch before
 
 Each row uses its time period's baseline where the metric has one (sleeping HR runs lower).
 Only rows with a baseline (finite mean, positive std) can deviate: no baseline, no evidence.
@@ -28,7 +30,7 @@ import numpy as np
 from ..config import FeatureConfig
 from .findings import Finding, Level
 from .stream_context import (REST, EvidenceRun, StreamContext, StreamSettings, baseline_at, column, runs,
-                             stream_context)
+                             steps_only_levels, stream_context)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,10 @@ class DeviationConfig:
     min_minutes: float = 30.0   # watch: sustained half an hour at rest, longer than a meal, a coffee or a stair climb
     min_minutes_alert: float = 15.0  # alert (>= 4 sd, or several channels at once): a quarter of an hour at rest
     multi_channel_alert: int = 2  # this many channels beyond z_watch at once make an alert
+    # A rise exercise also causes (heart rate and breathing up, HRV down), read at rows whose rest rests on the
+    # step count alone (no accelerometer: cycling and strength training count no steps), alerts only once
+    # held this long; shorter it is a watch (stream_context.steps_only_levels; red_flags.json's hr_high_rest)
+    min_minutes_steps_only: float = 30.0
     # Corroboration: a rise past the document's CRITICAL 4 sd that is also past the channel's clinical
     # band (tachycardia at rest) is an alert when sustained as long as a watch (`min_minutes`): two
     # independent lines of evidence, the person's own range and the clinical one, agree.
@@ -159,19 +165,26 @@ def deviation_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: Deviatio
         if direction > 0 and ch.clinical_high is not None:
             with np.errstate(invalid="ignore"):
                 masks.append((Level.ALERT, (dz >= cfg.z_corroborated) & (x >= ch.clinical_high), k))
+        steps_only = cfg.min_minutes_steps_only if direction == ch.exercise_direction else None
         for level, mask, need in masks:
             for first, last in runs(mask, ctx.minutes, settings.max_gap_minutes, need, np.isfinite(dz)):
-                out.append(_run(ch, direction, level, first, last, need, x, mean, dz))
+                for run_level, run_need in steps_only_levels(first, last, int(level), need, ctx, steps_only, settings):
+                    out.append(_run(ch, direction, Level(run_level), first, last, run_need, x, mean, dz))
     combined = beyond_watch >= cfg.multi_channel_alert
     read = np.zeros(n, bool)
     for *_, dz in per_channel:
         read |= np.isfinite(dz)
     for first, last in runs(combined, ctx.minutes, settings.max_gap_minutes, k_alert, read):
-        chans = [f"{ch.metric}{'+' if d > 0 else '-'}" for ch, d, _, _, dz in per_channel
-                 if np.nanmax(np.where(np.isfinite(dz[first:last + 1]), dz[first:last + 1], -np.inf)) >= cfg.z_watch]
-        out.append(EvidenceRun(source="baseline", code="multi_channel", level=int(Level.ALERT), first=first,
-                               last=last, min_records=k_alert, family="multi_channel",
-                               evidence={"channels": chans, "z": cfg.z_watch, "records": last - first + 1}))
+        held = [(ch, d) for ch, d, _, _, dz in per_channel
+                if np.nanmax(np.where(np.isfinite(dz[first:last + 1]), dz[first:last + 1], -np.inf)) >= cfg.z_watch]
+        chans = [f"{ch.metric}{'+' if d > 0 else '-'}" for ch, d in held]
+        # heart rate up with HRV down is also what a workout looks like
+        exercise_like = all(d == ch.exercise_direction for ch, d in held)
+        for run_level, need in steps_only_levels(first, last, int(Level.ALERT), k_alert, ctx,
+                                                 cfg.min_minutes_steps_only if exercise_like else None, settings):
+            out.append(EvidenceRun(source="baseline", code="multi_channel", level=run_level, first=first,
+                                   last=last, min_records=need, family="multi_channel",
+                                   evidence={"channels": chans, "z": cfg.z_watch, "records": last - first + 1}))
     return out
 
 

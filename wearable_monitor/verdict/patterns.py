@@ -7,9 +7,11 @@ This module only aggregates: it takes window timestamps, verdicts and context
 learned detector and every reference detector share it. A day is anomalous when
 its window scores stand out (`model_anomalous`) or when the night before it
 deviates from the person's earlier nights (`vitals_anomalous`, vitals.py: the
-NightSignal rule generalised to every vital); two such days running make an alert, and so does
-a sustained fall of a vital over several nights (`vitals_sustained`, vitals.py), which already
-is the persistence the two-day rule asks for.
+NightSignal rule generalised to every vital). The same vital deviant two days running makes an
+alert, and so does a sustained fall of a vital over several nights (`vitals_sustained`, vitals.py),
+which already is the persistence the two-day rule asks for. A day the model's scores make anomalous
+is shown (a watch) but is not multi-day evidence (`PatternConfig.model_days_alert`: the ablation in
+docs/evaluation_verdict.md).
 """
 from __future__ import annotations
 
@@ -41,10 +43,15 @@ class PatternConfig:
     # Days with heart rate and steps only (no HRV, respiration, SpO2 or skin temperature): the model's
     # window scores are much less precise there (window PR-AUC 0.25 vs 0.67 with every channel,
     # docs/evaluation.md), so such a day needs a higher score to count. Chosen on the HR+steps copy
-    # of the seed-1001 population (scripts/tune_day_rules.py): 0.6 -> 0.95 takes false alert days per
+    # of the seed-1001 population (scripts/tune_day_rules.py, model days counted as evidence, as they were
+    # then): 0.6 -> 0.95 takes false alert days per
     # 30 user-days from 0.44 to 0.28 and catches 32 of 39 illnesses instead of 33 (0.98: 32, 0.27, a
     # difference of one false alert day in that population; the nightly vitals alone: 31, 0.27).
     limited_day_score_threshold: float = 0.95
+    # The model's day score as multi-day evidence (two model days running make an alert)? No: the ablation
+    # `verdict_with_model_days` (wearable-monitor evaluate) shows it catches no illness the nightly vitals miss
+    # and adds false alert days on both simulators, so a model day is a watch-level "anomalous day" only.
+    model_days_alert: bool = False
 
 
 def window_weights(is_night: np.ndarray, is_resting: np.ndarray, config: PatternConfig = PatternConfig()) -> np.ndarray:
@@ -136,7 +143,7 @@ def with_runs(days: pd.DataFrame, config: PatternConfig) -> pd.DataFrame:
     A day table without the column (older tables) counts any anomalous day as one kind of evidence.
     """
     run_lengths = np.zeros(len(days), dtype=np.int64)
-    kinds = _evidence_kinds(days)
+    kinds = _evidence_kinds(days, config.model_days_alert)
     for _, idx in days.groupby("user_id", sort=False).indices.items():
         runs: dict[str, int] = {}
         prev_date = None
@@ -158,16 +165,19 @@ def with_runs(days: pd.DataFrame, config: PatternConfig) -> pd.DataFrame:
     return days
 
 
-def _evidence_kinds(days: pd.DataFrame) -> list[set[str]]:
-    """Per day: the kinds of evidence that make it anomalous ("model", vital names; empty: normal)."""
+def _evidence_kinds(days: pd.DataFrame, model_days: bool = True) -> list[set[str]]:
+    """Per day: the kinds of evidence that make it anomalous ("model" when `model_days`, vital names;
+    empty: normal, or anomalous by the model's day score alone when that is not multi-day evidence)."""
     anomalous = days["is_anomalous_day"].to_numpy(bool)
     if "vitals_deviant_signals" not in days:
         return [{"day"} if a else set() for a in anomalous]
     model = days["model_anomalous"].to_numpy(bool)
     out = []
     for a, m, names in zip(anomalous, model, days["vitals_deviant_signals"].fillna("").to_numpy()):
-        kinds = {k for k in str(names).split(",") if k} | ({"model"} if m else set())
-        out.append((kinds or {"sustained"}) if a else set())  # a sustained fall alone: alerts anyway
+        kinds = {k for k in str(names).split(",") if k} | ({"model"} if m and model_days else set())
+        if a and not kinds and not (m and not model_days):
+            kinds = {"sustained"}  # a sustained fall alone: alerts anyway
+        out.append(kinds if a else set())
     return out
 
 

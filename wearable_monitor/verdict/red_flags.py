@@ -23,13 +23,16 @@ from pydantic import Field, ValidationError, field_validator
 from ..config import CONFIG_DIR, ConfigError, FeatureConfig, StrictModel, strip_comments
 from .findings import Finding, Level
 from .stream_context import (UNKNOWN, EvidenceRun, StreamContext, StreamSettings, baseline_at, column_or_nan,
-                             runs, stream_context)
+                             runs, steps_only_levels, stream_context)
 
 DEFAULT_RED_FLAGS = CONFIG_DIR / "red_flags.json"
 CONTEXT_TEXT = {"rest": {"en": "at rest", "zh": "静息"}, "awake_rest": {"en": "awake at rest", "zh": "清醒静息"},
                 "asleep": {"en": "asleep", "zh": "睡眠中"}, "any": {"en": "any activity", "zh": "任何活动"}}
 UNKNOWN_ACTIVITY = {"en": "activity unknown (the records carry no step count), so reported one level lower",
                     "zh": "活动状态未知（记录中没有步数），因此降低一级报告"}
+STEPS_ONLY = {"en": "at rest by the step count alone, which does not see cycling or other exercise without steps: "
+                    "one level lower until it lasts {minutes} min",
+              "zh": "仅凭步数判断为静息，而步数无法反映骑车等无步数的运动：持续 {minutes} 分钟前降低一级报告"}
 ACTIVITY_UNKNOWN_TITLE = {"en": " (activity unknown: no step count)", "zh": "（活动状态未知：无步数）"}
 
 
@@ -50,6 +53,10 @@ class FlagSpec(StrictModel):
     # `personal_sd` sd of their baseline for the period) is their normal (trained athletes), not a red flag
     personal_exempt: bool = False
     personal_sd: float = Field(default=3.0, gt=0)
+    # Exercise raises this signal, and step counts do not see exercise without steps (cycling, rowing,
+    # strength training): where the rest of a run rests on steps alone (no accelerometer reading), the
+    # flag is one level lower until the run has held this many minutes (stream_context.steps_only_levels)
+    min_minutes_steps_only: float | None = Field(default=None, gt=0)
     title: Texts
     advice: Texts
 
@@ -160,14 +167,16 @@ def red_flag_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: RedFlagCo
             unknown = spec.context != "any" and bool((ctx.rest[first:last + 1] == UNKNOWN).any())
             if unknown:
                 level = Level(max(int(Level.WATCH), int(level) - 1))
-            out.append(EvidenceRun(
-                source="red_flag", code=code, level=int(level), first=first, last=last, min_records=k,
-                family=f"{spec.signal}{spec.op}",
-                evidence={"signal": spec.signal, "threshold": spec.value, "op": spec.op,
-                          "median": float(np.median(seg)),
-                          "extreme": float(seg.min() if spec.op == "<=" else seg.max()),
-                          "records": int(len(seg)), "context": spec.context,
-                          "activity_unknown": unknown}))
+            for run_level, need in steps_only_levels(first, last, int(level), k, ctx, spec.min_minutes_steps_only,
+                                                     settings):
+                out.append(EvidenceRun(
+                    source="red_flag", code=code, level=run_level, first=first, last=last, min_records=need,
+                    family=f"{spec.signal}{spec.op}",
+                    evidence={"signal": spec.signal, "threshold": spec.value, "op": spec.op,
+                              "median": float(np.median(seg)),
+                              "extreme": float(seg.min() if spec.op == "<=" else seg.max()),
+                              "records": int(len(seg)), "context": spec.context,
+                              "activity_unknown": unknown, "steps_only": run_level < int(level)}))
     return out
 
 
@@ -194,6 +203,9 @@ def run_finding(run: EvidenceRun, cols: Mapping[str, Any], cfg: RedFlagConfig | 
     if run.evidence.get("activity_unknown"):  # "at rest" in the title is then an assumption: say so
         title = {lang: f"{title[lang]}{ACTIVITY_UNKNOWN_TITLE[lang]}" for lang in title}
         advice = {lang: f"{advice[lang]} ({UNKNOWN_ACTIVITY[lang]})" for lang in advice}
+    elif run.evidence.get("steps_only"):
+        need = int(round(spec.min_minutes_steps_only or 0))
+        advice = {lang: f"{advice[lang]} ({STEPS_ONLY[lang].format(minutes=need)})" for lang in advice}
     return Finding(source="red_flag", code=run.code, level=Level(run.level), title=title, evidence=evidence,
                    advice=advice, start=times[first].astype("datetime64[s]").item(),
                    end=times[last].astype("datetime64[s]").item(), citation=spec.source)
@@ -203,5 +215,6 @@ def thresholds_table(cfg: RedFlagConfig | None = None) -> list[dict[str, Any]]:
     """The configured red flags as rows (for docs, the app's About tab and the LLM system prompt)."""
     cfg = cfg or default_red_flag_config()
     return [{"code": code, "signal": s.signal, "op": s.op, "value": s.value, "min_minutes": s.min_minutes,
-             "context": s.context, "level": s.level, "source": s.source} for code, s in cfg.flags.items()]
+             "context": s.context, "level": s.level,
+             "min_minutes_steps_only": s.min_minutes_steps_only, "source": s.source} for code, s in cfg.flags.items()]
 

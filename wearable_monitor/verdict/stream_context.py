@@ -14,6 +14,11 @@ columns of a frame), so the realtime window and the batch replay share one code 
   counts no steps). Rows of a user whose records carry
   no step count at all have *unknown* activity (-1), unless the record holds the device's own
   resting-HR estimate (`hr_resting`), which is taken at rest by definition.
+- Rest seen by steps alone: a record without an accelerometer reading is "at rest" on its step count
+  only, and step counts do not see exercise without steps (cycling, rowing, strength training, a home
+  workout). `movement_sensed` says which rows had the accelerometer; evidence that exercise also
+  produces (a heart-rate rise) asks such rows for a longer run before it alerts (red_flags.py,
+  deviations.py: `steps_only_levels`).
 - Awake: `sleep_state` says awake; without a sleep stage, the local hours `awake_hours`.
 - A sustained run: consecutive qualifying records, no two further apart than `max_gap_minutes`,
   at least `min_records` of them (never fewer than two: one record is never sustained).
@@ -68,6 +73,7 @@ class StreamContext:
     sleep_known: np.ndarray  # bool: the record carries a sleep stage
     recovering: np.ndarray   # bool: within recovery_minutes after a record at walking cadence
     periods: np.ndarray      # object: the row's time period for baselines (period_of_rows), sleep counted as night
+    movement_sensed: np.ndarray  # bool: the record has a wrist-accelerometer reading (rest not on steps alone)
 
     def __len__(self) -> int:
         return len(self.minutes)
@@ -93,6 +99,7 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
     n = len(times)
     minutes = (times - times[0]).astype("timedelta64[s]").astype(np.float64) / 60.0 if n else np.zeros(0)
     steps = column_or_nan(cols, "steps", n)
+    accel = column(cols, "accel_mag", n)
     if np.isfinite(steps).any():
         # steps in (t - rest_minutes, t]: a cumulative sum and one binary search per row
         csum = np.r_[0.0, np.cumsum(np.nan_to_num(steps, nan=0.0))]
@@ -102,7 +109,6 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
         # step, while a steady trickle of steps in every record is rhythmic movement (pedalling, an elliptical)
         zeros = np.r_[0, np.cumsum(np.isfinite(steps) & (steps <= 0))]
         still &= zeros[np.arange(n) + 1] - zeros[lo] > 0
-        accel = column(cols, "accel_mag", n)
         if accel is not None:
             moving = np.r_[0, np.cumsum(np.nan_to_num(accel, nan=0.0) >= settings.rest_max_accel_g)]
             still &= moving[np.arange(n) + 1] - moving[lo] == 0
@@ -126,7 +132,8 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
         usable = column_or_nan(cols, "data_quality", n) != quality.categories["low"]
     return StreamContext(minutes=minutes, rest=rest, awake=np.asarray(awake, bool), usable=usable, times=times,
                          asleep=asleep, sleep_known=np.isfinite(sleep), recovering=recovering,
-                         periods=period_of_rows(times, config, asleep))
+                         periods=period_of_rows(times, config, asleep),
+                         movement_sensed=np.zeros(n, bool) if accel is None else np.isfinite(accel))
 
 
 def runs(mask: np.ndarray, minutes: np.ndarray, max_gap_minutes: float, min_records: int,
@@ -149,6 +156,24 @@ def runs(mask: np.ndarray, minutes: np.ndarray, max_gap_minutes: float, min_reco
     starts = np.r_[0, np.flatnonzero(breaks) + 1]
     ends = np.r_[starts[1:] - 1, len(idx) - 1]
     return [(int(idx[s]), int(idx[e])) for s, e in zip(starts, ends) if e - s + 1 >= min_records]
+
+
+def steps_only_levels(first: int, last: int, level: int, min_records: int, ctx: StreamContext,
+                      minutes: float | None, settings: StreamSettings) -> list[tuple[int, int]]:
+    """(level, min_records) pairs a run over rows [first, last] stands for, for evidence that exercise also
+    produces. Where no row of the run had an accelerometer reading (rest seen by steps alone) and
+    `minutes` is longer than the run's own minimum, the run is one level lower until it has held
+    `minutes`: a window sees the full level only once the run is that long inside it (window_runs).
+    Rows of unknown activity are lowered elsewhere (red_flags.py), not twice."""
+    if minutes is None or ctx.movement_sensed[first:last + 1].any() or (ctx.rest[first:last + 1] == UNKNOWN).any():
+        return [(level, min_records)]
+    long_enough = settings.min_records(minutes)
+    if long_enough <= min_records:
+        return [(level, min_records)]
+    out = [(max(level - 1, 1), min_records)]
+    if last - first + 1 >= long_enough:
+        out.append((level, long_enough))
+    return out
 
 
 def period_of_rows(times: np.ndarray, config: FeatureConfig, asleep: np.ndarray | None = None) -> np.ndarray:
@@ -220,14 +245,16 @@ def window_runs(runs_: list[EvidenceRun], end_index: np.ndarray, window_size: in
 
 
 def strongest_per_family(runs_: list[EvidenceRun]) -> list[EvidenceRun]:
-    """Within each family keep the highest level (a 135 bpm run is not also "above 100" and "above 120")."""
-    best: dict[str, int] = {}
+    """One run per family: the highest level, and at equal levels the furthest threshold (a 155 bpm run is
+    not also "above 100" and "above 120")."""
+    def strength(r: EvidenceRun) -> tuple[int, float]:
+        t = r.evidence.get("threshold")
+        far = 0.0 if t is None else (float(t) if r.evidence.get("op") == ">=" else -float(t))
+        return r.level, far
+
+    best: dict[str, EvidenceRun] = {}
     for r in runs_:
-        best[r.family or r.code] = max(best.get(r.family or r.code, -1), r.level)
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for r in sorted(runs_, key=lambda r: -r.level):
-        if r.level == best[r.family or r.code] and (r.source, r.code) not in seen:
-            seen.add((r.source, r.code))
-            out.append(r)
-    return out
+        key = r.family or r.code
+        if key not in best or strength(r) > strength(best[key]):
+            best[key] = r
+    return sorted(best.values(), key=lambda r: -r.level)
