@@ -8,9 +8,9 @@ with every channel, as heart-rate-and-steps-only devices (datasets.hide_channels
 export's channels), and as such devices that give no resting-HR estimate either. Then the day verdict is recomputed for a few settings of the model's
 day bar, and each prints: illnesses caught (an alert day within the illness) and false alert
 days per 30 user-days far from any event; then the shipped verdict's two halves alone.
-Last, the two extra rules of the nightly vitals (vitals.py), each off and on: the sustained fall
-(shipped for HRV; also tried for resting HR) and the day-time resting-HR stand-in for dates without
-a night reading. Each on the same population, on a fourth copy of it that never wears the watch at
+Last, the extra rules of the nightly vitals (vitals.py), each off and on: the sustained fall
+(shipped for HRV; also tried for resting HR), the day-time resting-HR stand-in for dates without
+a night reading, and the guard for the night after hard exercise. Each on the same population, on a fourth copy of it that never wears the watch at
 night (heart rate and steps, no records 00:00-07:00), on the seed's 7-day week over 60 simulated
 people (HRV 10 % lower a day, and no decline: false alerts) and on the shared real Fitbit users
 (first alert vs symptom onset, false alert days per 30 far from the illness).
@@ -90,12 +90,13 @@ def main() -> None:
     vitals_rule_comparison(det, scored, split.events)
 
 
-def _variant(config: VitalsConfig, sustained: set[str], day_stand_in: bool) -> VitalsConfig:
-    """The vitals config with the sustained-fall rule (3 nights) on exactly the named signals, and
-    with or without the day-time stand-ins."""
+def _variant(config: VitalsConfig, sustained: set[str], day_stand_in: bool, exercise_guard: bool = True) -> VitalsConfig:
+    """The vitals config with the sustained-fall rule (3 nights) on exactly the named signals, with or
+    without the day-time stand-ins, and with or without the guard for the night after hard exercise."""
     signals = {n: dataclasses.replace(s, sustained_nights=3 if n in sustained else 0) for n, s in config.signals.items()
                if day_stand_in or s.stands_in_for is None}
-    return dataclasses.replace(config, signals=signals)
+    return dataclasses.replace(config, signals=signals,
+                               exercise_minutes=config.exercise_minutes if exercise_guard else 0.0)
 
 
 def vitals_rule_comparison(det: WearableAnomalyDetector, scored: dict, events) -> None:
@@ -110,12 +111,13 @@ def vitals_rule_comparison(det: WearableAnomalyDetector, scored: dict, events) -
         fitbit[row.user_id] = (WearableAnomalyDetector().score_history(frame), row.symptom_onset)
     shipped = det.vitals_config
     print("extra rules of the nightly vitals:")
-    variants = [("neither", set(), False), ("sustained fall for HRV", {"hrv"}, False),
-                ("sustained fall for HRV and resting HR", {"hrv", "resting_hr"}, False),
-                ("day-time resting-HR stand-in", set(), True),
-                ("both as shipped (sustained fall for HRV + day-time stand-in)", {"hrv"}, True)]
-    for label, names, day_stand_in in variants:
-        det.vitals_config = _variant(shipped, names, day_stand_in)
+    variants = [("neither", set(), False, True), ("sustained fall for HRV", {"hrv"}, False, True),
+                ("sustained fall for HRV and resting HR", {"hrv", "resting_hr"}, False, True),
+                ("day-time resting-HR stand-in", set(), True, True),
+                ("both as shipped (sustained fall for HRV + day-time stand-in)", {"hrv"}, True, True),
+                ("as shipped without the guard for the night after hard exercise", {"hrv"}, True, False)]
+    for label, names, day_stand_in, guard in variants:
+        det.vitals_config = _variant(shipped, names, day_stand_in, guard)
         cells = []
         for name, table in scored.items():
             r = day_level_report(det.daily(table), events)

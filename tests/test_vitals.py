@@ -180,3 +180,28 @@ def test_heart_rate_at_rest_stands_in_where_the_device_gives_no_resting_hr():
     with_resting = nightly_vitals(frame.assign(hr_resting=np.where(night, 50.0, np.nan)))
     assert (with_resting["resting_hr"] == 50.0).all()               # the device's own estimate comes first
     assert not with_resting["vitals_anomalous"].any()
+
+
+def _night_after(run_minutes: float, cadence_steps: float = 800.0, rise: float = 8.0) -> pd.DataFrame:
+    """Ten quiet nights at 60 bpm, then day 10 with a run of `run_minutes` and a night 11 at 60 + rise."""
+    t = pd.date_range("2024-01-01", periods=288 * 12, freq="5min")
+    hr, steps = np.full(len(t), 60.0), np.zeros(len(t))
+    hr[(t >= "2024-01-11") & (t < "2024-01-11 07:00")] += rise
+    steps[(t >= "2024-01-10 17:00") & (t < pd.Timestamp("2024-01-10 17:00") + pd.Timedelta(minutes=run_minutes))] = cadence_steps
+    table = nightly_vitals(pd.DataFrame({"user_id": "u", "timestamp": t, "hr": hr, "steps": steps}))
+    return table.set_index("date").loc["2024-01-11"]
+
+
+def test_the_night_after_hard_exercise_is_not_a_deviant_resting_heart_rate():
+    """Resting HR +8 the night after 40 minutes at a running cadence is recovery (Stanley 2013), not a sign;
+    after 20 minutes, or 40 minutes of brisk walking (110 steps/min), or with no exercise, it counts."""
+    assert not _night_after(40)["resting_hr_deviant"]
+    assert _night_after(20)["resting_hr_deviant"]
+    assert _night_after(40, cadence_steps=550)["resting_hr_deviant"]
+    assert _night_after(0)["resting_hr_deviant"]
+    off = VitalsConfig(exercise_minutes=0)
+    t = pd.date_range("2024-01-01", periods=288 * 12, freq="5min")
+    hr = np.where((t >= "2024-01-11") & (t < "2024-01-11 07:00"), 68.0, 60.0)
+    steps = np.where((t >= "2024-01-10 17:00") & (t < "2024-01-10 17:40"), 800.0, 0.0)
+    table = nightly_vitals(pd.DataFrame({"user_id": "u", "timestamp": t, "hr": hr, "steps": steps}), off)
+    assert table.set_index("date").loc["2024-01-11", "resting_hr_deviant"]

@@ -209,12 +209,3 @@ def run_finding(run: EvidenceRun, cols: Mapping[str, Any], cfg: RedFlagConfig | 
     return Finding(source="red_flag", code=run.code, level=Level(run.level), title=title, evidence=evidence,
                    advice=advice, start=times[first].astype("datetime64[s]").item(),
                    end=times[last].astype("datetime64[s]").item(), citation=spec.source)
-
-
-def thresholds_table(cfg: RedFlagConfig | None = None) -> list[dict[str, Any]]:
-    """The configured red flags as rows (for docs, the app's About tab and the LLM system prompt)."""
-    cfg = cfg or default_red_flag_config()
-    return [{"code": code, "signal": s.signal, "op": s.op, "value": s.value, "min_minutes": s.min_minutes,
-             "context": s.context, "level": s.level,
-             "min_minutes_steps_only": s.min_minutes_steps_only, "source": s.source} for code, s in cfg.flags.items()]
-
