@@ -167,10 +167,14 @@ def deviation_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: Deviatio
                 masks.append((Level.ALERT, (dz >= cfg.z_corroborated) & (x >= ch.clinical_high), k))
         steps_only = cfg.min_minutes_steps_only if direction == ch.exercise_direction else None
         for level, mask, need in masks:
+            if np.count_nonzero(mask) < need:  # too few records beyond it to form a run
+                continue
             for first, last in runs(mask, ctx.minutes, settings.max_gap_minutes, need, np.isfinite(dz)):
                 for run_level, run_need in steps_only_levels(first, last, int(level), need, ctx, steps_only, settings):
                     out.append(_run(ch, direction, Level(run_level), first, last, run_need, x, mean, dz))
     combined = beyond_watch >= cfg.multi_channel_alert
+    if np.count_nonzero(combined) < k_alert:
+        return out
     read = np.zeros(n, bool)
     for *_, dz in per_channel:
         read |= np.isfinite(dz)

@@ -157,10 +157,13 @@ def red_flag_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: RedFlagCo
             continue
         x = np.asarray(cols[spec.signal], dtype=np.float64)
         measured = np.isfinite(x) & ctx.usable
-        mask = spec.beyond(x) & measured & _context_mask(spec, ctx)
+        k = settings.min_records(spec.min_minutes)
+        mask = spec.beyond(x) & measured
+        if np.count_nonzero(mask) < k:  # the common case: too few records beyond it to form a run
+            continue
+        mask &= _context_mask(spec, ctx)
         if spec.personal_exempt:
             mask &= ~_within_personal_range(cols, x, spec, ctx)
-        k = settings.min_records(spec.min_minutes)
         for first, last in runs(mask, ctx.minutes, settings.max_gap_minutes, k, measured):
             seg = x[first:last + 1][np.isfinite(x[first:last + 1])]
             level = Level.parse(spec.level)
