@@ -32,6 +32,12 @@ def hour_of(start_hour: int, hr, steps: int = 0, **extra) -> list[dict]:
     ("SpO2 88 % for an hour at rest", hour_of(3, 60, spo2=88), {"urgent"}),
     ("SpO2 92 % for an hour at rest", hour_of(3, 60, spo2=92), {"watch"}),
     ("respiration 26 / min at rest", hour_of(14, 70, resp_rate=26), ANOMALY),
+    # rest read from the step count alone cannot see a bike: a short rise is a watch until 30 minutes ...
+    ("15 minutes at 125 bpm, steps only", hour_of(14, lambda i: 125 if i >= 9 else 70), {"watch"}),
+    # ... a still wrist says rest (Apple's 10 minutes) ...
+    ("15 minutes at 125 bpm, still wrist", hour_of(14, lambda i: 125 if i >= 9 else 70, accel_mag=0.02), ANOMALY),
+    # ... and the SVT range alerts after 10 minutes either way
+    ("15 minutes at 165 bpm, steps only", hour_of(14, lambda i: 165 if i >= 9 else 70), ANOMALY),
 ])
 def test_plain_physiological_changes_get_the_expected_verdict(shared_detector, name, window, expected):
     result = shared_detector.detect_realtime(window, update_baseline=False)
