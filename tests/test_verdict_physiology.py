@@ -43,3 +43,49 @@ def test_plain_physiological_changes_get_the_expected_verdict(shared_detector, n
     result = shared_detector.detect_realtime(window, update_baseline=False)
     assert result["level"] in expected, (name, result["level"], [r["code"] for r in result["reasons"]])
     assert result["is_anomaly"] == (result["level"] in ANOMALY)
+
+
+@pytest.fixture(scope="module")
+def person_with_history(tmp_path_factory):
+    """A detector whose store holds 10 days of one simulated person, and a resting afternoon hour of
+    the 11th day (no steps): the window the changes below are made to."""
+    import numpy as np
+    import pandas as pd
+
+    from wearable_monitor import WearableAnomalyDetector
+    from wearable_monitor.data.records import frame_to_records
+    from wearable_monitor.simulation.simulator import simulate_user
+
+    frame = simulate_user("p2", days=11, seed=42, events=[]).frame.sort_values("timestamp").reset_index(drop=True)
+    t = pd.DatetimeIndex(frame["timestamp"])
+    last_day = t.normalize().max()
+    det = WearableAnomalyDetector(storage=str(tmp_path_factory.mktemp("store") / "baselines.db"))
+    det.score_history(frame[t < last_day], update_baseline=True)
+    afternoon = frame[(t >= last_day + pd.Timedelta(hours=14)) & (t < last_day + pd.Timedelta(hours=18))]
+    still = np.convolve(afternoon["steps"].fillna(0).to_numpy(), np.ones(12), "valid") == 0
+    start = int(np.flatnonzero(still)[0])
+    return det, frame_to_records(afternoon.iloc[start:start + 12])
+
+
+@pytest.mark.parametrize("name, changes, expected", [
+    ("the hour as it was", {}, {"normal"}),
+    ("heart rate +30 bpm at rest", {"hr": lambda v: v + 30}, ANOMALY),
+    ("heart rate +20 bpm at rest", {"hr": lambda v: v + 20}, {"watch"}),
+    ("breathing +5 / min at rest", {"resp_rate": lambda v: v + 5}, {"watch"}),
+    ("a fever-like hour: HR +20, breathing +4, skin +1 degC, HRV -40 %",
+     {"hr": lambda v: v + 20, "resp_rate": lambda v: v + 4, "skin_temp": lambda v: v + 1.0,
+      "hrv_rmssd": lambda v: v * 0.6}, ANOMALY),
+])
+def test_changes_against_the_persons_own_baseline(person_with_history, name, changes, expected):
+    """After ten days the person's own baseline is the reference: the same edits a reviewer would make."""
+    import copy
+
+    det, window = person_with_history
+    window = copy.deepcopy(window)
+    for record in window:
+        for key, change in changes.items():
+            if record["features"].get(key) is not None:
+                record["features"][key] = change(record["features"][key])
+    result = det.detect_realtime(window, update_baseline=False)
+    assert result["baseline"]["source"] == "personal"
+    assert result["level"] in expected, (name, result["level"], [r["code"] for r in result["reasons"]])
