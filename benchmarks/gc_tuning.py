@@ -15,7 +15,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,16 +28,11 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--fitbit-dir", default=str(REPO.parent / "shared" / "data" / "stanford_covid_wearables"))
     args = ap.parse_args()
-    from upload_click import upload_cases
+    from upload_click import served_app
 
-    from wearable_monitor.app.ui import build_ui, create_service, set_request_threads
     from wearable_monitor.gc_tuning import tune_gc
 
-    tmp = Path(tempfile.mkdtemp(prefix="wm_gc_"))
-    cases = upload_cases(tmp, args.fitbit_dir)
-    service = create_service(data_dir=str(tmp / "data"))
-    set_request_threads()
-    build_ui(service)
+    cases, service, _ = served_app(args.fitbit_dir, "wm_gc_")  # the start-up objects `launch` freezes
     defaults = gc.get_threshold()
     report: dict = {"cpus": os.cpu_count(), "load_average_before": os.getloadavg(), "default_thresholds": defaults}
     for name, files in cases.items():

@@ -62,6 +62,18 @@ def upload_cases(folder: Path, fitbit_dir: str) -> dict[str, list[Path]]:
     return cases
 
 
+def served_app(fitbit_dir: str, prefix: str):
+    """(upload cases, service, Blocks) as `launch` serves them: the cases and a fresh service's data in a
+    new temp folder, the request threads set, the UI built."""
+    from wearable_monitor.app.ui import build_ui, create_service, set_request_threads
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    cases = upload_cases(tmp, fitbit_dir)
+    service = create_service(data_dir=str(tmp / "data"))
+    set_request_threads()  # as `launch` serves the app
+    return cases, service, build_ui(service)
+
+
 def server_breakdown(service, files: list[Path], repeats: int) -> dict:
     from wearable_monitor.app.handlers import Handlers, UploadView
 
@@ -101,14 +113,10 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     from tests.conftest import free_port
-    from wearable_monitor.app.ui import CSS, build_ui, create_service, set_request_threads
+    from wearable_monitor.app.ui import CSS
     from wearable_monitor.gc_tuning import tune_gc
 
-    tmp = Path(tempfile.mkdtemp(prefix="wm_bench_"))
-    cases = upload_cases(tmp, args.fitbit_dir)
-    service = create_service(data_dir=str(tmp / "data"))
-    set_request_threads()  # as `launch` serves the app
-    demo = build_ui(service)
+    cases, service, demo = served_app(args.fitbit_dir, "wm_bench_")
     demo.queue(default_concurrency_limit=service.config.concurrency_limit)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
                             css=CSS, max_file_size=service.config.max_upload_bytes)
