@@ -34,6 +34,7 @@ from .records import (ANONYMOUS_PREFIX, TIME, TIMESTAMP_MAX, TIMESTAMP_MIN, USER
 from .validation import (ASSIGNED, DUPLICATE_DROPPED, FIELD_REMOVED, SORTED, Limits, ValidationResult,
                          _fmt, _Report, check_spacing, check_value, validate_items)
 
+
 def validate_frame(frame: pd.DataFrame, config: FeatureConfig | None = None, *, source: str = "<frame>",
                    anonymous_id: str | None = None, limits: Limits | None = None,
                    lines: np.ndarray | None = None) -> ValidationResult:

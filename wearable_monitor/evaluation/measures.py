@@ -16,7 +16,6 @@ look-ahead); per user the alert days within 7 days of symptom onset and the fals
 from __future__ import annotations
 
 from dataclasses import replace
-
 from pathlib import Path
 
 import numpy as np

@@ -232,8 +232,9 @@ def _render_condition(title: str, dets: dict, day: dict | None) -> list[str]:
                   "or the night's vitals deviate from earlier nights (wearable_monitor/features/vitals.py: "
                   "resting HR +4 bpm, HRV -25 %, respiration +1.5/min, SpO2 -3, skin temperature +0.8 degC); "
                   "`model_days_only` and `vitals_only` are its two halves alone. The product's multi-day pattern "
-                  "is `vitals_only`: the model's day score adds no caught illness on both simulators and costs "
-                  "false alert days (the verdict section's `verdict_with_model_days`), so a model day is a watch:", "",
+                  "is `vitals_only`: counted as evidence, the model's day score caught one more illness on the "
+                  "second simulator only, each time with more false alert days (the verdict section's "
+                  "`verdict_with_model_days`), so a model day is a watch:", "",
                   "| detector | illnesses caught | median days from start to first alert | false alert days / 30 user-days |",
                   "|---|---|---|---|"]
         for name, r in day.items():

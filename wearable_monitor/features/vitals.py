@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 STEPS = "steps"
+RECORD_MINUTES = 5  # each record counts for 5 minutes (the 5-minute record contract)
 
 
 @dataclass(frozen=True)
@@ -159,14 +160,14 @@ def nightly_vitals(frame: pd.DataFrame, config: VitalsConfig = VitalsConfig()) -
 def _after_exercise(frame: pd.DataFrame, nights: pd.DataFrame, config: VitalsConfig) -> np.ndarray:
     """Per night row: the calendar day before it had `exercise_minutes` at a vigorous cadence."""
     steps = pd.to_numeric(frame[STEPS], errors="coerce").to_numpy(dtype=np.float64)
-    hard = np.nan_to_num(steps) >= config.exercise_cadence * 5  # 5-minute records
+    hard = np.nan_to_num(steps) >= config.exercise_cadence * RECORD_MINUTES
     if not hard.any():
         return np.zeros(len(nights), bool)
     ts = pd.DatetimeIndex(frame["timestamp"])
     per_day = pd.DataFrame({"user_id": frame["user_id"].to_numpy(dtype=object)[hard],
                             "date": ts[hard].normalize() + pd.Timedelta(days=1)}).value_counts()
-    minutes = per_day.reindex(pd.MultiIndex.from_frame(nights[["user_id", "date"]].astype({"date": "datetime64[ns]"})))
-    return (minutes.fillna(0).to_numpy() * 5) >= config.exercise_minutes
+    records = per_day.reindex(pd.MultiIndex.from_frame(nights[["user_id", "date"]].astype({"date": "datetime64[ns]"})))
+    return (records.fillna(0).to_numpy() * RECORD_MINUTES) >= config.exercise_minutes
 
 
 def _rested(frame: pd.DataFrame, config: VitalsConfig) -> np.ndarray:
@@ -180,7 +181,7 @@ def _rested(frame: pd.DataFrame, config: VitalsConfig) -> np.ndarray:
     if not n:
         return np.zeros(0, bool)
     still = steps == 0
-    step_ns = 5 * 60 * 10**9
+    step_ns = RECORD_MINUTES * 60 * 10**9
     breaks = np.ones(n, bool)  # a row that starts a new run of still records
     breaks[1:] = (users[1:] != users[:-1]) | (np.diff(ts) > 2 * step_ns) | ~still[:-1]
     run_start = np.maximum.accumulate(np.where(breaks, np.arange(n), 0))

@@ -48,9 +48,10 @@ class PatternConfig:
     # 30 user-days from 0.44 to 0.28 and catches 32 of 39 illnesses instead of 33 (0.98: 32, 0.27, a
     # difference of one false alert day in that population; the nightly vitals alone: 31, 0.27).
     limited_day_score_threshold: float = 0.95
-    # The model's day score as multi-day evidence (two model days running make an alert)? No: the ablation
-    # `verdict_with_model_days` (wearable-monitor evaluate) shows it catches no illness the nightly vitals miss
-    # and adds false alert days on both simulators, so a model day is a watch-level "anomalous day" only.
+    # The model's day score as multi-day evidence (two model days running make an alert)? No: in the ablation
+    # `verdict_with_model_days` (wearable-monitor evaluate) it caught one more illness on the second simulator
+    # and none on our simulator or the real users, each time with more false alert days and a lower event F1,
+    # so a model day is a watch-level "anomalous day" only.
     model_days_alert: bool = False
 
 
@@ -175,7 +176,7 @@ def _evidence_kinds(days: pd.DataFrame, model_days: bool = True) -> list[set[str
     out = []
     for a, m, names in zip(anomalous, model, days["vitals_deviant_signals"].fillna("").to_numpy()):
         kinds = {k for k in str(names).split(",") if k} | ({"model"} if m and model_days else set())
-        if a and not kinds and not (m and not model_days):
+        if a and not kinds and not m:
             kinds = {"sustained"}  # a sustained fall alone: alerts anyway
         out.append(kinds if a else set())
     return out
