@@ -53,6 +53,7 @@ from ..formatter.history_report import history_case, reason_text, render_history
 from ..verdict.patterns import summarize_pattern
 from ..verdict.verdict import carry_pattern, rejudge, rejudge_table, with_rule_findings
 from ..features.vitals import VitalsConfig, signal_values
+from .workers import HistoryPool
 
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "app_config.json"
 Progress = Callable[[float, str], None]
@@ -91,6 +92,7 @@ class AppConfig:
     presets_dir: str = "test_data"
     max_chart_points: int = 4000         # per timeline panel: min/max decimation keeps spikes (plots.envelope)
     solo_upload_threads: int = 0        # torch threads of an upload that runs alone; 0 = all cores
+    history_workers: int = 0            # processes that run /analyze_history calls (workers.py); 0 = in this one
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> "AppConfig":
@@ -105,8 +107,9 @@ class AppConfig:
         cfg = cls(**{**raw, **env, **overrides})
         if cfg.default_language not in ("en", "zh"):
             raise ValueError(f"{path}: default_language must be 'en' or 'zh', got {cfg.default_language!r}")
-        if min(cfg.max_upload_bytes, cfg.max_export_bytes, cfg.max_records, cfg.concurrency_limit,
-               cfg.window_concurrency_limit, cfg.max_queue_size) < 1 or cfg.solo_upload_threads < 0:
+        if (min(cfg.max_upload_bytes, cfg.max_export_bytes, cfg.max_records, cfg.concurrency_limit,
+                cfg.window_concurrency_limit, cfg.max_queue_size) < 1
+                or min(cfg.solo_upload_threads, cfg.history_workers) < 0):
             raise ValueError(f"{path}: limits must be positive")
         return cfg
 
@@ -293,6 +296,8 @@ class MonitorService:
         self.lock = threading.RLock()
         self._uploads_running = 0
         self._uploads_lock = threading.Lock()
+        self.history_pool = (HistoryPool(self.config, self.config.history_workers, self.data_dir / "workers")
+                             if self.config.history_workers else None)
 
     @contextmanager
     def _upload_threads(self) -> Iterator[None]:
@@ -313,6 +318,12 @@ class MonitorService:
     @property
     def threshold(self) -> float:
         return self.detector.threshold
+
+    def close(self) -> None:
+        """Stop the history workers (if any); the service still answers in-process afterwards."""
+        if self.history_pool is not None:
+            self.history_pool.close()
+            self.history_pool = None
 
     # ------------------------------------------------------------------ workspaces
 
@@ -615,7 +626,10 @@ class MonitorService:
     def history_api(self, paths: list[str] | str | None, threshold: float | None = None, markers: Any = None,
                     summary_only: bool = False, lang: str = "en") -> dict:
         """/analyze_history: summary, per-day table, rule findings and both LLM text lengths per user,
-        plus per-window scores unless `summary_only` (errors as {"error": ...})."""
+        plus per-window scores unless `summary_only` (errors as {"error": ...}). With `history_workers`,
+        the call runs in a worker process (workers.py) and this thread waits for it."""
+        if self.history_pool is not None:
+            return self.history_pool.run(paths, threshold, markers, summary_only, lang)
         try:
             with self.scratch() as ws:  # stateless: nothing of the call outlives it
                 out = self.analyze_history(paths, threshold, workspace=ws, markers=markers)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -406,10 +407,20 @@ def launch(config_path: str | Path | None = None, data_dir: str | None = None, *
     block = not kwargs.pop("prevent_thread_lock", False)
     out = demo.launch(css=CSS, prevent_thread_lock=True, **kwargs)
     add_rest_routes(demo.app, service)  # POST /api/v1/detect_window without the queue (rest.py)
+    if service.history_pool is not None:
+        service.history_pool.warm_up()  # the first /analyze_history call should not wait for the workers
     tune_gc()  # start-up is over: what is alive now stays out of the collector's way (gc_tuning.py)
     if block:
-        demo.block_thread()
+        signal.signal(signal.SIGTERM, _stop)  # a service manager's stop closes the server as Ctrl-C does
+        try:
+            demo.block_thread()
+        finally:
+            service.close()
     return out
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def configure_app(parser: argparse.ArgumentParser):
