@@ -19,8 +19,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
-from functools import cached_property
+from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -296,7 +296,8 @@ class MonitorService:
         self.lock = threading.RLock()
         self._uploads_running = 0
         self._uploads_lock = threading.Lock()
-        self.history_pool = (HistoryPool(self.config, self.config.history_workers, self.data_dir / "workers")
+        self.history_pool = (HistoryPool(partial(worker_service, self.config), self.config.history_workers,
+                                         self.data_dir / "workers", preload=__name__)
                              if self.config.history_workers else None)
 
     @contextmanager
@@ -839,6 +840,12 @@ class MonitorService:
             return json_safe(json.loads(path.read_text(encoding="utf-8")))  # json accepts NaN; we map it to None
         except json.JSONDecodeError:
             return {}
+
+
+def worker_service(config: AppConfig, folder: Path) -> MonitorService:
+    """The service a history worker process runs (workers.py): the server's settings, one torch thread
+    per call, no pool of its own, its stores in `folder`."""
+    return MonitorService(replace(config, data_dir=str(folder), history_workers=0, solo_upload_threads=1))
 
 
 def upload_limits_text(config: AppConfig) -> tuple[int, int]:

@@ -9,8 +9,8 @@ back its JSON-safe dict, which is small to pickle.
 The workers come from a `forkserver` that has already imported the package (and so torch, pandas
 and the model code): a worker starts in milliseconds and shares those pages with its siblings
 instead of holding its own copy. Forking the serving process itself is not safe (it runs threads).
-Each worker builds its own service once (`AppConfig` with `history_workers=0`, a data dir of its
-own under the server's) and analyses every call in a scratch workspace, as the in-process path does:
+Each worker builds its own service once (`service.worker_service`: one torch thread, no pool of its
+own, a data dir of its own under the server's) and analyses every call in a scratch workspace, as the in-process path does:
 nothing of a call outlives it. A worker that dies (killed, out of memory) breaks only the calls it
 held; the next call starts a fresh pool. A worker whose server is gone exits by itself (it watches
 a pipe only the server writes to): the pool's queues and the forkserver's liveness pipe are shared
@@ -26,15 +26,11 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable
 
-if TYPE_CHECKING:
-    from .service import AppConfig, MonitorService
-
-_SERVICE: "MonitorService | None" = None  # the worker's own service (one per worker process)
+_SERVICE: Any = None  # the worker's own service (one per worker process), with a `history_api` method
 try:
     _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6")
     _LIBC.malloc_trim  # glibc only
@@ -42,17 +38,15 @@ except (OSError, AttributeError):
     _LIBC = None
 
 
-def _start_worker(config: "AppConfig", data_dir: str, server: Connection) -> None:
+def _start_worker(make_service: Callable[[Path], Any], data_dir: str, server: Connection) -> None:
     global _SERVICE
     import torch
-
-    from .service import MonitorService
 
     # one core per worker: the pool, not one call, spreads over the cores (two workers each taking every
     # core made ten concurrent calls 5x slower: OpenMP threads spinning against each other)
     torch.set_num_threads(1)
     folder = Path(data_dir) / f"worker_{os.getpid()}"
-    _SERVICE = MonitorService(replace(config, data_dir=str(folder), history_workers=0, solo_upload_threads=1))
+    _SERVICE = make_service(folder)
     threading.Thread(target=_exit_with, args=(server, folder), daemon=True, name="server-watch").start()
 
 
@@ -90,11 +84,13 @@ def _ready(pause: float) -> int:
 
 
 class HistoryPool:
-    """`workers` processes that each run `MonitorService.history_api`; `run` blocks the calling thread
-    (a Gradio worker thread) until its call is done, so the queue's concurrency limit still applies."""
+    """`workers` processes that each run `history_api` of the service `make_service(folder)` builds
+    once per worker (a picklable callable; `preload` names its module, imported by the forkserver).
+    `run` blocks the calling thread (a Gradio worker thread) until its call is done, so the queue's
+    concurrency limit still applies."""
 
-    def __init__(self, config: "AppConfig", workers: int, data_dir: str | Path):
-        self.config, self.workers, self.data_dir = config, workers, str(data_dir)
+    def __init__(self, make_service: Callable[[Path], Any], workers: int, data_dir: str | Path, preload: str):
+        self.make_service, self.workers, self.data_dir, self.preload = make_service, workers, str(data_dir), preload
         self._pool: ProcessPoolExecutor | None = None
         self._alive: Connection | None = None  # the server's end of the pipe each worker watches
         self._lock = threading.Lock()
@@ -103,10 +99,10 @@ class HistoryPool:
         with self._lock:
             if self._pool is None:
                 ctx = multiprocessing.get_context("forkserver")
-                ctx.set_forkserver_preload(["wearable_monitor.app.service"])
+                ctx.set_forkserver_preload([self.preload])
                 watched, self._alive = ctx.Pipe(duplex=False)
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_start_worker,
-                                                 initargs=(self.config, self.data_dir, watched))
+                                                 initargs=(self.make_service, self.data_dir, watched))
             return self._pool
 
     def warm_up(self) -> list[int]:
