@@ -64,14 +64,16 @@ def upload_cases(folder: Path, fitbit_dir: str) -> dict[str, list[Path]]:
 
 def served_app(fitbit_dir: str, prefix: str):
     """(upload cases, service, Blocks) as `launch` serves them: the cases and a fresh service's data in a
-    new temp folder, the request threads set, the UI built."""
-    from wearable_monitor.app.ui import build_ui, create_service, set_request_threads
+    new temp folder, the request threads set, the UI built, the service warmed up."""
+    from wearable_monitor.app.ui import build_ui, create_service, set_request_threads, warm_up
 
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
     cases = upload_cases(tmp, fitbit_dir)
     service = create_service(data_dir=str(tmp / "data"))
     set_request_threads()  # as `launch` serves the app
-    return cases, service, build_ui(service)
+    demo = build_ui(service)
+    warm_up(service)
+    return cases, service, demo
 
 
 def server_breakdown(service, files: list[Path], repeats: int) -> dict:

@@ -471,3 +471,16 @@ def test_a_lone_fitbit_heart_rate_file_is_read_with_a_note_a_lone_steps_file_is_
     assert [w.field for w in validation.warnings] == ["steps"]
     with pytest.raises(InputFileError, match="or the heart-rate file alone"):
         app_service.read_upload([str(tmp_path / "H1_steps.csv")])
+
+
+def test_the_start_up_warm_up_analyses_and_draws_in_a_scratch_workspace_it_deletes(app_service):
+    from wearable_monitor.app.handlers import Handlers
+    from wearable_monitor.app.ui import WARM_UP_HISTORY
+
+    history = app_service.config.path("test_data") / WARM_UP_HISTORY
+    users = app_service.users()  # (opens the local session's workspace)
+    sessions = set(app_service.sessions)
+    folders = set(app_service.sessions_dir.iterdir())
+    assert Handlers(app_service).warm_up(history, lines=400) > 0
+    assert set(app_service.sessions) == sessions and set(app_service.sessions_dir.iterdir()) == folders
+    assert app_service.users() == users and "A0NVTRV" not in users  # nothing written where visitors read

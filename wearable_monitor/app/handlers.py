@@ -188,6 +188,22 @@ class Handlers:
                          plots.alpha_figure(scored, lang), findings_table(findings, lang), texts["short"], texts["full"],
                          str(o.csv_path), view)
 
+    def warm_up(self, history: Path, lines: int = 600) -> float:
+        """Analyse and draw the first `lines` records of a shipped history once, in a scratch workspace,
+        so the first visitor does not pay for the lazy imports and plotly's first figure (about 0.3 s
+        of a first upload's click-to-result: benchmarks/upload_click.py). Returns the seconds spent."""
+        import time
+
+        start = time.perf_counter()
+        with self.s.scratch() as ws:
+            part = ws.dir / history.name
+            with history.open(encoding="utf-8") as src:
+                part.write_text("".join(line for _, line in zip(range(lines), src)), encoding="utf-8")
+            outcome = self.s.analyze_history([str(part)], workspace=ws)
+            for lang in ("en", "zh"):
+                self.upload_view(UploadView(outcome, outcome.users[0]), lang)
+        return time.perf_counter() - start
+
     def _upload_status(self, o: HistoryOutcome, findings: list[dict], lang: str) -> str:
         status = t("analysis_done", lang, windows=len(o.scored), users=len(o.users), days=len(o.days),
                    alerts=int(o.days["alert"].sum()))

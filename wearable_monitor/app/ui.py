@@ -370,6 +370,19 @@ def build_ui(service: MonitorService | None = None) -> gr.Blocks:
 
 # ----------------------------------------------------------------------------- entry points
 
+# a real Fitbit user's history shipped in test_data/: its first two days are analysed and drawn at start-up
+WARM_UP_HISTORY = "fitbit_A0NVTRV.jsonl"
+
+
+def warm_up(service: MonitorService) -> None:
+    """Before the first visitor: start the history workers and analyse and draw a shipped history once."""
+    if service.history_pool is not None:
+        service.history_pool.warm_up()
+    history = service.config.path(service.config.presets_dir) / WARM_UP_HISTORY
+    if history.is_file():
+        Handlers(service).warm_up(history)
+
+
 def create_service(config_path: str | Path | None = None, **overrides: Any) -> MonitorService:
     return MonitorService(AppConfig.load(config_path, **overrides))
 
@@ -407,8 +420,7 @@ def launch(config_path: str | Path | None = None, data_dir: str | None = None, *
     block = not kwargs.pop("prevent_thread_lock", False)
     out = demo.launch(css=CSS, prevent_thread_lock=True, **kwargs)
     add_rest_routes(demo.app, service)  # POST /api/v1/detect_window without the queue (rest.py)
-    if service.history_pool is not None:
-        service.history_pool.warm_up()  # the first /analyze_history call should not wait for the workers
+    warm_up(service)
     tune_gc()  # start-up is over: what is alive now stays out of the collector's way (gc_tuning.py)
     if block:
         signal.signal(signal.SIGTERM, _stop)  # a service manager's stop closes the server as Ctrl-C does
