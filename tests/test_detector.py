@@ -223,10 +223,14 @@ def test_cli_detect_prints_the_json_result():
 
 
 def test_cli_bench_prints_batch_and_realtime_figures_per_round():
-    proc = _cli("bench", "--users", "1", "--days", "2", "--runs", "5", "--rounds", "2", "--warmup", "3")
+    proc = _cli("bench", "--users", "1", "--days", "2", "--runs", "5", "--rounds", "2", "--warmup", "3", "--no-compile")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert len(result["batch"]["features_plus_model_windows_per_s_per_round"]) == 2
+    b = result["batch"]  # the model's share of the FLOP bound: its FLOPs per window against the measured matmul rate
+    assert 5e5 < b["model_flops_per_window"] < 5e6 and b["matmul_gflops"] > 0 and "batch_compiled" not in result
+    assert b["flop_bound_windows_per_s"] == pytest.approx(b["matmul_gflops"] * 1e9 / b["model_flops_per_window"], rel=0.01)
+    assert 0 < b["model_share_of_flop_bound"] <= 1
     assert result["batch"]["features_plus_model_windows_per_s"] > 0 and result["realtime_warmup_calls"] == 3
     for key in ("realtime_detect_realtime", "realtime_model_only"):
         assert result[key]["runs"] == 10 and len(result[key]["p50_ms_per_round"]) == 2

@@ -15,10 +15,13 @@ def configure_bench(parser: argparse.ArgumentParser):
     parser.add_argument("--warmup", type=int, default=200, help="untimed realtime calls before the timed rounds")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--model-dir", default=None)
+    parser.add_argument("--no-compile", action="store_true",
+                        help="leave out the torch.compile batch figures (their one-off compilation takes ~45 s "
+                             "in a fresh environment)")
 
     def run(args) -> int:
         print(json.dumps(run_bench(args.users, args.days, args.runs, args.threads, model_dir=args.model_dir,
-                                   rounds=args.rounds, warmup=args.warmup), indent=2))
+                                   rounds=args.rounds, warmup=args.warmup, compiled=not args.no_compile), indent=2))
         return 0
 
     return run

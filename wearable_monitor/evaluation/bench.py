@@ -2,8 +2,11 @@
 
 Prints
 - batch throughput in windows/s for features + model (`FeatureCalculator.windows` on a frame that
-  already carries its causal baseline columns, then `LearnedDetector.decision_function`), and
+  already carries its causal baseline columns, then `LearnedDetector.decision_function`), eager and
+  through torch.compile (`LearnedDetector.compile_batches`, with the one-off compile time), and
   separately for the causal baseline replay;
+- the model's share of the FLOP bound: its FLOPs per window (torch's FlopCounterMode) against this
+  machine's float32 matmul rate on the same threads (a 1024 x 1024 matmul, best of several);
 - single realtime-window latency p50 / p95 through the public `detect_realtime` (validation,
   baseline lookup in SQLite, features, model, explanation), and for the model alone.
 Data: simulated users (wearable_monitor.simulation.simulator), so the figures are reproducible anywhere.
@@ -28,8 +31,49 @@ def _percentiles(samples: list[float]) -> dict:
     return {"p50_ms": round(float(np.percentile(a, 50)), 3), "p95_ms": round(float(np.percentile(a, 95)), 3)}
 
 
+def matmul_gflops(size: int = 1024, repeats: int = 20) -> float:
+    """This machine's float32 matmul rate on the current torch threads (best of `repeats`), GFLOP/s."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * size ** 3 / best / 1e9
+
+
+def model_flops_per_window(det, windows) -> float:
+    """FLOPs of one window through the network (counted by torch on a batch of `windows`)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.inference_mode():
+        det.model(windows.to_tensors(), aux=False)
+    return counter.get_total_flops() / len(windows)
+
+
+def _batch_rounds(det, with_bl, rounds: int) -> tuple[list[dict], int]:
+    out = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        windows = det.calculator.windows(with_bl)
+        t_features = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        det.learned.decision_function(windows)
+        t_model = time.perf_counter() - t0
+        n = len(windows)
+        out.append({"features_plus_model_windows_per_s": round(n / (t_features + t_model)),
+                    "features_windows_per_s": round(n / t_features),
+                    "model_windows_per_s": round(n / t_model)})
+    return out, n
+
+
+def _median_round(rounds: list[dict]) -> dict:
+    return sorted(rounds, key=lambda r: r["features_plus_model_windows_per_s"])[len(rounds) // 2]
+
+
 def run_bench(users: int = 4, days: int = 30, realtime_runs: int = 200, threads: int = 2, seed: int = 0,
-              model_dir: str | None = None, rounds: int = 3, warmup: int = 200) -> dict:
+              model_dir: str | None = None, rounds: int = 3, warmup: int = 200, compiled: bool = True) -> dict:
     """Each measurement is repeated `rounds` times: on a shared machine other tenants only ever add
     time, so the spread is reported next to the median (batch) and the pooled percentiles (realtime)."""
     torch.set_num_threads(threads)
@@ -40,20 +84,32 @@ def run_bench(users: int = 4, days: int = 30, realtime_runs: int = 200, threads:
     with_bl = causal_baseline_columns(frame, det.config, det.users.bcfg)
     t_baseline = time.perf_counter() - t0
 
-    det.learned.decision_function(det.calculator.windows(with_bl.iloc[:2000]))  # warm-up
-    batch_rounds = []
-    for _ in range(rounds):
+    sample = det.calculator.windows(with_bl.iloc[:2000])
+    det.learned.decision_function(sample)  # warm-up
+    batch_rounds, n = _batch_rounds(det, with_bl, rounds)
+    median_round = _median_round(batch_rounds)
+    flops = model_flops_per_window(det, sample)
+    gflops = matmul_gflops()
+    bound = gflops * 1e9 / flops
+    flop_bound = {"model_flops_per_window": round(flops), "matmul_gflops": round(gflops, 1),
+                  "flop_bound_windows_per_s": round(bound),
+                  "model_share_of_flop_bound": round(median_round["model_windows_per_s"] / bound, 3)}
+    compiled_figures: dict = {}
+    if compiled:
         t0 = time.perf_counter()
-        windows = det.calculator.windows(with_bl)
-        t_features = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        det.learned.decision_function(windows)
-        t_model = time.perf_counter() - t0
-        n = len(windows)
-        batch_rounds.append({"features_plus_model_windows_per_s": round(n / (t_features + t_model)),
-                             "features_windows_per_s": round(n / t_features),
-                             "model_windows_per_s": round(n / t_model)})
-    median_round = sorted(batch_rounds, key=lambda r: r["features_plus_model_windows_per_s"])[len(batch_rounds) // 2]
+        ok = det.learned.compile_batches()
+        compiled_figures = {"compile_s": round(time.perf_counter() - t0, 1)}
+        if ok:
+            det.learned.decision_function(sample)  # warm-up
+            c_rounds, _ = _batch_rounds(det, with_bl, rounds)
+            c_median = _median_round(c_rounds)
+            compiled_figures.update({
+                **c_median,
+                "features_plus_model_windows_per_s_per_round": [r["features_plus_model_windows_per_s"] for r in c_rounds],
+                "model_share_of_flop_bound": round(c_median["model_windows_per_s"] / bound, 3)})
+        else:
+            compiled_figures["error"] = "torch.compile is not available here"
+        det.learned.use_eager()  # the realtime figures below are of the eager/traced path, as served
 
     # realtime: the same user's consecutive windows, as a live service sees them
     user = frame["user_id"].iloc[0]
@@ -91,7 +147,9 @@ def run_bench(users: int = 4, days: int = 30, realtime_runs: int = 200, threads:
             **median_round,
             "features_plus_model_windows_per_s_per_round": [r["features_plus_model_windows_per_s"] for r in batch_rounds],
             "baseline_replay_records_per_s": round(len(frame) / t_baseline),
+            **flop_bound,
         },
+        **({"batch_compiled": compiled_figures} if compiled else {}),
         "realtime_warmup_calls": warmup,
         "realtime_detect_realtime": realtime(lat),
         "realtime_model_only": realtime(lat_model),

@@ -214,8 +214,9 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         """
         if self.config.static_names:
             codes = static.long()
-            if not torch.jit.is_tracing() and codes.shape[0] > 1:
-                # a batch holds few distinct people-types (one, for one user's history): encode each once
+            # a batch holds few distinct people-types (one, for one user's history): encode each once; not
+            # when compiled (the number of distinct rows would be a new shape, a recompilation, each time)
+            if not torch.jit.is_tracing() and not torch.compiler.is_compiling() and codes.shape[0] > 1:
                 if bool((codes == codes[:1]).all()):  # the usual case, without unique's sort
                     distinct, row = codes[:1], codes.new_zeros(codes.shape[0])
                 else:
