@@ -1,6 +1,6 @@
-"""One window through the eager network and through its TorchScript trace (a benchmark, not a test).
+"""One window through the eager network, its TorchScript trace and torch.compile (a benchmark, not a test).
 
-Alternates the two in rounds of 100 calls in one process (so both see the same host conditions)
+Alternates them in rounds of 100 calls in one process (so all see the same host conditions)
 and prints the median and the fastest round per call, on one torch thread as the realtime path runs.
 
     PYTHONPATH=. python benchmarks/trace_vs_eager.py [--rounds 15]
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -33,7 +34,9 @@ def main() -> None:
     bl.update(bl_alpha=baseline["alpha"], bl_days=baseline["days_of_history"])
     batch = det.calculator.window(cols, bl).to_tensors()
     model, traced = det.model, det.learned.traced
-    paths = {"eager": lambda: model(batch, aux=False), "traced": lambda: traced(batch)}
+    compiled = partial(torch.compile(model.score, dynamic=False), aux=False)  # as compile_batches, at one window
+    paths = {"eager": lambda: model(batch, aux=False), "traced": lambda: traced(batch),
+             "compiled": lambda: compiled(batch)}
     times: dict[str, list[float]] = {k: [] for k in paths}
     with torch.inference_mode():
         for run in paths.values():  # warm-up (the first traced call makes the trace)
@@ -46,7 +49,7 @@ def main() -> None:
                     run()
                 times[name].append((time.perf_counter() - t0) / args.calls * 1e3)
     for name, t in times.items():
-        print(f"{name:7s} median {np.median(t):.3f} ms per window, fastest round {min(t):.3f} ms")
+        print(f"{name:8s} median {np.median(t):.3f} ms per window, fastest round {min(t):.3f} ms")
 
 
 if __name__ == "__main__":
