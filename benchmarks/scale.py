@@ -2,6 +2,7 @@
 
     python benchmarks/scale.py                       # 8 simulated users x 14 days, workers 1 and 2
     python benchmarks/scale.py --users 16 --days 30 --workers 1 2 --rounds 3 --json scale.json
+    python benchmarks/scale.py --compile             # the same with the network through torch.compile
 
 Simulates a population, converts it to a Parquet dataset partitioned by user (`convert_to_parquet`),
 then for each worker count starts a LocalCluster (processes, one thread each, torch on one thread),
@@ -39,6 +40,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    ap.add_argument("--compile", action="store_true",
+                    help="score through torch.compile in this process and on the workers (compiled before timing)")
     args = ap.parse_args(argv)
 
     import torch
@@ -62,6 +65,8 @@ def main(argv=None) -> int:
     # the same per-user work in this process, one torch thread, no Dask
     torch.set_num_threads(1)
     det = WearableAnomalyDetector()
+    if args.compile:
+        det.learned.compile_batches()
     inproc = []
     n_windows = 0
     for _ in range(args.rounds):
@@ -73,10 +78,11 @@ def main(argv=None) -> int:
         inproc.append(n_windows / (time.perf_counter() - t))
     print(f"{len(users)} users x {args.days} days: {n_windows} windows; convert {convert_s:.1f} s; "
           f"load average before {load_before[0]:.2f}")
-    print(f"in-process, 1 torch thread, no Dask: {statistics.median(inproc):,.0f} windows/s "
+    print(f"in-process, 1 torch thread, no Dask{', compiled' if args.compile else ''}: {statistics.median(inproc):,.0f} windows/s "
           f"(rounds {', '.join(f'{r:,.0f}' for r in inproc)})")
 
     results = {"users": len(users), "days": args.days, "windows": n_windows, "cpu_count": os.cpu_count(),
+               "compiled": args.compile,
                "load_before": load_before, "in_process_windows_per_s": inproc, "dask": {}}
     # every cluster up first, then the rounds alternate between them, so that a busy or quiet
     # spell of the host falls on both worker counts alike
@@ -87,13 +93,14 @@ def main(argv=None) -> int:
             clusters[n] = start_local_cluster(n)
             started = time.perf_counter() - t
             t = time.perf_counter()
-            warm_workers(clusters[n][1])
+            warm_workers(clusters[n][1], compile_model=args.compile)
             results["dask"][n] = {"windows_per_s": [], "windows_per_worker_cpu_s": [], "cluster_start_s": started,
                                   "model_load_s": time.perf_counter() - t}
         for r in range(args.rounds):
             for n, (_, client) in clusters.items():
                 cpu0 = sum(client.run(time.process_time).values())
-                res = score_population(dataset, tmp / f"out-{n}", client=client, resume=False)
+                res = score_population(dataset, tmp / f"out-{n}", client=client, resume=False,
+                                       compile_model=args.compile)
                 cpu = sum(client.run(time.process_time).values()) - cpu0
                 assert not res.failures and res.windows_scored == n_windows, res.failures
                 results["dask"][n]["windows_per_s"].append(res.windows_per_second)
