@@ -1,17 +1,16 @@
 """History analyses in worker processes, so that concurrent `/analyze_history` calls use every core.
 
-A 30-day upload is about 0.6 s of work, two thirds of it Python (validation, pandas day tables, the
-rule engine) that holds the GIL: two calls in two threads of the serving process take nearly as long
-as one after the other (10 concurrent calls: 6.1 s in threads vs 6.5 s in a row, measured with
-`benchmarks/load.py`). A small pool of processes runs `MonitorService.history_api` instead and sends
-back its JSON-safe dict, which is small to pickle.
+A 30-day upload is about 0.6 s of work, most of it Python (validation, pandas day tables, the rule
+engine) that holds the GIL: calls in two threads of the serving process take nearly as long as one
+after the other (`python benchmarks/history_workers.py` times both ways). A small pool of processes
+runs `MonitorService.history_api` instead and sends back its JSON-safe dict, which is small to pickle.
 
 The workers come from a `forkserver` that has already imported the package (and so torch, pandas
 and the model code): a worker starts in milliseconds and shares those pages with its siblings
 instead of holding its own copy. Forking the serving process itself is not safe (it runs threads).
 Each worker builds its own service once (`service.worker_service`: one torch thread, no pool of its
-own, a data dir of its own under the server's) and analyses every call in a scratch workspace, as the in-process path does:
-nothing of a call outlives it. A worker that dies (killed, out of memory) breaks only the calls it
+own, a data dir of its own under the server's) and analyses every call in a scratch workspace, as
+the in-process path does: nothing of a call outlives it. A worker that dies (killed, out of memory) breaks only the calls it
 held; the next call starts a fresh pool. A worker whose server is gone exits by itself (it watches
 a pipe only the server writes to): the pool's queues and the forkserver's liveness pipe are shared
 with the workers, so a `kill -9` of the server would otherwise leave them waiting forever.
@@ -33,7 +32,7 @@ from typing import Any, Callable
 _SERVICE: Any = None  # the worker's own service (one per worker process), with a `history_api` method
 try:
     _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6")
-    _LIBC.malloc_trim  # glibc only
+    _LIBC.malloc_trim.restype = ctypes.c_int  # glibc only (AttributeError elsewhere)
 except (OSError, AttributeError):
     _LIBC = None
 
@@ -75,7 +74,6 @@ def _give_back_memory() -> None:
     memory would stay at the high-water mark of the largest upload it ever analysed)."""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
-
 
 
 def _ready(pause: float) -> int:
