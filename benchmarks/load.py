@@ -55,6 +55,21 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return rss / 1024, pss / 1024
 
 
+def pss_by_process(pid: int) -> dict[str, float]:
+    """PSS (MB) of the server and each child process, named by its role."""
+    out = {"server": _kb(Path(f"/proc/{pid}/smaps_rollup"), "Pss:") / 1024}
+    for child in _children(pid):
+        try:
+            cmd = Path(f"/proc/{child}/cmdline").read_text().replace("\0", " ")
+            parent = int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            role = ("history worker" if parent != pid else "forkserver") if "forkserver" in cmd else \
+                "resource tracker" if "resource_tracker" in cmd else "other"
+            out[f"{role} {child}"] = _kb(Path(f"/proc/{child}/smaps_rollup"), "Pss:") / 1024
+        except OSError:
+            pass
+    return {k: round(v) for k, v in out.items()}
+
+
 def _kb(path: Path, key: str) -> int:
     return next(int(line.split()[1]) for line in path.read_text().splitlines() if line.startswith(key))
 
@@ -235,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
 
         small = write_history(tmp, 2, "two_days.jsonl")
         mem, lat, fail = [memory_mb(server.pid)], [], []
+        by_process = pss_by_process(server.pid)
         for i in range(args.uploads):
             if time.time() - t_start > args.time_limit:
                 fail.append(f"time limit reached after {i} uploads")
@@ -251,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                           "processes": 1 + len(_children(server.pid)),
                           "pss_mb_start": round(mem[0][1]), "pss_mb_peak": round(max(m[1] for m in mem)),
                           "pss_mb_end": round(mem[-1][1]), "rss_mb_sum_peak": round(max(m[0] for m in mem)),
+                          "pss_mb_by_process_start": by_process,
                           "session_dirs_left": len(list((tmp / "data" / "sessions").glob("*")))}
         out["loadavg_after"] = os.getloadavg()
     finally:
