@@ -96,8 +96,11 @@ class HistoryPool:
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                ctx = multiprocessing.get_context("forkserver")
-                ctx.set_forkserver_preload([self.preload])
+                if "forkserver" in multiprocessing.get_all_start_methods():
+                    ctx = multiprocessing.get_context("forkserver")
+                    ctx.set_forkserver_preload([self.preload])
+                else:  # Windows: each worker starts afresh (slower to start, more memory)
+                    ctx = multiprocessing.get_context("spawn")
                 watched, self._alive = ctx.Pipe(duplex=False)
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_start_worker,
                                                  initargs=(self.make_service, self.data_dir, watched))
