@@ -37,6 +37,14 @@ def test_a_pooled_call_answers_as_the_serving_process_would(pooled, history_json
     assert "error" in pooled.history_api(str(bad))
 
 
+def test_history_workers_is_a_count(tmp_path):
+    from wearable_monitor.app.service import AppConfig
+
+    with pytest.raises(ValueError, match="positive"):
+        AppConfig.load(data_dir=str(tmp_path), history_workers=-1)
+    assert AppConfig.load().history_workers == 2  # the shipped configs/app_config.json
+
+
 def test_concurrent_calls_each_get_their_own_answer(pooled, history_jsonl, tmp_path):
     one = tmp_path / "one_user.jsonl"
     one.write_text("\n".join(history_jsonl.read_text().splitlines()[:300]) + "\n")

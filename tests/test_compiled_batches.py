@@ -48,3 +48,20 @@ def test_score_compile_writes_the_same_tables(frame, tmp_path):
     # days: the same levels, reasons and alerts; a day's mean score may differ in its 6th decimal
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "c_days.csv"), pd.read_csv(tmp_path / "e_days.csv"),
                                   check_exact=False, rtol=0, atol=1e-5)
+
+
+def test_where_torch_cannot_compile_batches_stay_eager_with_a_warning(frame, monkeypatch):
+    import torch
+
+    det = WearableAnomalyDetector()
+    windows = det.calculator.windows(frame.iloc[:200])
+    eager = det.learned.outputs(windows)["probability"]
+
+    def no_compiler(*args, **kwargs):
+        raise RuntimeError("no C++ compiler found")
+
+    monkeypatch.setattr(torch, "compile", no_compiler)
+    with pytest.warns(RuntimeWarning, match="eager mode"):
+        assert det.learned.compile_batches() is False
+    assert det.learned._compiled is None
+    np.testing.assert_array_equal(det.learned.outputs(windows)["probability"], eager)
