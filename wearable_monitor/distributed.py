@@ -530,7 +530,8 @@ def score_population(input: Any, out: str | Path, *, workers: int | None = None,
     resume: skip users already written to `out`; False clears `out`'s results first. A resume
         refuses an `out` written from another input (`input_name`, default: the path), model or threshold.
     compile_model: each worker scores its batches through torch.compile (LearnedDetector.compile_batches:
-        ~1.6x the model's windows/s after a one-off compilation; for big populations).
+        1.5-2x the model's windows/s after a one-off compilation; a worker's whole task takes about 13 %
+        less CPU, docs/scale.md; for big populations).
     """
     config = config or default_feature_config()
     model_dir = str(model_dir) if model_dir is not None else None

@@ -67,7 +67,7 @@ def configure_score(parser: argparse.ArgumentParser):
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--db", default=None, help="SQLite baseline store to continue from and update")
     parser.add_argument("--compile", action="store_true",
-                        help="score through torch.compile of the network: ~1.6x the model's windows/s after a one-off "
+                        help="score through torch.compile of the network: 1.5-2x the model's windows/s after a one-off "
                              "compilation (~45 s the first time on a machine, seconds once cached); for big inputs")
     add_engine_arguments(parser)  # --engine dask [--workers N | --scheduler ADDRESS] (docs/scale.md)
 

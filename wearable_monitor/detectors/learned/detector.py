@@ -28,7 +28,7 @@ class LearnedDetector(WindowDetector):
     (the intermediates stay in cache), and 256 slower again (per-call overhead).
 
     `compile_batches()` runs those slices through `torch.compile` of the network (Inductor fuses the
-    gated residual networks' element-wise ops that eager mode runs one by one): about 1.6-2x the
+    gated residual networks' element-wise ops that eager mode runs one by one): about 1.5-2x the
     windows/s on 2 cores (`wearable-monitor bench`), for a one-off compilation of ~45 s in a fresh
     environment (~5 s once Inductor's on-disk cache holds it). Worth it for a population, not for
     one upload: `wearable-monitor score --compile`. Every slice is padded to `batch_size`, so one
