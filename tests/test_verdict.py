@@ -220,8 +220,13 @@ def test_windows_carry_the_pattern_of_the_finished_day_before_in_batch_and_realt
     alert_day = days.index[days["alert"]].min()
     assert alert_day is not pd.NaT and days.loc[alert_day, "level"] == "alert"
     date = pd.DatetimeIndex(scored["timestamp"]).normalize()
-    # the alert day's own windows carry the day before (one anomalous night: watch), the next day's the alert
-    assert scored.loc[date == alert_day, "level_pattern"].max() == int(Level.WATCH)
+    # the alert day's own windows carry the day before (one anomalous night: watch) until its night is over
+    # (07:00): then the alert, which rests on nights alone (resting HR two nights running), is known
+    own = scored[date == alert_day]
+    morning = pd.DatetimeIndex(own["timestamp"]).hour >= shared_detector.vitals_config.night_end_hour
+    assert days.loc[alert_day, "alert_at_night"]
+    assert (own.loc[~morning, "level_pattern"] == int(Level.WATCH)).all()
+    assert (own.loc[morning, "level_pattern"] == int(Level.ALERT)).all() and own.loc[morning, "is_anomaly"].all()
     nxt = scored[date == alert_day + pd.Timedelta(days=1)]
     assert (nxt["level_pattern"] == int(Level.ALERT)).all() and nxt["is_anomaly"].all()
     assert nxt["reasons"].str.startswith("pattern:multi_day_alert").all()
@@ -234,10 +239,11 @@ def test_windows_carry_the_pattern_of_the_finished_day_before_in_batch_and_realt
     assert told.loc[carried_day, "is_anomaly"].all() and not told.loc[~carried_day, "is_anomaly"].any()
     assert (day_verdicts(calm_days.drop(columns=["level", "reasons"]), told)["level"] == "normal").all()
     # the live call with the same history says the same for the same window when the day so far adds
-    # nothing; on the alert day it also reads that day so far, so it can say more, never less
+    # nothing (on the alert day after 07:00 the replay reads that morning too); during the alert day's
+    # night the live call also reads the night so far, so it can say more, never less
     rank = {lv.label: int(lv) for lv in Level}
     for row, same in ((nxt.iloc[40], True), (scored[date == alert_day - pd.Timedelta(days=2)].iloc[40], True),
-                      (scored[date == alert_day].iloc[150], False)):
+                      (own.iloc[150], True), (own.iloc[40], False)):
         i = next(k for k, r in enumerate(recs) if pd.Timestamp(r["timestamp"]) == row["timestamp"])
         live = shared_detector.detect_realtime(recs[i - 11:i + 1], update_baseline=False, history=recs[:i - 11])
         pattern = [f"{r['source']}:{r['code']}" for r in live["reasons"] if r["source"] == "pattern"]
@@ -246,6 +252,34 @@ def test_windows_carry_the_pattern_of_the_finished_day_before_in_batch_and_realt
             assert pattern == [r for r in row["reasons"].split("; ") if r.startswith("pattern:")]
         else:
             assert rank[live["level"]] >= rank[row["level"]] and pattern == ["pattern:multi_day_alert"]
+
+
+def test_the_morning_carry_needs_a_run_of_night_readings_and_a_night_with_data(shared_detector):
+    from wearable_monitor.verdict.patterns import PatternConfig
+
+    recs = _nights_up_from(10)
+    scored = shared_detector.score_history(recs, update_baseline=False)
+    date = pd.DatetimeIndex(scored["timestamp"]).normalize()
+    calm = scored[date < date.min() + pd.Timedelta(days=8)]
+    calm_days = shared_detector.daily(calm)
+    assert (calm_days["level"] == "normal").all()
+    day = calm_days["date"].iloc[4]
+    on = (calm_days["date"] == day).to_numpy()
+
+    def alerts(days, windows=calm):
+        told = carry_pattern(windows, days, VerdictConfig(), PatternConfig(), night_end_hour=7)
+        when = pd.DatetimeIndex(told["timestamp"])
+        own = when.normalize() == day
+        return (told.loc[own & (when.hour < 7), "is_anomaly"].any(), told.loc[own & (when.hour >= 7), "is_anomaly"].all(),
+                told.loc[when.normalize() == day + pd.Timedelta(days=1), "is_anomaly"].all())
+
+    by_night = calm_days.assign(alert=on, alert_at_night=on, vitals_deviant_signals=np.where(on, "resting_hr", ""))
+    assert alerts(by_night) == (False, True, True)  # from 07:00 that day, and all of the next
+    by_day = calm_days.assign(alert=on, alert_at_night=False, vitals_deviant_signals=np.where(on, "resting_hr_day", ""))
+    assert alerts(by_day) == (False, False, True)  # a day-time reading is known once the day is over
+    when = pd.DatetimeIndex(calm["timestamp"])
+    sparse = calm[~((when.normalize() == day) & (when.hour < 7)) | (when.minute == 0)]  # 7 windows before 07:00
+    assert alerts(by_night, sparse) == (False, False, True)  # too little of that night to say it in the morning
 
 
 def test_an_empty_history_is_no_history(shared_detector):

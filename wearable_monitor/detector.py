@@ -449,7 +449,8 @@ class WearableAnomalyDetector:
         Each window is scored against the baseline built only from data before its day, then
         the baseline absorbs the data. Users without stored state are replayed in one fast
         batch (causal columns); users with state continue from it, day by day. Each window
-        carries the multi-day pattern of the finished day before its own (`carry_pattern`).
+        carries the multi-day pattern of the finished day before its own and, from the end of the
+        night (07:00), what its own day's nights already say (`carry_pattern`).
         """
         return self.score_history_and_days(data, progress, update_baseline)[0]
 
@@ -480,7 +481,8 @@ class WearableAnomalyDetector:
             raise InputError(f"no user has {self.window_size} records: nothing to score")
         scored = pd.concat(parts, ignore_index=True)
         days = self.daily(scored)
-        return carry_pattern(scored, days, self.verdict_config), days
+        return carry_pattern(scored, days, self.verdict_config, self.pattern_config,
+                             self.vitals_config.night_end_hour), days
 
     def _score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         frame = self._frame_record_baselines(frame)

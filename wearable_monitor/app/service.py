@@ -604,7 +604,8 @@ class MonitorService:
                 step(0.7, "daily pattern")
                 scored = rejudge_table(scored, thr)
                 days = det.daily(scored)
-                scored = carry_pattern(scored, days)
+                scored = carry_pattern(scored, days, det.verdict_config, det.pattern_config,
+                                       det.vitals_config.night_end_hour)
             patterns, latest = {}, {}
             for user, user_days in days.groupby(USER, sort=False):
                 patterns[str(user)] = json_safe({"user_id": str(user),

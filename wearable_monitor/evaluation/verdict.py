@@ -12,7 +12,8 @@ look-ahead) and read by the same measures:
   the first alert, false alert days per 30 user-days further than 2 days from any event.
 
 Variants: `verdict` (what a person is told: level alert or urgent; its windows carry the multi-day
-pattern of the finished day before: verdict.carry_pattern), `verdict_without_pattern` (the same
+pattern of the finished day before and, from the end of the night, what their own day's nights
+already say: verdict.carry_pattern), `verdict_without_pattern` (the same
 windows without that carry: the stream evidence alone), each evidence source alone
 (`red_flags_only`, `baseline_only`, `model_only`: the learned model's own threshold, `pattern_only`:
 the multi-day pattern alert), `verdict_with_model_alerts` (the ablation that decides whether the
@@ -64,7 +65,7 @@ def with_model_days(det, scored: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFra
     """(windows, days) as the verdict would be if two model days running made a multi-day alert (the
     ablation behind PatternConfig.model_days_alert); the same scored windows, no rescoring."""
     days = det.daily(scored, pattern_config=replace(det.pattern_config, model_days_alert=True))
-    return carry_pattern(scored, days, det.verdict_config), days
+    return carry_pattern(scored, days, det.verdict_config, det.pattern_config, det.vitals_config.night_end_hour), days
 
 
 def window_flags(scored: pd.DataFrame, naive: np.ndarray,
@@ -187,7 +188,8 @@ def render(res: dict[str, Any]) -> list[str]:
         f"{v:.3f}" if isinstance(v, float) else str(v))
     lines = ["## The verdict (what a person is told), by evidence source", "",
              "Window variants: `verdict` = level alert or urgent (red flags, personal-baseline deviations and the "
-             "multi-day pattern alert of the finished day before, which each window carries; the model's finding is "
+             "multi-day pattern alert of the finished day before, which each window carries, and from 07:00 the one "
+             "its own day's nights already make; the model's finding is "
              "only 'watch'); `verdict_without_pattern` = the same without that carry; each source alone; "
              "`verdict_with_model_alerts` = the verdict if the "
              "learned model's threshold crossing were an alert (the ablation that decides the model's place); "

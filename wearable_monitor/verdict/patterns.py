@@ -53,6 +53,9 @@ class PatternConfig:
     # and none on our simulator or the real users, each time with more false alert days and a lower event F1,
     # so a model day is a watch-level "anomalous day" only.
     model_days_alert: bool = False
+    # Vitals read from the day's own rest hours (vitals.py, `hours="day_rest"`): known once the day is
+    # over. Every other vital is a night's reading, known when the night ends (`alert_at_night`).
+    daytime_signals: tuple[str, ...] = ("resting_hr_day",)
 
 
 def window_weights(is_night: np.ndarray, is_resting: np.ndarray, config: PatternConfig = PatternConfig()) -> np.ndarray:
@@ -144,6 +147,7 @@ def with_runs(days: pd.DataFrame, config: PatternConfig) -> pd.DataFrame:
     A day table without the column (older tables) counts any anomalous day as one kind of evidence.
     """
     run_lengths = np.zeros(len(days), dtype=np.int64)
+    night_runs = np.zeros(len(days), dtype=np.int64)  # runs of a night-time vital alone
     kinds = _evidence_kinds(days, config.model_days_alert)
     for _, idx in days.groupby("user_id", sort=False).indices.items():
         runs: dict[str, int] = {}
@@ -156,14 +160,23 @@ def with_runs(days: pd.DataFrame, config: PatternConfig) -> pd.DataFrame:
                 runs = {k: runs.get(k, 0) + 1 for k in kinds[i]}
             prev_date = date
             run_lengths[i] = max(runs.values(), default=0)
+            night_runs[i] = max((n for k, n in runs.items() if is_night_kind(k, config)), default=0)
     days = days.copy()
     days["pattern_days"] = run_lengths
     # an alert is a statement about a day with data: a run carried over days without data does
     # not make them alert days (a week without the watch after two deviant nights is not 7 alerts).
     # A sustained fall over several nights is persistent evidence by itself (vitals.py).
-    days["alert"] = (((run_lengths >= config.alert_consecutive_days) | days["vitals_sustained"].to_numpy(bool))
-                     & days["sufficient"].to_numpy(bool))
+    sufficient, sustained = days["sufficient"].to_numpy(bool), days["vitals_sustained"].to_numpy(bool)
+    days["alert"] = ((run_lengths >= config.alert_consecutive_days) | sustained) & sufficient
+    # ... and known when that day's night ends, when the run is of a night-time vital (verdict.carry_pattern)
+    days["alert_at_night"] = ((night_runs >= config.alert_consecutive_days) | sustained) & sufficient
     return days
+
+
+def is_night_kind(kind: str, config: PatternConfig) -> bool:
+    """Is this kind of day evidence (`_evidence_kinds`) a night's reading, known when the night ends?
+    Not a day-time vital, not the model's whole-day score."""
+    return kind not in config.daytime_signals and kind not in ("model", "day")
 
 
 def _evidence_kinds(days: pd.DataFrame, model_days: bool = True) -> list[set[str]]:

@@ -21,6 +21,7 @@ import numpy as np
 from ..config import FeatureConfig
 from .deviations import DeviationConfig, deviation_finding, deviation_runs
 from .findings import Finding, Level, Verdict, decide
+from .patterns import PatternConfig, is_night_kind
 from .red_flags import RedFlagConfig, default_red_flag_config, red_flag_runs, run_finding
 from .stream_context import EvidenceRun, stream_context, strongest_per_family, window_runs
 
@@ -193,28 +194,55 @@ def day_pattern_levels(days, cfg: VerdictConfig = VerdictConfig()):
     return level, codes
 
 
-def carry_pattern(scored, days, cfg: VerdictConfig = VerdictConfig()):
-    """The window table with each window carrying the multi-day pattern of the day before its own.
+def morning_levels(days, cfg: VerdictConfig = VerdictConfig(), pattern: PatternConfig = PatternConfig()):
+    """Per row of the day table: the pattern's level and reason code as known when that day's night
+    ends, from night-time readings only (the alert of a run of a night-time vital, several night
+    vitals deviant at once, one deviant night); 0 when the day's pattern needs the day itself."""
+    names = days["vitals_deviant_signals"].fillna("") if "vitals_deviant_signals" in days else [""] * len(days)
+    nightly = np.array([sum(1 for k in str(n).split(",") if k and is_night_kind(k, pattern)) for n in names])
+    night_alert = days["alert_at_night"].to_numpy(bool) if "alert_at_night" in days else np.zeros(len(days), bool)
+    sustained = days["vitals_sustained"].to_numpy(bool) if "vitals_sustained" in days else np.zeros(len(days), bool)
+    multi = nightly >= cfg.multi_vital_night
+    single = (nightly > 0) | sustained
+    level = np.where(night_alert | multi, int(Level.parse(cfg.pattern_level)),
+                     np.where(single, int(Level.parse(cfg.anomalous_day_level)), 0)).astype(np.int8)
+    codes = np.array([_pattern_code(a, m) if lv else "" for a, m, lv in zip(night_alert, multi, level)], dtype=object)
+    return level, codes
+
+
+def carry_pattern(scored, days, cfg: VerdictConfig = VerdictConfig(), pattern: PatternConfig | None = None,
+                  night_end_hour: int | None = None):
+    """The window table with each window carrying the multi-day pattern of the day before its own, and,
+    with `night_end_hour`, from that hour on also what its own day's finished night already says.
 
     A day is judged once it is over (its night, its day score, the run of days before it), so a window
-    reads the newest finished day; `detect_realtime(window, history=...)` reads the same day and, as a
-    live call can cheaply, also the day so far (a replay would rebuild the day table at every window):
-    the replay never says more than the live call. `level_pattern`, `level`, `is_anomaly` and `reasons`
-    follow; calling it again (say after `rejudge_table` and a new day table) replaces the earlier carry.
+    reads the newest finished day. Most of a day's pattern is known earlier: nightly vitals are read
+    from 00:00 to `night_end_hour` (vitals.py), so a run of a night-time vital is known that morning, as
+    NightSignal's morning alert is (`morning_levels`). A window at or after that hour carries it when
+    the day had its sufficient windows (`pattern.min_windows_per_day`) by then, so a night with too
+    little data says nothing early. `detect_realtime(window, history=...)` reads the same days and also
+    the day so far: the replay never says more than the live call. `level_pattern`, `level`,
+    `is_anomaly` and `reasons` follow; calling it again (say after `rejudge_table` and a new day table)
+    replaces the earlier carry.
     """
     import pandas as pd
 
     scored = scored.copy()
+    pattern = pattern or PatternConfig()
     level, codes = day_pattern_levels(days, cfg)
+    keys = _window_days(scored)
     carried = pd.DataFrame({"user_id": days["user_id"].to_numpy(),
                             "date": pd.DatetimeIndex(days["date"]).normalize() + pd.Timedelta(days=1),
                             "level_pattern": level, "code": codes})
     carried = carried[carried["level_pattern"] > 0].drop_duplicates(["user_id", "date"], keep="last")
-    got = _window_days(scored).merge(carried, on=["user_id", "date"], how="left")
-    scored["level_pattern"] = got["level_pattern"].fillna(0).to_numpy(np.int8)
+    got = keys.merge(carried, on=["user_id", "date"], how="left")
+    carry = got["level_pattern"].fillna(0).to_numpy(np.int8)
+    codes = got["code"].fillna("").to_numpy(dtype=object)
+    if night_end_hour is not None and len(days):
+        carry, codes = _with_morning(scored, keys, days, carry, codes, cfg, pattern, night_end_hour)
+    scored["level_pattern"] = carry
     reasons = _stream_reasons(scored["reasons"])
     stream_level = combine_levels({f"level_{s}": scored[f"level_{s}"].to_numpy() for s in EVIDENCE_SOURCES}, None, cfg)
-    codes = got["code"].fillna("").to_numpy(dtype=object)
     pattern_level = scored["level_pattern"].to_numpy()
     for i in np.flatnonzero(pattern_level > 0):
         reasons[i] = _with_pattern_reason(reasons[i], codes[i], pattern_level[i], stream_level[i])
@@ -224,6 +252,25 @@ def carry_pattern(scored, days, cfg: VerdictConfig = VerdictConfig()):
     scored["level"] = level_labels(level)
     scored["is_anomaly"] = level >= int(Level.ALERT)
     return scored
+
+
+def _with_morning(scored, keys, days, carry, codes, cfg: VerdictConfig, pattern: PatternConfig, night_end_hour: int):
+    """`carry` / `codes` raised, at windows from `night_end_hour` on, to their own day's morning level."""
+    import pandas as pd
+
+    times = pd.DatetimeIndex(scored["timestamp"])
+    after = np.asarray(times.hour) >= night_end_hour
+    early = keys[~after].value_counts().rename("early").reset_index()  # windows of each day before the hour
+    level, morning_codes = morning_levels(days, cfg, pattern)
+    today = pd.DataFrame({"user_id": days["user_id"].to_numpy(), "date": pd.DatetimeIndex(days["date"]).normalize(),
+                          "level_today": level, "code_today": morning_codes})
+    today = today.merge(early, on=["user_id", "date"], how="left")
+    today = today[(today["level_today"] > 0) & (today["early"].fillna(0) >= pattern.min_windows_per_day)]
+    got = keys.merge(today.drop_duplicates(["user_id", "date"], keep="last"), on=["user_id", "date"], how="left")
+    lv = np.where(after, got["level_today"].fillna(0).to_numpy(np.int8), 0).astype(np.int8)
+    stronger = lv > carry
+    return np.maximum(carry, lv).astype(np.int8), np.where(stronger, got["code_today"].fillna("").to_numpy(dtype=object),
+                                                           codes)
 
 
 def _with_pattern_reason(stream: str, code: str, level: int, stream_level: int) -> str:
