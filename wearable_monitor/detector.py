@@ -481,8 +481,12 @@ class WearableAnomalyDetector:
             raise InputError(f"no user has {self.window_size} records: nothing to score")
         scored = pd.concat(parts, ignore_index=True)
         days = self.daily(scored)
-        return carry_pattern(scored, days, self.verdict_config, self.pattern_config,
-                             self.vitals_config.night_end_hour), days
+        return self.with_pattern(scored, days), days
+
+    def with_pattern(self, scored: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
+        """The windows carrying the multi-day pattern of `days` (`verdict.carry_pattern` with this
+        detector's verdict, pattern and night settings)."""
+        return carry_pattern(scored, days, self.verdict_config, self.pattern_config, self.vitals_config.night_end_hour)
 
     def _score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         frame = self._frame_record_baselines(frame)

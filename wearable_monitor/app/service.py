@@ -51,7 +51,7 @@ from ..data.records import TIME, USER
 from ..data.validation import InputFileError, Limits, ValidationResult, validate_items
 from ..formatter.history_report import history_case, reason_text, render_history
 from ..verdict.patterns import summarize_pattern
-from ..verdict.verdict import carry_pattern, rejudge, rejudge_table, with_rule_findings
+from ..verdict.verdict import rejudge, rejudge_table, with_rule_findings
 from ..features.vitals import VitalsConfig, signal_values
 from .workers import HistoryPool
 
@@ -604,8 +604,7 @@ class MonitorService:
                 step(0.7, "daily pattern")
                 scored = rejudge_table(scored, thr)
                 days = det.daily(scored)
-                scored = carry_pattern(scored, days, det.verdict_config, det.pattern_config,
-                                       det.vitals_config.night_end_hour)
+                scored = det.with_pattern(scored, days)
             patterns, latest = {}, {}
             for user, user_days in days.groupby(USER, sort=False):
                 patterns[str(user)] = json_safe({"user_id": str(user),

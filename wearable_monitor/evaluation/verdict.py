@@ -36,7 +36,6 @@ from ..detectors.reference import NightSignalDetector, ThreeSigmaDetector
 from .measures import day_level_report, fitbit_user_report
 from ..events import WEARABLE_KINDS, alarm_episodes, match_events
 from ..verdict.findings import Level
-from ..verdict.verdict import carry_pattern
 from ..data.records import TIME, USER
 
 ALERT = int(Level.ALERT)
@@ -64,8 +63,13 @@ def replay(det, frame: pd.DataFrame, progress: bool = False) -> tuple[pd.DataFra
 def with_model_days(det, scored: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(windows, days) as the verdict would be if two model days running made a multi-day alert (the
     ablation behind PatternConfig.model_days_alert); the same scored windows, no rescoring."""
-    days = det.daily(scored, pattern_config=replace(det.pattern_config, model_days_alert=True))
-    return carry_pattern(scored, days, det.verdict_config, det.pattern_config, det.vitals_config.night_end_hour), days
+    days = model_days_table(det, scored)
+    return det.with_pattern(scored, days), days
+
+
+def model_days_table(det, scored: pd.DataFrame) -> pd.DataFrame:
+    """The day table of `with_model_days` alone (day-level reports need no windows)."""
+    return det.daily(scored, pattern_config=replace(det.pattern_config, model_days_alert=True))
 
 
 def window_flags(scored: pd.DataFrame, naive: np.ndarray,
@@ -158,7 +162,7 @@ def fitbit_report(det, data_dir, progress: bool = False) -> dict[str, Any]:
         frame = load_fitbit(hr, steps, limits=Limits(max_bytes=2**30)).frame
         scored, days = det.score_history_and_days(frame, progress=progress, update_baseline=False)
         onset = None if pd.isna(row.symptom_onset) else row.symptom_onset
-        tables = day_tables(days, scored, frame, with_model_days(det, scored)[1])
+        tables = day_tables(days, scored, frame, model_days_table(det, scored))
         out[row.user_id] = {"symptom_onset": None if onset is None else str(onset.date()),
                             **{name: fitbit_user_report(tables[name], onset) for name in DAY_VARIANTS}}
         alone = load_fitbit(hr, None, limits=Limits(max_bytes=2**30), steps_beside=False).frame

@@ -184,14 +184,10 @@ def _without_pattern(reasons: str) -> str:
 
 def day_pattern_levels(days, cfg: VerdictConfig = VerdictConfig()):
     """Per row of the day table: the pattern's verdict level that day (0 when none) and its reason code."""
-    alert = days["alert"].to_numpy(bool)
     anomalous = days["is_anomalous_day"].to_numpy(bool)
     deviant = days["vitals_deviant_count"].to_numpy() if "vitals_deviant_count" in days else np.zeros(len(days))
     multi = anomalous & (np.nan_to_num(np.asarray(deviant, np.float64)) >= cfg.multi_vital_night)
-    level = np.where(alert | multi, int(Level.parse(cfg.pattern_level)),
-                     np.where(anomalous, int(Level.parse(cfg.anomalous_day_level)), 0)).astype(np.int8)
-    codes = np.array([_pattern_code(a, m) if lv else "" for a, m, lv in zip(alert, multi, level)], dtype=object)
-    return level, codes
+    return _pattern_levels(days["alert"].to_numpy(bool), multi, anomalous, cfg)
 
 
 def morning_levels(days, cfg: VerdictConfig = VerdictConfig(), pattern: PatternConfig = PatternConfig()):
@@ -202,11 +198,15 @@ def morning_levels(days, cfg: VerdictConfig = VerdictConfig(), pattern: PatternC
     nightly = np.array([sum(1 for k in str(n).split(",") if k and is_night_kind(k, pattern)) for n in names])
     night_alert = days["alert_at_night"].to_numpy(bool) if "alert_at_night" in days else np.zeros(len(days), bool)
     sustained = days["vitals_sustained"].to_numpy(bool) if "vitals_sustained" in days else np.zeros(len(days), bool)
-    multi = nightly >= cfg.multi_vital_night
-    single = (nightly > 0) | sustained
-    level = np.where(night_alert | multi, int(Level.parse(cfg.pattern_level)),
-                     np.where(single, int(Level.parse(cfg.anomalous_day_level)), 0)).astype(np.int8)
-    codes = np.array([_pattern_code(a, m) if lv else "" for a, m, lv in zip(night_alert, multi, level)], dtype=object)
+    return _pattern_levels(night_alert, nightly >= cfg.multi_vital_night, (nightly > 0) | sustained, cfg)
+
+
+def _pattern_levels(alert: np.ndarray, multi: np.ndarray, anomalous: np.ndarray, cfg: VerdictConfig):
+    """(level, reason code) per day: the pattern level for an alert or several vitals at once, the
+    anomalous-day level for any other anomalous day, 0 otherwise."""
+    level = np.where(alert | multi, int(Level.parse(cfg.pattern_level)),
+                     np.where(anomalous, int(Level.parse(cfg.anomalous_day_level)), 0)).astype(np.int8)
+    codes = np.array([_pattern_code(a, m) if lv else "" for a, m, lv in zip(alert, multi, level)], dtype=object)
     return level, codes
 
 
@@ -229,17 +229,19 @@ def carry_pattern(scored, days, cfg: VerdictConfig = VerdictConfig(), pattern: P
 
     scored = scored.copy()
     pattern = pattern or PatternConfig()
-    level, codes = day_pattern_levels(days, cfg)
     keys = _window_days(scored)
-    carried = pd.DataFrame({"user_id": days["user_id"].to_numpy(),
-                            "date": pd.DatetimeIndex(days["date"]).normalize() + pd.Timedelta(days=1),
-                            "level_pattern": level, "code": codes})
-    carried = carried[carried["level_pattern"] > 0].drop_duplicates(["user_id", "date"], keep="last")
-    got = keys.merge(carried, on=["user_id", "date"], how="left")
-    carry = got["level_pattern"].fillna(0).to_numpy(np.int8)
-    codes = got["code"].fillna("").to_numpy(dtype=object)
+    dates = pd.DatetimeIndex(days["date"]).normalize()
+    carry, codes = _per_window(keys, days["user_id"], dates + pd.Timedelta(days=1), *day_pattern_levels(days, cfg))
     if night_end_hour is not None and len(days):
-        carry, codes = _with_morning(scored, keys, days, carry, codes, cfg, pattern, night_end_hour)
+        after = np.asarray(pd.DatetimeIndex(scored["timestamp"]).hour) >= night_end_hour
+        early = keys[~after].value_counts()  # windows of each day before the night's end
+        per_day = pd.MultiIndex.from_arrays([days["user_id"], dates])
+        enough = early.reindex(per_day).fillna(0).to_numpy() >= pattern.min_windows_per_day
+        level, morning_codes = morning_levels(days, cfg, pattern)
+        today, today_codes = _per_window(keys, days["user_id"], dates, np.where(enough, level, 0), morning_codes)
+        today = np.where(after, today, 0)
+        codes = np.where(today > carry, today_codes, codes)
+        carry = np.maximum(carry, today).astype(np.int8)
     scored["level_pattern"] = carry
     reasons = _stream_reasons(scored["reasons"])
     stream_level = combine_levels({f"level_{s}": scored[f"level_{s}"].to_numpy() for s in EVIDENCE_SOURCES}, None, cfg)
@@ -254,23 +256,15 @@ def carry_pattern(scored, days, cfg: VerdictConfig = VerdictConfig(), pattern: P
     return scored
 
 
-def _with_morning(scored, keys, days, carry, codes, cfg: VerdictConfig, pattern: PatternConfig, night_end_hour: int):
-    """`carry` / `codes` raised, at windows from `night_end_hour` on, to their own day's morning level."""
+def _per_window(keys, user_ids, dates, level: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(level, code) of each window (`keys`: its user_id and date) from per-(user, date) values; 0 and ""
+    where its date has none (the last row of a repeated user-date wins)."""
     import pandas as pd
 
-    times = pd.DatetimeIndex(scored["timestamp"])
-    after = np.asarray(times.hour) >= night_end_hour
-    early = keys[~after].value_counts().rename("early").reset_index()  # windows of each day before the hour
-    level, morning_codes = morning_levels(days, cfg, pattern)
-    today = pd.DataFrame({"user_id": days["user_id"].to_numpy(), "date": pd.DatetimeIndex(days["date"]).normalize(),
-                          "level_today": level, "code_today": morning_codes})
-    today = today.merge(early, on=["user_id", "date"], how="left")
-    today = today[(today["level_today"] > 0) & (today["early"].fillna(0) >= pattern.min_windows_per_day)]
-    got = keys.merge(today.drop_duplicates(["user_id", "date"], keep="last"), on=["user_id", "date"], how="left")
-    lv = np.where(after, got["level_today"].fillna(0).to_numpy(np.int8), 0).astype(np.int8)
-    stronger = lv > carry
-    return np.maximum(carry, lv).astype(np.int8), np.where(stronger, got["code_today"].fillna("").to_numpy(dtype=object),
-                                                           codes)
+    table = pd.DataFrame({"user_id": np.asarray(user_ids), "date": dates, "level": level, "code": codes})
+    table = table[table["level"] > 0].drop_duplicates(["user_id", "date"], keep="last")
+    got = keys.merge(table, on=["user_id", "date"], how="left")
+    return got["level"].fillna(0).to_numpy(np.int8), got["code"].fillna("").to_numpy(dtype=object)
 
 
 def _with_pattern_reason(stream: str, code: str, level: int, stream_level: int) -> str:
