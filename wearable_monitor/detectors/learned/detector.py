@@ -68,14 +68,11 @@ class LearnedDetector(WindowDetector):
     def _example_batch(self) -> dict[str, torch.Tensor]:
         """One all-missing window of the model's shapes (for compiling before real data arrives)."""
         c = self.model.config
-        T = c.window_size
-        zeros = lambda *shape, dtype=torch.float32: torch.zeros(1, *shape, dtype=dtype)  # noqa: E731
-        return {"numeric": zeros(T, len(c.numeric_names)), "numeric_mask": zeros(T, len(c.numeric_names)),
-                "categorical": zeros(T, len(c.categorical_names), dtype=torch.int64),
-                "dt": torch.full((1, T), float(c.sampling_minutes)),
-                "t": torch.arange(T, dtype=torch.float32).unsqueeze(0) * c.sampling_minutes,
-                "known": zeros(T, len(c.known_names)), "static": zeros(len(c.static_names), dtype=torch.int64),
-                "context": zeros(len(c.context_names)), "context_mask": zeros(len(c.context_names))}
+        batch = {k: torch.zeros(shape, dtype=torch.int64 if k in ("categorical", "static") else torch.float32)
+                 for k, shape in self.model.input_shapes(1, c.window_size).items()}
+        batch["dt"] = torch.full((1, c.window_size), float(c.sampling_minutes))
+        batch["t"] = torch.arange(c.window_size, dtype=torch.float32).unsqueeze(0) * c.sampling_minutes
+        return batch
 
     @torch.inference_mode()
     def outputs(self, windows: Windows, keys=("probability",)) -> dict[str, np.ndarray]:

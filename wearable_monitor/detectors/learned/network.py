@@ -156,16 +156,21 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         return sum(p.numel() for p in self.parameters())
 
     # ------------------------------------------------------------------ inputs
+    def input_shapes(self, batch_size: int, steps: int) -> dict[str, tuple[int, ...]]:
+        """The shape of each batch field for `batch_size` windows of `steps` records (`check_batch`
+        holds a batch to them; "categorical" and "static" hold integer codes)."""
+        c, B, T = self.config, batch_size, steps
+        return {"numeric": (B, T, len(c.numeric_names)), "numeric_mask": (B, T, len(c.numeric_names)),
+                "t": (B, T), "dt": (B, T), "categorical": (B, T, len(c.categorical_names)),
+                "known": (B, T, len(c.known_names)), "static": (B, len(c.static_names)),
+                "context": (B, len(c.context_names)), "context_mask": (B, len(c.context_names))}
+
     def check_batch(self, batch: dict[str, torch.Tensor]) -> None:
         """Shapes and code ranges, with errors that name the field (cheap: a few reductions)."""
         c = self.config
         if "numeric" not in batch:
             raise KeyError("batch: missing field 'numeric'")
-        B, T = batch["numeric"].shape[:2]
-        expected = {"numeric": (B, T, len(c.numeric_names)), "numeric_mask": (B, T, len(c.numeric_names)),
-                    "t": (B, T), "dt": (B, T), "categorical": (B, T, len(c.categorical_names)),
-                    "known": (B, T, len(c.known_names)), "static": (B, len(c.static_names)),
-                    "context": (B, len(c.context_names)), "context_mask": (B, len(c.context_names))}
+        expected = self.input_shapes(*batch["numeric"].shape[:2])
         for key, shape in expected.items():
             if shape[-1] == 0 and key not in batch:
                 continue  # a model without e.g. context features does not need the field
