@@ -8,7 +8,8 @@ Starts `python -m wearable_monitor app` on 127.0.0.1 (a free port, a temp data d
 3. 100 sequential uploads (/analyze_history of a 2-day file), sampling the memory of the server and its
    history workers (PSS: shared pages split between the processes; the RSS sum beside it);
 
-and prints one JSON object: successes, failures, p50/p95/max latency per scenario, peak RSS.
+and prints one JSON object: successes, failures, p50/p95/max latency per scenario, peak memory (PSS,
+the RSS sum beside it) and the PSS of each process at the start of the upload phase.
 Targets: /detect_window all succeed with p95 <= 1 s; /analyze_history p95 <= 5 s; memory (PSS) < 1 GB.
 
     python benchmarks/load.py [--clients 50] [--calls 10] [--history-clients 10] [--uploads 100]
@@ -62,8 +63,10 @@ def pss_by_process(pid: int) -> dict[str, float]:
         try:
             cmd = Path(f"/proc/{child}/cmdline").read_text().replace("\0", " ")
             parent = int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            role = ("history worker" if parent != pid else "forkserver") if "forkserver" in cmd else \
-                "resource tracker" if "resource_tracker" in cmd else "other"
+            if "forkserver" in cmd:  # the forkserver is the server's child, the workers are its children
+                role = "forkserver" if parent == pid else "history worker"
+            else:
+                role = "resource tracker" if "resource_tracker" in cmd else "other"
             out[f"{role} {child}"] = _kb(Path(f"/proc/{child}/smaps_rollup"), "Pss:") / 1024
         except OSError:
             pass

@@ -7,6 +7,7 @@ Every handler is tested without a browser (tests/test_app_service.py).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -192,8 +193,6 @@ class Handlers:
         """Analyse and draw the first `lines` records of a shipped history once, in a scratch workspace,
         so the first visitor does not pay for the lazy imports and plotly's first figure (about 0.3 s
         of a first upload's click-to-result: benchmarks/upload_click.py). Returns the seconds spent."""
-        import time
-
         start = time.perf_counter()
         with self.s.scratch() as ws:
             part = ws.dir / history.name
