@@ -10,7 +10,7 @@ day bar, and each prints: illnesses caught (an alert day within the illness) and
 days per 30 user-days far from any event; then the shipped verdict's two halves alone.
 Last, the extra rules of the nightly vitals (vitals.py), each off and on: the sustained fall
 (shipped for HRV; also tried for resting HR), the day-time resting-HR stand-in for dates without
-a night reading, and the guard for the night after hard exercise. Each on the same population, on a fourth copy of it that never wears the watch at
+a night reading, the guard for the night after hard exercise, and the personal floor at a few budgets. Each on the same population, on a fourth copy of it that never wears the watch at
 night (heart rate and steps, no records 00:00-07:00), on the seed's 7-day week over 60 simulated
 people (HRV 10 % lower a day, and no decline: false alerts) and on the shared real Fitbit users
 (first alert vs symptom onset, false alert days per 30 far from the illness).
@@ -118,17 +118,30 @@ def vitals_rule_comparison(det: WearableAnomalyDetector, scored: dict, events) -
                 ("as shipped without the guard for the night after hard exercise", {"hrv"}, True, False)]
     for label, names, day_stand_in, guard in variants:
         det.vitals_config = _variant(shipped, names, day_stand_in, guard)
-        cells = []
-        for name, table in scored.items():
-            r = day_level_report(det.daily(table), events)
-            cells.append(f"{name}: {r['caught']}/{r['illnesses']}, {r['false_alert_days_per_30']:.3f}")
-        for name, tables in weeks.items():
-            cells.append(f"week {name}: {sum(bool(det.daily(t)['alert'].any()) for t in tables)}/{len(tables)}")
-        for user, (table, onset) in fitbit.items():
-            r = fitbit_user_report(det.daily(table), onset)
-            cells.append(f"{user}: first {r['first_alert_relative_to_onset']}, far {r['false_alert_days_per_30_far']}")
-        print(f"  {label}: " + "  |  ".join(cells), flush=True)
+        print(f"  {label}: " + _vitals_cells(det, scored, events, weeks, fitbit), flush=True)
+    print("the personal floor (vitals.py): the expected false alert days per 30 a noise-only person may get "
+          "from one vital's two nights running (None: the fixed floors alone):")
+    for budget in (None, 1.0, shipped.noise_alert_days_per_30, 0.25):
+        det.vitals_config = dataclasses.replace(shipped, noise_alert_days_per_30=budget)
+        mark = " (shipped)" if budget == shipped.noise_alert_days_per_30 else ""
+        k = det.vitals_config.spread_factor
+        print(f"  budget {budget} (k = {k:.2f}){mark}: " + _vitals_cells(det, scored, events, weeks, fitbit), flush=True)
     det.vitals_config = shipped
+
+
+def _vitals_cells(det: WearableAnomalyDetector, scored: dict, events, weeks: dict, fitbit: dict) -> str:
+    """One line of the vitals comparison: each copy's caught illnesses and false alert days, the
+    7-day weeks alerted, each real user's first alert and far false alert days."""
+    cells = []
+    for name, table in scored.items():
+        r = day_level_report(det.daily(table), events)
+        cells.append(f"{name}: {r['caught']}/{r['illnesses']}, {r['false_alert_days_per_30']:.3f}")
+    for name, tables in weeks.items():
+        cells.append(f"week {name}: {sum(bool(det.daily(t)['alert'].any()) for t in tables)}/{len(tables)}")
+    for user, (table, onset) in fitbit.items():
+        r = fitbit_user_report(det.daily(table), onset)
+        cells.append(f"{user}: first {r['first_alert_relative_to_onset']}, far {r['false_alert_days_per_30_far']}")
+    return "  |  ".join(cells)
 
 
 if __name__ == "__main__":

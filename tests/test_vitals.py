@@ -28,6 +28,56 @@ def test_resting_hr_floor_is_nightsignal_four_bpm_after_a_week_of_nights():
     assert not early["vitals_anomalous"].any()                    # a big value with no week behind it
 
 
+def test_a_person_whose_nights_wander_is_held_to_their_own_spread():
+    wandering = [74.0, 76.0, 78.0, 80.0, 82.0, 84.0, 86.0]  # median 80, median absolute deviation 4
+    k = VitalsConfig().spread_factor
+    floor = k * 1.4826 * 4.0
+    assert floor > SIGNALS["resting_hr"].floor
+    table = score_nights(_nights({"resting_hr": wandering + [80.0 + floor - 0.1]}))
+    assert table["resting_hr_floor"].iloc[7] == pytest.approx(floor)
+    assert not table["resting_hr_deviant"].iloc[7]           # +6.6 bpm is inside this person's own spread
+    above = score_nights(_nights({"resting_hr": wandering + [80.0 + floor + 0.1]}))
+    assert above["resting_hr_deviant"].iloc[7]
+    fixed = score_nights(_nights({"resting_hr": wandering + [80.0 + floor - 0.1]}),
+                         VitalsConfig(noise_alert_days_per_30=None))
+    assert fixed["resting_hr_deviant"].iloc[7]                # NightSignal's fixed +4 bpm alone
+    assert fixed["resting_hr_floor"].iloc[7] == SIGNALS["resting_hr"].floor
+
+
+def test_the_personal_floor_of_a_relative_signal_is_relative_too():
+    nights = [36.0, 42.0, 48.0, 54.0, 60.0, 66.0, 72.0]  # HRV: median 54, spread 1.4826 * 12 = 17.8 (33 %)
+    table = score_nights(_nights({"hrv": nights + [54.0 * (1 - 0.30)]}))
+    assert table["hrv_floor"].iloc[7] == pytest.approx(VitalsConfig().spread_factor * 1.4826 * 12 / 54)
+    assert not table["hrv_deviant"].iloc[7]                   # -30 %: past the fixed -25 %, not past this spread
+
+
+def test_the_spread_factor_spends_the_false_alert_budget_of_two_noise_nights_running():
+    from statistics import NormalDist
+    for budget in (0.25, 0.5, 1.0):
+        k = VitalsConfig(noise_alert_days_per_30=budget).spread_factor
+        assert 30 * (1 - NormalDist().cdf(k)) ** 2 == pytest.approx(budget)
+    assert VitalsConfig(noise_alert_days_per_30=None).spread_factor == 0.0
+
+
+@pytest.mark.parametrize("sd", [2.0, 6.0])
+def test_noise_only_nights_alert_about_as_often_as_the_budget_whatever_their_spread(sd):
+    """Two deviant resting-HR nights running on a person whose nights are only noise: with the fixed
+    +4 bpm floor a person with a 6 bpm night-to-night spread alerts on about two days a month; the
+    personal floor keeps every spread near the budget (0.5 per 30 days)."""
+    people = [60.0 + np.random.default_rng(seed).normal(0.0, sd, 1000) for seed in range(4)]
+
+    def alert_days_per_30(config: VitalsConfig) -> float:
+        pairs = []
+        for values in people:
+            deviant = score_nights(_nights({"resting_hr": values.tolist()}), config)["resting_hr_deviant"].to_numpy()
+            pairs.append(deviant[1:] & deviant[:-1])
+        return 30 * float(np.concatenate(pairs).mean())
+
+    assert alert_days_per_30(VitalsConfig()) <= 0.8
+    if sd > 4:
+        assert alert_days_per_30(VitalsConfig(noise_alert_days_per_30=None)) > 1.5
+
+
 def test_hrv_is_read_as_a_relative_fall():
     floor = SIGNALS["hrv"].floor
     table = score_nights(_nights({"hrv": [40.0, 40.0, 40.0, 40 * (1 - floor), 40 * (1 - floor) + 0.5, 80.0]}))

@@ -88,7 +88,7 @@ class NightSignalDetector(WindowDetector):
         # the published rule is vitals.py's resting-HR signal (heart rate at rest where the device
         # gives no resting-HR estimate) with an unbounded reference
         config = VitalsConfig(night_end_hour=self.night_end_hour, min_night_points=self.min_night_points,
-                              reference_nights=len(frame) + 1,
+                              reference_nights=len(frame) + 1, noise_alert_days_per_30=None,  # fixed +4 bpm
                               signals={"rhr": VitalSignal("hr_resting", +1, self.threshold_, "bpm",
                                                           min_reference_nights=self.min_baseline_nights,
                                                           fallback="hr")})

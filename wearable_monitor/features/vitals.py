@@ -15,6 +15,19 @@ a physiologically meaningful floor (not a value fitted to our simulator):
 Resting HR is the device's resting-HR estimate; for a user whose device gives none, the heart rate
 of records with no steps (a device exporting only heart rate and steps still gets the rule).
 
+People differ in how much their nights wander: one real Fitbit user's nightly resting HR moves by a
+robust SD of 5-6 bpm from night to night, another's by 2-3. A fixed +4 bpm is then a strict rule for
+the second and a coin toss for the first (two noise nights over +4 bpm running: about two alert days a
+month for a 6 bpm spread). So each night is held to the larger of the signal's fixed floor and a
+*personal floor*: k times the person's own spread (1.4826 x the median absolute deviation of the same
+reference nights, the robust SD that pairs with the median reference; for a relative signal as a
+fraction of the reference). k is not fitted: it spends a budget, `noise_alert_days_per_30` (0.5, the
+product's false-alert target), on a person whose nights are only normal noise: one night passes k SDs
+with probability p, two running with p**2, and 30 * p**2 = 0.5 gives k = 1.13. For most people k x
+spread is under the fixed floor and the rule is NightSignal's; only a wandering person's floor rises.
+Measured (`python scripts/tune_day_rules.py`, the last block; `scripts/verdict_error_analysis.py` on
+the second simulator's development seeds): see docs/evaluation.md and the README.
+
 A night whose value passes a floor is "deviant"; the multi-day pattern (patterns.py) makes the
 day anomalous and the usual two-days-running rule makes the alert, so this is NightSignal's
 "two nights running" for every vital. Only earlier nights form the reference: no look-ahead.
@@ -53,12 +66,15 @@ more false alert days (scripts/tune_day_rules.py).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
 STEPS = "steps"
+_MAD_TO_SD = 1.4826  # median absolute deviation -> standard deviation of a normal distribution
 RECORD_MINUTES = 5  # each record counts for 5 minutes (the 5-minute record contract)
 
 
@@ -112,7 +128,17 @@ class VitalsConfig:
     # Tudor-Locke C et al., Int J Behav Nutr Phys Act 2019;16:8, CADENCE-Adults) guards the next night (docstring)
     exercise_minutes: float = 30.0  # 0: off
     exercise_cadence: float = 130.0
+    # the personal floor (module docstring): expected false alert days per 30 days that one vital's
+    # "two nights running" may cost a person whose nights are only noise; None: the fixed floors alone
+    noise_alert_days_per_30: float | None = 0.5
     signals: dict[str, VitalSignal] = field(default_factory=_default_signals)
+
+    @property
+    def spread_factor(self) -> float:
+        """k of the personal floor: P(one noise night >= k robust SDs) = p with 30 * p**2 = the budget."""
+        if self.noise_alert_days_per_30 is None:
+            return 0.0
+        return NormalDist().inv_cdf(1.0 - math.sqrt(self.noise_alert_days_per_30 / 30.0))
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -220,10 +246,11 @@ def score_nights(nights: pd.DataFrame, config: VitalsConfig = VitalsConfig()) ->
         guarded = g["after_exercise"].to_numpy(bool) if "after_exercise" in g else np.zeros(len(g), bool)
         for name, s in signals.items():
             values = g[name].to_numpy(dtype=np.float64)
-            ref, dev, deviant = _against_earlier_nights(values, s, config)
+            ref, dev, floor, deviant = _against_earlier_nights(values, s, config)
             if s.exercise_guard:
                 deviant &= ~guarded
             g[f"{name}_reference"], g[f"{name}_deviation"], g[f"{name}_deviant"] = ref, dev, deviant
+            g[f"{name}_floor"] = floor
             if s.sustained_nights > 1:
                 g[f"{name}_sustained"] = _sustained_runs(values, day, s, config)
         for name, s in signals.items():  # a stand-in speaks only where its night signal is silent
@@ -245,24 +272,36 @@ def score_nights(nights: pd.DataFrame, config: VitalsConfig = VitalsConfig()) ->
 
 
 def _against_earlier_nights(values: np.ndarray, s: VitalSignal, config: VitalsConfig):
-    """Per night: reference (median of earlier nights with a value), signed deviation, deviant flag.
+    """Per night: reference (median of earlier nights with a value), signed deviation, the floor it is
+    held to (the signal's floor, or the person's own night-to-night spread times
+    `config.spread_factor` where that is larger), deviant flag.
 
     Deviant nights stay in the reference, as in NightSignal: holding them out for two weeks (the
     baselines' guard) was measured and raised false alert days without catching more illnesses.
     """
     n = len(values)
     finite = np.isfinite(values)
-    ref, dev = np.full(n, np.nan), np.full(n, np.nan)
+    ref, dev, floor = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    k = config.spread_factor
     for i in np.flatnonzero(finite):
-        ref[i] = _reference_before(values, finite, i, s, config)
+        earlier = _earlier(values, finite, i, config)
+        if len(earlier) < s.min_reference_nights:
+            continue
+        ref[i] = float(np.median(earlier))
         dev[i] = _deviation(values[i], ref[i], s)
-    return ref, dev, np.nan_to_num(dev, nan=-np.inf) >= s.floor
+        spread = _MAD_TO_SD * float(np.median(np.abs(earlier - ref[i])))
+        floor[i] = max(s.floor, k * (spread / abs(ref[i]) if s.relative else spread))
+    return ref, dev, floor, np.nan_to_num(dev, nan=-np.inf) >= np.nan_to_num(floor, nan=np.inf)
+
+
+def _earlier(values: np.ndarray, finite: np.ndarray, i: int, config: VitalsConfig) -> np.ndarray:
+    """The last `reference_nights` values with a value before position i."""
+    return values[:i][finite[:i]][-config.reference_nights:]
 
 
 def _reference_before(values: np.ndarray, finite: np.ndarray, i: int, s: VitalSignal, config: VitalsConfig) -> float:
-    """Median of the last `reference_nights` values with a value before position i; NaN if fewer
-    than `s.min_reference_nights`."""
-    earlier = values[:i][finite[:i]][-config.reference_nights:]
+    """Median of the earlier nights (`_earlier`); NaN if fewer than `s.min_reference_nights`."""
+    earlier = _earlier(values, finite, i, config)
     return float(np.median(earlier)) if len(earlier) >= s.min_reference_nights else np.nan
 
 
@@ -308,7 +347,7 @@ def _describe(row: dict, signals: dict[str, VitalSignal]) -> str:
 
 def _empty(signals: dict[str, VitalSignal]) -> pd.DataFrame:
     cols = ["user_id", "date"] + [f"{n}{suffix}" for n in signals
-                                  for suffix in ("", "_reference", "_deviation", "_deviant")]
+                                  for suffix in ("", "_reference", "_deviation", "_floor", "_deviant")]
     cols += [f"{n}_sustained" for n, s in signals.items() if s.sustained_nights > 1]
     return pd.DataFrame(columns=cols + ["vitals_anomalous", "vitals_sustained", "vitals_deviant_count", "vitals_flags",
                                         "vitals_deviant_signals"])
