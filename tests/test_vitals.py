@@ -57,6 +57,9 @@ def test_the_spread_factor_spends_the_false_alert_budget_of_two_noise_nights_run
         k = VitalsConfig(noise_alert_days_per_30=budget).spread_factor
         assert 30 * (1 - NormalDist().cdf(k)) ** 2 == pytest.approx(budget)
     assert VitalsConfig(noise_alert_days_per_30=None).spread_factor == 0.0
+    for bad in (0.0, -1.0, 30.0):
+        with pytest.raises(ValueError, match="noise_alert_days_per_30"):
+            VitalsConfig(noise_alert_days_per_30=bad)
 
 
 @pytest.mark.parametrize("sd", [2.0, 6.0])

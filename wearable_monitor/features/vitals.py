@@ -133,6 +133,11 @@ class VitalsConfig:
     noise_alert_days_per_30: float | None = 0.5
     signals: dict[str, VitalSignal] = field(default_factory=_default_signals)
 
+    def __post_init__(self) -> None:
+        budget = self.noise_alert_days_per_30
+        if budget is not None and not 0.0 < budget < 30.0:
+            raise ValueError(f"noise_alert_days_per_30 must be > 0 and < 30 (days per 30), or None; got {budget}")
+
     @property
     def spread_factor(self) -> float:
         """k of the personal floor: P(one noise night >= k robust SDs) = p with 30 * p**2 = the budget."""
