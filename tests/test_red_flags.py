@@ -68,7 +68,7 @@ def test_one_high_record_is_not_sustained_and_exercise_is_not_rest():
 def test_low_heart_rate_awake_versus_asleep():
     awake = codes(records(hr=40.0, steps=0, sleep_state="awake"))[0]
     assert "hr_low_awake" in awake and awake["hr_low_awake"].level == Level.ALERT
-    assert not codes(records(hr=40.5, steps=0, sleep_state="awake"))[0]
+    assert set(codes(records(hr=40.5, steps=0, sleep_state="awake"))[0]) == {"hr_slow_awake"}  # no alert: a watch
     # 40 bpm asleep is within what sleep can do (40-50 can be normal); below 40 is not
     assert not codes(records(hr=40.0, steps=0, sleep_state="deep"))[0]
     asleep = codes(records(hr=39.5, steps=0, sleep_state="deep"))[0]
@@ -77,6 +77,21 @@ def test_low_heart_rate_awake_versus_asleep():
     night = datetime(2024, 3, 5, 2, 0)
     assert not codes(records(hr=40.0, steps=0, start=night))[0]
     assert "hr_low_asleep" in codes(records(hr=38.0, steps=0, start=night))[0]
+
+
+@pytest.mark.parametrize("hr,n,sleep_state,expected", [
+    (49.9, 6, "awake", {"hr_slow_awake"}),  # 6 records = 30 minutes awake at rest below 50: bradycardia
+    (50.0, 12, "awake", set()),             # 50 is not below 50
+    (49.9, 5, "awake", set()),              # 25 minutes: not yet sustained for the watch
+    (45.0, 12, "light", set()),             # 40-50 in sleep can be normal
+])
+def test_heart_rate_below_fifty_awake_at_rest_for_half_an_hour_is_a_watch(hr, n, sleep_state, expected):
+    found, _ = codes(records(n=n, hr=hr, steps=0, sleep_state=sleep_state))
+    assert set(found) == expected
+    if expected:
+        assert found["hr_slow_awake"].level == Level.WATCH
+    walking = [hr] * n
+    assert not codes(records(n=n, hr=walking, steps=400, sleep_state=sleep_state))[0]  # not at rest
 
 
 def test_low_heart_rate_inside_an_athletes_own_range_is_not_a_red_flag():
