@@ -1,6 +1,8 @@
 """Nightly vitals: NightSignal's rule generalised to every vital, read against earlier nights only."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -258,3 +260,33 @@ def test_the_night_after_hard_exercise_is_not_a_deviant_resting_heart_rate():
     steps = np.where((t >= "2024-01-10 17:00") & (t < "2024-01-10 17:40"), 800.0, 0.0)
     table = nightly_vitals(pd.DataFrame({"user_id": "u", "timestamp": t, "hr": hr, "steps": steps}), off)
     assert table.set_index("date").loc["2024-01-11", "resting_hr_deviant"]
+
+
+FITBIT = Path(__file__).resolve().parents[2] / "shared" / "data" / "stanford_covid_wearables"
+
+
+@pytest.mark.skipif(not (FITBIT / "labels.csv").is_file(), reason="needs ../shared/data")
+def test_real_users_resting_hr_runs_near_onset_and_none_far_from_it():
+    """The nightly resting-HR rule on the three labelled real Fitbit users (heart rate + steps): two
+    deviant nights running within the week before symptom onset for each, and none more than 21 days
+    before it (with the fixed +4 bpm floor alone, AS2MVDL has two such runs, 4-5 weeks before onset)."""
+    from wearable_monitor.data.readers import load_fitbit
+    from wearable_monitor.data.validation import Limits
+
+    labels = pd.read_csv(FITBIT / "labels.csv", parse_dates=["symptom_onset"]).dropna(subset=["symptom_onset"])
+    far_runs = {}
+    for row in labels.itertuples():
+        frame = load_fitbit(FITBIT / f"{row.user_id}_hr.csv.zip", FITBIT / f"{row.user_id}_steps.csv.zip",
+                            limits=Limits(max_bytes=2**30)).frame
+        for name, config in (("personal", VitalsConfig()), ("fixed", VitalsConfig(noise_alert_days_per_30=None))):
+            nights = nightly_vitals(frame, config)
+            dates = pd.DatetimeIndex(nights["date"])
+            deviant = nights["resting_hr_deviant"].to_numpy(bool)
+            consecutive = np.r_[False, (dates[1:] - dates[:-1]).days == 1]
+            run_ends = dates[deviant & np.r_[False, deviant[:-1]] & consecutive]
+            days = (run_ends - row.symptom_onset).days
+            far_runs[row.user_id, name] = int((days < -21).sum())
+            if name == "personal":
+                assert ((days >= -7) & (days <= 0)).any(), row.user_id
+    assert sum(v for (_, name), v in far_runs.items() if name == "personal") == 0
+    assert far_runs["AS2MVDL", "fixed"] == 2
