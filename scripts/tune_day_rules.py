@@ -119,6 +119,13 @@ def vitals_rule_comparison(det: WearableAnomalyDetector, scored: dict, events) -
     for label, names, day_stand_in, guard in variants:
         det.vitals_config = _variant(shipped, names, day_stand_in, guard)
         print(f"  {label}: " + _vitals_cells(det, scored, events, weeks, fitbit), flush=True)
+    pattern = det.pattern_config
+    for flag in (True, False):
+        det.pattern_config = dataclasses.replace(pattern, sustained_fall_alerts=flag)
+        mark = " (shipped)" if flag == pattern.sustained_fall_alerts else ""
+        print(f"  as shipped, a sustained fall {'alerting on its own day' if flag else 'alerting two days running'}{mark}: "
+              + _vitals_cells(det, scored, events, weeks, fitbit), flush=True)
+    det.pattern_config = pattern
     print("the personal floor (vitals.py): the expected false alert days per 30 a noise-only person may get "
           "from one vital's two nights running (None: the fixed floors alone):")
     for budget in (None, 1.0, shipped.noise_alert_days_per_30, 0.25):

@@ -124,14 +124,20 @@ def test_a_sustained_run_needs_consecutive_calendar_nights():
     assert score_nights(nights)["hrv_sustained"].isna().all()
 
 
-def test_a_sustained_fall_alerts_on_its_own_day():
-    t = pd.date_range("2024-01-01", periods=288 * 6, freq="5min")
+def test_a_sustained_fall_is_a_watch_on_its_day_and_an_alert_when_it_goes_on():
+    from wearable_monitor.verdict.patterns import PatternConfig
+
+    t = pd.date_range("2024-01-01", periods=288 * 7, freq="5min")
     quiet = dict(end_times=t, is_anomaly=np.zeros(len(t), bool), is_night=np.asarray(t.hour < 6),
                  is_resting=np.ones(len(t), bool), user_ids=np.full(len(t), "u", dtype=object),
                  scores=np.zeros(len(t)))
-    days = daily_pattern_table(**quiet, nights=score_nights(_nights({"hrv": [40.0] * 3 + [35.0, 31.0, 29.0]})))
-    assert list(days["alert"]) == [False] * 5 + [True]
-    assert list(days["pattern_days"]) == [0] * 5 + [1]   # one anomalous day; the nights make it persistent
+    nights = score_nights(_nights({"hrv": [40.0] * 3 + [35.0, 31.0, 29.0, 27.0]}))
+    assert nights["vitals_sustained"].tolist() == [False] * 5 + [True, True]
+    days = daily_pattern_table(**quiet, nights=nights)
+    assert days["is_anomalous_day"].tolist() == [False] * 5 + [True, True]
+    assert days["alert"].tolist() == [False] * 6 + [True]   # one falling day is a watch; the next one alerts
+    alone = daily_pattern_table(**quiet, nights=nights, config=PatternConfig(sustained_fall_alerts=True))
+    assert alone["alert"].tolist() == [False] * 5 + [True, True]
 
 
 def _heart_rate_and_steps(days: int, raised_days: tuple[int, ...] = (), with_nights: bool = True) -> pd.DataFrame:

@@ -144,10 +144,12 @@ def declining_week(seed: int, hrv_drop_per_day: float, rhr_rise_per_day: float) 
 
 
 def seed_week_report(detector, seeds=range(30)) -> dict:
-    """Share of simulated people whose 7-day scenario alerts, per variant (healthy = false alerts)."""
+    """Per variant: simulated people whose 7-day scenario alerts, and who get at least a watch (an
+    anomalous day) (healthy = false alerts)."""
     out = {}
     for name, (hrv, rhr) in SEED_WEEK_VARIANTS.items():
-        alerts = [bool(detector.daily(detector.score_history(declining_week(s, hrv, rhr), update_baseline=False))
-                       ["alert"].any()) for s in seeds]
-        out[name] = {"people": len(alerts), "alerted": int(sum(alerts))}
+        days = [detector.daily(detector.score_history(declining_week(s, hrv, rhr), update_baseline=False))
+                for s in seeds]
+        out[name] = {"people": len(days), "alerted": sum(bool(d["alert"].any()) for d in days),
+                     "flagged": sum(bool(d["is_anomalous_day"].any()) for d in days)}
     return out

@@ -252,14 +252,18 @@ def _render_seed_week(seed_week: dict) -> list[str]:
     lines = ["## The seed's 7-day pattern example", "",
              "3 normal days, then 4 days of gradually declining HRV, laid over 30 simulated people (seeds 0-29, "
              "`evaluation.declining_week`), each replayed through `score_history` + `daily`:", "",
-             "| scenario | people alerted |", "|---|---|"]
-    lines += [f"| {name} | {r['alerted']} / {r['people']} |" for name, r in seed_week.items()]
+             "| scenario | people alerted | people with at least a watch (an anomalous day) |", "|---|---|---|"]
+    lines += [f"| {name} | {r['alerted']} / {r['people']} | {r.get('flagged', '–')} / {r['people']} |"
+              for name, r in seed_week.items()]
     lines += ["", "An HRV fall of 10 % a day is inside the simulated night-to-night noise (~10 %) for its first "
               "two or three days, and three nights are a short reference. The sustained-fall rule of the "
               "nightly vitals (three nights running, each lower than the one before, 20 % below the earlier "
-              "nights on average, the last past the -25 % floor) catches most such weeks; the people it misses have no HRV on some nights or "
-              "a noisy first reference (`python scripts/tune_day_rules.py` prints the rule's cost in false "
-              "alert days).", ""]
+              "nights on average, the last past the -25 % floor) makes such a day anomalous (a watch); it "
+              "alerts when the fall goes on a second day, or when HRV is past the floor two nights running "
+              "(`PatternConfig.sustained_fall_alerts`: one falling day alone cost false alert days on both "
+              "simulators and caught no illness the other rules missed; HRV alone is non-specific). The "
+              "people without even a watch have no HRV on some nights or a noisy first reference "
+              "(`python scripts/tune_day_rules.py` prints the rules' cost in false alert days).", ""]
     return lines
 
 

@@ -36,8 +36,10 @@ A gradual fall crosses the floor late: HRV 10 % lower each night is 30 % down on
 but the night before was only 20 % down, so "two deviant nights running" waits another night or
 misses it in the night-to-night noise. A signal with `sustained_nights` = N also has a *sustained*
 rule: N consecutive nights, each further off than the one before, on average at least 80 % of the
-floor off the reference of the nights before them, the last by the full floor. Such a run is itself
-the persistence that "two nights running" asks for, so it alerts on its own (patterns.py). "Each
+floor off the reference of the nights before them, the last by the full floor. Such a night makes
+the day anomalous (a watch); two such days running alert, as any vital two nights running does
+(patterns.py, `PatternConfig.sustained_fall_alerts`: alerting on the first falling day cost false
+alert days on both simulators and caught no illness the other rules missed). "Each
 further off" is what makes it a fall rather than a noisy dip: without it, the rule doubled the
 false alert days it added on held-out simulated users. Only HRV has the rule: for resting HR it
 added false alert days on the tuning population (0.27 -> 0.39 per 30 user-days) and caught no

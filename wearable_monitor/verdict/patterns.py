@@ -8,8 +8,8 @@ learned detector and every reference detector share it. A day is anomalous when
 its window scores stand out (`model_anomalous`) or when the night before it
 deviates from the person's earlier nights (`vitals_anomalous`, vitals.py: the
 NightSignal rule generalised to every vital). The same vital deviant two days running makes an
-alert, and so does a sustained fall of a vital over several nights (`vitals_sustained`, vitals.py),
-which already is the persistence the two-day rule asks for. A day the model's scores make anomalous
+alert, and so does a sustained fall of a vital (`vitals_sustained`, vitals.py: three nights running,
+each lower) two days running; one such day is a watch (`PatternConfig.sustained_fall_alerts`). A day the model's scores make anomalous
 is shown (a watch) but is not multi-day evidence (`PatternConfig.model_days_alert`: the ablation in
 docs/evaluation_verdict.md).
 """
@@ -56,6 +56,14 @@ class PatternConfig:
     # Vitals read from the day's own rest hours (vitals.py, `hours="day_rest"`): known once the day is
     # over. Every other vital is a night's reading, known when the night ends (`alert_at_night`).
     daytime_signals: tuple[str, ...] = ("resting_hr_day",)
+    # A sustained fall (vitals.py: HRV three nights running, each lower) is its own kind of evidence:
+    # two such days running (four falling nights) make an alert, as any vital two nights running does.
+    # True: one sustained day alerts by itself. Measured (day level, `python scripts/tune_day_rules.py`
+    # and the second simulator's development seeds 17 + 23): alone it added false alert days on both
+    # simulators and caught no illness the other rules missed (seeds 17 + 23: 35 -> 23 false alert days
+    # without it, 17 of 21 illnesses either way); a steady fall of HRV alone is non-specific (training
+    # load, alcohol, short sleep lower it too), so one such day is a watch.
+    sustained_fall_alerts: bool = False
 
 
 def window_weights(is_night: np.ndarray, is_resting: np.ndarray, config: PatternConfig = PatternConfig()) -> np.ndarray:
@@ -165,8 +173,9 @@ def with_runs(days: pd.DataFrame, config: PatternConfig) -> pd.DataFrame:
     days["pattern_days"] = run_lengths
     # an alert is a statement about a day with data: a run carried over days without data does
     # not make them alert days (a week without the watch after two deviant nights is not 7 alerts).
-    # A sustained fall over several nights is persistent evidence by itself (vitals.py).
-    sufficient, sustained = days["sufficient"].to_numpy(bool), days["vitals_sustained"].to_numpy(bool)
+    # A sustained fall over several nights alerts by itself only with `sustained_fall_alerts`.
+    sufficient = days["sufficient"].to_numpy(bool)
+    sustained = days["vitals_sustained"].to_numpy(bool) & config.sustained_fall_alerts
     days["alert"] = ((run_lengths >= config.alert_consecutive_days) | sustained) & sufficient
     # ... and known when that day's night ends, when the run is of a night-time vital (verdict.carry_pattern)
     days["alert_at_night"] = ((night_runs >= config.alert_consecutive_days) | sustained) & sufficient
@@ -186,11 +195,12 @@ def _evidence_kinds(days: pd.DataFrame, model_days: bool = True) -> list[set[str
     if "vitals_deviant_signals" not in days:
         return [{"day"} if a else set() for a in anomalous]
     model = days["model_anomalous"].to_numpy(bool)
+    sustained = days["vitals_sustained"].to_numpy(bool) if "vitals_sustained" in days else np.zeros(len(days), bool)
     out = []
-    for a, m, names in zip(anomalous, model, days["vitals_deviant_signals"].fillna("").to_numpy()):
+    for a, m, s, names in zip(anomalous, model, sustained, days["vitals_deviant_signals"].fillna("").to_numpy()):
         kinds = {k for k in str(names).split(",") if k} | ({"model"} if m and model_days else set())
-        if a and not kinds and not m:
-            kinds = {"sustained"}  # a sustained fall alone: alerts anyway
+        if s:
+            kinds.add("sustained")  # a sustained fall: its own evidence, run by run
         out.append(kinds if a else set())
     return out
 
