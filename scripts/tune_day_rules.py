@@ -119,7 +119,7 @@ def vitals_rule_comparison(det: WearableAnomalyDetector, scored: dict, events) -
     for label, names, day_stand_in, guard in variants:
         det.vitals_config = _variant(shipped, names, day_stand_in, guard)
         print(f"  {label}: " + _vitals_cells(det, scored, events, weeks, fitbit), flush=True)
-    pattern = det.pattern_config
+    det.vitals_config, pattern = shipped, det.pattern_config
     for flag in (True, False):
         det.pattern_config = dataclasses.replace(pattern, sustained_fall_alerts=flag)
         mark = " (shipped)" if flag == pattern.sustained_fall_alerts else ""
