@@ -35,7 +35,7 @@ class VerdictConfig:
     # The learned model's finding level. Watch: the model explains but never raises an alert alone; the
     # ablation in docs/evaluation.md (wearable-monitor evaluate) decides whether it earns more.
     model_level: str = "watch"
-    # A multi-day pattern alert (the same evidence two days running, or a sustained vital fall: patterns.py)
+    # A multi-day pattern alert (the same evidence two days running, a sustained vital fall included: patterns.py)
     pattern_level: str = "alert"
     # A single deviant night / day score without the second day: something to watch ...
     anomalous_day_level: str = "watch"
