@@ -296,8 +296,10 @@ def _against_earlier_nights(values: np.ndarray, s: VitalSignal, config: VitalsCo
             continue
         ref[i] = float(np.median(earlier))
         dev[i] = _deviation(values[i], ref[i], s)
-        spread = _MAD_TO_SD * float(np.median(np.abs(earlier - ref[i])))
-        floor[i] = max(s.floor, k * (spread / abs(ref[i]) if s.relative else spread))
+        floor[i] = s.floor
+        if k > 0:
+            spread = _MAD_TO_SD * float(np.median(np.abs(earlier - ref[i])))
+            floor[i] = max(s.floor, k * (spread / abs(ref[i]) if s.relative else spread))
     return ref, dev, floor, np.nan_to_num(dev, nan=-np.inf) >= np.nan_to_num(floor, nan=np.inf)
 
 
