@@ -226,9 +226,15 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             with ThreadPoolExecutor(args.clients or 1) as pool:
                 results = list(pool.map(lambda _: window_client(call, connect), range(args.clients)))
+            first = [r[0][0] for r in results if r[0]]
+            later = [x for r in results for x in r[0][1:]]
             out[key] = {"clients": args.clients, "calls_each": args.calls,
                         **stats([x for r in results for x in r[0]], [x for r in results for x in r[1]]),
-                        "wall_s": round(time.perf_counter() - t, 1)}
+                        "wall_s": round(time.perf_counter() - t, 1),
+                        # each client's first call opens its connections and, through the queue, a new
+                        # Gradio session (the server builds the config of every block of the page for it)
+                        "first_call_p95_s": round(float(np.percentile(first, 95)), 3) if first else None,
+                        "later_calls_p95_s": round(float(np.percentile(later, 95)), 3) if later else None}
 
         month = write_history(tmp, args.history_days, "month.jsonl")
         warm.predict(handle_file(str(month)), None, None, "", True, api_name="/analyze_history")
