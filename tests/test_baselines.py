@@ -457,3 +457,37 @@ def test_heart_rate_at_rest_baseline_learns_only_from_records_at_rest():
     assert last["bl_hr_rest_mean"] == pytest.approx(62.0, abs=0.5)
     assert last["bl_hr_rest_morning_mean"] == pytest.approx(62.0, abs=0.5)
     assert last["bl_hr_mean"] > 63  # the all-day heart-rate baseline does include the (winsorised) walks
+
+
+def test_a_rest_context_given_to_ingest_is_used_only_when_made_with_the_baseline_settings():
+    """The realtime path hands the verdict's stream context to the baseline write (the rows' rest and
+    periods made once). The same context gives the same stored baseline as none; a context made with
+    other settings is not used; and rows ingest has to re-order never use one."""
+    from wearable_monitor.verdict.stream_context import StreamSettings, stream_context
+
+    frame = make_frame(3, seed=4)
+    rng = np.random.default_rng(4)
+    frame["hr"] = 70 + rng.normal(0, 5, len(frame))
+    frame["steps"] = np.where(rng.random(len(frame)) < 0.3, 400.0, 0.0)  # some walking: rest varies
+    cols = {c: frame[c].to_numpy() for c in frame}
+    same = stream_context(cols, FCFG, StreamSettings(sampling_minutes=FCFG.sampling_minutes))
+    other = stream_context(cols, FCFG, StreamSettings(sampling_minutes=FCFG.sampling_minutes, rest_minutes=60.0))
+    assert (same.rest != other.rest).any()
+
+    def stored(context) -> dict:
+        m = UserDataManager(BaselineStorage(":memory:"))
+        m.ingest("u1", cols, context=context)
+        return m.baseline_for("u1")
+
+    plain = stored(None)
+    assert stored(same) == plain
+    assert stored(other) == plain
+    from dataclasses import replace
+
+    from wearable_monitor.verdict.stream_context import REST
+    all_rest = replace(same, rest=np.full_like(same.rest, REST))  # the same settings: it is read as given
+    assert stored(all_rest) != plain
+    reversed_cols = {c: v[::-1] for c, v in cols.items()}
+    m = UserDataManager(BaselineStorage(":memory:"))
+    m.ingest("u1", reversed_cols, context=same)  # made for the other order: rebuilt after the sort
+    assert m.baseline_for("u1") == plain

@@ -285,7 +285,7 @@ class WearableAnomalyDetector:
             _heart_rate_caveat(summary, rows)
             weights = out["variable_weights"][i]
             top = self._explain(weights, observed[i], summary, baseline)
-            verdict = self._window_verdict(rows, prepared[i], baseline, score, top)
+            verdict, context = self._window_verdict(rows, prepared[i], baseline, score, top)
             results.append({
                 "is_anomaly": verdict.is_anomaly,
                 "level": verdict.level.label,
@@ -309,7 +309,7 @@ class WearableAnomalyDetector:
                 results[-1]["details"]["threshold_warning"] = self.threshold_warning
             results[-1] = json_safe(results[-1])  # strict JSON: missing numbers are None, never NaN
             if update_baseline:
-                self.users.ingest(user, rows)
+                self.users.ingest(user, rows, context=context)  # the verdict's rest context, not made twice
         return results
 
     def _record_metric_keys(self) -> dict[str, list[str]]:
@@ -381,14 +381,15 @@ class WearableAnomalyDetector:
         return out, observed
 
     def _window_verdict(self, rows: Columns, window: Windows, baseline: dict, score: float, top: list[dict]):
-        """The leveled verdict of one window: red flags and baseline deviations on its rows, the model's score."""
+        """The leveled verdict of one window (red flags and baseline deviations on its rows, the model's
+        score) and the rows' stream context it read."""
         columns = {f"bl_{name}_{stat}": b[stat] for name, b in baseline["metrics"].items() for stat in ("mean", "std")}
         columns["bl_alpha"] = baseline["alpha"]
         evidence = StreamEvidence.of({**rows, **columns}, self.config, self.red_flag_config,
                                      self.verdict_config.deviations)
         findings = evidence.window_findings()
         model = model_finding(score, self.threshold, self.verdict_config, top[0]["feature"] if top else None)
-        return decide(findings + ([model] if model else []))
+        return decide(findings + ([model] if model else [])), evidence.context
 
     def predict(self, data_points: Iterable[Mapping] | pd.DataFrame, return_score: bool = True,
                 return_details: bool = True, update_baseline: bool = False) -> dict:

@@ -11,6 +11,7 @@ import pandas as pd
 from .. import sqlite_store
 from ..config import FeatureConfig, default_feature_config
 from ..data.records import TIME, USER, static_column
+from ..verdict.stream_context import StreamContext
 from .config import BaselineConfig, MeanStd
 from .state import BaselineKey, BlendedBaseline, MetricState, baseline_keys, blended, source_of
 from .storage import BaselineStorage, UserRow, day_iso
@@ -58,10 +59,12 @@ class UserDataManager:
         user.days += int(user.open_has_data)
         user.open_has_data = False
 
-    def ingest(self, user_id: str, frame_rows, is_normal=None) -> IngestReport:
+    def ingest(self, user_id: str, frame_rows, is_normal=None, context: StreamContext | None = None) -> IngestReport:
         """Guarded update from one user's rows (frame contract columns); one atomic transaction.
 
-        `frame_rows`: a frame, or its columns as numpy arrays (`features.frame_columns`).
+        `frame_rows`: a frame, or its columns as numpy arrays (`features.frame_columns`). `context`: the
+        rows' stream context if the caller already made it (the realtime verdict): at-rest rows are read
+        from it instead of made again.
         """
         if TIME not in frame_rows:
             raise ValueError(f"ingest({user_id}): frame has no '{TIME}' column")
@@ -77,10 +80,11 @@ class UserDataManager:
         if n_rows > 1 and (ts[1:] < ts[:-1]).any():
             order = np.argsort(ts, kind="stable")
             rows = {c: v[order] for c, v in rows.items()}
+            context = None  # made for the rows' given order
             ts = ts[order]
             if mask is not None and mask.shape == (n_rows,):
                 mask = mask[order]
-        values = usable_values(rows, self.config, self.bcfg, self.keys, mask)
+        values = usable_values(rows, self.config, self.bcfg, self.keys, mask, context)
         events: dict[BaselineKey, list] = {}
         closed: list[str] = []
         st = self.storage

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..config import FeatureConfig
 from ..data.records import TIME
-from ..verdict.stream_context import REST, StreamSettings, stream_context
+from ..verdict.stream_context import REST, StreamContext, StreamSettings, stream_context
 from .config import ALL, BaselineConfig
 from .state import BaselineKey
 
@@ -16,19 +16,23 @@ from .state import BaselineKey
 REST_COLUMNS = ("steps", "hr_resting", "sleep_state", "accel_mag")
 
 
-def _at_rest(rows, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+def _at_rest(rows, config: FeatureConfig, context: StreamContext | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(rows taken at rest, each row's period with sleep counted as night), by the same definitions as
-    the verdict's evidence (default settings)."""
-    ctx = stream_context({c: rows[c] for c in (TIME, *REST_COLUMNS) if c in rows}, config,
-                         StreamSettings(sampling_minutes=config.sampling_minutes))
-    return ctx.rest == REST, ctx.periods
+    the verdict's evidence (default settings). `context`: the same rows' context, already made (the
+    realtime verdict's), used when it was made with these settings."""
+    settings = StreamSettings(sampling_minutes=config.sampling_minutes)
+    if context is None or context.settings != settings or len(context) != len(rows[TIME]):
+        context = stream_context({c: rows[c] for c in (TIME, *REST_COLUMNS) if c in rows}, config, settings)
+    return context.rest == REST, context.periods
 
 
 def usable_values(rows, config: FeatureConfig, bcfg: BaselineConfig,
-                   keys: list[BaselineKey], is_normal) -> dict[BaselineKey, np.ndarray]:
+                   keys: list[BaselineKey], is_normal, context: StreamContext | None = None
+                   ) -> dict[BaselineKey, np.ndarray]:
     """Per key the source values with NaN wherever a value must not update the baseline.
 
-    `rows`: a frame, or its columns as numpy arrays (anything with `in` and `[name]`).
+    `rows`: a frame, or its columns as numpy arrays (anything with `in` and `[name]`). `context`: the
+    rows' stream context if the caller has it (`_at_rest`).
     """
     n = len(rows[TIME])
     ok = np.ones(n, dtype=bool)
@@ -43,7 +47,7 @@ def usable_values(rows, config: FeatureConfig, bcfg: BaselineConfig,
         ok &= np.asarray(rows["data_quality"], dtype=np.float64) != dq.categories["low"]
     hours = np.asarray(rows[TIME], dtype="datetime64[ns]").astype("datetime64[h]").astype(np.int64) % 24
     periods = config.period_by_hour[hours]
-    rest, rest_periods = _at_rest(rows, config) if any(k.at_rest for k in keys) else (None, None)
+    rest, rest_periods = _at_rest(rows, config, context) if any(k.at_rest for k in keys) else (None, None)
     out = {}
     for key in keys:
         if key.source not in rows:

@@ -74,6 +74,7 @@ class StreamContext:
     recovering: np.ndarray   # bool: within recovery_minutes after a record at walking cadence
     periods: np.ndarray      # object: the row's time period for baselines (period_of_rows), sleep counted as night
     movement_sensed: np.ndarray  # bool: the record has a wrist-accelerometer reading (rest not on steps alone)
+    settings: StreamSettings | None = None  # what it was made with (a reader may reuse it only for the same)
 
     def __len__(self) -> int:
         return len(self.minutes)
@@ -133,7 +134,8 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
     return StreamContext(minutes=minutes, rest=rest, awake=np.asarray(awake, bool), usable=usable, times=times,
                          asleep=asleep, sleep_known=np.isfinite(sleep), recovering=recovering,
                          periods=period_of_rows(times, config, asleep),
-                         movement_sensed=np.zeros(n, bool) if accel is None else np.isfinite(accel))
+                         movement_sensed=np.zeros(n, bool) if accel is None else np.isfinite(accel),
+                         settings=settings)
 
 
 def runs(mask: np.ndarray, minutes: np.ndarray, max_gap_minutes: float, min_records: int,

@@ -23,7 +23,7 @@ from .deviations import DeviationConfig, deviation_finding, deviation_runs
 from .findings import Finding, Level, Verdict, decide
 from .patterns import PatternConfig, is_night_kind
 from .red_flags import RedFlagConfig, default_red_flag_config, red_flag_runs, run_finding
-from .stream_context import EvidenceRun, stream_context, strongest_per_family, window_runs
+from .stream_context import EvidenceRun, StreamContext, stream_context, strongest_per_family, window_runs
 
 EVIDENCE_SOURCES = ("red_flag", "baseline")
 #: per-window level columns: the stream sources, then the multi-day pattern carried from the day before
@@ -53,6 +53,7 @@ class StreamEvidence:
     n_rows: int
     sampling_minutes: float
     red_flags: RedFlagConfig
+    context: StreamContext | None = None  # the rows' context (rest, sleep, periods): the baseline write reuses it
 
     @classmethod
     def of(cls, cols: Mapping[str, Any], config: FeatureConfig, red_flags: RedFlagConfig | None = None,
@@ -63,7 +64,7 @@ class StreamEvidence:
         found = red_flag_runs(cols, config, red_flags, ctx=ctx) + deviation_runs(cols, config, deviations, ctx=ctx,
                                                                                   settings=settings)
         return cls(cols=cols, runs=found, n_rows=len(ctx), sampling_minutes=float(config.sampling_minutes),
-                   red_flags=red_flags)
+                   red_flags=red_flags, context=ctx)
 
     def finding(self, run: EvidenceRun, first: int | None = None, last: int | None = None) -> Finding:
         if run.source == "red_flag":
