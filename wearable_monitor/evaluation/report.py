@@ -253,7 +253,7 @@ def _render_seed_week(seed_week: dict) -> list[str]:
              "3 normal days, then 4 days of gradually declining HRV, laid over 30 simulated people (seeds 0-29, "
              "`evaluation.declining_week`), each replayed through `score_history` + `daily`:", "",
              "| scenario | people alerted | people with at least a watch (an anomalous day) |", "|---|---|---|"]
-    lines += [f"| {name} | {r['alerted']} / {r['people']} | {r.get('flagged', '–')} / {r['people']} |"
+    lines += [f"| {name} | {r['alerted']} / {r['people']} | {r['flagged']} / {r['people']} |"
               for name, r in seed_week.items()]
     lines += ["", "An HRV fall of 10 % a day is inside the simulated night-to-night noise (~10 %) for its first "
               "two or three days, and three nights are a short reference. The sustained-fall rule of the "

@@ -74,7 +74,7 @@ class StreamContext:
     recovering: np.ndarray   # bool: within recovery_minutes after a record at walking cadence
     periods: np.ndarray      # object: the row's time period for baselines (period_of_rows), sleep counted as night
     movement_sensed: np.ndarray  # bool: the record has a wrist-accelerometer reading (rest not on steps alone)
-    settings: StreamSettings | None = None  # what it was made with (a reader may reuse it only for the same)
+    settings: StreamSettings  # what it was made with (a reader may reuse it only for the same settings)
 
     def __len__(self) -> int:
         return len(self.minutes)

@@ -50,10 +50,13 @@ class StreamEvidence:
     """The sustained runs of every stream evidence source in one user's rows."""
     cols: Mapping[str, Any]
     runs: list[EvidenceRun]
-    n_rows: int
     sampling_minutes: float
     red_flags: RedFlagConfig
-    context: StreamContext | None = None  # the rows' context (rest, sleep, periods): the baseline write reuses it
+    context: StreamContext  # the rows' context (rest, sleep, periods): the baseline write reuses it
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.context)
 
     @classmethod
     def of(cls, cols: Mapping[str, Any], config: FeatureConfig, red_flags: RedFlagConfig | None = None,
@@ -63,8 +66,8 @@ class StreamEvidence:
         ctx = stream_context(cols, config, settings)
         found = red_flag_runs(cols, config, red_flags, ctx=ctx) + deviation_runs(cols, config, deviations, ctx=ctx,
                                                                                   settings=settings)
-        return cls(cols=cols, runs=found, n_rows=len(ctx), sampling_minutes=float(config.sampling_minutes),
-                   red_flags=red_flags, context=ctx)
+        return cls(cols=cols, runs=found, sampling_minutes=float(config.sampling_minutes), red_flags=red_flags,
+                   context=ctx)
 
     def finding(self, run: EvidenceRun, first: int | None = None, last: int | None = None) -> Finding:
         if run.source == "red_flag":
