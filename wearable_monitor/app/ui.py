@@ -418,9 +418,11 @@ def launch(config_path: str | Path | None = None, data_dir: str | None = None, *
     kwargs.setdefault("server_name", default_host())
     kwargs.setdefault("mcp_server", True)  # the named API's tools over MCP at /gradio_api/mcp/ (api.py)
     block = not kwargs.pop("prevent_thread_lock", False)
+    # warm before the port opens: a visitor (or a load test) that connects at once finds the server ready,
+    # not sharing the cores with the warm-up's analysis and first figures
+    warm_up(service)
     out = demo.launch(css=CSS, prevent_thread_lock=True, **kwargs)
     add_rest_routes(demo.app, service)  # POST /api/v1/detect_window without the queue (rest.py)
-    warm_up(service)
     tune_gc()  # start-up is over: what is alive now stays out of the collector's way (gc_tuning.py)
     if block:
         signal.signal(signal.SIGTERM, _stop)  # a service manager's stop closes the server as Ctrl-C does
