@@ -484,3 +484,26 @@ def test_the_start_up_warm_up_analyses_and_draws_in_a_scratch_workspace_it_delet
     assert Handlers(app_service).warm_up(history, lines=400) > 0
     assert set(app_service.sessions) == sessions and set(app_service.sessions_dir.iterdir()) == folders
     assert app_service.users() == users and "A0NVTRV" not in users  # nothing written where visitors read
+
+
+def test_launch_warms_up_before_the_port_opens(tmp_path, monkeypatch):
+    """The first visitor (or health check, or load test) that connects must find the server warm, not
+    share the cores with the warm-up's analysis and first figures."""
+    import gradio as gr
+
+    from wearable_monitor.app import ui
+
+    order, services = [], []
+    real_create = ui.create_service
+    monkeypatch.setattr(ui, "create_service", lambda *a, **kw: services.append(real_create(*a, **kw)) or services[-1])
+    monkeypatch.setattr(ui, "warm_up", lambda service: order.append("warm_up"))
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: order.append("port open"))
+    monkeypatch.setattr(ui, "add_rest_routes", lambda app, service: order.append("rest routes"))
+    monkeypatch.setattr(ui, "set_request_threads", lambda: None)  # process-wide settings stay the test's
+    monkeypatch.setattr(ui, "tune_gc", lambda: None)
+    try:
+        ui.launch(data_dir=str(tmp_path), prevent_thread_lock=True)
+    finally:
+        for service in services:
+            service.close()
+    assert order == ["warm_up", "port open", "rest routes"]
