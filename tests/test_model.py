@@ -238,6 +238,27 @@ def test_bad_batch_is_named(model):
         model({k: v for k, v in batch.items() if k != "context"})
 
 
+def test_code_ranges_are_checked_per_variable(model):
+    """Temporal categoricals may use their extra "missing" index (= cardinality), statics may not;
+    negative codes and float codes are refused; the error names the variable and its valid range."""
+    batch = make_batch(model.config, 3)
+
+    def with_code(key, j, value):
+        codes = batch[key].clone()
+        codes[(0, 0, j) if key == "categorical" else (0, j)] = value
+        return dict(batch, **{key: codes})
+
+    model(with_code("categorical", 1, 3))  # data_quality: 3 categories + the missing index 3
+    with pytest.raises(ValueError, match=r"'data_quality' \(valid 0..3\)"):
+        model(with_code("categorical", 1, 4))
+    with pytest.raises(ValueError, match=r"'sleep_state' \(valid 0..4\)"):
+        model(with_code("categorical", 0, -1))
+    with pytest.raises(ValueError, match=r"'age_group' \(valid 0..5\)"):
+        model(with_code("static", 0, 6))  # a static has no missing index
+    with pytest.raises(TypeError, match="integer codes"):
+        model(dict(batch, static=batch["static"].float()))
+
+
 def test_save_and_load_round_trip(model, tmp_path):
     extra = {"feature_config_sha256": "ab" * 32, "threshold": 0.42}
     model.save_pretrained(tmp_path, extra_config=extra)
