@@ -56,9 +56,9 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return rss / 1024, pss / 1024
 
 
-def pss_by_process(pid: int) -> dict[str, float]:
-    """PSS (MB) of the server and each child process, named by its role."""
-    out = {"server": _kb(Path(f"/proc/{pid}/smaps_rollup"), "Pss:") / 1024}
+def memory_by_process(pid: int, key: str = "Pss:") -> dict[str, float]:
+    """PSS (or, with key "Rss:", RSS) in MB of the server and each child process, named by its role."""
+    out = {"server": _kb(Path(f"/proc/{pid}/smaps_rollup"), key) / 1024}
     for child in _children(pid):
         try:
             cmd = Path(f"/proc/{child}/cmdline").read_text().replace("\0", " ")
@@ -67,7 +67,7 @@ def pss_by_process(pid: int) -> dict[str, float]:
                 role = "forkserver" if parent == pid else "history worker"
             else:
                 role = "resource tracker" if "resource_tracker" in cmd else "other"
-            out[f"{role} {child}"] = _kb(Path(f"/proc/{child}/smaps_rollup"), "Pss:") / 1024
+            out[f"{role} {child}"] = _kb(Path(f"/proc/{child}/smaps_rollup"), key) / 1024
         except OSError:
             pass
     return {k: round(v) for k, v in out.items()}
@@ -259,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
 
         small = write_history(tmp, 2, "two_days.jsonl")
         mem, lat, fail = [memory_mb(server.pid)], [], []
-        by_process = pss_by_process(server.pid)
+        by_process = memory_by_process(server.pid)
+        rss_peak = memory_by_process(server.pid, "Rss:")  # per process: the largest RSS seen
         for i in range(args.uploads):
             if time.time() - t_start > args.time_limit:
                 fail.append(f"time limit reached after {i} uploads")
@@ -272,11 +273,15 @@ def main(argv: list[str] | None = None) -> int:
                 fail.append(str(exc)[:200])
             if i % 10 == 9:
                 mem.append(memory_mb(server.pid))
+                for name, mb in memory_by_process(server.pid, "Rss:").items():
+                    rss_peak[name] = max(rss_peak.get(name, 0), mb)
         out["uploads"] = {"uploads": args.uploads, **stats([x for x in lat if isinstance(x, float)], fail),
                           "processes": 1 + len(_children(server.pid)),
                           "pss_mb_start": round(mem[0][1]), "pss_mb_peak": round(max(m[1] for m in mem)),
                           "pss_mb_end": round(mem[-1][1]), "rss_mb_sum_peak": round(max(m[0] for m in mem)),
                           "pss_mb_by_process_start": by_process,
+                          # each process's own RSS (the sum above counts pages the processes share once each)
+                          "rss_mb_peak_by_process": {k: round(v) for k, v in rss_peak.items()},
                           "session_dirs_left": len(list((tmp / "data" / "sessions").glob("*")))}
         out["loadavg_after"] = os.getloadavg()
     finally:
