@@ -121,6 +121,30 @@ def test_baseline_is_updated_after_scoring(healthy_user):
     assert result["baseline"]["source"] == "personal"
 
 
+def test_a_window_with_its_history_is_read_against_the_personal_baseline_the_history_builds(healthy_user):
+    """detect_realtime(window, history=...) on a fresh detector: the store takes in the history before the
+    window, so the window gets the same personal baseline (and verdict) as after an explicit replay, as the
+    app and the CLI do it; records it holds already, and history rows from the window on, are not absorbed
+    again; with update_baseline=False the store is left alone."""
+    records = frame_to_records(healthy_user.frame)
+    history, window = records[:-12], records[-12:]
+    fresh = WearableAnomalyDetector().detect_realtime(window, history=history)
+    assert fresh["baseline"]["source"] == "personal" and fresh["baseline"]["days_of_history"] >= 9
+
+    replayed = WearableAnomalyDetector()
+    replayed.score_history(history)
+    explicit = replayed.detect_realtime(window, history=history)  # the store holds the history already
+    assert fresh["baseline"] == explicit["baseline"]
+    assert (fresh["level"], fresh["anomaly_score"]) == (explicit["level"], explicit["anomaly_score"])
+
+    overlapping = WearableAnomalyDetector().detect_realtime(window, history=records)  # the window's rows too
+    assert overlapping["baseline"] == fresh["baseline"]
+
+    untouched = WearableAnomalyDetector()
+    result = untouched.detect_realtime(window, update_baseline=False, history=history)
+    assert untouched.storage.list_users() == [] and result["baseline"]["source"] == "group"
+
+
 def test_illness_history_raises_scores_and_alerts():
     sim = simulate_user("ill", days=16, seed=5, events=[EventRequest("illness", start=datetime(2024, 1, 10), days=5)])
     det = WearableAnomalyDetector()

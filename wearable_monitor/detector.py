@@ -408,14 +408,33 @@ class WearableAnomalyDetector:
         `history`: the same user's earlier records (any input `score_history` takes). With it, the
         multi-day pattern (nightly vitals, day scores; patterns.py) joins the window's verdict as
         `pattern` evidence: the stronger of the newest finished day (as in `score_history`) and the
-        window's own day so far.
+        window's own day so far. With `update_baseline` as well, the user's stored baseline first takes
+        in the history's records before the window (records it holds already are skipped), so the
+        window is read against the personal baseline its history builds, as the app's and the CLI's
+        window with a history is. With `update_baseline=False` the store is left as it is.
         """
+        if history is None or (isinstance(history, (list, tuple, pd.DataFrame)) and len(history) == 0):
+            return self.predict(window, update_baseline=update_baseline)
+        if not isinstance(window, pd.DataFrame):
+            window = self._validated(window)  # validated once for the three uses below
+        history = self._frame(history)
+        if update_baseline:
+            self._absorb_history(history, self._frame(window))
         result = self.predict(window, update_baseline=update_baseline)
-        if history is not None and not (isinstance(history, (list, tuple, pd.DataFrame)) and len(history) == 0):
-            found = self.pattern_findings(history, window, result)
-            if found:
-                self._add_findings(result, found)
+        found = self.pattern_findings(history, window, result)
+        if found:
+            self._add_findings(result, found)
         return result
+
+    def _absorb_history(self, history: pd.DataFrame, window: pd.DataFrame) -> None:
+        """The window's user's stored baseline takes in that user's history records from before the
+        window's first record (the guard holds deviant days back, as for any update)."""
+        if not len(window) or window[USER].nunique() != 1:
+            return  # predict refuses such a window with the reason
+        user, start = window[USER].iloc[0], window[TIME].min()
+        rows = history[(history[USER] == user) & (history[TIME] < start)]
+        if len(rows):
+            self.users.ingest(str(user), rows.sort_values(TIME, kind="stable").reset_index(drop=True))
 
     def pattern_findings(self, history: Any, window: Any, result: dict) -> list:
         """The multi-day pattern's finding for the window: the day before and the day so far, from history + window."""
