@@ -121,6 +121,22 @@ def test_baseline_is_updated_after_scoring(healthy_user):
     assert result["baseline"]["source"] == "personal"
 
 
+def test_what_validation_changed_is_in_the_result_never_silent(detector):
+    """A field refused, a record rejected and an unknown name each come back under `input_issues` with the
+    record's position and the field; a clean window has no such key (the seed's result shape)."""
+    window = json.loads(EXAMPLE.read_text())
+    assert "input_issues" not in detector.predict(window)
+    window[2]["features"]["hr"] = "91.7"            # a string: the field is removed
+    window[4]["timestamp"] = "yesterday"             # not a time: the record is rejected
+    window[6]["features"]["pulse_ox"] = 97           # not a feature of the config: ignored
+    for result in (detector.predict(window), detector.predict_batch([window])[0],
+                   detector.detect_realtime(window, update_baseline=False)):
+        issues = {(i["line"], i["field"], i["action"]) for i in result["input_issues"]}
+        assert issues == {(3, "features.hr", "field removed"), (5, "timestamp", "record rejected"),
+                          (7, "features.pulse_ox", "ignored")}
+        assert result["details"]["window_size"] == 11  # the rejected record is not scored
+
+
 def test_a_window_with_its_history_is_read_against_the_personal_baseline_the_history_builds(healthy_user):
     """detect_realtime(window, history=...) on a fresh detector: the store takes in the history before the
     window, so the window gets the same personal baseline (and verdict) as after an explicit replay, as the

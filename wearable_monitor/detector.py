@@ -70,6 +70,13 @@ NO_HEART_RATE_CAVEAT = ("no heart rate in this window: the score rests on the ot
                         "(heart rate is the channel the model relies on most); treat it with extra caution")
 
 
+def _with_issues(result: dict, checked: pd.DataFrame | ValidationResult) -> dict:
+    """`result` with what validation changed in its records (`input_issues`), if anything."""
+    if isinstance(checked, ValidationResult) and (checked.errors or checked.warnings):
+        result["input_issues"] = [issue.to_dict() for issue in checked.errors + checked.warnings]
+    return result
+
+
 def _heart_rate_caveat(summary: dict, rows: Mapping[str, np.ndarray]) -> None:
     """A window without any heart-rate value is scored from what it has; its data_quality says so."""
     hr = rows.get("hr")
@@ -185,6 +192,10 @@ class WearableAnomalyDetector:
     def _frame(self, data: Any) -> pd.DataFrame:
         """Validated frame from records (dicts / Records), a frame, a ValidationResult or a path."""
         return data if isinstance(data, pd.DataFrame) else self._validated(data).frame
+
+    def _checked(self, data: Any) -> pd.DataFrame | ValidationResult:
+        """A frame as it is; anything else validated (a ValidationResult keeps what validation changed)."""
+        return data if isinstance(data, (pd.DataFrame, ValidationResult)) else self._validated(data)
 
     def _columns(self, data: Any) -> Columns:
         """The same rows as `_frame`, as numpy columns (no DataFrame built for record input)."""
@@ -393,8 +404,14 @@ class WearableAnomalyDetector:
 
     def predict(self, data_points: Iterable[Mapping] | pd.DataFrame, return_score: bool = True,
                 return_details: bool = True, update_baseline: bool = False) -> dict:
-        """Seed API: score the latest window of `data_points` (one user)."""
-        result = self._results([self._columns(data_points)], update_baseline)[0]
+        """Seed API: score the latest window of `data_points` (one user).
+
+        What validation changed in the records (a rejected record, a removed field, an ignored name;
+        each with its 1-based position in `data_points` and the field) is listed under `input_issues`,
+        present only when there is something to say: nothing is dropped without a word.
+        """
+        checked = self._checked(data_points)
+        result = _with_issues(self._results([self._columns(checked)], update_baseline)[0], checked)
         if not return_details:
             result = {k: result[k] for k in ("is_anomaly", "anomaly_score", "threshold")}
         if not return_score:
@@ -459,8 +476,11 @@ class WearableAnomalyDetector:
         apply_verdict(result, decide([Finding.from_dict(f) for f in result["reasons"]] + list(extra)))
 
     def predict_batch(self, windows: Iterable[Iterable[Mapping] | pd.DataFrame], update_baseline: bool = False) -> list[dict]:
-        """Many users' windows in one forward pass (one result per window, same order)."""
-        return self._results([self._columns(w) for w in windows], update_baseline)
+        """Many users' windows in one forward pass (one result per window, same order; `input_issues`
+        as in `predict`)."""
+        checked = [self._checked(w) for w in windows]
+        return [_with_issues(r, c) for r, c in zip(self._results([self._columns(c) for c in checked], update_baseline),
+                                                   checked)]
 
     # ------------------------------------------------------------------ history
     def score_history(self, data: Any, progress: bool = False, update_baseline: bool = True) -> pd.DataFrame:
