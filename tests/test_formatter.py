@@ -173,6 +173,16 @@ def test_anomaly_text_reports_the_facts():
     assert "26 %" in text and "longest gap: 25 min" in text
 
 
+def test_a_window_that_validation_changed_says_so():
+    res = copy.deepcopy(ANOMALY)
+    assert "input_changed" not in AnomalyFormatter("en").format(res).case["caveats"]
+    res["input_issues"] = [{"line": 3, "field": "features.hr", "message": "'91.7' is a string, expected a number",
+                            "action": "field removed"}]
+    for lang, needle in (("en", "input_issues say which"), ("zh", "input_issues")):
+        llm = AnomalyFormatter(lang).format(res)
+        assert "input_changed" in llm.case["caveats"] and needle in llm.user_content
+
+
 def test_time_of_day_baseline_metrics():
     res = copy.deepcopy(ANOMALY)
     res["baseline"]["metrics"]["hr_resting_night"] = {"mean": 60.0, "std": 3.0, "personal_mean": 58.0,

@@ -197,6 +197,8 @@ class CaseBuilder:
             out.append("missing_data")
         if res is not None and res.data_quality is not None and res.data_quality.heart_rate_missing:
             out.append("no_heart_rate")
+        if res is not None and res.input_issues:
+            out.append("input_changed")
         if dq.get("max_gap_minutes") is not None and dq["max_gap_minutes"] > GAP_FACTOR * self.config.sampling_minutes:
             out.append("gaps")
         if dq.get("low_quality_points"):

@@ -133,6 +133,7 @@ class ResultIn(_In):
     measurements: dict[str, MeasurementIn] = {}
     data_quality: Optional[DataQualityIn] = None
     static: dict[str, Any] = {}
+    input_issues: list[Any] = []  # what validation changed in the records (detector.predict)
 
 
 class DayIn(_In):

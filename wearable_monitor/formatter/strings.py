@@ -93,6 +93,8 @@ T = {
         "lowq": "low-quality points: {n}", "caveats": "Caveats",
         "cav_missing_data": "many values are missing, so the score rests on partial data",
         "cav_no_heart_rate": "no heart rate in this window: the score rests on the other channels only",
+        "cav_input_changed": "validation rejected records or removed values of this window (the result's "
+                             "input_issues say which); the score rests on what remained",
         "cav_gaps": "the window has gaps longer than {g} minutes",
         "cav_low_quality": "some points were marked low quality by the device",
         "cav_short_window": "the window has fewer records than the model expects",
@@ -154,6 +156,7 @@ T = {
         "lowq": "低质量点：{n}", "caveats": "注意事项",
         "cav_missing_data": "缺失值较多，分数基于不完整的数据",
         "cav_no_heart_rate": "该窗口没有心率数据：分数仅基于其他通道",
+        "cav_input_changed": "校验时剔除了该窗口的部分记录或数值（见结果中的 input_issues）；分数基于剩余数据",
         "cav_gaps": "窗口内有超过 {g} 分钟的间隔",
         "cav_low_quality": "部分数据点被设备标记为低质量",
         "cav_short_window": "窗口记录数少于模型预期",
