@@ -137,6 +137,14 @@ def test_what_validation_changed_is_in_the_result_never_silent(detector):
         assert result["details"]["window_size"] == 11  # the rejected record is not scored
 
 
+def test_score_history_warns_when_validation_dropped_records_or_fields(healthy_user):
+    records = frame_to_records(healthy_user.frame.iloc[:300])
+    records[10]["features"]["hr"] = "90"
+    records[20]["timestamp"] = "bad"
+    with pytest.warns(UserWarning, match=r"rejected 1 record\(s\) and removed 1 field\(s\); first: line 11, features.hr"):
+        WearableAnomalyDetector().score_history(records)
+
+
 def test_a_window_with_its_history_is_read_against_the_personal_baseline_the_history_builds(healthy_user):
     """detect_realtime(window, history=...) on a fresh detector: the store takes in the history before the
     window, so the window gets the same personal baseline (and verdict) as after an explicit replay, as the

@@ -496,8 +496,14 @@ class WearableAnomalyDetector:
 
     def score_history_and_days(self, data: Any, progress: bool = False,
                                update_baseline: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """`score_history` and the `daily` table of its windows, the day table computed once."""
-        frame = self._frame(data)
+        """`score_history` and the `daily` table of its windows, the day table computed once.
+
+        Records given as records or a path are validated here; when that rejects records or removes
+        fields, a warning says how many and names the first (`load_any(path)` or `validate_items` gives
+        the whole report, and a ValidationResult passed in is used as it is).
+        """
+        checked = self._checked(data)
+        frame = checked.frame if isinstance(checked, ValidationResult) else checked
         parts = []
         users = list(pd.unique(frame[USER]))
         known_users = set(self.storage.list_users())
@@ -521,7 +527,13 @@ class WearableAnomalyDetector:
             raise InputError(f"no user has {self.window_size} records: nothing to score")
         scored = pd.concat(parts, ignore_index=True)
         days = self.daily(scored)
-        return self.with_pattern(scored, days), days
+        scored = self.with_pattern(scored, days)
+        if isinstance(checked, ValidationResult) and checked.errors and checked is not data:
+            # records validated here: say what was dropped (a caller who validated holds the report already)
+            warnings.warn(f"score_history: validation rejected {checked.counts['rejected']} record(s) and removed "
+                          f"{checked.counts['fields_removed']} field(s); first: {checked.errors[0]}",
+                          UserWarning, stacklevel=3)
+        return scored, days
 
     def with_pattern(self, scored: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
         """The windows carrying the multi-day pattern of `days` (`verdict.carry_pattern` with this
