@@ -423,6 +423,10 @@ def test_dataframe_and_record_input_give_the_same_result(detector, healthy_user)
     by_records = detector.predict(records)
     by_frame = detector.predict(detector._frame(records))
     assert by_records == by_frame
+    # 30 records given, the latest 12 scored: said, not silent
+    assert by_records["input_issues"] == [{"line": None, "field": "<window>", "action": "noted", "message":
+                                           "30 valid records given: the latest 12 are scored as the window (a realtime "
+                                           "window is 6-24 records; score_history scores every window of a history)"}]
 
 
 def test_small_batches_run_on_one_thread_and_match_large_batches(detector, healthy_user):

@@ -176,6 +176,9 @@ def test_anomaly_text_reports_the_facts():
 def test_a_window_that_validation_changed_says_so():
     res = copy.deepcopy(ANOMALY)
     assert "input_changed" not in AnomalyFormatter("en").format(res).case["caveats"]
+    res["input_issues"] = [{"line": None, "field": "<window>", "message": "30 valid records given: ...",
+                            "action": "noted"}]  # a note takes nothing away
+    assert "input_changed" not in AnomalyFormatter("en").format(res).case["caveats"]
     res["input_issues"] = [{"line": 3, "field": "features.hr", "message": "'91.7' is a string, expected a number",
                             "action": "field removed"}]
     for lang, needle in (("en", "input_issues say which"), ("zh", "input_issues")):

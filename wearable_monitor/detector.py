@@ -28,7 +28,7 @@ from .baselines import BaselineStorage, UserDataManager, causal_baseline_columns
 from .config import REPO_ROOT, FeatureConfig, default_feature_config
 from .data.readers import load_any
 from .data.records import TIME, USER, records_to_columns, static_column
-from .data.validation import ValidationResult, validate_items
+from .data.validation import NOTED, Issue, ValidationResult, validate_items
 from .detectors.learned import LearnedDetector, WearableAnomalyNet
 from .errors import InputError  # noqa: F401 - defined in errors.py, importable from here as before
 from .features import Columns, FeatureCalculator, Windows, frame_columns
@@ -71,9 +71,17 @@ NO_HEART_RATE_CAVEAT = ("no heart rate in this window: the score rests on the ot
 
 
 def _with_issues(result: dict, checked: pd.DataFrame | ValidationResult) -> dict:
-    """`result` with what validation changed in its records (`input_issues`), if anything."""
-    if isinstance(checked, ValidationResult) and (checked.errors or checked.warnings):
-        result["input_issues"] = [issue.to_dict() for issue in checked.errors + checked.warnings]
+    """`result` with what validation changed in its records (`input_issues`), if anything, and a note
+    when more records were given than the scored window holds."""
+    validated = isinstance(checked, ValidationResult)
+    issues = [issue.to_dict() for issue in checked.errors + checked.warnings] if validated else []
+    size, given = result["details"]["window_size"], len(checked.records) if validated else len(checked)
+    if given > size:
+        issues.append(Issue(None, "<window>", f"{given} valid records given: the latest {size} are scored as the "
+                            "window (a realtime window is 6-24 records; score_history scores every window of a "
+                            "history)", NOTED).to_dict())
+    if issues:
+        result["input_issues"] = issues
     return result
 
 

@@ -9,6 +9,7 @@ from ..verdict.findings import Level
 from .schema import (CASE_SCHEMA, GAP_FACTOR, HR_REST_HIGH, HR_REST_LOW, LANGUAGES, MAX_ADVICE, MAX_ID, MAX_NAME,
                      MAX_TITLE, MISSING_CAVEAT, PERSONAL_DAYS, SEVERITY_ORDER, SPO2_LOW, FindingIn, PatternIn, ReasonIn,
                      ResultIn)
+from ..data.validation import DUPLICATE_DROPPED, FIELD_REMOVED, IGNORED, REJECTED
 from .strings import _canon
 from .text import _r, _when, clean_text
 
@@ -197,7 +198,7 @@ class CaseBuilder:
             out.append("missing_data")
         if res is not None and res.data_quality is not None and res.data_quality.heart_rate_missing:
             out.append("no_heart_rate")
-        if res is not None and res.input_issues:
+        if res is not None and any(isinstance(i, dict) and i.get("action") in DROPPED for i in res.input_issues):
             out.append("input_changed")
         if dq.get("max_gap_minutes") is not None and dq["max_gap_minutes"] > GAP_FACTOR * self.config.sampling_minutes:
             out.append("gaps")
@@ -251,6 +252,8 @@ def _bilingual(value: Any, max_len: int) -> dict | None:
 # Only text in the exact shape vitals.py writes reaches the prompt (no free text from a pattern dict).
 # A part may end in " on average over N nights" (a sustained fall, vitals.py); that suffix is
 # rendered in the prompt's language (`over_nights`).
+# input_issues actions that took data away (validation.py): the caveat says the score rests on the rest
+DROPPED = frozenset({REJECTED, FIELD_REMOVED, DUPLICATE_DROPPED, IGNORED})
 _VITAL = r"[a-z_]{2,20} [+-]\d{1,3}(?:\.\d)?(?:%| (?:bpm|breaths/min|points|degC))(?: on average over \d nights)?"
 
 
