@@ -245,6 +245,10 @@ def test_aliases_are_read_under_the_config_name_with_one_warning_per_source(tmp_
     assert notes == {"user_id": "read as 'deviceId' in 12 record(s) (first at line 2)",
                      "heart_rate": "read as 'hr' in 12 record(s) (first at line 2)",
                      "respiratory_rate": "read as 'resp_rate' in 12 record(s) (first at line 2)"}
+    camel = load_history(jsonl({**rec(0), "features": {"heartRate": 71.0, "restingHeartRate": 60.0, "stepCount": 0,
+                                                       "SpO2": 97.0, "sleepStage": "awake"}}))
+    assert camel.ok and camel.records[0].features == {"hr": 71.0, "hr_resting": 60.0, "steps": 0.0, "spo2": 97.0,
+                                                      "sleep_state": "awake"}
     both = load_history(jsonl({**rec(0), "features": {"hr": 70.0, "Heart Rate": 90.0}}))
     assert both.records[0].features == {"hr": 70.0}  # the proper name wins; the alias is an error
     assert [(e.line, e.field, e.action) for e in both.errors] == [(1, "features.Heart Rate", "field removed")]

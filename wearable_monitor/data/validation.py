@@ -69,13 +69,19 @@ FEATURE_ALIASES = {
 
 
 def canonical_feature_name(name: Any, config: FeatureConfig) -> str | None:
-    """The config feature an input name stands for: itself, a spelling variant ("HR", "Heart-Rate")
-    or an alias in `FEATURE_ALIASES` ("heart_rate" -> "hr"); None if it stands for none."""
+    """The config feature an input name stands for: itself, a spelling variant ("HR", "Heart-Rate",
+    camelCase "heartRate") or an alias in `FEATURE_ALIASES` ("heart_rate" -> "hr"); None if it stands
+    for none."""
     if name in config.features:
         return name
-    key = re.sub(r"[\s\-]+", "_", str(name).strip().lower())
-    key = FEATURE_ALIASES.get(key, key)
-    return key if key in config.features else None
+    text = str(name).strip()
+    # as written first ("SpO2" is spo2, not sp_o2), then with camelCase words split ("restingHeartRate")
+    for spelling in (text, re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text)):
+        key = re.sub(r"[\s\-]+", "_", spelling.lower())
+        key = FEATURE_ALIASES.get(key, key)
+        if key in config.features:
+            return key
+    return None
 
 
 def _top_level_target(key: str, item: dict) -> str | None:
