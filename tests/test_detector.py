@@ -137,6 +137,33 @@ def test_what_validation_changed_is_in_the_result_never_silent(detector):
         assert result["details"]["window_size"] == 11  # the rejected record is not scored
 
 
+def test_a_table_in_another_layout_is_read_as_records_are(detector, healthy_user):
+    """A caller's DataFrame with other column names (deviceId, time, heartRate, a static column, a column
+    that names nothing) scores as the same records do; what was renamed or ignored is said once per column.
+    A frame in the package's own layout is used as it is."""
+    from wearable_monitor.data.records import is_contract_frame
+
+    frame = healthy_user.frame.iloc[300:312]
+    assert is_contract_frame(frame, detector.config)
+    own = detector.predict(frame)
+    foreign = pd.DataFrame({"time": frame["timestamp"].astype(str), "deviceId": frame["user_id"],
+                            "heartRate": frame["hr"], "stepCount": frame["steps"], "hrv_rmssd": frame["hrv_rmssd"],
+                            "age_group": "40-49", "note": "from a spreadsheet"})
+    assert not is_contract_frame(foreign, detector.config)
+    records = [{"timestamp": str(t), "deviceId": u, "features": {"hr": h, "steps": s, "hrv_rmssd": v},
+                "static_features": {"age_group": "40-49"}}
+               for t, u, h, s, v in zip(foreign["time"], foreign["deviceId"], foreign["heartRate"],
+                                         foreign["stepCount"], foreign["hrv_rmssd"])]
+    by_table, by_records = detector.predict(foreign), detector.predict(records)
+    assert (by_table["anomaly_score"], by_table["level"]) == (by_records["anomaly_score"], by_records["level"])
+    assert by_table["static"]["age_group"] == "40-49"
+    issues = [(i["field"], i["action"]) for i in by_table["input_issues"]]
+    assert issues == [("note", "ignored"), ("time", "converted"), ("features.heartRate", "converted"),
+                      ("features.stepCount", "converted")]
+    assert "input_issues" not in own  # the package's own layout: nothing to say
+    assert len(detector.score_history(foreign)) == 1
+
+
 def test_score_history_warns_when_validation_dropped_records_or_fields(healthy_user):
     records = frame_to_records(healthy_user.frame.iloc[:300])
     records[10]["features"]["hr"] = "90"

@@ -27,8 +27,8 @@ from tqdm.auto import tqdm
 from .baselines import BaselineStorage, UserDataManager, causal_baseline_columns
 from .config import REPO_ROOT, FeatureConfig, default_feature_config
 from .data.readers import load_any
-from .data.records import TIME, USER, records_to_columns, static_column
-from .data.validation import NOTED, Issue, ValidationResult, validate_items
+from .data.records import TIME, USER, is_contract_frame, records_to_columns, static_column
+from .data.validation import NOTED, Issue, ValidationResult, validate_items, validate_table
 from .detectors.learned import LearnedDetector, WearableAnomalyNet
 from .errors import InputError  # noqa: F401 - defined in errors.py, importable from here as before
 from .features import Columns, FeatureCalculator, Windows, frame_columns
@@ -199,11 +199,18 @@ class WearableAnomalyDetector:
 
     def _frame(self, data: Any) -> pd.DataFrame:
         """Validated frame from records (dicts / Records), a frame, a ValidationResult or a path."""
-        return data if isinstance(data, pd.DataFrame) else self._validated(data).frame
+        checked = self._checked(data)
+        return checked.frame if isinstance(checked, ValidationResult) else checked
 
     def _checked(self, data: Any) -> pd.DataFrame | ValidationResult:
-        """A frame as it is; anything else validated (a ValidationResult keeps what validation changed)."""
-        return data if isinstance(data, (pd.DataFrame, ValidationResult)) else self._validated(data)
+        """A frame in the package's contract as it is; anything else validated (a ValidationResult keeps
+        what validation changed). A caller's table in another layout (`deviceId`, `heart_rate`, string
+        numbers...) is read row by row as records are, so no column is dropped or misread in silence."""
+        if isinstance(data, pd.DataFrame):
+            if is_contract_frame(data, self.config):
+                return data
+            data = validate_table(data, self.config, source="<frame>")
+        return data if isinstance(data, ValidationResult) else self._validated(data)
 
     def _columns(self, data: Any) -> Columns:
         """The same rows as `_frame`, as numpy columns (no DataFrame built for record input)."""

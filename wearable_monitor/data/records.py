@@ -206,6 +206,48 @@ def records_to_frame(records: Iterable[Record | dict], config: FeatureConfig | N
     return pd.DataFrame(columns)
 
 
+def is_contract_frame(frame: pd.DataFrame, config: FeatureConfig | None = None) -> bool:
+    """True for a frame in this package's contract (`records_to_frame`: `user_id`, `timestamp`, the config's
+    feature names, `static_<name>`, and the replay's `bl_` baseline columns) and nothing else."""
+    config = config or default_feature_config()
+    statics = {static_column(n) for n in config.static}
+    return USER in frame.columns and TIME in frame.columns and all(
+        c in (USER, TIME) or c in config.features or c in statics or (isinstance(c, str) and c.startswith("bl_"))
+        for c in frame.columns)
+
+
+def table_records(frame: pd.DataFrame, top_level: Iterable[str], config: FeatureConfig | None = None
+                  ) -> list[dict[str, Any]]:
+    """Records (as a parsed JSON history has them) of a caller's table in any layout: one row per record;
+    the `top_level` columns (time, user) as record keys, the others as features (or static features where
+    the config has that name), empty cells left out (`validation.validate_table` reads them)."""
+    config = config or default_feature_config()
+    top = set(top_level) & set(frame.columns)
+    out = []
+    for row in frame.to_dict("records"):
+        rec: dict[str, Any] = {}
+        feats: dict[str, Any] = {}
+        static: dict[str, Any] = {}
+        for name, value in row.items():
+            if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+                continue
+            if isinstance(value, pd.Timestamp):
+                value = value.isoformat()
+            elif isinstance(value, np.generic):
+                value = value.item()
+            if name in top:
+                rec[str(name)] = value
+            elif name in config.static:
+                static[str(name)] = value
+            else:
+                feats[str(name)] = value
+        rec["features"] = feats
+        if static:
+            rec["static_features"] = static
+        out.append(rec)
+    return out
+
+
 def frame_to_records(frame: pd.DataFrame, config: FeatureConfig | None = None,
                      given: Mapping[str, np.ndarray] | None = None, decimals: int | None = 4) -> list[dict[str, Any]]:
     """Inverse of `records_to_frame` (categorical codes back to labels, NaN omitted).

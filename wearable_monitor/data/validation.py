@@ -47,7 +47,7 @@ from pydantic import ValidationError
 
 from ..config import FeatureConfig, FeatureSpec, default_feature_config
 from ..errors import InputFileError  # noqa: F401 - defined in errors.py, importable from here as before
-from .records import ANONYMOUS_PREFIX, TIME, USER, Record, frame_to_records, records_to_frame
+from .records import ANONYMOUS_PREFIX, TIME, USER, Record, frame_to_records, records_to_frame, table_records
 
 RECORD_KEYS = {"timestamp", "deviceId", "device_id", "features", "static_features"}
 KEY_HINTS = {"user_id": "deviceId", "userId": "deviceId", "user": "deviceId", "device": "deviceId",
@@ -463,6 +463,23 @@ def check_spacing(users: np.ndarray, times: np.ndarray, config: FeatureConfig, r
                            f"records, so a {config.window_size}-record window spans {config.window_size * spacing:g} "
                            f"min instead of {config.window_size * step:g}; aggregate to {step:g}-minute records "
                            "first for scores that mean what they say", NOTED)
+
+
+def validate_table(frame: pd.DataFrame, config: FeatureConfig | None = None, *,
+                   source: str = "<table>") -> ValidationResult:
+    """A caller's table in any layout (a time column, a user column, one column per feature under any
+    name `canonical_feature_name` reads) validated row by row as records are (line = row, 1-based).
+    A column that names nothing is reported once and ignored."""
+    config = config or default_feature_config()
+    top = {"timestamp", "deviceId", "device_id", USER, *KEY_HINTS}
+    unknown = [c for c in frame.columns
+               if c not in top and c not in config.static and canonical_feature_name(c, config) is None]
+    out = validate_items(enumerate(table_records(frame.drop(columns=unknown), top, config), start=1), config,
+                         source=source)
+    out.warnings[:0] = [Issue(None, str(c), "unknown column (not in the feature config); ignored", IGNORED)
+                        for c in unknown]
+    out.counts["warnings"] += len(unknown)
+    return out
 
 
 def validate_items(items: Iterable[tuple[int, Any]], config: FeatureConfig | None = None, *,
