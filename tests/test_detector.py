@@ -163,6 +163,16 @@ def test_a_table_in_another_layout_is_read_as_records_are(detector, healthy_user
     assert "input_issues" not in own  # the package's own layout: nothing to say
     assert len(detector.score_history(foreign)) == 1
 
+    # contract names with other types are read as records too: a timezone-aware time keeps its local wall
+    # clock, a categorical label is read as its code, epoch numbers are refused by name (not misread as ns)
+    local = frame.assign(timestamp=frame["timestamp"].dt.tz_localize("Europe/Berlin"))
+    assert detector.predict(local)["window"]["start"] == own["window"]["start"]
+    labelled = frame.assign(sleep_state="awake")
+    assert detector.predict(labelled)["anomaly_score"] == detector.predict(
+        frame.assign(sleep_state=float(detector.config.features["sleep_state"].categories["awake"])))["anomaly_score"]
+    with pytest.raises(InputError, match="timestamp: .* expected an ISO-8601 string"):
+        detector.predict(frame.assign(timestamp=frame["timestamp"].astype("int64") // 10**9))
+
 
 def test_score_history_warns_when_validation_dropped_records_or_fields(healthy_user):
     records = frame_to_records(healthy_user.frame.iloc[:300])

@@ -207,13 +207,22 @@ def records_to_frame(records: Iterable[Record | dict], config: FeatureConfig | N
 
 
 def is_contract_frame(frame: pd.DataFrame, config: FeatureConfig | None = None) -> bool:
-    """True for a frame in this package's contract (`records_to_frame`: `user_id`, `timestamp`, the config's
-    feature names, `static_<name>`, and the replay's `bl_` baseline columns) and nothing else."""
+    """True for a frame in this package's contract (`records_to_frame`): `user_id`, `timestamp` as naive
+    datetime64 (local wall-clock time), the config's features as numbers (categorical ones as their codes),
+    `static_<name>` codes and the replay's `bl_` baseline columns, and nothing else."""
     config = config or default_feature_config()
     statics = {static_column(n) for n in config.static}
-    return USER in frame.columns and TIME in frame.columns and all(
-        c in (USER, TIME) or c in config.features or c in statics or (isinstance(c, str) and c.startswith("bl_"))
-        for c in frame.columns)
+    if USER not in frame.columns or TIME not in frame.columns or frame[TIME].dtype.kind != "M" \
+            or getattr(frame[TIME].dtype, "tz", None) is not None:
+        return False
+    for c in frame.columns:
+        numeric = frame[c].dtype.kind in "biuf"
+        if c in config.features or c in statics or (isinstance(c, str) and c.startswith("bl_")):
+            if not numeric:
+                return False
+        elif c not in (USER, TIME):
+            return False
+    return True
 
 
 def table_records(frame: pd.DataFrame, top_level: Iterable[str], config: FeatureConfig | None = None

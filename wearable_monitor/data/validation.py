@@ -47,7 +47,8 @@ from pydantic import ValidationError
 
 from ..config import FeatureConfig, FeatureSpec, default_feature_config
 from ..errors import InputFileError  # noqa: F401 - defined in errors.py, importable from here as before
-from .records import ANONYMOUS_PREFIX, TIME, USER, Record, frame_to_records, records_to_frame, table_records
+from .records import (ANONYMOUS_PREFIX, TIME, USER, Record, frame_to_records, records_to_frame, static_column,
+                      table_records)
 
 RECORD_KEYS = {"timestamp", "deviceId", "device_id", "features", "static_features"}
 KEY_HINTS = {"user_id": "deviceId", "userId": "deviceId", "user": "deviceId", "device": "deviceId",
@@ -471,7 +472,12 @@ def validate_table(frame: pd.DataFrame, config: FeatureConfig | None = None, *,
     name `canonical_feature_name` reads) validated row by row as records are (line = row, 1-based).
     A column that names nothing is reported once and ignored."""
     config = config or default_feature_config()
-    top = {"timestamp", "deviceId", "device_id", USER, *KEY_HINTS}
+    # the frame contract's own names: its user column, and static_<name> columns of codes
+    names = {static_column(n): n for n in config.static if static_column(n) in frame.columns and n not in frame.columns}
+    if USER in frame.columns and "deviceId" not in frame.columns:
+        names[USER] = "deviceId"
+    frame = frame.rename(columns=names)
+    top = {"timestamp", "deviceId", "device_id", *KEY_HINTS}
     unknown = [c for c in frame.columns
                if c not in top and c not in config.static and canonical_feature_name(c, config) is None]
     out = validate_items(enumerate(table_records(frame.drop(columns=unknown), top, config), start=1), config,
