@@ -270,3 +270,16 @@ def test_movement_without_steps_is_not_rest():
     a still wrist (0.03 g) is."""
     assert "hr_high_rest" not in codes(records(hr=135.0, steps=[2, 0] * 6, accel_mag=0.3))[0]
     assert "hr_high_rest" in codes(records(hr=135.0, steps=[2, 0] * 6, accel_mag=0.03))[0]
+
+
+def test_a_wrist_accelerometer_without_a_step_count_tells_rest():
+    """A research band that counts no steps: a still wrist (< 0.1 g in the last 10 minutes) is rest, so the flag
+    keeps its level; a moving wrist is not rest; with neither steps nor acceleration activity stays unknown."""
+    still = codes(records(hr=125.0, accel_mag=0.02))[0]["hr_high_rest"]
+    assert still.level == Level.ALERT and not still.evidence["activity_unknown"] and not still.evidence["steps_only"]
+    assert "hr_high_rest" not in codes(records(hr=125.0, accel_mag=0.3))[0]
+    # a moving record (index 6) is not rest, nor is the next one (its 10 minutes hold it); rest resumes at 8
+    moved = codes(records(hr=125.0, accel_mag=[0.02] * 6 + [0.4] + [0.02] * 5))[0]["hr_high_rest"]
+    assert (moved.first, moved.last) == (8, 11)
+    unknown = codes(records(hr=125.0, accel_mag=[None] * 12))[0]["hr_high_rest"]
+    assert unknown.level == Level.WATCH and unknown.evidence["activity_unknown"]

@@ -12,8 +12,9 @@ columns of a frame), so the realtime window and the batch replay share one code 
   have no steps at all (a trickle of steps in every record is pedalling). Where the record has a wrist
   acceleration, movement of at least `rest_max_accel_g` in those minutes is not rest either (cycling
   counts no steps). Rows of a user whose records carry
-  no step count at all have *unknown* activity (-1), unless the record holds the device's own
-  resting-HR estimate (`hr_resting`), which is taken at rest by definition.
+  no step count at all are read by the accelerometer alone where it has a reading in those minutes
+  (at rest when none reaches `rest_max_accel_g`); otherwise they have *unknown* activity (-1), unless
+  the record holds the device's own resting-HR estimate (`hr_resting`), taken at rest by definition.
 - Rest seen by steps alone: a record without an accelerometer reading is "at rest" on its step count
   only, and step counts do not see exercise without steps (cycling, rowing, strength training, a home
   workout). `movement_sensed` says which rows had the accelerometer; evidence that exercise also
@@ -117,6 +118,15 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
     else:
         # no step count: a record with the device's own resting-HR estimate was taken at rest by definition
         rest = np.where(np.isfinite(column_or_nan(cols, "hr_resting", n)), REST, UNKNOWN).astype(np.int8)
+        if accel is not None and np.isfinite(accel).any():
+            # ... and a wrist accelerometer alone (a research band that counts no steps) tells rest as well:
+            # a reading in the rest minutes and none of them at the movement level
+            lo = np.searchsorted(minutes, minutes - settings.rest_minutes, side="right")
+            read = np.r_[0, np.cumsum(np.isfinite(accel))]
+            moving = np.r_[0, np.cumsum(np.nan_to_num(accel, nan=0.0) >= settings.rest_max_accel_g)]
+            seen = read[np.arange(n) + 1] - read[lo] > 0
+            still = moving[np.arange(n) + 1] - moving[lo] == 0
+            rest = np.where(seen, np.where(still, REST, ACTIVE), rest).astype(np.int8)
     hours = ((times - times.astype("datetime64[D]")).astype("timedelta64[h]").astype(np.int64)) if n else np.zeros(0, int)
     by_hour = (hours >= settings.awake_hours[0]) & (hours < settings.awake_hours[1])
     sleep = column_or_nan(cols, "sleep_state", n)
