@@ -93,6 +93,24 @@ def test_two_channels_beyond_three_sd_at_once_are_an_alert():
     assert max(r.level for r in deviation_runs({**window(74.0, hrv_rmssd=50.0), **base}, CONFIG)) == Level.WATCH
 
 
+def test_a_sustained_shift_with_scatter_is_held_by_hysteresis():
+    """An hour at +3.5 sd on average, single records dipping to +2.5 sd by the scatter, is one sustained watch;
+    an hour mostly at +2.5 sd with a few records past 3 is not (its median is below 3 sd); z_hold=None asks
+    every record to be past 3 sd, as before."""
+    base = {"bl_hr_resting_mean": 60.0, "bl_hr_resting_std": 4.0}
+    z = [3.6, 3.5, 2.5, 2.3, 2.5, 3.5, 3.7, 2.9, 3.2, 3.6, 3.5, 4.1]          # the asleep +20 bpm hour
+    scattered = {**window([60.0 + 4.0 * v for v in z]), **base}
+    runs = deviation_runs(scattered, CONFIG)
+    assert [(r.code, r.level, r.first, r.last) for r in runs] == [("hr_resting_high", Level.WATCH, 0, 11)]
+    assert not deviation_runs(scattered, CONFIG, DeviationConfig(z_hold=None))
+    mostly_below = [2.5, 2.6, 3.2, 2.4, 2.5, 3.1, 2.6, 2.5, 2.7, 3.3, 2.4, 2.6]
+    assert not deviation_runs({**window([60.0 + 4.0 * v for v in mostly_below]), **base}, CONFIG)
+    # a record back inside 2 sd ends the run: two half-hours apart are not one hour
+    broken = [3.6] * 5 + [1.0] + [3.6] * 6
+    runs = deviation_runs({**window([60.0 + 4.0 * v for v in broken]), **base}, CONFIG)
+    assert [(r.first, r.last) for r in runs] == [(6, 11)]
+
+
 def test_deviation_settings_are_honoured():
     base = {"bl_hr_resting_mean": 60.0, "bl_hr_resting_std": 4.0}
     strict = DeviationConfig(z_alert=3.0, min_minutes_alert=10.0)

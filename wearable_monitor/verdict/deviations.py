@@ -81,6 +81,11 @@ class DeviationConfig:
     # band (tachycardia at rest) is an alert when sustained as long as a watch (`min_minutes`): two
     # independent lines of evidence, the person's own range and the clinical one, agree.
     z_corroborated: float = 4.0
+    # Hysteresis for the watch: a run of records each at least `z_watch - z_hold` sd off that is `z_watch`
+    # off at its median is sustained. A shift of ~3.5 sd (sleeping heart rate 20 bpm above the person's
+    # usual) leaves single records near 2.5 sd by the beat-to-beat scatter alone; requiring every record past
+    # 3 sd broke such an hour into pieces shorter than `min_minutes`. None: every record past `z_watch`.
+    z_hold: float | None = 1.0
     channels: tuple[DeviationChannel, ...] = field(default_factory=_default_channels)
 
 
@@ -159,7 +164,7 @@ def deviation_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: Deviatio
     for ch, direction, x, mean, dz in per_channel:
         z_alert = ch.z_alert_fall if (direction < 0 and ch.z_alert_fall is not None) else cfg.z_alert
         with np.errstate(invalid="ignore"):
-            watch = dz >= cfg.z_watch
+            watch = dz >= cfg.z_watch if cfg.z_hold is None else held_rows(dz, cfg.z_watch, cfg.z_hold, k, ctx, settings)
             strong = dz >= z_alert
         masks = [(Level.WATCH, watch, k), (Level.ALERT, strong, k_alert)]
         if direction > 0 and ch.clinical_high is not None:
@@ -189,6 +194,21 @@ def deviation_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: Deviatio
             out.append(EvidenceRun(source="baseline", code="multi_channel", level=run_level, first=first,
                                    last=last, min_records=need, family="multi_channel",
                                    evidence={"channels": chans, "z": cfg.z_watch, "records": last - first + 1}))
+    return out
+
+
+def held_rows(dz: np.ndarray, z: float, hold: float, need: int, ctx: StreamContext, settings: StreamSettings) -> np.ndarray:
+    """Rows of the sustained runs of `dz` with hysteresis: runs of at least `need` records each >= z - hold
+    (records without a value neither extend nor break them) whose median is >= z."""
+    out = np.zeros(len(dz), bool)
+    with np.errstate(invalid="ignore"):
+        low = dz >= z - hold
+    if np.count_nonzero(low) < need:
+        return out
+    for first, last in runs(low, ctx.minutes, settings.max_gap_minutes, need, np.isfinite(dz)):
+        seg = dz[first:last + 1]
+        if np.median(seg[np.isfinite(seg)]) >= z:
+            out[first:last + 1] = low[first:last + 1]
     return out
 
 
