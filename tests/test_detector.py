@@ -174,6 +174,14 @@ def test_a_table_in_another_layout_is_read_as_records_are(detector, healthy_user
         detector.predict(frame.assign(timestamp=frame["timestamp"].astype("int64") // 10**9))
 
 
+def test_a_window_with_nothing_measured_is_an_error_not_normal(detector):
+    empty = [{"timestamp": f"2024-03-01T10:{5 * i:02d}:00", "deviceId": "u1", "features": {}} for i in range(12)]
+    with pytest.raises(InputError, match="no record of the window holds a measured value"):
+        detector.predict(empty)
+    empty[3]["features"] = {"hr": 70.0}  # one measurement is something to score (its caveats say how little)
+    assert detector.predict(empty)["data_quality"]["missing_fraction"] > 0.9
+
+
 def test_score_history_warns_when_validation_dropped_records_or_fields(healthy_user):
     records = frame_to_records(healthy_user.frame.iloc[:300])
     records[10]["features"]["hr"] = "90"

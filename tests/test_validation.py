@@ -188,3 +188,20 @@ def test_a_record_without_heart_rate_is_accepted():
     r = validate_items([(1, {"timestamp": "2024-01-01T08:00:00", "deviceId": "u1", "features": {"steps": 5}})])
     assert r.counts["accepted"] == 1 and not r.errors
     assert math.isnan(r.frame["hr"].iloc[0]) and r.frame["steps"].iloc[0] == 5
+
+
+def test_a_flat_record_is_read_with_its_measurements_as_features():
+    """{"timestamp", "deviceId", "hr": 72} puts the measurements at the top level: they are read as features
+    (one 'converted' note per name for the source), an alias as well; a name also under 'features' keeps that
+    value and the top-level one is reported; a top-level name that is no feature is still an unknown field."""
+    flat = [{"timestamp": f"2024-01-01T08:{5 * i:02d}:00", "deviceId": "u1", "heart_rate": 70 + i, "steps": 0}
+            for i in range(3)]
+    r = validate_items(enumerate(flat, start=1))
+    assert r.counts["accepted"] == 3 and not r.errors
+    assert r.frame["hr"].tolist() == [70.0, 71.0, 72.0] and r.frame["steps"].tolist() == [0.0, 0.0, 0.0]
+    assert {(w.field, w.action) for w in r.warnings} >= {("heart_rate", "converted"), ("steps", "converted")}
+    both = validate_items([(1, {"timestamp": "2024-01-01T08:00:00", "deviceId": "u1", "hr": 90, "mood": "ok",
+                                "features": {"hr": 70}})])
+    assert both.frame["hr"].tolist() == [70.0]
+    assert [(e.line, e.field, e.action) for e in both.errors] == [(1, "hr", FIELD_REMOVED)]
+    assert [(w.field, w.message) for w in both.warnings if w.field == "mood"] == [("mood", "unknown top-level field")]

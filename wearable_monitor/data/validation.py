@@ -353,7 +353,7 @@ def validate_item(line: int, item: Any, config: FeatureConfig, report: _Report) 
     if not isinstance(item, dict):
         report.error(line, "<record>", f"expected a JSON object, got {_type_name(item)}")
         return None
-    renamed = {}
+    renamed, flat = {}, {}
     for key in item:
         if key in RECORD_KEYS:
             continue
@@ -362,10 +362,20 @@ def validate_item(line: int, item: Any, config: FeatureConfig, report: _Report) 
             renamed[key] = target
             report.alias(line, str(key), target)
             continue
+        if key not in KEY_HINTS and canonical_feature_name(key, config) is not None:
+            flat[key] = item[key]  # a flat record ({"timestamp", "deviceId", "hr": 72}): a measurement
+            report.alias(line, str(key), f"features.{key}")
+            continue
         hint = f"; the record's own '{KEY_HINTS[key]}' is used" if key in KEY_HINTS else ""
         report.warning(line, str(key) or "<empty name>", f"unknown top-level field{hint}")
     if renamed:
         item = {**item, **{target: item[key] for key, target in renamed.items()}}
+    if flat and isinstance(item.get("features", {}), dict):
+        nested = item.get("features") or {}
+        for key in flat.keys() & nested.keys():
+            report.error(line, str(key), "given both at the top level and in 'features'; the latter is used",
+                         FIELD_REMOVED)
+        item = {**item, "features": {**flat, **nested}}
     ts = item.get("timestamp")
     if ts is None:
         report.error(line, "timestamp", "missing")
