@@ -178,6 +178,9 @@ def test_a_window_with_nothing_measured_is_an_error_not_normal(detector):
     empty = [{"timestamp": f"2024-03-01T10:{5 * i:02d}:00", "deviceId": "u1", "features": {}} for i in range(12)]
     with pytest.raises(InputError, match="no record of the window holds a measured value"):
         detector.predict(empty)
+    nested_elsewhere = [{**r, "features": {}, "metrics": {"hr": 70}} for r in empty]  # why: said with the error
+    with pytest.raises(InputError, match=r"nothing to score \(validation: line 1, metrics: unknown top-level field"):
+        detector.predict(nested_elsewhere)
     empty[3]["features"] = {"hr": 70.0}  # one measurement is something to score (its caveats say how little)
     assert detector.predict(empty)["data_quality"]["missing_fraction"] > 0.9
 

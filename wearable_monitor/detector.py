@@ -429,7 +429,13 @@ class WearableAnomalyDetector:
         present only when there is something to say: nothing is dropped without a word.
         """
         checked = self._checked(data_points)
-        result = _with_issues(self._results([self._columns(checked)], update_baseline)[0], checked)
+        try:
+            result = _with_issues(self._results([self._columns(checked)], update_baseline)[0], checked)
+        except InputError as exc:  # what validation changed is often why: say it with the error
+            if isinstance(checked, ValidationResult) and (checked.errors or checked.warnings):
+                notes = "; ".join(str(i) for i in (checked.errors + checked.warnings)[:3])
+                raise InputError(f"{exc} (validation: {notes})") from exc
+            raise
         if not return_details:
             result = {k: result[k] for k in ("is_anomaly", "anomaly_score", "threshold")}
         if not return_score:
