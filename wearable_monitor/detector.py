@@ -301,11 +301,12 @@ class WearableAnomalyDetector:
                        for stat in ("mean", "std", "suspect_days", "suspect_z")}
             columns.update(bl_alpha=baseline["alpha"], bl_days=baseline["days_of_history"])
             prepared.append(self.calculator_for(len(rows[TIME])).window(rows, columns))
-            if not self._observed_variables(prepared[-1]).any():  # "normal" would claim what no record shows
-                raise InputError(f"user {user}: no record of the window holds a measured value (heart rate, "
-                                 "steps, SpO2...): nothing to score")
             meta.append((user, rows, baseline))
         out, observed = self._score_prepared(prepared)
+        for (user, _, _), seen in zip(meta, observed):
+            if not seen.any():  # "normal" would claim what no record shows
+                raise InputError(f"user {user}: no record of the window holds a measured value (heart rate, "
+                                 "steps, SpO2...): nothing to score")
         names = self.model.config.variable_names
         results = []
         for i, (user, rows, baseline) in enumerate(meta):
