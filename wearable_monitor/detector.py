@@ -457,8 +457,7 @@ class WearableAnomalyDetector:
         """
         if history is None or (isinstance(history, (list, tuple, pd.DataFrame)) and len(history) == 0):
             return self.predict(window, update_baseline=update_baseline)
-        if not isinstance(window, pd.DataFrame):
-            window = self._validated(window)  # validated once for the three uses below
+        window = self._checked(window)  # validated once for the three uses below
         history = self._frame(history)
         if update_baseline:
             self._absorb_history(history, self._frame(window))
