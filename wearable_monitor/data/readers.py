@@ -40,7 +40,7 @@ from .validation import (
     KEY_HINTS,
     NOTED,
     REJECTED,
-    RECORD_KEYS,
+    TOP_LEVEL_NAMES,
     InputFileError,
     Issue,
     Limits,
@@ -360,7 +360,7 @@ def _csv_columns(header: list[str], config: FeatureConfig) -> tuple[list[tuple[s
     for name in header:
         static = name[len("static_"):] if name.startswith("static_") else name
         feature = canonical_feature_name(name, config)
-        if name in RECORD_KEYS - {"features", "static_features"} or name in KEY_HINTS:
+        if name in TOP_LEVEL_NAMES:
             columns.append(("top", name, False))
         elif static in config.static:
             columns.append(("static_features", static, False))

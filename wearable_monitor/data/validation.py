@@ -53,6 +53,8 @@ from .records import (ANONYMOUS_PREFIX, TIME, USER, Record, frame_to_records, re
 RECORD_KEYS = {"timestamp", "deviceId", "device_id", "features", "static_features"}
 KEY_HINTS = {"user_id": "deviceId", "userId": "deviceId", "user": "deviceId", "device": "deviceId",
              "time": "timestamp", "datetime": "timestamp", "ts": "timestamp"}
+# Names that stand for a record's own keys (time, user) in a table's columns, not for measurements.
+TOP_LEVEL_NAMES = frozenset(RECORD_KEYS - {"features", "static_features"}) | frozenset(KEY_HINTS)
 
 # Names other exports use for the config's features (after lower-casing, spaces/hyphens -> "_").
 # Ambiguous names stay out: "temperature" (skin or core?), "rr" (rate or RR interval?). A bare "hrv"
@@ -487,11 +489,10 @@ def validate_table(frame: pd.DataFrame, config: FeatureConfig | None = None, *,
     if USER in frame.columns and "deviceId" not in frame.columns:
         names[USER] = "deviceId"
     frame = frame.rename(columns=names)
-    top = {"timestamp", "deviceId", "device_id", *KEY_HINTS}
     unknown = [c for c in frame.columns
-               if c not in top and c not in config.static and canonical_feature_name(c, config) is None]
-    out = validate_items(enumerate(table_records(frame.drop(columns=unknown), top, config), start=1), config,
-                         source=source)
+               if c not in TOP_LEVEL_NAMES and c not in config.static and canonical_feature_name(c, config) is None]
+    out = validate_items(enumerate(table_records(frame.drop(columns=unknown), TOP_LEVEL_NAMES, config), start=1),
+                         config, source=source)
     out.warnings[:0] = [Issue(None, str(c), "unknown column (not in the feature config); ignored", IGNORED)
                         for c in unknown]
     out.counts["warnings"] += len(unknown)

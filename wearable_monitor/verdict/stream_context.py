@@ -102,31 +102,30 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
     minutes = (times - times[0]).astype("timedelta64[s]").astype(np.float64) / 60.0 if n else np.zeros(0)
     steps = column_or_nan(cols, "steps", n)
     accel = column(cols, "accel_mag", n)
+    # sums over each row's rest minutes (t - rest_minutes, t]: a cumulative sum and one binary search per row
+    lo = np.searchsorted(minutes, minutes - settings.rest_minutes, side="right")
+
+    def in_rest_minutes(values: np.ndarray) -> np.ndarray:
+        csum = np.r_[0.0, np.cumsum(values, dtype=np.float64)]
+        return csum[1:] - csum[lo]
+
+    moving = None if accel is None else in_rest_minutes(np.nan_to_num(accel, nan=0.0) >= settings.rest_max_accel_g)
     if np.isfinite(steps).any():
-        # steps in (t - rest_minutes, t]: a cumulative sum and one binary search per row
-        csum = np.r_[0.0, np.cumsum(np.nan_to_num(steps, nan=0.0))]
-        lo = np.searchsorted(minutes, minutes - settings.rest_minutes, side="right")
-        still = csum[np.arange(n) + 1] - csum[lo] <= settings.rest_max_steps
+        still = in_rest_minutes(np.nan_to_num(steps, nan=0.0)) <= settings.rest_max_steps
         # ... and at least one record without steps: sitting still gives zero-step records between the odd
         # step, while a steady trickle of steps in every record is rhythmic movement (pedalling, an elliptical)
-        zeros = np.r_[0, np.cumsum(np.isfinite(steps) & (steps <= 0))]
-        still &= zeros[np.arange(n) + 1] - zeros[lo] > 0
-        if accel is not None:
-            moving = np.r_[0, np.cumsum(np.nan_to_num(accel, nan=0.0) >= settings.rest_max_accel_g)]
-            still &= moving[np.arange(n) + 1] - moving[lo] == 0
+        still &= in_rest_minutes(np.isfinite(steps) & (steps <= 0)) > 0
+        if moving is not None:
+            still &= moving == 0
         rest = np.where(still, REST, ACTIVE).astype(np.int8)
     else:
         # no step count: a record with the device's own resting-HR estimate was taken at rest by definition
         rest = np.where(np.isfinite(column_or_nan(cols, "hr_resting", n)), REST, UNKNOWN).astype(np.int8)
-        if accel is not None and np.isfinite(accel).any():
+        if moving is not None and np.isfinite(accel).any():
             # ... and a wrist accelerometer alone (a research band that counts no steps) tells rest as well:
             # a reading in the rest minutes and none of them at the movement level
-            lo = np.searchsorted(minutes, minutes - settings.rest_minutes, side="right")
-            read = np.r_[0, np.cumsum(np.isfinite(accel))]
-            moving = np.r_[0, np.cumsum(np.nan_to_num(accel, nan=0.0) >= settings.rest_max_accel_g)]
-            seen = read[np.arange(n) + 1] - read[lo] > 0
-            still = moving[np.arange(n) + 1] - moving[lo] == 0
-            rest = np.where(seen, np.where(still, REST, ACTIVE), rest).astype(np.int8)
+            seen = in_rest_minutes(np.isfinite(accel)) > 0
+            rest = np.where(seen, np.where(moving == 0, REST, ACTIVE), rest).astype(np.int8)
     hours = ((times - times.astype("datetime64[D]")).astype("timedelta64[h]").astype(np.int64)) if n else np.zeros(0, int)
     by_hour = (hours >= settings.awake_hours[0]) & (hours < settings.awake_hours[1])
     sleep = column_or_nan(cols, "sleep_state", n)
