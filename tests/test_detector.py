@@ -126,6 +126,7 @@ def test_what_validation_changed_is_in_the_result_never_silent(detector):
     record's position and the field; a clean window has no such key (the seed's result shape)."""
     window = json.loads(EXAMPLE.read_text())
     assert "input_issues" not in detector.predict(window)
+    # the same dicts changed in place after a clean call: the detector's record memo must see the change
     window[2]["features"]["hr"] = "91.7"            # a string: the field is removed
     window[4]["timestamp"] = "yesterday"             # not a time: the record is rejected
     window[6]["features"]["pulse_ox"] = 97           # not a feature of the config: ignored

@@ -205,3 +205,52 @@ def test_a_flat_record_is_read_with_its_measurements_as_features():
     assert both.frame["hr"].tolist() == [70.0]
     assert [(e.line, e.field, e.action) for e in both.errors] == [(1, "hr", FIELD_REMOVED)]
     assert [(w.field, w.message) for w in both.warnings if w.field == "mood"] == [("mood", "unknown top-level field")]
+
+
+def _stream(n=20):
+    """A live stream's overlapping windows: each call repeats the previous call's records but one."""
+    items = [rec(f"2024-01-01T{8 + i // 12:02d}:{5 * (i % 12):02d}:00", steps=float(i), sleep_state="light")
+             for i in range(n)]
+    items[7]["features"]["spo2"] = 101          # an error: field removed
+    items[9]["features"]["heart_rate"] = 71.0   # an alias of hr the record already gives: an error
+    items[11]["features"].pop("hr")
+    items[11]["features"]["HR"] = 66.0          # read as hr: an alias note
+    items[13]["mood"] = "fine"                  # an unknown top-level field
+    return items
+
+
+def _report(result):
+    return ([r.model_dump() for r in result.records], [str(i) for i in result.errors],
+            [str(i) for i in result.warnings], result.counts)
+
+
+def test_a_record_memo_gives_the_same_result_as_validating_every_record():
+    from wearable_monitor.config import default_feature_config
+    from wearable_monitor.data.validation import RecordMemo
+
+    config = default_feature_config()
+    memo = RecordMemo(config)
+    items = _stream()
+    for start in range(len(items) - 11):
+        window = list(enumerate(items[start:start + 12], start=1))
+        assert _report(validate_items(window, config, memo=memo)) == _report(validate_items(window, config))
+    # records with a remark are validated every time, so their remarks are reported every time
+    assert len(memo._entries) == len(items) - 4
+
+
+def test_a_record_memo_sees_a_changed_record():
+    from wearable_monitor.config import default_feature_config, load_feature_config
+    from wearable_monitor.data.validation import RecordMemo
+
+    config = default_feature_config()
+    memo = RecordMemo(config)
+    items = [rec(f"2024-01-01T08:{5 * i:02d}:00", steps=1) for i in range(3)]
+    assert validate_items(enumerate(items, 1), config, memo=memo).ok
+    items[1]["features"]["hr"] = 500.0              # the caller's own dict, changed in place
+    items[2]["features"]["steps"] = True            # equal to the remembered 1, but not a number
+    again = validate_items(enumerate(items, 1), config, memo=memo)
+    assert any(e.line == 2 and e.field == "features.hr" and "500" in e.message for e in again.errors)
+    assert any(e.line == 3 and e.field == "features.steps" for e in again.errors)
+    assert _report(again) == _report(validate_items(enumerate(items, 1), config))
+    with pytest.raises(ValueError, match="another feature config"):  # a memo answers for its own config only
+        validate_items(enumerate(items, 1), load_feature_config(), memo=memo)

@@ -28,7 +28,7 @@ from .baselines import BaselineStorage, UserDataManager, causal_baseline_columns
 from .config import REPO_ROOT, FeatureConfig, default_feature_config
 from .data.readers import load_any
 from .data.records import TIME, USER, is_contract_frame, records_to_columns, static_column
-from .data.validation import NOTED, Issue, ValidationResult, validate_items, validate_table
+from .data.validation import NOTED, Issue, RecordMemo, ValidationResult, validate_items, validate_table
 from .detectors.learned import LearnedDetector, WearableAnomalyNet
 from .errors import InputError  # noqa: F401 - defined in errors.py, importable from here as before
 from .features import Columns, FeatureCalculator, Windows, frame_columns
@@ -42,6 +42,7 @@ from .verdict.verdict import (StreamEvidence, VerdictConfig, apply_verdict, carr
 
 DEFAULT_MODEL_DIR = REPO_ROOT / "checkpoints" / "phase2" / "exp_factor_balanced"
 TOP_K = 5
+REALTIME_MEMO_RECORDS = 48  # inputs up to this many records use the detector's RecordMemo (validation.py)
 HEART_RATE_COLUMNS = ("hr", "hr_resting")  # what a heart-rate-and-steps device (e.g. Fitbit's export) still gives
 
 
@@ -141,6 +142,7 @@ class WearableAnomalyDetector:
         self.fixed_window_size = None if window_size is None else int(window_size)
         self.calculator = FeatureCalculator(self.config, window_size=window_size or self.model.config.window_size)
         self._calculators = {self.calculator.window_size: self.calculator}
+        self._record_memo = RecordMemo(self.config)
         self._check_layout()
         self.threshold = float(threshold if threshold is not None else self.checkpoint.get("threshold", 0.5))
         self.threshold_warning = threshold_warning(threshold, {**_summary_of(self.model_dir), **self.checkpoint})
@@ -192,7 +194,10 @@ class WearableAnomalyDetector:
         if isinstance(data, (str, Path)):
             data = load_any(data, self.config)
         if not isinstance(data, ValidationResult):
-            data = validate_items(enumerate(list(data), start=1), self.config, source="<records>")
+            items = list(data)
+            # a realtime window's records, most of them seen in the previous call of a live stream
+            memo = self._record_memo if len(items) <= REALTIME_MEMO_RECORDS else None
+            data = validate_items(enumerate(items, start=1), self.config, source="<records>", memo=memo)
         if not data.records:
             raise InputError("no valid records to score:\n" + data.summary())
         return data

@@ -238,13 +238,19 @@ class _Report:
         self.limits = limits
         self.errors: list[Issue] = []
         self.warnings: list[Issue] = []
-        self.n_errors = self.n_warnings = 0
+        self.n_errors = self.n_warnings = self.n_aliases = 0
         self.actions: Counter[str] = Counter()
         self.aliases: dict[tuple[str, str], list[int]] = {}  # (given name, read as) -> [records, first line]
+
+    @property
+    def remarks(self) -> int:
+        """Issues and aliases so far (a record that adds none validated without a remark)."""
+        return self.n_errors + self.n_warnings + self.n_aliases
 
     def alias(self, line, given: str, target: str) -> None:
         seen = self.aliases.setdefault((given, target), [0, line])
         seen[0] += 1
+        self.n_aliases += 1
 
     def report_aliases(self) -> None:
         """One warning per alias for the whole source (not one per record)."""
@@ -455,8 +461,11 @@ def _sort_and_dedupe(kept: list[tuple[int, Record]], report: _Report) -> tuple[l
     return out, dups
 
 
+SPACING_MIN_RECORDS = 24  # a user's spacing is judged from this many records on
+
+
 def check_spacing(users: np.ndarray, times: np.ndarray, config: FeatureConfig, report: _Report,
-                  min_records: int = 24) -> None:
+                  min_records: int = SPACING_MIN_RECORDS) -> None:
     """One note per user whose median record spacing is far from the config's sampling interval:
     windows are `window_size` records, so 1-minute records make a 12-minute window, not an hour.
     `users`, `times`: the accepted records' columns, sorted by user."""
@@ -499,16 +508,74 @@ def validate_table(frame: pd.DataFrame, config: FeatureConfig | None = None, *,
     return out
 
 
+_PLAIN = (str, float, int, type(None))  # exact types (bool and numpy scalars are not among them)
+
+
+class RecordMemo:
+    """Records validated before, for a stream that sends them again.
+
+    A live stream's realtime windows overlap: each call repeats all but the newest of its records.
+    Validating a record depends on nothing but the record and the config, so a record that validated
+    without any remark (no issue, no name read as another) is kept with a copy of what was given, under
+    its timestamp and user. The same record given again (equal to that copy, every value a plain str,
+    int, float or None) is not validated again; anything else, a changed value or a record with a
+    remark, goes through `validate_item` as usual, so the report is the same as without the memo.
+    Bounded: emptied when full (a stream needs only its last window's records).
+    """
+
+    def __init__(self, config: FeatureConfig, max_records: int = 4096):
+        self.config, self.max_records = config, max_records
+        self._entries: dict[tuple, tuple[dict, Record]] = {}
+
+    @staticmethod
+    def _key(item: Any) -> tuple | None:
+        if type(item) is not dict:
+            return None
+        key = (item.get("timestamp"), item.get("deviceId"), item.get("device_id"))
+        return key if type(key[0]) is str and all(type(k) in _PLAIN for k in key) else None
+
+    @staticmethod
+    def _is_plain(item: dict) -> bool:
+        """Every value plain data, nested one level at most (what a JSON record of scalars is)."""
+        for v in item.values():
+            if type(v) is dict:
+                for x in v.values():
+                    if type(x) not in _PLAIN:
+                        return False
+            elif type(v) not in _PLAIN:
+                return False
+        return True
+
+    def get(self, item: Any) -> Record | None:
+        key = self._key(item)
+        entry = None if key is None else self._entries.get(key)
+        if entry is None or entry[0] != item or not self._is_plain(item):
+            return None
+        return entry[1]
+
+    def put(self, item: Any, record: Record) -> None:
+        key = self._key(item)
+        if key is None or not self._is_plain(item):
+            return
+        if len(self._entries) >= self.max_records:
+            self._entries.clear()
+        # a copy no later change of the caller's dicts reaches
+        self._entries[key] = ({k: dict(v) if type(v) is dict else v for k, v in item.items()}, record)
+
+
 def validate_items(items: Iterable[tuple[int, Any]], config: FeatureConfig | None = None, *,
                    source: str = "<input>", anonymous_id: str | None = None,
-                   limits: Limits | None = None) -> ValidationResult:
+                   limits: Limits | None = None, memo: RecordMemo | None = None) -> ValidationResult:
     """Validate (line, item) pairs: items are parsed JSON values or `ParseFailure`s.
 
+    `memo`: records validated before (`RecordMemo`, made for this config), for a live stream.
     Raises `InputFileError` when the record-count limit is exceeded.
     """
     config = config or default_feature_config()
     limits = limits or Limits()
     report = _Report(limits)
+    if memo is not None and memo.config is not config:
+        raise ValueError("validate_items: the memo was made for another feature config")
     kept: list[tuple[int, Record]] = []
     n_items = 0
     for line, item in items:
@@ -516,15 +583,21 @@ def validate_items(items: Iterable[tuple[int, Any]], config: FeatureConfig | Non
         if n_items > limits.max_records:
             raise InputFileError(f"{source}: more than {limits.max_records:,} records (the configured limit); "
                                  "split the file or raise the limit")
-        rec = validate_item(line, item, config, report)
+        rec = None if memo is None else memo.get(item)
+        if rec is None:
+            remarks = report.remarks
+            rec = validate_item(line, item, config, report)
+            if memo is not None and rec is not None and report.remarks == remarks:
+                memo.put(item, rec)
         if rec is not None:
             kept.append((line, rec))
     report.report_aliases()
     kept = _assign_anonymous(kept, anonymous_id or f"{ANONYMOUS_PREFIX}0", report)
     n_valid = len(kept)
     records, dups = _sort_and_dedupe(kept, report)
-    check_spacing(np.array([r.device_id for r in records], dtype=object),
-                  np.array([r.timestamp for r in records], dtype="datetime64[ns]"), config, report)
+    if len(records) >= SPACING_MIN_RECORDS:  # fewer cannot give any user that many
+        check_spacing(np.array([r.device_id for r in records], dtype=object),
+                      np.array([r.timestamp for r in records], dtype="datetime64[ns]"), config, report)
     for issues in (report.errors, report.warnings):  # read in file order; whole-source notes first
         issues.sort(key=lambda i: -1 if i.line is None else i.line)
     counts = {"items": n_items, "accepted": len(records), "rejected": n_items - n_valid, "duplicates": dups,
