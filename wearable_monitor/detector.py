@@ -316,7 +316,7 @@ class WearableAnomalyDetector:
         results = []
         for i, (user, rows, baseline) in enumerate(meta):
             score = float(out["probability"][i])
-            summary = self.calculator.summary_from_columns(rows)
+            summary = self.calculator.summary_from_columns(rows, prepared[i])
             _heart_rate_caveat(summary, rows)
             weights = out["variable_weights"][i]
             top = self._explain(weights, observed[i], summary, baseline)

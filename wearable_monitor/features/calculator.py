@@ -168,21 +168,24 @@ class FeatureCalculator:
         `data_quality` blocks of the realtime result (architecture.md section 5)."""
         return self.summary_from_columns(frame_columns(rows))
 
-    def summary_from_columns(self, cols: Columns) -> dict[str, Any]:
-        """`window_summary` on the rows' columns as numpy arrays."""
-        self._check_columns(cols)
+    def summary_from_columns(self, cols: Columns, window: Windows | None = None) -> dict[str, Any]:
+        """`window_summary` on the rows' columns as numpy arrays. `window`: the one window made of
+        exactly these rows (`window(cols)`), whose checks and observed mask are then not made again."""
+        if window is None or len(window) != 1 or window.window_size != len(cols[TIME]):
+            window = None
+            self._check_columns(cols)
         ts = as_ns(cols[TIME])
         R = len(ts)
         if not R:
             raise ValueError("window_summary: no rows")
-        _, mask = self._numeric_rows(cols, R)
+        mask = self._numeric_rows(cols, R)[1] if window is None else window.numeric_mask[0]
         gaps = np.diff(ts) / NS_PER_MIN
-        observed = float(mask.mean()) if mask.size else 0.0
+        observed = float(mask.mean(dtype=np.float64)) if mask.size else 0.0
         # every reported feature at once: [R, F] values, NaN = not observed
         names = [n for n in self._summary_names if n in cols]
         measurements = {}
         if names:
-            v = np.column_stack([np.asarray(cols[n], dtype=np.float64) for n in names])
+            v = np.array([cols[n] for n in names], dtype=np.float64).T  # [R, F] (a view of one [F, R] array)
             obs = ~np.isnan(v)
             count = obs.sum(axis=0)
             lo, hi = np.where(obs, v, np.inf).min(axis=0), np.where(obs, v, -np.inf).max(axis=0)

@@ -116,20 +116,26 @@ class ContextVector:
             m = mask[:, None, :] & self._factor_member        # [R, C, F]
             v = z.astype(np.float64)[:, None, :]
 
-            def over_window(row_values: np.ndarray, op) -> np.ndarray:  # [R, C] -> [N, C]
+            def over_window(row_values: np.ndarray, op) -> np.ndarray:  # [R, K] -> [N, K]
                 # the T steps made the contiguous last axis: numpy then sums them in its usual order
                 return op(np.ascontiguousarray(gather(row_values, starts, T).transpose(0, 2, 1)), axis=2)
 
-            n = over_window(m.sum(axis=2).astype(np.float64), np.sum)
-            total = over_window(np.where(m, v, 0.0).sum(axis=2), np.sum)
-            total_sq = over_window(np.where(m, v * v, 0.0).sum(axis=2), np.sum)
+            C = len(cfg.factor_channels)
+            # the three sums side by side in one pass ([R, 3C]; each column is still summed on its own),
+            # and the minimum as the maximum of the negated values (negation is exact)
+            sums = over_window(np.concatenate([m.sum(axis=2).astype(np.float64), np.where(m, v, 0.0).sum(axis=2),
+                                               np.where(m, v * v, 0.0).sum(axis=2)], axis=1), np.sum)
+            n, total, total_sq = sums[:, :C], sums[:, C:2 * C], sums[:, 2 * C:]
+            extremes = over_window(np.concatenate([np.where(m, v, -np.inf).max(axis=2, initial=-np.inf),
+                                                   np.where(m, -v, -np.inf).max(axis=2, initial=-np.inf)], axis=1),
+                                   np.max)
             ok = n > 0
             mean = total / np.maximum(n, 1)
             stats = {
                 "mean": mean,
                 "std": np.sqrt(np.maximum(total_sq / np.maximum(n, 1) - mean**2, 0.0)),  # population std
-                "max": over_window(np.where(m, v, -np.inf).max(axis=2, initial=-np.inf), np.max),
-                "min": over_window(np.where(m, v, np.inf).min(axis=2, initial=np.inf), np.min),
+                "max": extremes[:, :C],
+                "min": -extremes[:, C:],
             }
             # [N, C, S] -> [N, C*S]: the context_names order (channel by channel, its stats in turn)
             block = np.stack([stats[s] for s in cfg.factor_stats], axis=2)
@@ -177,7 +183,8 @@ class ContextVector:
         present = [j for j, name in enumerate(names) if name in cols]
         if not present:
             return np.full((len(rows), len(names)), np.nan)
-        values = np.stack([np.asarray(cols[names[j]], dtype=np.float64) for j in present], axis=1)[rows]
+        # one [K, R] array from the list in a single call (np.stack converts and reshapes each column first)
+        values = np.array([cols[names[j]] for j in present], dtype=np.float64).T[rows]
         if len(present) == len(names):  # the usual case: one stacked gather is the answer
             return values
         out = np.full((len(rows), len(names)), np.nan)

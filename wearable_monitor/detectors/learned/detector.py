@@ -88,8 +88,11 @@ class LearnedDetector(WindowDetector):
                 ) -> dict[str, np.ndarray]:
         """`score` over slices of `batch_size` windows; with `pad`, a short last slice is padded with
         copies of its last window (cut off again) so that every call has the same shapes."""
-        parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
         n = len(next(iter(tensors.values())))
+        if n == self.batch_size or (n < self.batch_size and not pad):  # one call, no slicing (the realtime path)
+            out = score(tensors)
+            return {k: out[k].float().numpy().copy() for k in keys}  # owned, as the concatenation below
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
         for start in range(0, n, self.batch_size):
             batch = {k: v[start:start + self.batch_size] for k, v in tensors.items()}
             size = len(batch["numeric"])

@@ -115,6 +115,7 @@ class WearableAnomalyNet(nn.Module, HubMixin):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = c = config
+        self._shapes: dict[tuple[int, int], dict[str, tuple[int, ...]]] = {}  # check_batch's input_shapes, per (B, T)
         d, p = c.d_model, c.dropout
         self.n_vars = len(c.variable_names)
         n_real = len(c.numeric_names) + len(c.known_names) + int(c.use_gap)
@@ -170,7 +171,10 @@ class WearableAnomalyNet(nn.Module, HubMixin):
         c = self.config
         if "numeric" not in batch:
             raise KeyError("batch: missing field 'numeric'")
-        expected = self.input_shapes(*batch["numeric"].shape[:2])
+        shape = tuple(batch["numeric"].shape[:2])
+        expected = self._shapes.get(shape)
+        if expected is None:  # one dict per (batch size, steps): the realtime path checks the same shapes each call
+            expected = self._shapes[shape] = self.input_shapes(*shape)
         for key, shape in expected.items():
             if shape[-1] == 0 and key not in batch:
                 continue  # a model without e.g. context features does not need the field
