@@ -58,8 +58,7 @@ class ColumnNormaliser:
     def safe(self, values: np.ndarray) -> np.ndarray:
         """As calling it, but a value a log cannot take (e.g. a non-positive baseline) gives NaN, not an error."""
         v = np.asarray(values, dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            return self(np.where((v > self.log_floor) | self.no_log, v, np.nan))
+        return self(np.where((v > self.log_floor) | self.no_log, v, np.nan))  # NaN compares False, quietly
 
     def clamped(self, values: np.ndarray) -> np.ndarray:
         """As calling it, but a log input is first raised to at least 1e-3 (log) or 0 (log1p); never raises.

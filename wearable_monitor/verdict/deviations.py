@@ -157,19 +157,15 @@ def deviation_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: Deviatio
                 dz = np.where(ambiguous, np.fmin(dz, other * direction), dz)
             if direction == ch.exercise_direction:
                 dz = np.where(ctx.recovering, np.nan, dz)
-            with np.errstate(invalid="ignore"):
-                watch = dz >= cfg.z_watch
-            beyond_watch += watch
+            beyond_watch += dz >= cfg.z_watch  # NaN compares False, quietly (no errstate needed)
             per_channel.append((ch, direction, x, mean, dz))
     for ch, direction, x, mean, dz in per_channel:
         z_alert = ch.z_alert_fall if (direction < 0 and ch.z_alert_fall is not None) else cfg.z_alert
-        with np.errstate(invalid="ignore"):
-            watch = dz >= cfg.z_watch if cfg.z_hold is None else held_rows(dz, cfg.z_watch, cfg.z_hold, k, ctx, settings)
-            strong = dz >= z_alert
+        watch = dz >= cfg.z_watch if cfg.z_hold is None else held_rows(dz, cfg.z_watch, cfg.z_hold, k, ctx, settings)
+        strong = dz >= z_alert
         masks = [(Level.WATCH, watch, k), (Level.ALERT, strong, k_alert)]
         if direction > 0 and ch.clinical_high is not None:
-            with np.errstate(invalid="ignore"):
-                masks.append((Level.ALERT, (dz >= cfg.z_corroborated) & (x >= ch.clinical_high), k))
+            masks.append((Level.ALERT, (dz >= cfg.z_corroborated) & (x >= ch.clinical_high), k))
         steps_only = cfg.min_minutes_steps_only if direction == ch.exercise_direction else None
         for level, mask, need in masks:
             if np.count_nonzero(mask) < need:  # too few records beyond it to form a run
@@ -201,8 +197,7 @@ def held_rows(dz: np.ndarray, z: float, hold: float, need: int, ctx: StreamConte
     """Rows of the sustained runs of `dz` with hysteresis: runs of at least `need` records each >= z - hold
     (records without a value neither extend nor break them) whose median is >= z."""
     out = np.zeros(len(dz), bool)
-    with np.errstate(invalid="ignore"):
-        low = dz >= z - hold
+    low = dz >= z - hold
     if np.count_nonzero(low) < need:
         return out
     for first, last in runs(low, ctx.minutes, settings.max_gap_minutes, need, np.isfinite(dz)):

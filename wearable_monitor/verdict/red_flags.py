@@ -61,8 +61,7 @@ class FlagSpec(StrictModel):
     advice: Texts
 
     def beyond(self, x: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore"):
-            return (x <= self.value) if self.op == "<=" else (x >= self.value)
+        return (x <= self.value) if self.op == "<=" else (x >= self.value)  # NaN compares False, quietly
 
 
 class RedFlagConfig(StrictModel):

@@ -106,12 +106,13 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
     lo = np.searchsorted(minutes, minutes - settings.rest_minutes, side="right")
 
     def in_rest_minutes(values: np.ndarray) -> np.ndarray:
-        csum = np.r_[0.0, np.cumsum(values, dtype=np.float64)]
+        csum = np.concatenate(([0.0], np.cumsum(values, dtype=np.float64)))
         return csum[1:] - csum[lo]
 
-    moving = None if accel is None else in_rest_minutes(np.nan_to_num(accel, nan=0.0) >= settings.rest_max_accel_g)
+    # a missing reading counts as none (0): no steps, no movement
+    moving = None if accel is None else in_rest_minutes(np.where(np.isnan(accel), 0.0, accel) >= settings.rest_max_accel_g)
     if np.isfinite(steps).any():
-        still = in_rest_minutes(np.nan_to_num(steps, nan=0.0)) <= settings.rest_max_steps
+        still = in_rest_minutes(np.where(np.isnan(steps), 0.0, steps)) <= settings.rest_max_steps
         # ... and at least one record without steps: sitting still gives zero-step records between the odd
         # step, while a steady trickle of steps in every record is rhythmic movement (pedalling, an elliptical)
         still &= in_rest_minutes(np.isfinite(steps) & (steps <= 0)) > 0
@@ -211,8 +212,7 @@ def baseline_at(cols: Mapping[str, Any], metric: str, periods: np.ndarray,
         pm, ps = column(cols, f"bl_{metric}_{period}_mean", n), column(cols, f"bl_{metric}_{period}_std", n)
         if pm is None or ps is None:
             continue
-        with np.errstate(invalid="ignore"):
-            use = (periods == period) & np.isfinite(pm) & (ps > 0)
+        use = (periods == period) & np.isfinite(pm) & (ps > 0)  # NaN compares False, quietly
         if use_period is not None:
             use &= use_period
         mean, std = np.where(use, pm, mean), np.where(use, ps, std)
