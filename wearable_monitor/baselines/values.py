@@ -65,8 +65,11 @@ def usable_values(rows, config: FeatureConfig, bcfg: BaselineConfig,
 
 def day_bounds(day: np.ndarray) -> np.ndarray:
     """Start offsets of each run of equal days, plus the end (days are sorted)."""
-    starts = np.flatnonzero(np.r_[True, day[1:] != day[:-1]]) if day.size else np.zeros(0, dtype=np.int64)
-    return np.r_[starts, day.size]
+    if not day.size:
+        return np.zeros(1, dtype=np.int64)
+    if day[0] == day[-1]:  # one day (sorted): the realtime case
+        return np.array([0, day.size], dtype=np.int64)
+    return np.concatenate(([0], np.flatnonzero(day[1:] != day[:-1]) + 1, [day.size]))
 
 
 def static_label(config: FeatureConfig, name: str, value: Any, where: str) -> str | None:

@@ -185,16 +185,19 @@ class FeatureCalculator:
         names = [n for n in self._summary_names if n in cols]
         measurements = {}
         if names:
-            v = np.array([cols[n] for n in names], dtype=np.float64).T  # [R, F] (a view of one [F, R] array)
+            v = np.array([cols[n] for n in names], dtype=np.float64)  # [F, R], each feature's rows contiguous
             obs = ~np.isnan(v)
-            count = obs.sum(axis=0)
-            lo, hi = np.where(obs, v, np.inf).min(axis=0), np.where(obs, v, -np.inf).max(axis=0)
-            for j in np.flatnonzero(count):
-                # the mean from the observed values alone, summed in numpy's 1-D order (as ndarray.mean),
-                # so a rounded mean never flips at the third decimal with the layout of the rows
-                mean = v[obs[:, j], j].sum() / count[j]
-                measurements[names[j]] = {"mean": round(float(mean), 3), "min": round(float(lo[j]), 3),
-                                          "max": round(float(hi[j]), 3), "unit": self.config.features[names[j]].unit}
+            count = obs.sum(axis=1)
+            lo, hi = np.where(obs, v, np.inf).min(axis=1).tolist(), np.where(obs, v, -np.inf).max(axis=1).tolist()
+            # The mean from the observed values alone, summed in numpy's 1-D order (as ndarray.mean), so a
+            # rounded mean never flips at the third decimal with the layout of the rows. A fully observed
+            # feature's contiguous row sums in that same order, so one reduction serves all of them.
+            full = v.sum(axis=1).tolist()
+            for j in np.flatnonzero(count).tolist():
+                n = int(count[j])
+                total = full[j] if n == R else float(v[j][obs[j]].sum())
+                measurements[names[j]] = {"mean": round(total / n, 3), "min": round(lo[j], 3),
+                                          "max": round(hi[j], 3), "unit": self.config.features[names[j]].unit}
         quality = self.config.features.get("data_quality")
         low = 0
         if quality is not None and "data_quality" in cols and "low" in quality.categories:
