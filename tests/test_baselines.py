@@ -400,6 +400,24 @@ def test_state_round_trips_through_sqlite(tmp_path):
     assert reopened.storage.get("u1", "hrv", "night").t_count > 0  # the open day survives a restart
 
 
+def test_record_by_record_ingest_stores_what_the_writer_holds(tmp_path):
+    """A live stream adds one record per call and stores only the states that record (or a closed day)
+    changed: what another connection reads from the file must still be every state the writer holds."""
+    path = tmp_path / "stream.db"
+    mgr = UserDataManager(BaselineStorage(path))
+    frame = make_frame(2, step_min=30)
+    frame.loc[frame.index[5:9], ["hr_resting", "hrv_rmssd", "spo2"]] = np.nan  # records that reach fewer states
+    for i in range(len(frame)):
+        mgr.ingest("u1", frame.iloc[max(0, i - 11):i + 1])  # overlapping windows: one new record each call
+    reader = BaselineStorage(path)
+    keys = [(k.metric, k.period) for k in mgr.keys]
+    assert [reader.get("u1", *k) for k in keys] == [mgr.storage.get("u1", *k) for k in keys]
+    with mgr.storage._lock:
+        _, held, _ = mgr.storage._snapshot("u1")
+    assert {k: reader.get("u1", *k) for k in keys} == {k: held.get(k, MetricState()) for k in keys}
+    assert UserDataManager(reader).baseline_for("u1") == mgr.baseline_for("u1")
+
+
 # ----------------------------------------------------------------------------- remembered state (realtime cache)
 
 def test_two_connections_taking_turns_see_each_others_commits(tmp_path):

@@ -95,22 +95,27 @@ class UserDataManager:
                 start = 0 if user.last_ts is None else int(np.searchsorted(ts, user.last_ts, side="right"))
                 day = ts[start:].astype("datetime64[D]").astype(np.int64)
                 bounds = day_bounds(day)
+                # states to store: those a value reached, all of them when a day closed, and any not stored yet
+                changed = {k for k in self.keys if (k.metric, k.period) not in stored}
                 for a, b in zip(bounds[:-1], bounds[1:]):
                     d = int(day[a])
                     if user.open_day is not None and d > user.open_day:
                         closed.append(day_iso(user.open_day))
                         self._close_open_day(user, states, events)
+                        changed.update(self.keys)
                     user.open_day = d
                     for key in self.keys:
                         seg = values[key][start + a:start + b]
                         seg = seg[~np.isnan(seg)]
-                        user.open_has_data |= states[key.metric, key.period].add_today(
-                            seg, self.bcfg.guard, self._min_std(key.metric)) > 0
+                        if states[key.metric, key.period].add_today(seg, self.bcfg.guard, self._min_std(key.metric)):
+                            user.open_has_data = True
+                            changed.add(key)
                 if start < len(ts):
                     user.last_ts = ts[-1]
                 self._update_profile(user, rows)
                 st._write_user(conn, user)
-                st._write_states(conn, user_id, [(k.metric, k.period, states[k.metric, k.period]) for k in self.keys])
+                st._write_states(conn, user_id, [(k.metric, k.period, states[k.metric, k.period])
+                                                 for k in self.keys if k in changed])
                 for key in self.keys:
                     for d, ev, snap in events.get(key, []):
                         st._write_history(conn, user_id, key.metric, key.period, snap, ev, d)
