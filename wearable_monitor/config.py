@@ -97,7 +97,17 @@ class StaticSpec:
 
     def code(self, value: Any) -> int | None:
         """Code of a label or code; the default's code for None; None if unknown."""
-        return self.categories[self.default] if value is None else _category_code(self.categories, value)
+        if value is None:
+            return self.categories[self.default]
+        if type(value) in (str, int):  # the common case, one lookup (type() keeps True out of code 1)
+            code = self._codes.get(value)
+            if code is not None:
+                return code
+        return _category_code(self.categories, value)
+
+    @cached_property
+    def _codes(self) -> dict[Any, int]:
+        return {**self.categories, **{c: c for c in self.categories.values()}}
 
     def label(self, code: int) -> str:
         return _category_label(self.name, self.categories, code)

@@ -31,7 +31,16 @@ def json_safe(obj: Any, digits: int | None = None, dates: bool = False) -> Any:
             return None
         return obj if digits is None else round(obj, digits)
     if isinstance(obj, dict):
-        return {str(k): json_safe(v, digits, dates) for k, v in obj.items()}
+        out = {}
+        for k, v in obj.items():  # plain leaves inline: a result's dicts are mostly strings and floats
+            leaf = type(v)
+            if leaf is float and digits is None:
+                out[k if type(k) is str else str(k)] = v if math.isfinite(v) else None
+            elif leaf is str or leaf is int or leaf is bool or v is None:
+                out[k if type(k) is str else str(k)] = v
+            else:
+                out[k if type(k) is str else str(k)] = json_safe(v, digits, dates)
+        return out
     if isinstance(obj, (list, tuple)):
         return [json_safe(v, digits, dates) for v in obj]
     if isinstance(obj, np.ndarray):
