@@ -143,6 +143,7 @@ class WearableAnomalyDetector:
         self.calculator = FeatureCalculator(self.config, window_size=window_size or self.model.config.window_size)
         self._calculators = {self.calculator.window_size: self.calculator}
         self._record_memo = RecordMemo(self.config)
+        self._observed_plans: dict[tuple, tuple] = {}  # window layout -> _observed_layout's plan
         self._check_layout()
         self.threshold = float(threshold if threshold is not None else self.checkpoint.get("threshold", 0.5))
         self.threshold_warning = threshold_warning(threshold, {**_summary_of(self.model_dir), **self.checkpoint})
@@ -231,14 +232,27 @@ class WearableAnomalyDetector:
         have (their "missing" embedding); those stay in `variable_importance` but are never
         offered as "what drove the score", which must name something that was measured.
         """
-        names = list(self.model.config.variable_names)
-        out = np.zeros((len(windows), len(names)), dtype=bool)
-        numeric = [names.index(n) for n in windows.numeric_names]
+        layout = (tuple(windows.numeric_names), tuple(windows.categorical_names),
+                  tuple(windows.categorical_cardinalities))
+        plan = self._observed_plans.get(layout)
+        if plan is None:
+            plan = self._observed_plans[layout] = self._observed_layout(*layout)
+        numeric, categorical, cards = plan
+        out = np.zeros((len(windows), len(self.model.config.variable_names)), dtype=bool)
         out[:, numeric] = windows.numeric_mask.any(axis=1) > 0
-        for j, (n, card) in enumerate(zip(windows.categorical_names, windows.categorical_cardinalities)):
-            if n in self.config.features and self.config.features[n].channel != "environment":
-                out[:, names.index(n)] = (windows.categorical[:, :, j] < card).any(axis=1)
+        if len(categorical):
+            out[:, categorical[:, 1]] = (windows.categorical[:, :, categorical[:, 0]] < cards).any(axis=1)
         return out
+
+    def _observed_layout(self, numeric_names: tuple, categorical_names: tuple, cardinalities: tuple):
+        """`_observed_variables`' column plan for one window layout: the numeric variables' positions, and
+        (window column, variable position) of the measured categorical variables with their cardinalities."""
+        names = list(self.model.config.variable_names)
+        cat = [(j, names.index(n), card) for j, (n, card) in enumerate(zip(categorical_names, cardinalities))
+               if n in self.config.features and self.config.features[n].channel != "environment"]
+        return (np.array([names.index(n) for n in numeric_names], dtype=np.int64),
+                np.array([(j, v) for j, v, _ in cat], dtype=np.int64).reshape(-1, 2),
+                np.array([c for *_, c in cat], dtype=np.int64))
 
     def _explain(self, weights: np.ndarray, observed: np.ndarray, summary: dict, baseline: dict) -> list[dict]:
         """Top contributing observed measurements (selection weights), with values and baseline deviations."""

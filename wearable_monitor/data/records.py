@@ -159,19 +159,24 @@ def records_to_columns(records: Iterable[Record | dict], config: FeatureConfig |
     users = np.empty(n, dtype=object)
     users[:] = [user_id or r.device_id or f"{ANONYMOUS_PREFIX}0" for r in records]
     columns = {USER: users, TIME: np.asarray([r.timestamp for r in records], dtype="datetime64[ns]").reshape(-1)}
-    # every feature column NaN (not observed) until a record says otherwise
-    values = np.full((len(config.features), n), np.nan)
+    # every feature NaN (not observed) until a record says otherwise; rows filled as Python lists (an
+    # item set on a list is several times cheaper than on an array), then one array [F, n]
     index = {name: j for j, name in enumerate(config.features)}
     bounds = config.numeric_bounds
-    for i, rec in enumerate(records):
+    empty = [np.nan] * len(index)
+    rows = []
+    for rec in records:
+        row = empty.copy()
         for name, value in rec.features.items():
             j = index.get(name)  # names outside the config are the validator's to report
             if j is None:
                 continue
             if name in bounds and type(value) is float:  # a validated record's numbers are floats
-                values[j, i] = value
+                row[j] = value
             else:
-                values[j, i] = _encode(value, config.features[name])
+                row[j] = _encode(value, config.features[name])
+        rows.append(row)
+    values = np.array(rows, dtype=np.float64).reshape(n, len(index)).T.copy()
     columns.update(zip(config.features, values))
     for name, spec in config.static.items():
         default = spec.categories[spec.default]

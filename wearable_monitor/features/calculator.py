@@ -86,12 +86,14 @@ class FeatureCalculator:
         ts = as_ns(cols[TIME])
         R = len(ts)
 
-        # position of each row inside its user's run of rows
-        new_user = np.ones(R, dtype=bool)
-        new_user[1:] = users[1:] != users[:-1]
-        run_start = np.maximum.accumulate(np.where(new_user, np.arange(R), 0)) if R else np.zeros(0, int)
-        pos = np.arange(R) - run_start
-        ends = np.flatnonzero((pos >= T - 1) & ((pos - (T - 1)) % stride == 0))
+        if R == T and users[0] == users[-1]:  # one user's rows (contiguous, checked above) are one window
+            ends = np.array([T - 1])
+        else:  # position of each row inside its user's run of rows
+            new_user = np.ones(R, dtype=bool)
+            new_user[1:] = users[1:] != users[:-1]
+            run_start = np.maximum.accumulate(np.where(new_user, np.arange(R), 0)) if R else np.zeros(0, int)
+            pos = np.arange(R) - run_start
+            ends = np.flatnonzero((pos >= T - 1) & ((pos - (T - 1)) % stride == 0))
 
         raw, mask = self._numeric_rows(cols, R)
         if min_observed > 0 and len(ends):

@@ -29,6 +29,7 @@ class ColumnNormaliser:
         self.log = [j for j, m in enumerate(self.methods) if m == "log_zscore"]
         self.log1p = [j for j, m in enumerate(self.methods) if m == "log1p_zscore"]
         self.checked = [j for j, m in enumerate(self.methods) if m != "none"]  # "none" passes values through
+        self.checked_mask = np.array([m != "none" for m in self.methods], dtype=bool)
         # "none" as (x - 0) / 1, which leaves every float as it is
         self.mean = np.array([0.0 if m == "none" else s.norm_mean for s, m in zip(self.specs, self.methods)])
         self.std = np.array([1.0 if m == "none" else s.norm_std for s, m in zip(self.specs, self.methods)])
@@ -46,11 +47,9 @@ class ColumnNormaliser:
         """Raises if a log sees a value <= 0 (-1 for log1p), naming the feature and row."""
         values = np.asarray(values, dtype=np.float64)
         x = self._transform(values)
-        checked = self.checked
-        bad = ~np.isfinite(x[:, checked]) & ~np.isnan(values[:, checked])
+        bad = ~np.isfinite(x) & ~np.isnan(values) & self.checked_mask  # full width: no column gather
         if bad.any():
-            row, k = first_true(bad)
-            j = checked[k]
+            row, j = first_true(bad)
             raise ValueError(f"{self.specs[j].name}: value {values[row, j]!r} at frame row {row} cannot be "
                              f"{self.methods[j]}-normalised (log needs a positive argument)")
         return x
