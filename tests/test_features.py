@@ -341,3 +341,20 @@ def test_guard_memory_becomes_multi_day_context():
     later_in_illness = (end >= ill["start"] + pd.Timedelta(days=2)) & (end < ill["end"])
     assert evidence[later_in_illness].mean() > 3 * evidence[before].mean()
     assert evidence[later_in_illness].mean() > 0.5
+
+
+def test_the_normaliser_names_the_first_value_a_log_cannot_take():
+    """hrv_rmssd is log-normalised and steps log1p: a value at or below the log's floor is an error naming
+    the feature and the row; a column normalised by "none" takes any value; NaN stays missing."""
+    from wearable_monitor.features.normalise import ColumnNormaliser
+
+    cfg = default_feature_config()
+    norm = ColumnNormaliser([cfg.features[n] for n in ("hr", "sleep_state", "hrv_rmssd", "steps")])
+    ok = norm(np.array([[60.0, -1.0, 40.0, 0.0], [np.nan, 2.0, np.nan, np.nan]]))
+    assert np.isfinite(ok[0]).all() and np.isnan(ok[1, [0, 2, 3]]).all() and ok[1, 1] == 2.0
+    with pytest.raises(ValueError, match=r"hrv_rmssd: value 0\.0 at frame row 1 cannot be log_zscore-normalised"):
+        norm(np.array([[60.0, 0.0, 40.0, 0.0], [61.0, 0.0, 0.0, -1.5]]))
+    with pytest.raises(ValueError, match=r"steps: value -1\.5 at frame row 2 cannot be log1p_zscore"):
+        norm(np.array([[60.0, 0.0, 40.0, 0.0], [61.0, 0.0, 41.0, 0.0], [62.0, -9.0, 42.0, -1.5]]))
+    safe = norm.safe(np.array([[60.0, 0.0, 0.0, -1.5]]))  # the baseline's reading: NaN, not an error
+    assert np.isnan(safe[0, 2:]).all() and np.isfinite(safe[0, :2]).all()

@@ -50,7 +50,7 @@ class ColumnNormaliser:
         bad = ~np.isfinite(x) & ~np.isnan(values) & self.checked_mask  # full width: no column gather
         if bad.any():
             row, j = first_true(bad)
-            raise ValueError(f"{self.specs[j].name}: value {values[row, j]!r} at frame row {row} cannot be "
+            raise ValueError(f"{self.specs[j].name}: value {float(values[row, j])!r} at frame row {row} cannot be "
                              f"{self.methods[j]}-normalised (log needs a positive argument)")
         return x
 
