@@ -31,7 +31,7 @@ from .data.records import TIME, USER, is_contract_frame, records_to_columns, sta
 from .data.validation import NOTED, Issue, RecordMemo, ValidationResult, validate_items, validate_table
 from .detectors.learned import LearnedDetector, WearableAnomalyNet
 from .errors import InputError  # noqa: F401 - defined in errors.py, importable from here as before
-from .features import Columns, FeatureCalculator, Windows, frame_columns
+from .features import Columns, FeatureCalculator, Windows, baseline_rows, frame_columns
 from .features.vitals import VitalsConfig, nightly_vitals
 from .jsonio import json_safe
 from .verdict.findings import Finding, Level, decide
@@ -319,22 +319,24 @@ class WearableAnomalyDetector:
             columns = {f"bl_{name}_{stat}": b[stat] for name, b in baseline["metrics"].items()
                        for stat in ("mean", "std", "suspect_days", "suspect_z")}
             columns.update(bl_alpha=baseline["alpha"], bl_days=baseline["days_of_history"])
-            prepared.append(self.calculator_for(len(rows[TIME])).window(rows, columns))
-            meta.append((user, rows, baseline))
+            # as the rows' own columns, made once for the features and the verdict
+            with_baseline = {**rows, **baseline_rows(columns, len(rows[TIME]))}
+            prepared.append(self.calculator_for(len(rows[TIME])).window(with_baseline))
+            meta.append((user, rows, baseline, with_baseline))
         out, observed = self._score_prepared(prepared)
-        for (user, _, _), seen in zip(meta, observed):
+        for (user, *_), seen in zip(meta, observed):
             if not seen.any():  # "normal" would claim what no record shows
                 raise InputError(f"user {user}: no record of the window holds a measured value (heart rate, "
                                  "steps, SpO2...): nothing to score")
         names = self.model.config.variable_names
         results = []
-        for i, (user, rows, baseline) in enumerate(meta):
+        for i, (user, rows, baseline, with_baseline) in enumerate(meta):
             score = float(out["probability"][i])
             summary = self.calculator.summary_from_columns(rows, prepared[i])
             _heart_rate_caveat(summary, rows)
             weights = out["variable_weights"][i]
             top = self._explain(weights, observed[i], summary, baseline)
-            verdict, context = self._window_verdict(rows, prepared[i], baseline, score, top)
+            verdict, context = self._window_verdict(with_baseline, score, top)
             results.append({
                 "is_anomaly": verdict.is_anomaly,
                 "level": verdict.level.label,
@@ -429,13 +431,10 @@ class WearableAnomalyDetector:
             observed[idx] = obs
         return out, observed
 
-    def _window_verdict(self, rows: Columns, window: Windows, baseline: dict, score: float, top: list[dict]):
-        """The leveled verdict of one window (red flags and baseline deviations on its rows, the model's
-        score) and the rows' stream context it read."""
-        columns = {f"bl_{name}_{stat}": b[stat] for name, b in baseline["metrics"].items() for stat in ("mean", "std")}
-        columns["bl_alpha"] = baseline["alpha"]
-        evidence = StreamEvidence.of({**rows, **columns}, self.config, self.red_flag_config,
-                                     self.verdict_config.deviations)
+    def _window_verdict(self, rows: Columns, score: float, top: list[dict]):
+        """The leveled verdict of one window (red flags and baseline deviations on its rows, which carry
+        their baseline's `bl_` columns; the model's score) and the rows' stream context it read."""
+        evidence = StreamEvidence.of(rows, self.config, self.red_flag_config, self.verdict_config.deviations)
         findings = evidence.window_findings()
         model = model_finding(score, self.threshold, self.verdict_config, top[0]["feature"] if top else None)
         return decide(findings + ([model] if model else [])), evidence.context

@@ -20,10 +20,11 @@ adding a channel there changes the arrays here without any code change.
     arrays.py      a frame's columns as numpy arrays and the sliding-window gathers
 """
 from .arrays import Columns, frame_columns
-from .calculator import KNOWN_NAMES, FeatureCalculator
+from .calculator import KNOWN_NAMES, FeatureCalculator, baseline_rows
 from .context import SUSPECT_DAYS_CAP, Z_CLIP, ContextVector, baseline_columns
 from .normalise import ColumnNormaliser, normalise, normalise_columns
 from .windows import Windows
 
 __all__ = ["Columns", "frame_columns", "KNOWN_NAMES", "FeatureCalculator", "SUSPECT_DAYS_CAP", "Z_CLIP",
-           "ContextVector", "baseline_columns", "ColumnNormaliser", "normalise", "normalise_columns", "Windows"]
+           "ContextVector", "baseline_columns", "baseline_rows", "ColumnNormaliser", "normalise", "normalise_columns",
+           "Windows"]

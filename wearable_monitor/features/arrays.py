@@ -30,7 +30,14 @@ def frame_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 def as_ns(times: np.ndarray) -> np.ndarray:
     """Naive timestamps (datetime64 of any unit, or int64 ns) as int64 nanoseconds."""
     times = np.asarray(times)
-    return times if times.dtype == np.int64 else times.astype("datetime64[ns]").astype(np.int64)
+    if times.dtype == np.int64:
+        return times
+    if times.dtype == _NS:
+        return times.view(np.int64)  # the same numbers, no copy (read-only use, as the int64 case above)
+    return times.astype("datetime64[ns]").astype(np.int64)
+
+
+_NS = np.dtype("datetime64[ns]")
 
 
 def first_true(mask: np.ndarray) -> tuple[int, int]:

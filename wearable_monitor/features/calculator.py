@@ -19,6 +19,12 @@ from .windows import Windows
 KNOWN_NAMES = ["hour_sin", "hour_cos", "weekday_sin", "weekday_cos", "is_weekend"]
 
 
+def baseline_rows(baseline: Mapping[str, float], n: int) -> dict[str, np.ndarray]:
+    """One number per `bl_` column (a stored baseline) as `n` rows: the columns of one [n, K] block."""
+    block = np.repeat(np.array([list(baseline.values())], dtype=np.float64), n, axis=0)
+    return dict(zip(baseline, block.T))
+
+
 class FeatureCalculator:
     """Turns a frame (records_to_frame layout, any number of users) into `Windows`.
 
@@ -142,9 +148,8 @@ class FeatureCalculator:
         n = len(last[TIME]) if TIME in last else 0
         if n < T:
             raise ValueError(f"window: need {T} rows for a window, got {n}")
-        if baseline:  # one [T, K] block; its columns are the bl_ columns
-            block = np.repeat(np.array([list(baseline.values())], dtype=np.float64), T, axis=0)
-            last.update(zip(baseline, block.T))
+        if baseline:
+            last.update(baseline_rows(baseline, T))
         out = self.windows_from_columns(last)
         if len(out) != 1:
             raise ValueError("window: the last rows belong to more than one user")

@@ -365,7 +365,7 @@ def _day_slot(rng, day: int, h0: float, h1: float) -> int:
 
 
 def plan_short(rng, person, cfg, tl: Timeline, kinds: list[str], stage, nights, worn) -> dict:
-    n, days = tl.n, cfg.days
+    days = cfg.days
     awake_rest = stage == OUT_OF_BED
     plan = {k: [] for k in ("desaturation", "bradycardia", "acute", "exercise", "alcohol")}
     cov = cfg.min_event_coverage
