@@ -509,3 +509,17 @@ def test_a_rest_context_given_to_ingest_is_used_only_when_made_with_the_baseline
     m = UserDataManager(BaselineStorage(":memory:"))
     m.ingest("u1", reversed_cols, context=same)  # made for the other order: rebuilt after the sort
     assert m.baseline_for("u1") == plain
+
+
+def test_reading_a_later_day_closes_the_open_day_on_copies_only(mgr):
+    """baseline_for(as_of=a later day) closes the open day in memory; the state the store remembers (and
+    reads without copying) must stay as stored, so the open day is still open for the next read."""
+    frame = make_frame(3, step_min=30)
+    mgr.ingest("u1", frame[frame["timestamp"] < "2024-01-03"])
+    now, stored = mgr.baseline_for("u1"), mgr.storage.get("u1", "hr_resting")
+    later = mgr.baseline_for("u1", as_of="2024-01-05")
+    assert later["hr_resting"] != now["hr_resting"]  # the open day was folded in for that read
+    assert mgr.baseline_for("u1") == now and mgr.storage.get("u1", "hr_resting") == stored
+    with mgr.storage._lock:
+        _, remembered, _ = mgr.storage._snapshot("u1", copy=False)
+    assert remembered[("hr_resting", "all")] == stored and remembered[("hr_resting", "all")].t_count > 0

@@ -91,7 +91,7 @@ class UserDataManager:
         with st._lock:  # held until the committed state is remembered (no other thread in between)
             with sqlite_store.transaction(st._conn, st._lock) as conn:
                 user, stored, version = st._snapshot(user_id, in_transaction=True)
-                states = {(k.metric, k.period): stored.get((k.metric, k.period), MetricState()) for k in self.keys}
+                states = {(k.metric, k.period): stored.get((k.metric, k.period)) or MetricState() for k in self.keys}
                 start = 0 if user.last_ts is None else int(np.searchsorted(ts, user.last_ts, side="right"))
                 day = ts[start:].astype("datetime64[D]").astype(np.int64)
                 bounds = day_bounds(day)
@@ -137,12 +137,13 @@ class UserDataManager:
 
     def _state_as_of(self, user_id: str, as_of: Any = None) -> tuple[UserRow, dict]:
         with self.storage._lock:
-            user, stored, _ = self.storage._snapshot(user_id)
-        # fresh objects, so closing the open day in memory below touches no one else's
+            user, stored, _ = self.storage._snapshot(user_id, copy=False)  # read only, unless the day closes below
         states = {(k.metric, k.period): stored.get((k.metric, k.period)) or MetricState() for k in self.keys}
         if as_of is not None and user.open_day is not None:
             day = int(np.datetime64(pd.Timestamp(as_of).to_datetime64(), "D").astype(np.int64))
-            if day > user.open_day:  # the open day is over by then: close it in memory, not on disk
+            if day > user.open_day:  # the open day is over by then: close it in memory, not on disk,
+                # on copies, so the remembered state is not touched
+                user, states = user.copy(), {k: st.copy() for k, st in states.items()}
                 self._close_open_day(user, states, {})
         return user, states
 

@@ -24,6 +24,11 @@ from .state import STATE_FIELDS, MetricState, merge_capped, moments_of, state_va
 SCHEMA_VERSION = 1
 
 
+# one state row (user, metric, period, the state's fields, updated_at); written per ingest, so made once
+_WRITE_STATE = (f"INSERT OR REPLACE INTO stats (user_id, metric, period, {', '.join(STATE_FIELDS)}, updated_at) "
+                f"VALUES (?, ?, ?, {', '.join('?' * len(STATE_FIELDS))}, ?)")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
@@ -113,8 +118,9 @@ class BaselineStorage:
     def _data_version(self) -> int:
         return self._conn.execute("PRAGMA data_version").fetchone()[0]
 
-    def _snapshot(self, user_id: str, in_transaction: bool = False) -> tuple[UserRow, dict, int]:
-        """(user row, stored states, data_version) as fresh objects the caller may change.
+    def _snapshot(self, user_id: str, in_transaction: bool = False, copy: bool = True) -> tuple[UserRow, dict, int]:
+        """(user row, stored states, data_version) as fresh objects the caller may change (with
+        `copy=False`: the remembered objects themselves, for a caller that only reads them).
 
         Call with the lock held. From memory while no other connection has committed since it
         was read; otherwise read in one transaction (the caller's, or a read transaction here).
@@ -136,6 +142,8 @@ class BaselineStorage:
                 if not in_transaction:
                     conn.execute("COMMIT")
             self._remember(user_id, version, user, states)
+        if not copy:
+            return user, dict(states), version
         return user.copy(), {k: st.copy() for k, st in states.items()}, version
 
     def _remember(self, user_id: str, version: int, user: UserRow, states: dict) -> None:
@@ -179,8 +187,7 @@ class BaselineStorage:
     def _write_state(conn, user_id: str, metric: str, period: str, st: MetricState,
                      event: str | None = None, day: int | None = None) -> None:
         """Store the state; with an event also append a history snapshot of it."""
-        conn.execute(f"INSERT OR REPLACE INTO stats (user_id, metric, period, {', '.join(STATE_FIELDS)}, updated_at) "
-                     f"VALUES (?, ?, ?, {', '.join('?' * len(STATE_FIELDS))}, ?)",
+        conn.execute(_WRITE_STATE,
                      (user_id, metric, period, *[getattr(st, n) for n in STATE_FIELDS], _now()))
         if event:
             BaselineStorage._write_history(conn, user_id, metric, period, st, event, day)
@@ -189,8 +196,7 @@ class BaselineStorage:
     def _write_states(conn, user_id: str, states: list[tuple[str, str, MetricState]]) -> None:
         """Store several states in one statement (no history snapshot)."""
         now = _now()
-        conn.executemany(f"INSERT OR REPLACE INTO stats (user_id, metric, period, {', '.join(STATE_FIELDS)}, "
-                         f"updated_at) VALUES (?, ?, ?, {', '.join('?' * len(STATE_FIELDS))}, ?)",
+        conn.executemany(_WRITE_STATE,
                          [(user_id, metric, period, *state_values(st), now) for metric, period, st in states])
 
     @staticmethod
