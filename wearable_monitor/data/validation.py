@@ -523,7 +523,7 @@ class RecordMemo:
     Bounded: emptied when full (a stream needs only its last window's records).
     """
 
-    def __init__(self, config: FeatureConfig, max_records: int = 4096):
+    def __init__(self, config: FeatureConfig, max_records: int = 1024):
         self.config, self.max_records = config, max_records
         self._entries: dict[tuple, tuple[dict, Record]] = {}
 

@@ -91,5 +91,6 @@ class Windows:
         for name in self.array_fields():
             if name in ("user_ids", "end_times"):
                 continue
-            out[name] = torch.from_numpy(np.ascontiguousarray(getattr(self, name))).to(device)
+            tensor = torch.from_numpy(np.ascontiguousarray(getattr(self, name)))
+            out[name] = tensor if device is None else tensor.to(device)
         return out
