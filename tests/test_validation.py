@@ -254,3 +254,26 @@ def test_a_record_memo_sees_a_changed_record():
     assert _report(again) == _report(validate_items(enumerate(items, 1), config))
     with pytest.raises(ValueError, match="another feature config"):  # a memo answers for its own config only
         validate_items(enumerate(items, 1), load_feature_config(), memo=memo)
+
+
+def test_the_memo_encodes_its_records_as_records_to_columns_does():
+    """Records the memo holds keep their encoded row; columns made with it equal columns made afresh,
+    for held records and for records it does not hold (those with a remark)."""
+    from wearable_monitor.config import default_feature_config
+    from wearable_monitor.data.records import records_to_columns
+    from wearable_monitor.data.validation import RecordMemo
+
+    config = default_feature_config()
+    memo = RecordMemo(config)
+    items = _stream()
+    items[3]["static_features"] = {"age_group": "40-49", "sex": "female"}
+    items[4]["features"]["sleep_state"] = 2  # a category by its code
+    for start in range(len(items) - 11):
+        records = validate_items(enumerate(items[start:start + 12], start=1), config, memo=memo).records
+        for _ in range(2):  # the second time from the remembered rows
+            with_memo, fresh = records_to_columns(records, config, encoded=memo), records_to_columns(records, config)
+            assert with_memo.keys() == fresh.keys()
+            for k in fresh:
+                assert with_memo[k].dtype == fresh[k].dtype and np.array_equal(
+                    with_memo[k], fresh[k], equal_nan=fresh[k].dtype.kind == "f"), k
+    assert sum(slot[1] is not None for slot in memo._encoded.values()) == len(items) - 4

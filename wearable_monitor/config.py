@@ -170,6 +170,11 @@ class FeatureConfig:
         return {n: s.valid_range or (-top, top) for n, s in self.features.items() if s.is_numeric}
 
     @cached_property
+    def feature_index(self) -> dict[str, int]:
+        """Feature name -> its position in the config (the order of a record's encoded row)."""
+        return {name: j for j, name in enumerate(self.features)}
+
+    @cached_property
     def required_features(self) -> list[str]:
         return [n for n, s in self.features.items() if s.required]
 

@@ -222,7 +222,7 @@ class WearableAnomalyDetector:
         """The same rows as `_frame`, as numpy columns (no DataFrame built for record input)."""
         if isinstance(data, pd.DataFrame):
             return frame_columns(data)
-        return records_to_columns(self._validated(data).records, self.config)
+        return records_to_columns(self._validated(data).records, self.config, encoded=self._record_memo)
 
     # ------------------------------------------------------------------ realtime
     def _observed_variables(self, windows: Windows) -> np.ndarray:

@@ -24,7 +24,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -146,42 +146,53 @@ def _encode(value: FeatureValue, spec) -> float:
     return np.nan if code is None else float(code)
 
 
+EncodedRecord = tuple[list[float], list[int], int]  # (feature values in config order, static codes, time in ns)
+_EPOCH, _MICROSECOND = datetime(1970, 1, 1), timedelta(microseconds=1)
+
+
+def encode_record(rec: Record, config: FeatureConfig) -> EncodedRecord:
+    """One record's features as numbers in the config's order (NaN = not given; a category as its code),
+    its static codes (the default's code where not given or unknown) and its time as int64 nanoseconds
+    since 1970 (naive wall-clock time, as datetime64[ns] holds it)."""
+    index, bounds = config.feature_index, config.numeric_bounds
+    row = [np.nan] * len(index)  # filled as a Python list: an item set on a list is cheaper than on an array
+    for name, value in rec.features.items():
+        j = index.get(name)  # names outside the config are the validator's to report
+        if j is None:
+            continue
+        if name in bounds and type(value) is float:  # a validated record's numbers are floats
+            row[j] = value
+        else:
+            row[j] = _encode(value, config.features[name])
+    static = []
+    for name, spec in config.static.items():
+        code = spec.code(rec.static_features.get(name))
+        static.append(spec.categories[spec.default] if code is None else code)
+    return row, static, (rec.timestamp - _EPOCH) // _MICROSECOND * 1000
+
+
 def records_to_columns(records: Iterable[Record | dict], config: FeatureConfig | None = None,
-                       user_id: str | None = None) -> dict[str, np.ndarray]:
+                       user_id: str | None = None, encoded: Any = None) -> dict[str, np.ndarray]:
     """The columns of `records_to_frame` as numpy arrays (same names, dtypes, order and values).
 
     For callers that need a few rows without a DataFrame (the realtime path: building a
-    12-row frame costs more than scoring it).
+    12-row frame costs more than scoring it). `encoded`: an object whose `encoded(record, config)`
+    gives `encode_record(record, config)`, remembered for records it has seen before
+    (`validation.RecordMemo`, for a live stream's repeated records).
     """
     config = config or default_feature_config()
     records = [Record.model_validate(r) if isinstance(r, dict) else r for r in records]
     n = len(records)
     users = np.empty(n, dtype=object)
     users[:] = [user_id or r.device_id or f"{ANONYMOUS_PREFIX}0" for r in records]
-    columns = {USER: users, TIME: np.asarray([r.timestamp for r in records], dtype="datetime64[ns]").reshape(-1)}
-    # every feature NaN (not observed) until a record says otherwise; rows filled as Python lists (an
-    # item set on a list is several times cheaper than on an array), then one array [F, n]
-    index = {name: j for j, name in enumerate(config.features)}
-    bounds = config.numeric_bounds
-    empty = [np.nan] * len(index)
-    rows = []
-    for rec in records:
-        row = empty.copy()
-        for name, value in rec.features.items():
-            j = index.get(name)  # names outside the config are the validator's to report
-            if j is None:
-                continue
-            if name in bounds and type(value) is float:  # a validated record's numbers are floats
-                row[j] = value
-            else:
-                row[j] = _encode(value, config.features[name])
-        rows.append(row)
-    values = np.array(rows, dtype=np.float64).reshape(n, len(index)).T.copy()
+    encode = encode_record if encoded is None else encoded.encoded
+    rows = [encode(rec, config) for rec in records]
+    columns = {USER: users, TIME: np.array([r[2] for r in rows], dtype=np.int64).view("datetime64[ns]")}
+    # one array per block, [F, n] and [S, n], each column a contiguous row of it
+    values = np.array([r[0] for r in rows], dtype=np.float64).reshape(n, len(config.features)).T.copy()
     columns.update(zip(config.features, values))
-    for name, spec in config.static.items():
-        default = spec.categories[spec.default]
-        codes = [spec.code(r.static_features.get(name)) for r in records]
-        columns[static_column(name)] = np.array([default if c is None else c for c in codes], dtype=np.int64)
+    static = np.array([r[1] for r in rows], dtype=np.int64).reshape(n, len(config.static)).T.copy()
+    columns.update(zip(map(static_column, config.static), static))
     if "time_period_primary" in config.features and len(users):
         period = columns["time_period_primary"]
         missing = np.isnan(period)

@@ -47,8 +47,8 @@ from pydantic import ValidationError
 
 from ..config import FeatureConfig, FeatureSpec, default_feature_config
 from ..errors import InputFileError  # noqa: F401 - defined in errors.py, importable from here as before
-from .records import (ANONYMOUS_PREFIX, TIME, USER, Record, frame_to_records, records_to_frame, static_column,
-                      table_records)
+from .records import (ANONYMOUS_PREFIX, TIME, USER, EncodedRecord, Record, encode_record, frame_to_records,
+                      records_to_frame, static_column, table_records)
 
 RECORD_KEYS = {"timestamp", "deviceId", "device_id", "features", "static_features"}
 KEY_HINTS = {"user_id": "deviceId", "userId": "deviceId", "user": "deviceId", "device": "deviceId",
@@ -520,12 +520,14 @@ class RecordMemo:
     its timestamp and user. The same record given again (equal to that copy, every value a plain str,
     int, float or None) is not validated again; anything else, a changed value or a record with a
     remark, goes through `validate_item` as usual, so the report is the same as without the memo.
+    The records it holds also keep their encoded form (`encoded`, for `records.records_to_columns`).
     Bounded: emptied when full (a stream needs only its last window's records).
     """
 
     def __init__(self, config: FeatureConfig, max_records: int = 1024):
         self.config, self.max_records = config, max_records
         self._entries: dict[tuple, tuple[dict, Record]] = {}
+        self._encoded: dict[int, list] = {}  # id(record) -> [record, its encode_record or None], held records only
 
     @staticmethod
     def _key(item: Any) -> tuple | None:
@@ -559,8 +561,20 @@ class RecordMemo:
             return
         if len(self._entries) >= self.max_records:
             self._entries.clear()
+            self._encoded.clear()
         # a copy no later change of the caller's dicts reaches
         self._entries[key] = ({k: dict(v) if type(v) is dict else v for k, v in item.items()}, record)
+        self._encoded[id(record)] = [record, None]
+
+    def encoded(self, record: Record, config: FeatureConfig) -> EncodedRecord:
+        """`encode_record(record, config)`, made once for a record this memo holds (the identity check
+        keeps a reused id of a freed record from answering for another)."""
+        slot = self._encoded.get(id(record))
+        if slot is None or slot[0] is not record or config is not self.config:
+            return encode_record(record, config)
+        if slot[1] is None:
+            slot[1] = encode_record(record, config)
+        return slot[1]
 
 
 def validate_items(items: Iterable[tuple[int, Any]], config: FeatureConfig | None = None, *,
