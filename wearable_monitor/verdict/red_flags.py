@@ -151,11 +151,14 @@ def red_flag_runs(cols: Mapping[str, Any], config: FeatureConfig, cfg: RedFlagCo
     ctx = ctx or stream_context(cols, config, cfg.settings(config.sampling_minutes))
     settings = cfg.settings(config.sampling_minutes)
     out: list[EvidenceRun] = []
+    signals: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # several flags read the same signal
     for code, spec in cfg.flags.items():
         if spec.signal not in cols:
             continue
-        x = np.asarray(cols[spec.signal], dtype=np.float64)
-        measured = np.isfinite(x) & ctx.usable
+        if spec.signal not in signals:
+            x = np.asarray(cols[spec.signal], dtype=np.float64)
+            signals[spec.signal] = x, np.isfinite(x) & ctx.usable
+        x, measured = signals[spec.signal]
         k = settings.min_records(spec.min_minutes)
         mask = spec.beyond(x) & measured
         if np.count_nonzero(mask) < k:  # the common case: too few records beyond it to form a run
