@@ -6,6 +6,9 @@ Prints the median and p95 per stage in milliseconds; `--cprofile N` also prints 
 functions by own time.
 
     PYTHONPATH=. python benchmarks/profile_realtime.py [--runs 300] [--threads 2] [--cprofile 30]
+
+With PYTHONPATH pointing at another source tree (a `git worktree` of an older commit), the same
+script profiles that tree's code, for a side-by-side reading of the stages.
 """
 from __future__ import annotations
 
@@ -24,7 +27,8 @@ from wearable_monitor.data.records import frame_to_records
 from wearable_monitor.simulation.simulator import simulate_user
 
 STAGES = [  # (attribute path on the detector, label)
-    ("_columns", "validate + records_to_columns"),
+    ("_checked", "validation (records)"),
+    ("_columns", "records to columns"),
     ("users.summary", "baseline read (SQLite)"),
     ("calculator.window", "features of the window"),
     ("learned.outputs", "model forward"),
