@@ -47,6 +47,22 @@ def _category_code(categories: dict[str, int], value: Any) -> int | None:
     return None
 
 
+class _Coded:
+    """What a spec with `categories` (FeatureSpec, StaticSpec) shares: `_category_code` with the common case
+    first, a label or an int code as given in one dict lookup (validation and encoding look up every value)."""
+
+    @cached_property
+    def _codes(self) -> dict[Any, int]:
+        return {**self.categories, **{c: c for c in self.categories.values()}}
+
+    def _code_of(self, value: Any) -> int | None:
+        if type(value) in (str, int):  # type() keeps True out of code 1
+            code = self._codes.get(value)
+            if code is not None:
+                return code
+        return _category_code(self.categories, value)
+
+
 def _category_label(name: str, categories: dict[str, int], code: int) -> str:
     for label, c in categories.items():
         if c == code:
@@ -55,7 +71,7 @@ def _category_label(name: str, categories: dict[str, int], code: int) -> str:
 
 
 @dataclass(frozen=True)
-class FeatureSpec:
+class FeatureSpec(_Coded):
     name: str
     type: str
     channel: str
@@ -75,39 +91,21 @@ class FeatureSpec:
 
     def category_code(self, value: Any) -> int | None:
         """Code of a category given by label ('deep') or by code (2); None if unknown."""
-        if type(value) in (str, int):  # the common case, one lookup (type() keeps True out of code 1)
-            code = self._codes.get(value)
-            if code is not None:
-                return code
-        return _category_code(self.categories, value)
-
-    @cached_property
-    def _codes(self) -> dict[Any, int]:
-        return {**self.categories, **{c: c for c in self.categories.values()}}
+        return self._code_of(value)
 
     def category_label(self, code: int) -> str:
         return _category_label(self.name, self.categories, code)
 
 
 @dataclass(frozen=True)
-class StaticSpec:
+class StaticSpec(_Coded):
     name: str
     default: str
     categories: dict[str, int]
 
     def code(self, value: Any) -> int | None:
         """Code of a label or code; the default's code for None; None if unknown."""
-        if value is None:
-            return self.categories[self.default]
-        if type(value) in (str, int):  # the common case, one lookup (type() keeps True out of code 1)
-            code = self._codes.get(value)
-            if code is not None:
-                return code
-        return _category_code(self.categories, value)
-
-    @cached_property
-    def _codes(self) -> dict[Any, int]:
-        return {**self.categories, **{c: c for c in self.categories.values()}}
+        return self.categories[self.default] if value is None else self._code_of(value)
 
     def label(self, code: int) -> str:
         return _category_label(self.name, self.categories, code)
