@@ -277,3 +277,14 @@ def test_the_memo_encodes_its_records_as_records_to_columns_does():
                 assert with_memo[k].dtype == fresh[k].dtype and np.array_equal(
                     with_memo[k], fresh[k], equal_nan=fresh[k].dtype.kind == "f"), k
     assert sum(slot[1] is not None for slot in memo._encoded.values()) == len(items) - 4
+
+
+def test_a_record_memo_stays_bounded_when_a_stream_keeps_changing_its_records():
+    from wearable_monitor.config import default_feature_config
+    from wearable_monitor.data.validation import RecordMemo
+
+    config = default_feature_config()
+    memo = RecordMemo(config, max_records=50)
+    for i in range(400):  # the same timestamp again and again, each time with another value
+        validate_items([(1, rec(hr=40.0 + i % 150))], config, memo=memo)
+        assert len(memo._entries) <= 50 and len(memo._encoded) <= 50

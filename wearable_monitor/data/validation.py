@@ -559,7 +559,7 @@ class RecordMemo:
         key = self._key(item)
         if key is None or not self._is_plain(item):
             return
-        if len(self._entries) >= self.max_records:
+        if len(self._encoded) >= self.max_records:  # >= len(_entries): a record given again changed is a new entry here
             self._entries.clear()
             self._encoded.clear()
         # a copy no later change of the caller's dicts reaches
