@@ -78,7 +78,7 @@ class BaselineConfig(StrictModel):
 
     def alpha(self, days: float | np.ndarray) -> float | np.ndarray:
         """Personal weight from days of history (0 at cold start, 1 from `full_personal_days`)."""
-        if np.ndim(days) == 0:  # scalar fast path; same IEEE operations as the array path
+        if isinstance(days, (int, float)) or np.ndim(days) == 0:  # scalar fast path; same IEEE operations
             x = min(max(float(days) / self.blend.full_personal_days, 0.0), 1.0)
         else:
             x = np.clip(np.asarray(days, dtype=np.float64) / self.blend.full_personal_days, 0.0, 1.0)

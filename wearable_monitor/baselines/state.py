@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -233,9 +233,9 @@ def blend(personal_mean, personal_std, alpha, group_mean, group_std):
     return mean, std
 
 
-@dataclass(frozen=True)
-class BlendedBaseline:
-    """The baseline of one metric and period for one user, as the detector uses it."""
+class BlendedBaseline(NamedTuple):
+    """The baseline of one metric and period for one user, as the detector uses it (immutable; a
+    NamedTuple, built several times cheaper than a frozen dataclass: a realtime call makes one per key)."""
 
     mean: float
     std: float
@@ -251,7 +251,7 @@ class BlendedBaseline:
     suspect_z: float = 0.0     # their level vs the personal baseline, in personal sd
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
 def source_of(alpha: float) -> str:

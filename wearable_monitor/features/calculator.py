@@ -10,7 +10,7 @@ import pandas as pd
 from ..config import FeatureConfig, default_feature_config
 from ..data.records import TIME, USER, Record, records_to_frame, static_column
 from .arrays import (EPOCH_WEEKDAY, NS_PER_DAY, NS_PER_MIN, Columns, as_ns, first_true, frame_columns, gather,
-                     window_sums)
+                     iso_of_ns, window_sums)
 from .context import ContextVector, baseline_columns
 from .normalise import ColumnNormaliser
 from .windows import Windows
@@ -210,7 +210,7 @@ class FeatureCalculator:
         if quality is not None and "data_quality" in cols and "low" in quality.categories:
             low = int((np.asarray(cols["data_quality"]) == quality.categories["low"]).sum())
         return {
-            "window": {"start": pd.Timestamp(ts[0]).isoformat(), "end": pd.Timestamp(ts[-1]).isoformat(),
+            "window": {"start": iso_of_ns(ts[0]), "end": iso_of_ns(ts[-1]),
                        "time_period": str(self._period_rows(cols, np.array([R - 1]))[0]), "n_points": int(R),
                        "observed_fraction": round(observed, 4)},
             "measurements": measurements,
