@@ -110,7 +110,8 @@ def stream_context(cols: Mapping[str, Any], config: FeatureConfig, settings: Str
         return csum[1:] - csum[lo]
 
     # a missing reading counts as none (0): no steps, no movement
-    moving = None if accel is None else in_rest_minutes(np.where(np.isnan(accel), 0.0, accel) >= settings.rest_max_accel_g)
+    moving = None if accel is None else \
+        in_rest_minutes(np.where(np.isnan(accel), 0.0, accel) >= settings.rest_max_accel_g)
     if np.isfinite(steps).any():
         still = in_rest_minutes(np.where(np.isnan(steps), 0.0, steps)) <= settings.rest_max_steps
         # ... and at least one record without steps: sitting still gives zero-step records between the odd
