@@ -578,3 +578,51 @@ def test_phased_lstm_sequence_forward_equals_the_step_loop():
     # unobserved steps keep the state exactly
     held = ~observed[:, 1:]
     assert torch.equal(outputs[:, 1:][held], outputs[:, :-1][held])
+
+
+class _NoMemo:
+    """A RecordMemo that never remembers: every record is validated and encoded afresh."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def get(self, item):
+        return None
+
+    def put(self, item, record):
+        pass
+
+    def encoded(self, record, config):
+        from wearable_monitor.data.records import encode_record
+        return encode_record(record, config)
+
+
+def test_a_live_stream_with_changing_records_gets_what_it_would_get_without_the_record_memo(healthy_user):
+    """The detector remembers a stream's clean records between calls; a caller who changes its dicts in
+    place between calls (a value, a static feature, a bad value, an alias, an extra key), re-sends a record
+    or sends them out of order must get exactly what a detector that remembers nothing gives."""
+    rng = np.random.default_rng(7)
+    records = frame_to_records(healthy_user.frame.iloc[:120])
+    remembering, fresh = WearableAnomalyDetector(), WearableAnomalyDetector()
+    fresh._record_memo = _NoMemo(fresh.config)
+    changes = [
+        lambda r: r["features"].__setitem__("hr", float(rng.integers(40, 180))),
+        lambda r: r["features"].__setitem__("hr", 500.0),                      # out of range: field removed
+        lambda r: r["features"].__setitem__("steps", True),                    # a bool is not a count
+        lambda r: r["features"].__setitem__("heart_rate", 90.0),               # an alias of a given name
+        lambda r: r.setdefault("static_features", {}).__setitem__("sex", "male"),
+        lambda r: r.__setitem__("note", "x"),                                  # unknown top-level key
+        lambda r: r["features"].pop("hr_resting", None),
+    ]
+    for i in range(60):
+        window = records[i:i + 12]
+        if i % 3 == 0:
+            target = window[int(rng.integers(0, 12))]
+            changes[int(rng.integers(0, len(changes)))](target)                # in place: the memo's copy must differ
+        if i % 7 == 0:
+            window = window[::-1]                                              # out of order: sorted, with a note
+        if i % 11 == 0:
+            window = window + [window[0]]                                      # a duplicate: dropped, with an error
+        for kwargs in ({"update_baseline": False}, {}):
+            got = [d.detect_realtime(window, **kwargs) for d in (remembering, fresh)]
+            assert json.dumps(got[0], sort_keys=True) == json.dumps(got[1], sort_keys=True), (i, kwargs)
