@@ -7,6 +7,9 @@ issue 19): each tree runs in its own process (PYTHONPATH = the tree) and writes
 - the JSON results of a run of consecutive `detect_realtime` calls of one of its users (a live stream,
   the baseline updated after each call),
 - `score_history`'s level, reasons, score and flags per window of a second population (with illnesses),
+- the results (or error messages) of 300 realtime windows of 6-30 records changed in seeded random ways
+  (heart rate removed or odd, strings and NaN, SpO2 over 100, steps and movement missing, unknown
+  statics and categories, fractional-second times, camelCase aliases, extra keys, reversed order),
 then the arrays are compared element by element (NaN equal to NaN). Exit status 1 when anything differs.
 
     git worktree add /tmp/base <commit>
@@ -24,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 DUMP = """
-import json, sys
+import copy, json, random, sys
 import numpy as np
 import wearable_monitor
 assert wearable_monitor.__file__.startswith(sys.argv[1]), wearable_monitor.__file__
@@ -46,6 +49,49 @@ out["realtime_results"] = np.array([json.dumps(det.detect_realtime(records[i:i +
 history = WearableAnomalyDetector().score_history(simulate_population(n_users=users + 1, days=days + 2, seed=17).frame)
 for c in ("level", "reasons", "anomaly_score", "level_red_flag", "level_baseline", "is_anomaly", "model_anomalous"):
     out[f"history_{c}"] = history[c].to_numpy().astype(str)
+rng = random.Random(3)
+
+
+def perturbed(window):
+    window = copy.deepcopy(window)
+    for rec in window:
+        k, f = rng.random(), rec["features"]
+        if k < 0.05:
+            f.pop("hr", None)
+        elif k < 0.1:
+            f["hr"] = rng.choice([130.0, 35.0, 250.0, "88", None, float("nan")])
+        elif k < 0.15:
+            f.pop("steps", None)
+            f.pop("accel_mag", None)
+        elif k < 0.2:
+            f["spo2"] = rng.choice([85.0, 99.5, 101.0])
+        elif k < 0.25:
+            rec["static_features"] = {"age_group": rng.choice(["20-29", "60-69", "bogus"]),
+                                      "sex": rng.choice([0, 1, "female"])}
+        elif k < 0.3:
+            f["sleep_state"] = rng.choice(["deep", "awake", 2, "REM", "x"])
+        elif k < 0.33:
+            rec["timestamp"] += ".123456"
+        elif k < 0.36:
+            f["heartRate"] = 77.0
+        elif k < 0.38:
+            rec["extra"] = 1
+        elif k < 0.4:
+            f["hr_resting"] = rng.choice([45.0, 95.0])
+    return window[::-1] if rng.random() < 0.1 else window
+
+
+det = WearableAnomalyDetector()
+records = frame_to_records(simulate_population(n_users=3, days=5, seed=9).frame)
+answers = []
+for _ in range(300):
+    start, size = rng.randrange(0, len(records) - 30), rng.choice([6, 8, 12, 12, 12, 24, 30])
+    window = perturbed(records[start:start + size])
+    try:
+        answers.append(json.dumps(det.detect_realtime(window, update_baseline=rng.random() < 0.7), sort_keys=True))
+    except Exception as exc:  # noqa: BLE001 - the message is what is compared
+        answers.append(f"{type(exc).__name__}: {exc}")
+out["perturbed_realtime"] = np.array(answers)
 np.savez(out_path, **out)
 """
 
