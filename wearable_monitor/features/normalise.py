@@ -28,7 +28,7 @@ class ColumnNormaliser:
         self.methods = [s.norm_method for s in self.specs]
         self.log = [j for j, m in enumerate(self.methods) if m == "log_zscore"]
         self.log1p = [j for j, m in enumerate(self.methods) if m == "log1p_zscore"]
-        self.checked = [j for j, m in enumerate(self.methods) if m != "none"]  # "none" passes values through
+        # the columns whose values are checked ("none" passes values through)
         self.checked_mask = np.array([m != "none" for m in self.methods], dtype=bool)
         # "none" as (x - 0) / 1, which leaves every float as it is
         self.mean = np.array([0.0 if m == "none" else s.norm_mean for s, m in zip(self.specs, self.methods)])
