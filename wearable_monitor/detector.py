@@ -545,7 +545,7 @@ class WearableAnomalyDetector:
         the whole report, and a ValidationResult passed in is used as it is).
         """
         checked = self._checked(data)
-        frame = checked.frame if isinstance(checked, ValidationResult) else checked
+        frame = self._frame(checked)  # as it is: a ValidationResult or frame is not checked again
         parts = []
         users = list(pd.unique(frame[USER]))
         known_users = set(self.storage.list_users())
