@@ -86,6 +86,11 @@ def _with_issues(result: dict, checked: pd.DataFrame | ValidationResult) -> dict
     return result
 
 
+def _as_frame(checked: pd.DataFrame | ValidationResult) -> pd.DataFrame:
+    """The frame of what `_checked` returned (a contract frame is its own)."""
+    return checked.frame if isinstance(checked, ValidationResult) else checked
+
+
 def _heart_rate_caveat(summary: dict, rows: Mapping[str, np.ndarray]) -> None:
     """A window without any heart-rate value is scored from what it has; its data_quality says so."""
     hr = rows.get("hr")
@@ -205,8 +210,7 @@ class WearableAnomalyDetector:
 
     def _frame(self, data: Any) -> pd.DataFrame:
         """Validated frame from records (dicts / Records), a frame, a ValidationResult or a path."""
-        checked = self._checked(data)
-        return checked.frame if isinstance(checked, ValidationResult) else checked
+        return _as_frame(self._checked(data))
 
     def _checked(self, data: Any) -> pd.DataFrame | ValidationResult:
         """A frame in the package's contract as it is; anything else validated (a ValidationResult keeps
@@ -545,7 +549,7 @@ class WearableAnomalyDetector:
         the whole report, and a ValidationResult passed in is used as it is).
         """
         checked = self._checked(data)
-        frame = self._frame(checked)  # as it is: a ValidationResult or frame is not checked again
+        frame = _as_frame(checked)
         parts = []
         users = list(pd.unique(frame[USER]))
         known_users = set(self.storage.list_users())
