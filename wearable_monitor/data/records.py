@@ -147,7 +147,8 @@ def _encode(value: FeatureValue, spec) -> float:
 
 
 EncodedRecord = tuple[list[float], list[int], int]  # (feature values in config order, static codes, time in ns)
-_EPOCH, _MICROSECOND = datetime(1970, 1, 1), timedelta(microseconds=1)
+EPOCH = datetime(1970, 1, 1)  # naive: int64 nanoseconds since it are datetime64[ns] wall-clock times
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def encode_record(rec: Record, config: FeatureConfig) -> EncodedRecord:
@@ -168,7 +169,7 @@ def encode_record(rec: Record, config: FeatureConfig) -> EncodedRecord:
     for name, spec in config.static.items():
         code = spec.code(rec.static_features.get(name))
         static.append(spec.categories[spec.default] if code is None else code)
-    return row, static, (rec.timestamp - _EPOCH) // _MICROSECOND * 1000
+    return row, static, (rec.timestamp - EPOCH) // _MICROSECOND * 1000
 
 
 def records_to_columns(records: Iterable[Record | dict], config: FeatureConfig | None = None,

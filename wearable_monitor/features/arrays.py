@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
+
+from ..data.records import EPOCH
 
 
 NS_PER_MIN = 60 * 10**9
@@ -39,7 +41,6 @@ def as_ns(times: np.ndarray) -> np.ndarray:
 
 
 _NS = np.dtype("datetime64[ns]")
-_EPOCH = datetime(1970, 1, 1)
 
 
 def iso_of_ns(ns: int) -> str:
@@ -48,7 +49,7 @@ def iso_of_ns(ns: int) -> str:
     ns = int(ns)
     if ns % 1000:
         return pd.Timestamp(ns).isoformat()
-    return (_EPOCH + timedelta(microseconds=ns // 1000)).isoformat()
+    return (EPOCH + timedelta(microseconds=ns // 1000)).isoformat()
 
 
 def first_true(mask: np.ndarray) -> tuple[int, int]:
